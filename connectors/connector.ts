@@ -1,0 +1,84 @@
+/**
+ * The connector contract. A connector turns a login (a password, an upstream redirect, a SAML POST)
+ * into an Identity. Connectors never see HTTP objects or import `src/`; they get parsed values.
+ */
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+
+/** What the client asked for that changes what a connector must fetch. */
+export interface Scopes {
+  /** `offline_access`: the connector should obtain what it needs to refresh later. */
+  readonly offlineAccess: boolean;
+  /** `groups`: the connector should look up group memberships. */
+  readonly groups: boolean;
+}
+
+/** A user as a connector reports them. */
+export interface Identity {
+  /** Stable, unique within the connector; becomes `sub` (with the connector id). */
+  readonly userId: string;
+  readonly username: string;
+  readonly preferredUsername?: string | undefined;
+  readonly email?: string | undefined;
+  readonly emailVerified: boolean;
+  readonly groups: readonly string[];
+  /** Opaque state for refresh (e.g. upstream tokens). Never sent to clients or shown to users. */
+  readonly connectorData?: Uint8Array | undefined;
+}
+
+export interface PasswordConnector {
+  readonly kind: 'password';
+  /** Label for the username field, e.g. "Email" or "Username". */
+  prompt(): string;
+  /** Returns undefined for wrong credentials; throws only when the backend fails. */
+  login(scopes: Scopes, username: string, password: string): Promise<Identity | undefined>;
+}
+
+export interface CallbackConnector {
+  readonly kind: 'callback';
+  /** Where to send the browser; `connectorState` is kept with the auth request and handed back to the callback. */
+  loginUrl(scopes: Scopes, callbackUrl: string, state: string): Promise<{ url: string; connectorState?: Uint8Array }>;
+  /** Handles the upstream's redirect back. Throws ConnectorError for a refused or invalid login. */
+  handleCallback(scopes: Scopes, connectorState: Uint8Array | undefined, query: URLSearchParams): Promise<Identity>;
+}
+
+export interface SamlConnector {
+  readonly kind: 'saml';
+  /** The SAML AuthnRequest to POST to the IdP (HTTP-POST binding), with RelayState set to `state`. */
+  postData(scopes: Scopes, state: string): Promise<{ action: string; samlRequest: string; connectorState?: Uint8Array }>;
+  /** Validates the IdP's SAMLResponse. Throws ConnectorError when it is invalid or meant for someone else. */
+  handlePost(scopes: Scopes, connectorState: Uint8Array | undefined, samlResponse: string, relayState: string): Promise<Identity>;
+}
+
+export interface Refreshable {
+  /** Re-checks the user upstream; throws ConnectorError when the user is gone or no longer allowed. */
+  refresh(scopes: Scopes, identity: Identity): Promise<Identity>;
+}
+
+export type Connector = (PasswordConnector | CallbackConnector | SamlConnector) & Partial<Refreshable> & {
+  /** Releases sockets, timers and pools. */
+  close?(): Promise<void>;
+};
+
+/** A login the connector refused or could not complete. `userMessage` is safe to show; `message` is for the log. */
+export class ConnectorError extends Error {
+  readonly userMessage: string;
+  constructor(message: string, userMessage = 'Login failed.', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ConnectorError';
+    this.userMessage = userMessage;
+  }
+}
+
+/** What a connector may use from the outside world; injected so tests need no network or sleeps. */
+export interface ConnectorDeps {
+  readonly log: Logger;
+  readonly fetch: typeof fetch;
+  readonly now: () => Date;
+}
+
+/** A connector type: its config schema (Dex's keys) and a factory. */
+export interface ConnectorModule<S extends z.ZodType = z.ZodType> {
+  readonly configSchema: S;
+  open(id: string, config: z.infer<S>, deps: ConnectorDeps): Promise<Connector>;
+}

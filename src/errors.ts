@@ -1,0 +1,44 @@
+/**
+ * The one error model (DESIGN.md decision 7). Domain code throws OAuthError with a code and never
+ * picks an HTTP status; src/http/errors.ts turns it into a response for its channel.
+ */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'unsupported_response_type'
+  | 'invalid_scope'
+  | 'access_denied'
+  | 'server_error'
+  | 'temporarily_unavailable'
+  | 'login_required'
+  | 'consent_required'
+  | 'interaction_required'
+  | 'account_selection_required'
+  | 'invalid_token'
+  | 'request_not_supported'
+  | 'request_uri_not_supported'
+  | 'registration_not_supported';
+
+export class OAuthError extends Error {
+  readonly code: OAuthErrorCode;
+  readonly description: string | undefined;
+  constructor(code: OAuthErrorCode, description?: string, options?: { cause?: unknown }) {
+    super(description ?? code, options);
+    this.name = 'OAuthError';
+    this.code = code;
+    this.description = description;
+  }
+}
+
+// RFC 6749 §5.2 (400 unless stated), RFC 6750 §3.1 (invalid_token 401).
+const STATUS: Partial<Record<OAuthErrorCode, number>> = {
+  invalid_client: 401,
+  invalid_token: 401,
+  server_error: 500,
+  temporarily_unavailable: 503,
+};
+
+export const statusOf = (e: OAuthError): number => STATUS[e.code] ?? 400;

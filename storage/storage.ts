@@ -1,0 +1,282 @@
+/**
+ * The storage contract: entities, errors and the async interface every backend implements.
+ * Storage imports nothing from `src/` or `connectors/` (DESIGN.md: dependencies point one way).
+ */
+import type { JWK } from 'jose';
+
+/** The identity facts idport keeps about a logged-in user (Dex's storage.Claims). */
+export interface Claims {
+  readonly userId: string;
+  readonly username: string;
+  readonly preferredUsername: string;
+  readonly email: string;
+  readonly emailVerified: boolean;
+  readonly groups: readonly string[];
+}
+
+/** How the authorization response is delivered to the client (OAuth 2.0 Multiple Response Types, Form Post). */
+export type ResponseMode = 'query' | 'fragment' | 'form_post';
+/** RFC 7636 code challenge method; '' when the client sent no challenge. */
+export type CodeChallengeMethod = 'S256' | 'plain' | '';
+
+/** A pending /auth request, from the client's redirect until the code (or token) is handed out. */
+export interface AuthRequest {
+  readonly id: string;
+  readonly clientId: string;
+  /** Sorted response types, e.g. ['code'] or ['code', 'id_token']. */
+  readonly responseTypes: readonly string[];
+  readonly scopes: readonly string[];
+  readonly redirectUri: string;
+  readonly state: string;
+  readonly nonce: string;
+  readonly responseMode: ResponseMode;
+  readonly codeChallenge: string;
+  readonly codeChallengeMethod: CodeChallengeMethod;
+  /** OIDC `prompt` values as sent (none, login, consent, select_account). */
+  readonly prompt: readonly string[];
+  /** OIDC `max_age` in seconds, when sent. */
+  readonly maxAge?: number | undefined;
+  /** Pre-fills the username field (OIDC `login_hint`). */
+  readonly loginHint: string;
+  /** True when the client asked to show the approval page even if consent was given (`approval_prompt=force`, `prompt=consent`). */
+  readonly forceApproval: boolean;
+  /** Connector chosen by the user or by `connector_id`; '' until chosen. */
+  readonly connectorId: string;
+  /** Random value bound to this request's HTML forms (CSRF token). */
+  readonly csrfToken: string;
+  readonly loggedIn: boolean;
+  readonly claims?: Claims | undefined;
+  /** Opaque connector state (upstream tokens). Never sent to clients or shown to users. */
+  readonly connectorData?: Uint8Array | undefined;
+  /** Connector-specific state between loginUrl and the callback (e.g. PKCE verifier, nonce). */
+  readonly connectorState?: Uint8Array | undefined;
+  /** When the user last authenticated (OIDC `auth_time`). */
+  readonly authTime?: Date | undefined;
+  /** Browser session this request belongs to, once known. */
+  readonly sessionId?: string | undefined;
+  readonly expiry: Date;
+}
+
+/** An issued authorization code. `id` is the SHA-256 of the code, so a database dump does not hand out live codes. */
+export interface AuthCode {
+  readonly id: string;
+  readonly clientId: string;
+  readonly redirectUri: string;
+  readonly scopes: readonly string[];
+  readonly nonce: string;
+  readonly claims: Claims;
+  readonly connectorId: string;
+  readonly connectorData?: Uint8Array | undefined;
+  readonly codeChallenge: string;
+  readonly codeChallengeMethod: CodeChallengeMethod;
+  readonly authTime: Date;
+  readonly sessionId?: string | undefined;
+  readonly expiry: Date;
+  /** Set when the code is redeemed; the record is kept so a replay can revoke what it issued (RFC 6749 §4.1.2). */
+  readonly redeemedAt?: Date | undefined;
+  /** Refresh-token family issued for this code, revoked on replay. */
+  readonly refreshTokenId?: string | undefined;
+  /** `jti` of the access token issued for this code, revoked on replay. */
+  readonly accessTokenId?: string | undefined;
+}
+
+/**
+ * One refresh-token family (DESIGN.md decision 4). The wire token is `${id}.${secret}`; only hashes
+ * of secrets are stored. The next secret is derived from the presented secret and `rotationNonce`,
+ * so a retry within the reuse interval can be answered with the same new token without storing it.
+ */
+export interface RefreshToken {
+  readonly id: string;
+  readonly clientId: string;
+  readonly connectorId: string;
+  readonly claims: Claims;
+  readonly connectorData?: Uint8Array | undefined;
+  readonly scopes: readonly string[];
+  readonly nonce: string;
+  readonly authTime: Date;
+  readonly sessionId?: string | undefined;
+  /** SHA-256 (base64url) of the current secret. */
+  readonly currentHash: string;
+  /** SHA-256 of the secret the current one replaced; '' before the first rotation. */
+  readonly previousHash: string;
+  /** Random value used to derive the current secret from the previous one. */
+  readonly rotationNonce: string;
+  /** Number of rotations so far. */
+  readonly generation: number;
+  readonly createdAt: Date;
+  readonly lastUsed: Date;
+  /** When the current secret replaced the previous one. */
+  readonly rotatedAt?: Date | undefined;
+  /** Absolute end of the family (`expiry.refreshTokens.absoluteLifetime`), when set. */
+  readonly expiry?: Date | undefined;
+}
+
+/** Reference to a refresh-token family, kept per user and connector for listing and revocation. */
+export interface RefreshTokenRef {
+  readonly id: string;
+  readonly clientId: string;
+  readonly createdAt: Date;
+  readonly lastUsed: Date;
+}
+
+export interface OfflineSessionKey {
+  readonly userId: string;
+  readonly connectorId: string;
+}
+
+/** Per user and connector: the live refresh-token families and the connector's latest data (Dex's OfflineSessions). */
+export interface OfflineSession extends OfflineSessionKey {
+  /** Refresh-token families by family id. */
+  readonly refresh: Readonly<Record<string, RefreshTokenRef>>;
+  readonly connectorData?: Uint8Array | undefined;
+}
+
+/** An OAuth 2.0 client (Dex's storage.Client plus logout settings). */
+export interface Client {
+  readonly id: string;
+  readonly secret: string;
+  readonly redirectURIs: readonly string[];
+  /** Clients allowed to mint tokens for this one (`audience:server:client_id:X`). */
+  readonly trustedPeers: readonly string[];
+  /** Public clients (CLIs, SPAs) have no secret, must use PKCE and may use loopback redirect URIs. */
+  readonly public: boolean;
+  readonly name: string;
+  readonly logoURL: string;
+  readonly postLogoutRedirectURIs?: readonly string[] | undefined;
+  readonly backchannelLogoutURI?: string | undefined;
+}
+
+/** A user of the password database. `email` is the key and is compared case-insensitively. */
+export interface Password {
+  readonly email: string;
+  /** bcrypt hash. */
+  readonly hash: string;
+  readonly username: string;
+  readonly userId: string;
+  readonly name?: string | undefined;
+  readonly preferredUsername?: string | undefined;
+  readonly emailVerified?: boolean | undefined;
+  readonly groups?: readonly string[] | undefined;
+}
+
+/** The signing key set (DESIGN.md decision 5): one row, replaced by compare-and-swap. */
+export interface Keys {
+  /** Private JWK of the current signing key, with `kid` and `alg`. */
+  readonly signingKey: JWK;
+  readonly signingKeyPub: JWK;
+  /** Retired public keys, published until `expiry` (when every token they signed has expired). */
+  readonly verificationKeys: readonly { readonly publicKey: JWK; readonly expiry: Date }[];
+  readonly nextRotation: Date;
+}
+
+/** A connector stored in the database (Dex's storage.Connector); static connectors overlay these. */
+export interface ConnectorRecord {
+  readonly id: string;
+  readonly type: string;
+  readonly name: string;
+  readonly resourceVersion: string;
+  readonly config: unknown;
+}
+
+/** RFC 8628 device authorization request, keyed by user code. */
+export interface DeviceRequest {
+  readonly userCode: string;
+  readonly deviceCode: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly scopes: readonly string[];
+  readonly expiry: Date;
+}
+
+/** RFC 8628 device token state, keyed by device code. */
+export interface DeviceToken {
+  readonly deviceCode: string;
+  readonly status: 'pending' | 'complete' | 'denied';
+  /** Token response JSON once complete. */
+  readonly token: string;
+  readonly expiry: Date;
+  readonly lastRequestTime: Date;
+  readonly pollIntervalSeconds: number;
+  readonly codeChallenge: string;
+  readonly codeChallengeMethod: CodeChallengeMethod;
+}
+
+/** Thrown by `create` when the key is taken. */
+export class AlreadyExistsError extends Error {
+  constructor(what: string, options?: { cause?: unknown }) {
+    super(`${what} already exists`, options);
+    this.name = 'AlreadyExistsError';
+  }
+}
+
+/** Thrown by `update` and `delete` when the key is absent. `get` returns undefined instead. */
+export class NotFoundError extends Error {
+  constructor(what: string, options?: { cause?: unknown }) {
+    super(`${what} not found`, options);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** Thrown when writing a record that comes from the config file (static clients, passwords, connectors). */
+export class ReadOnlyError extends Error {
+  constructor(what: string) {
+    super(`${what} comes from the config file and cannot be changed`);
+    this.name = 'ReadOnlyError';
+  }
+}
+
+/** Thrown when the database cannot be reached or answered with an unexpected failure. */
+export class StorageUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageUnavailableError';
+  }
+}
+
+/** One entity collection. Keys are strings or key objects (offline sessions). */
+export interface Table<K, T> {
+  /** AlreadyExistsError on key clash. */
+  create(value: T): Promise<void>;
+  /** Absence is a value, not an error. */
+  get(key: K): Promise<T | undefined>;
+  list(): Promise<T[]>;
+  /**
+   * Runs `update` inside a transaction (compare-and-swap) and stores its result. It may run more than
+   * once, so keep it pure; throwing from it aborts the update and rethrows. NotFoundError if absent.
+   * The result must keep the key unchanged.
+   */
+  update(key: K, update: (old: T) => T): Promise<T>;
+  /** NotFoundError if absent, so a caller deleting a single-use value can tell it won. */
+  delete(key: K): Promise<void>;
+}
+
+/** Rows removed by one garbage-collection pass, per table. */
+export interface GcResult {
+  readonly authRequests: number;
+  readonly authCodes: number;
+  readonly refreshTokens: number;
+  readonly deviceRequests: number;
+  readonly deviceTokens: number;
+}
+
+export interface Storage {
+  readonly authRequests: Table<string, AuthRequest>;
+  readonly authCodes: Table<string, AuthCode>;
+  readonly refreshTokens: Table<string, RefreshToken>;
+  readonly offlineSessions: Table<OfflineSessionKey, OfflineSession>;
+  readonly clients: Table<string, Client>;
+  /** Keyed by email, compared case-insensitively. */
+  readonly passwords: Table<string, Password>;
+  readonly connectors: Table<string, ConnectorRecord>;
+  readonly deviceRequests: Table<string, DeviceRequest>;
+  readonly deviceTokens: Table<string, DeviceToken>;
+  /** The signing key set, or undefined before the first start created one. */
+  getKeys(): Promise<Keys | undefined>;
+  /** Compare-and-swap of the key set; `update` may run more than once and sees undefined when none exists. */
+  updateKeys(update: (old: Keys | undefined) => Keys): Promise<Keys>;
+  /** Deletes rows whose expiry is before `now`. */
+  garbageCollect(now: Date): Promise<GcResult>;
+  /** Resolves when the database answers; rejects with StorageUnavailableError otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
