@@ -24,7 +24,8 @@ export const MAX_BCRYPT_COST = 16;
 /**
  * A cost-10 hash of a random string nobody knows. Compared against when the user is absent or their
  * hash is unusable, so those answers take as long as a wrong password and do not reveal which
- * emails exist. Cost 10 matches Dex's minimum and the usual static-password hash.
+ * emails exist. Cost 10 matches Dex's minimum and the usual static-password hash; an entry hashed
+ * at a higher cost still answers a wrong password more slowly than an unknown email would.
  */
 export const DUMMY_HASH = '$2b$10$95MS.6yF4X7/zb2PKBYKtOTjJFSfF8Iz9EZhD8koUPteIrvlOAmwy';
 
