@@ -8,9 +8,11 @@
  * position safe:
  * - `href="${x}"`, `action="${x}"`, `formaction="${x}"`, `src="${x}"`: the value goes through
  *   `safeUrl` (http, https or relative only; `javascript:` and friends are replaced).
- * - unquoted attribute values (`a=${x}`), event handlers (`onclick="${x}"`) and `style="${x}"` are
- *   refused outright with a TypeError, since no escaping makes them safe (and CSP forbids inline
- *   styles and scripts anyway).
+ * - unquoted attribute values (`a=${x}`), event handlers (`onclick="${x}"`), `style="${x}"` and
+ *   `<script>`/`<style>` content are refused outright with a TypeError, since no escaping makes them
+ *   safe (and the CSP forbids inline styles and scripts anyway).
+ * - between attributes (`<input${x}>`) only SafeHtml is accepted, never a string.
+ * Misplaced holes throw on the first render of that template, so the page tests catch them.
  */
 
 /** Only this module holds the key, so `SafeHtml` cannot be built from a string elsewhere, not even through its prototype. */
@@ -78,38 +80,63 @@ export function safeImageUrl(url: string): string {
   return /^data:image\/(?:png|gif|jpeg|webp|svg\+xml)[;,]/i.test(url.trim()) ? url : safeUrl(url);
 }
 
-type HoleKind = 'text' | 'link' | 'image';
+/**
+ * Where a hole is: `text` (element content, or inside a quoted attribute value), `attributes`
+ * (inside a tag, between attributes: only SafeHtml such as html` checked` may go there, since a
+ * plain string like `autofocus onfocus=alert(1)` needs no special characters to add a handler),
+ * or the start of a URL attribute value (`link`, `image`).
+ */
+type HoleKind = 'text' | 'attributes' | 'link' | 'image';
 
 /** Per call site (a template's strings array is the same object on every call), the kind of each hole. */
 const holeKinds = new WeakMap<TemplateStringsArray, readonly HoleKind[]>();
 
-const UNQUOTED_ATTRIBUTE = /\s[^\s"'<>=/]+\s*=\s*$/;
-const DANGEROUS_ATTRIBUTE = /\s(?:on[a-z]+|style|srcdoc)\s*=\s*["']$/i;
-const URL_ATTRIBUTE = /\s(href|action|formaction|src)\s*=\s*(["'])$/i;
+/** The attribute whose quoted value is still open at the end of a tag's text: name, then the value so far. */
+const OPEN_VALUE = /\s([^\s"'<>=/]+)\s*=\s*(?:"([^"]*)|'([^']*))$/;
+const SCRIPT_ATTRIBUTE = /^(?:on.*|style|srcdoc)$/i;
+const URL_ATTRIBUTES = new Set(['href', 'action', 'formaction', 'src']);
 const RAW_TEXT_ELEMENT = /<(script|style)\b[^>]*>[^<]*$/i;
 
-/** Works out what each hole of a template is, and refuses holes that cannot be made safe. */
+/**
+ * Classifies one hole from the literal text before it (`prefix`) and right after it (`after`).
+ * Only literal text counts: escaped holes add no quotes or angle brackets, and SafeHtml holes are
+ * whole elements or whole attributes.
+ */
+function classifyHole(prefix: string, after: string, i: number): HoleKind {
+  if (RAW_TEXT_ELEMENT.test(prefix)) throw new TypeError(`html: hole ${i} is inside <script> or <style>`);
+  const tagStart = prefix.lastIndexOf('<');
+  if (tagStart === -1 || tagStart < prefix.lastIndexOf('>')) return 'text';
+  const tag = prefix.slice(tagStart);
+  const open = OPEN_VALUE.exec(tag);
+  if (!open) {
+    if (/=\s*$/.test(tag)) throw new TypeError(`html: hole ${i} is an unquoted attribute value: quote it`);
+    return 'attributes';
+  }
+  const name = (open[1] ?? '').toLowerCase();
+  const quote = open[2] === undefined ? "'" : '"';
+  const valueSoFar = open[2] ?? open[3] ?? '';
+  if (SCRIPT_ATTRIBUTE.test(name)) throw new TypeError(`html: hole ${i} is in an event handler or style attribute`);
+  if (!URL_ATTRIBUTES.has(name)) return 'text';
+  // A URL's scheme is settled by the first of : / ? #. Text before the hole that contains one was
+  // written here, so the hole cannot change the scheme; otherwise the hole must be checked itself.
+  if (valueSoFar !== '') {
+    if (!/[:/?#]/.test(valueSoFar)) throw new TypeError(`html: hole ${i} could change the scheme of the ${name} URL`);
+    return 'text';
+  }
+  // Likewise what follows a checked value must not extend its scheme ("java" + "script:…").
+  if (!after.startsWith(quote) && !/^[/?#]/.test(after)) {
+    throw new TypeError(`html: URL hole ${i} must be followed by the closing quote, "/", "?" or "#"`);
+  }
+  return name === 'src' ? 'image' : 'link';
+}
+
 function classifyHoles(strings: TemplateStringsArray): readonly HoleKind[] {
   const cached = holeKinds.get(strings);
   if (cached) return cached;
   let prefix = '';
-  const kinds = strings.slice(0, -1).map((before, i): HoleKind => {
+  const kinds = strings.slice(0, -1).map((before, i) => {
     prefix += before;
-    // Only the literal text counts: escaped holes add no < or >, and SafeHtml holes are whole elements.
-    if (RAW_TEXT_ELEMENT.test(prefix)) throw new TypeError(`html: hole ${i} is inside <script> or <style>`);
-    const tagStart = prefix.lastIndexOf('<');
-    if (tagStart === -1 || tagStart < prefix.lastIndexOf('>')) return 'text';
-    if (UNQUOTED_ATTRIBUTE.test(before)) throw new TypeError(`html: hole ${i} is an unquoted attribute value: quote it`);
-    if (DANGEROUS_ATTRIBUTE.test(before)) throw new TypeError(`html: hole ${i} is in an event handler or style attribute`);
-    const url = URL_ATTRIBUTE.exec(before);
-    if (!url) return 'text';
-    // The scheme is decided before the first / ? or #, so text after one of those cannot change it;
-    // a second hole or other text right after the checked value could ("java" + "script:…").
-    const after = strings[i + 1] ?? '';
-    if (!after.startsWith(url[2] ?? '"') && !/^[/?#]/.test(after)) {
-      throw new TypeError(`html: URL hole ${i} must be followed by the closing quote, "/", "?" or "#"`);
-    }
-    return url[1]?.toLowerCase() === 'src' ? 'image' : 'link';
+    return classifyHole(prefix, strings[i + 1] ?? '', i);
   });
   holeKinds.set(strings, kinds);
   return kinds;
@@ -122,18 +149,38 @@ function renderValue(value: Interpolation): string {
   return escapeHtml(String(value));
 }
 
+function renderAttributes(value: Interpolation): string {
+  if (value === false || value === null || value === undefined) return '';
+  if (value instanceof SafeHtml) return value.toString();
+  if (Array.isArray(value)) return (value as readonly Interpolation[]).map(renderAttributes).join('');
+  throw new TypeError('html: only html`` attributes may be placed between attributes, not a string');
+}
+
 function renderUrl(value: Interpolation, kind: 'link' | 'image'): string {
   if (typeof value !== 'string') throw new TypeError('html: a URL attribute takes a string');
   return escapeHtml(kind === 'image' ? safeImageUrl(value) : safeUrl(value));
 }
 
+function renderHole(value: Interpolation, kind: HoleKind): string {
+  switch (kind) {
+    case 'text':
+      return renderValue(value);
+    case 'attributes':
+      return renderAttributes(value);
+    case 'link':
+    case 'image':
+      return renderUrl(value, kind);
+  }
+}
+
 /** Tagged template that escapes every interpolated value (see the module comment for attribute rules). */
 export function html(strings: TemplateStringsArray, ...values: readonly Interpolation[]): SafeHtml {
+  // Template literals hand over frozen arrays; refusing anything else keeps html([userText]) from becoming a raw().
+  if (!Object.isFrozen(strings) || !Array.isArray(strings.raw)) throw new TypeError('html must be used as a tagged template');
   const kinds = classifyHoles(strings);
   let out = strings[0] ?? '';
   values.forEach((value, i) => {
-    const kind = kinds[i] ?? 'text';
-    out += (kind === 'text' ? renderValue(value) : renderUrl(value, kind)) + (strings[i + 1] ?? '');
+    out += renderHole(value, kinds[i] ?? 'text') + (strings[i + 1] ?? '');
   });
   return new SafeHtml(constructionKey, out);
 }

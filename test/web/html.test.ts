@@ -84,3 +84,30 @@ describe('safeUrl', () => {
     assert.equal(safeImageUrl('javascript:alert(1)'), REFUSED_URL);
   });
 });
+
+describe('html template misuse', () => {
+  it('accepts html`` attributes between attributes but refuses a string there', () => {
+    assert.equal(String(html`<input${html` checked`}>`), '<input checked>');
+    const injected: string = 'autofocus onfocus=alert(1)';
+    assert.throws(() => html`<input ${injected}>`, /not a string/);
+    assert.throws(() => html`<${injected}>`, /not a string/);
+  });
+
+  it('refuses a hole inside an event handler even after other text', () => {
+    assert.throws(() => html`<a onclick="go(${'x'})">x</a>`, /event handler or style/);
+  });
+
+  it('refuses a hole in a URL when the literal before it has not settled the scheme', () => {
+    assert.throws(() => html`<a href="java${'script:alert(1)'}">x</a>`, /could change the scheme/);
+    assert.equal(String(html`<a href="/users/${'a b?c'}">x</a>`), '<a href="/users/a b?c">x</a>');
+  });
+
+  it('handles single-quoted URL attributes', () => {
+    assert.equal(String(html`<a href='${'javascript:alert(1)'}'>x</a>`), `<a href='${REFUSED_URL}'>x</a>`);
+  });
+
+  it('cannot be called with a plain array to skip escaping', () => {
+    const fake = Object.assign(['<script>alert(1)</script>'], { raw: ['<script>alert(1)</script>'] });
+    assert.throws(() => html(fake as unknown as TemplateStringsArray), /tagged template/);
+  });
+});
