@@ -1,0 +1,100 @@
+/**
+ * Dex's static overlays: clients, passwords and connectors from the config file sit in front of the
+ * stored ones. They win on key clashes, are listed with the stored ones, and cannot be changed through
+ * storage, so an API call or a bug can never rewrite what the operator put in the config file.
+ */
+import {
+  ReadOnlyError,
+  type Client,
+  type ConnectorRecord,
+  type GcResult,
+  type Keys,
+  type Password,
+  type Storage,
+  type Table,
+} from './storage.js';
+
+/** The entries of the config file that overlay storage (`staticClients`, `staticPasswords`, `connectors`). */
+export interface StaticEntries {
+  readonly clients: readonly Client[];
+  readonly passwords: readonly Password[];
+  readonly connectors: readonly ConnectorRecord[];
+}
+
+class StaticOverlayTable<T> implements Table<string, T> {
+  private readonly statics = new Map<string, T>();
+
+  constructor(
+    private readonly what: string,
+    private readonly inner: Table<string, T>,
+    entries: readonly T[],
+    private readonly keyOf: (value: T) => string,
+    /** Maps a key to its comparison form (emails compare case-insensitively). */
+    private readonly normalize: (key: string) => string,
+  ) {
+    for (const entry of entries) {
+      const key = keyOf(entry);
+      if (this.statics.has(normalize(key))) throw new Error(`static ${what} ${JSON.stringify(key)} is listed twice`);
+      // Copied, so neither the config object nor a caller's result can change the overlay later.
+      this.statics.set(normalize(key), structuredClone(entry));
+    }
+  }
+
+  private staticEntry(key: string): T | undefined {
+    const entry = this.statics.get(this.normalize(key));
+    return entry === undefined ? undefined : structuredClone(entry);
+  }
+
+  private refuseStatic(key: string): void {
+    if (this.statics.has(this.normalize(key))) throw new ReadOnlyError(`${this.what} ${JSON.stringify(key)}`);
+  }
+
+  async create(value: T): Promise<void> {
+    this.refuseStatic(this.keyOf(value));
+    await this.inner.create(value);
+  }
+
+  async get(key: string): Promise<T | undefined> {
+    return this.staticEntry(key) ?? (await this.inner.get(key));
+  }
+
+  async list(): Promise<T[]> {
+    const stored = (await this.inner.list()).filter((value) => !this.statics.has(this.normalize(this.keyOf(value))));
+    return [...[...this.statics.values()].map((value) => structuredClone(value)), ...stored];
+  }
+
+  async update(key: string, update: (old: T) => T): Promise<T> {
+    this.refuseStatic(key);
+    return this.inner.update(key, update);
+  }
+
+  async delete(key: string): Promise<void> {
+    this.refuseStatic(key);
+    await this.inner.delete(key);
+  }
+}
+
+const same = (key: string): string => key;
+
+/**
+ * Wraps `storage` so the static entries are read first and cannot be written (ReadOnlyError);
+ * everything else passes through. Throws when a static key is listed twice.
+ */
+export function withStaticOverlay(storage: Storage, entries: StaticEntries): Storage {
+  return {
+    authRequests: storage.authRequests,
+    authCodes: storage.authCodes,
+    refreshTokens: storage.refreshTokens,
+    offlineSessions: storage.offlineSessions,
+    clients: new StaticOverlayTable('client', storage.clients, entries.clients, (c) => c.id, same),
+    passwords: new StaticOverlayTable('password', storage.passwords, entries.passwords, (p) => p.email, (email) => email.toLowerCase()),
+    connectors: new StaticOverlayTable('connector', storage.connectors, entries.connectors, (c) => c.id, same),
+    deviceRequests: storage.deviceRequests,
+    deviceTokens: storage.deviceTokens,
+    getKeys: (): Promise<Keys | undefined> => storage.getKeys(),
+    updateKeys: (update: (old: Keys | undefined) => Keys): Promise<Keys> => storage.updateKeys(update),
+    garbageCollect: (now: Date): Promise<GcResult> => storage.garbageCollect(now),
+    ping: (): Promise<void> => storage.ping(),
+    close: (): Promise<void> => storage.close(),
+  };
+}

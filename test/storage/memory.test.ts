@@ -1,0 +1,4 @@
+import { openMemory } from '../../storage/memory/memory.js';
+import { runStorageConformance } from './conformance.js';
+
+runStorageConformance('memory storage', openMemory);
