@@ -44,6 +44,8 @@ export interface AuthRequest {
   readonly connectorId: string;
   /** Random value bound to this request's HTML forms (CSRF token). */
   readonly csrfToken: string;
+  /** SHA-256 of the browser cookie that started the request; the login steps must come from the same browser. */
+  readonly browserHash: string;
   readonly loggedIn: boolean;
   readonly claims?: Claims | undefined;
   /** Opaque connector state (upstream tokens). Never sent to clients or shown to users. */
@@ -78,6 +80,8 @@ export interface AuthCode {
   readonly refreshTokenId?: string | undefined;
   /** `jti` of the access token issued for this code, revoked on replay. */
   readonly accessTokenId?: string | undefined;
+  /** Set when a replay revoked this grant; access tokens naming it are refused from then on. */
+  readonly revokedAt?: Date | undefined;
 }
 
 /**

@@ -1,0 +1,94 @@
+/** `buildApp()`: the fastify app with every route under the issuer path. It never listens (src/main.ts does). */
+import { randomUUID } from 'node:crypto';
+import fastifyCookie from '@fastify/cookie';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { authRoutes } from './http/auth-routes.js';
+import { discoveryRoutes } from './http/discovery-routes.js';
+import { registerFormParser } from './http/form.js';
+import { healthRoutes } from './http/health-routes.js';
+import type { PageContext } from './http/pages.js';
+import { staticRoutes } from './http/static-routes.js';
+import { tokenRoutes, userinfoRoutes } from './http/token-routes.js';
+import type { Provider } from './oauth/provider.js';
+import { staticDir, themeDir } from '../web/assets.js';
+
+/** Branding shown on every page (Dex's `frontend`). */
+export interface Branding {
+  readonly issuerName: string;
+  readonly logoUrl: string;
+  readonly theme: string;
+}
+
+export interface AppOptions {
+  readonly provider: Provider;
+  readonly branding: Branding;
+  /** Extra response headers for pages (Dex's `web.headers`). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Origins allowed to call discovery, keys, token and userinfo from a browser (Dex's `web.allowedOrigins`). */
+  readonly allowedOrigins?: readonly string[];
+  /** Trust X-Forwarded-* from a proxy in front (for client IPs in logs). */
+  readonly trustProxy?: boolean | string | string[];
+}
+
+const REQUEST_ID_HEADER = 'x-request-id';
+
+export const buildApp = async (options: AppOptions): Promise<FastifyInstance> => {
+  const { provider, branding } = options;
+  const app = Fastify({
+    loggerInstance: provider.log as FastifyBaseLogger,
+    // A caller-supplied request id is kept (so logs line up across a proxy) only when it looks like one.
+    genReqId: (request) => {
+      const given = request.headers[REQUEST_ID_HEADER];
+      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+    requestIdHeader: false,
+    trustProxy: options.trustProxy ?? false,
+    routerOptions: { ignoreTrailingSlash: true },
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  registerFormParser(app);
+  await app.register(fastifyCookie);
+  if (options.allowedOrigins !== undefined && options.allowedOrigins.length > 0) registerCors(app, options.allowedOrigins);
+
+  const page: PageContext = {
+    base: { issuerName: branding.issuerName, logoUrl: branding.logoUrl, theme: branding.theme, basePath: provider.settings.basePath },
+    extraHeaders: options.headers ?? {},
+  };
+  const prefix = provider.settings.basePath;
+  await app.register(async (scope) => {
+    await scope.register(discoveryRoutes, { provider });
+    await scope.register(tokenRoutes, { provider });
+    await scope.register(userinfoRoutes, { provider });
+    await scope.register(authRoutes, { provider, page });
+    await scope.register(healthRoutes, { storage: provider.storage });
+    await scope.register(staticRoutes, { staticDir, themeDir: themeDir(branding.theme) });
+  }, { prefix });
+  app.setNotFoundHandler((_request, reply) => {
+    void reply.code(404).header('Cache-Control', 'no-store').send({ error: 'not_found' });
+  });
+  return app;
+};
+
+/** CORS for the endpoints a browser app calls directly (Dex's `web.allowedOrigins`; `*` allows any). */
+const registerCors = (app: FastifyInstance, allowedOrigins: readonly string[]): void => {
+  const anyOrigin = allowedOrigins.includes('*');
+  app.addHook('onRequest', async (request, reply) => {
+    const origin = request.headers.origin;
+    if (origin === undefined || (!anyOrigin && !allowedOrigins.includes(origin))) return;
+    void reply.header('Access-Control-Allow-Origin', anyOrigin ? '*' : origin).header('Vary', 'Origin');
+    if (request.method === 'OPTIONS') {
+      void reply
+        .header('Access-Control-Allow-Methods', 'GET, POST, OPTIONS')
+        .header('Access-Control-Allow-Headers', 'Authorization, Content-Type')
+        .header('Access-Control-Max-Age', '600')
+        .code(204)
+        .send();
+    }
+  });
+};

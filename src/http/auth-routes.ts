@@ -1,0 +1,180 @@
+/** Browser routes of the authorization flow: /auth, connector logins, callbacks and the approval page. */
+import type {} from '@fastify/cookie';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  approvedResponse,
+  checkCsrf,
+  chooseConnector,
+  connectorOf,
+  deniedResponse,
+  finishLogin,
+  loadRequest,
+  needsApproval,
+  saveConnectorState,
+  scopesOf,
+  startAuthorization,
+} from '../oauth/authflow.js';
+import { AuthorizePageError } from '../oauth/authorize.js';
+import type { Provider } from '../oauth/provider.js';
+import { randomToken } from '../oauth/tokens.js';
+import { renderApproval, renderLogin, renderPassword } from '../../web/render.js';
+import type { AuthRequest } from '../../storage/storage.js';
+import { pageErrorHandler } from './errors.js';
+import { formOf } from './form.js';
+import { redirect, sendAuthorizationResponse, sendPage, type PageContext } from './pages.js';
+
+/** The cookie that binds a login to the browser that started it (login CSRF across browsers). */
+export const BROWSER_COOKIE = 'idport_browser';
+
+export interface AuthRoutesOptions {
+  readonly provider: Provider;
+  readonly page: PageContext;
+}
+
+/** Reads the browser-binding cookie, setting a new one when absent. */
+const browserIdOf = (provider: Provider, request: FastifyRequest, reply: FastifyReply): string => {
+  const existing = request.cookies[BROWSER_COOKIE];
+  if (existing !== undefined && existing.length >= 32) return existing;
+  const created = randomToken(provider.deps.randomBytes);
+  void reply.setCookie(BROWSER_COOKIE, created, {
+    httpOnly: true,
+    sameSite: 'lax', // sent on the top-level redirect back from an upstream provider
+    secure: provider.settings.issuer.startsWith('https:'),
+    path: provider.settings.basePath === '' ? '/' : provider.settings.basePath,
+  });
+  return created;
+};
+
+const param = (request: FastifyRequest, name: string): string | undefined => {
+  const value = (request.query as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : undefined;
+};
+
+export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOptions): Promise<void> => {
+  const { provider, page } = options;
+  const base = provider.settings.basePath;
+  app.setErrorHandler(pageErrorHandler(provider, page));
+
+  const connectorUrl = (connectorId: string, request: AuthRequest): string =>
+    `${base}/auth/${encodeURIComponent(connectorId)}?req=${encodeURIComponent(request.id)}`;
+
+  // OIDC Core §3.1.2.1: the authorization endpoint must support GET and POST.
+  const authorize = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const params = request.method === 'POST' ? formOf(request) : new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1));
+    if (!request.url.includes('?') && request.method === 'GET') params.delete(request.url);
+    const start = await startAuthorization(provider, params, browserIdOf(provider, request, reply));
+    if (start.kind === 'connector') return redirect(reply, connectorUrl(start.connectorId, start.request));
+    const connectors = [...provider.connectors.values()].map((c) => ({ name: c.name, type: c.type, url: connectorUrl(c.id, start.request) }));
+    sendPage(reply, page, renderLogin({ ...page.base, connectors }));
+  };
+  app.get('/auth', authorize);
+  app.post('/auth', authorize);
+
+  app.get<{ Params: { connector: string } }>('/auth/:connector', async (request, reply) => {
+    const pending = await loadRequest(provider, param(request, 'req'), request.cookies[BROWSER_COOKIE]);
+    const entry = connectorOf(provider, request.params.connector);
+    const chosen = await chooseConnector(provider, pending, entry.id);
+    const { connector } = entry;
+    if (connector.kind === 'password') return redirect(reply, `${base}/auth/${encodeURIComponent(entry.id)}/login?state=${encodeURIComponent(chosen.id)}`);
+    if (connector.kind === 'callback') {
+      const { url, connectorState } = await connector.loginUrl(scopesOf(chosen), `${provider.settings.issuer}/callback`, chosen.id);
+      await saveConnectorState(provider, chosen, connectorState);
+      return redirect(reply, url);
+    }
+    throw new AuthorizePageError('SAML connectors are not supported yet.');
+  });
+
+  const passwordPage = (pending: AuthRequest, connectorId: string, username: string, invalid: boolean): string => {
+    const entry = connectorOf(provider, connectorId);
+    if (entry.connector.kind !== 'password') throw new AuthorizePageError('This connector does not take a password.');
+    return renderPassword({
+      ...page.base,
+      postUrl: `${base}/auth/${encodeURIComponent(connectorId)}/login?state=${encodeURIComponent(pending.id)}`,
+      username,
+      usernamePrompt: entry.connector.prompt(),
+      invalid,
+      csrfToken: pending.csrfToken,
+      ...(provider.connectors.size > 1 ? { backUrl: `${base}/auth?${backQuery(pending)}` } : {}),
+    });
+  };
+
+  app.get<{ Params: { connector: string } }>('/auth/:connector/login', async (request, reply) => {
+    const pending = await loadRequest(provider, param(request, 'state'), request.cookies[BROWSER_COOKIE]);
+    if (pending.connectorId !== request.params.connector) throw new AuthorizePageError('This login request belongs to another connector.');
+    sendPage(reply, page, passwordPage(pending, pending.connectorId, pending.loginHint, false));
+  });
+
+  app.post<{ Params: { connector: string } }>('/auth/:connector/login', { config: { rateLimited: true } }, async (request, reply) => {
+    const pending = await loadRequest(provider, param(request, 'state'), request.cookies[BROWSER_COOKIE]);
+    const form = formOf(request);
+    checkCsrf(pending, form.get('csrf') ?? undefined);
+    if (pending.connectorId !== request.params.connector) throw new AuthorizePageError('This login request belongs to another connector.');
+    const entry = connectorOf(provider, pending.connectorId);
+    if (entry.connector.kind !== 'password') throw new AuthorizePageError('This connector does not take a password.');
+    const username = form.get('login') ?? '';
+    const identity = await entry.connector.login(scopesOf(pending), username, form.get('password') ?? '');
+    if (identity === undefined) return sendPage(reply, page, passwordPage(pending, pending.connectorId, username, true), 401);
+    const loggedIn = await finishLogin(provider, pending, identity);
+    return afterLogin(loggedIn, reply);
+  });
+
+  const callback = async (request: FastifyRequest<{ Params: { connector?: string } }>, reply: FastifyReply): Promise<void> => {
+    const pending = await loadRequest(provider, param(request, 'state'), request.cookies[BROWSER_COOKIE]);
+    const connectorId = request.params.connector ?? pending.connectorId;
+    if (connectorId !== pending.connectorId) throw new AuthorizePageError('This login request belongs to another connector.');
+    const entry = connectorOf(provider, connectorId);
+    if (entry.connector.kind !== 'callback') throw new AuthorizePageError('This connector does not use callbacks.');
+    const query = new URLSearchParams(request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '');
+    const identity = await entry.connector.handleCallback(scopesOf(pending), pending.connectorState, query);
+    const loggedIn = await finishLogin(provider, pending, identity);
+    return afterLogin(loggedIn, reply);
+  };
+  app.get('/callback', callback);
+  app.get('/callback/:connector', callback);
+
+  const afterLogin = async (request: AuthRequest, reply: FastifyReply): Promise<void> => {
+    if (!needsApproval(provider, request)) return sendAuthorizationResponse(reply, page, await approvedResponse(provider, request));
+    return redirect(reply, `${base}/approval?req=${encodeURIComponent(request.id)}`);
+  };
+
+  app.get('/approval', async (request, reply) => {
+    const pending = await loadRequest(provider, param(request, 'req'), request.cookies[BROWSER_COOKIE]);
+    if (!pending.loggedIn) throw new AuthorizePageError('Log in before approving this request.');
+    if (!needsApproval(provider, pending)) return sendAuthorizationResponse(reply, page, await approvedResponse(provider, pending));
+    const client = await provider.storage.clients.get(pending.clientId);
+    sendPage(reply, page, renderApproval({
+      ...page.base,
+      clientName: client?.name !== undefined && client.name !== '' ? client.name : pending.clientId,
+      ...(client?.logoURL ? { clientLogoUrl: client.logoURL } : {}),
+      scopes: pending.scopes,
+      postUrl: `${base}/approval`,
+      authReqId: pending.id,
+      csrfToken: pending.csrfToken,
+    }));
+  });
+
+  app.post('/approval', async (request, reply) => {
+    const form = formOf(request);
+    const pending = await loadRequest(provider, form.get('req') ?? undefined, request.cookies[BROWSER_COOKIE]);
+    checkCsrf(pending, form.get('csrf') ?? undefined);
+    if (!pending.loggedIn) throw new AuthorizePageError('Log in before approving this request.');
+    const response = form.get('approval') === 'approve' ? await approvedResponse(provider, pending) : await deniedResponse(provider, pending);
+    sendAuthorizationResponse(reply, page, response);
+  });
+};
+
+/** The chooser link from a password page: the original request again, so the user can pick another connector. */
+const backQuery = (request: AuthRequest): string => {
+  const params = new URLSearchParams({
+    client_id: request.clientId, redirect_uri: request.redirectUri, response_type: request.responseTypes.join(' '),
+    scope: request.scopes.join(' '),
+  });
+  if (request.state !== '') params.set('state', request.state);
+  if (request.nonce !== '') params.set('nonce', request.nonce);
+  if (request.codeChallenge !== '') {
+    params.set('code_challenge', request.codeChallenge);
+    params.set('code_challenge_method', request.codeChallengeMethod);
+  }
+  if (request.responseMode !== 'query' && request.responseMode !== 'fragment') params.set('response_mode', request.responseMode);
+  return params.toString();
+};

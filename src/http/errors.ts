@@ -1,0 +1,81 @@
+/**
+ * The only place errors become responses (DESIGN.md decision 7). Each route group installs the handler
+ * for its channel: JSON for the token and userinfo endpoints, a redirect or an HTML page for the browser.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { OAuthError, statusOf } from '../errors.js';
+import { AuthorizePageError, RedirectableError } from '../oauth/authorize.js';
+import { errorResponse } from '../oauth/authflow.js';
+import type { Provider } from '../oauth/provider.js';
+import { ConnectorError } from '../../connectors/connector.js';
+import { StorageUnavailableError } from '../../storage/storage.js';
+import { sendAuthorizationResponse, sendPage, type PageContext } from './pages.js';
+import { renderError } from '../../web/render.js';
+
+/** Normalises anything thrown into an OAuthError, logging what is unexpected with its cause. */
+export const toOAuthError = (err: unknown, request: FastifyRequest): OAuthError => {
+  if (err instanceof OAuthError) return err;
+  const validation = (err as Partial<FastifyError> | undefined)?.validation;
+  if (validation !== undefined) return new OAuthError('invalid_request', 'the request is malformed');
+  const statusCode = (err as Partial<FastifyError> | undefined)?.statusCode;
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+    return new OAuthError('invalid_request', 'the request is malformed');
+  }
+  if (err instanceof StorageUnavailableError) {
+    request.log.error({ err }, 'storage unavailable');
+    return new OAuthError('temporarily_unavailable', 'the service is temporarily unavailable');
+  }
+  request.log.error({ err }, 'unexpected error');
+  return new OAuthError('server_error');
+};
+
+/** For /token and /userinfo: RFC 6749 §5.2 JSON, never cached; RFC 6750 §3 WWW-Authenticate where it applies. */
+export const jsonErrorHandler =
+  (scheme: 'Basic' | 'Bearer') =>
+  (err: unknown, request: FastifyRequest, reply: FastifyReply): void => {
+    const error = toOAuthError(err, request);
+    const status = statusOf(error);
+    if (status === 401) {
+      const realm = scheme === 'Basic' ? 'Basic realm="idport"' : `Bearer realm="idport", error="${error.code}"`;
+      void reply.header('WWW-Authenticate', realm);
+    }
+    void reply
+      .code(status)
+      .header('Cache-Control', 'no-store')
+      .header('Pragma', 'no-cache')
+      .send({ error: error.code, ...(error.description !== undefined ? { error_description: error.description } : {}) });
+  };
+
+/**
+ * For browser routes: errors about a verified request go back to the client (RFC 6749 §4.1.2.1); everything
+ * else is an HTML page with a generic message — details stay in the log.
+ */
+export const pageErrorHandler =
+  (provider: Provider, page: PageContext) =>
+  (err: unknown, request: FastifyRequest, reply: FastifyReply): void => {
+    if (err instanceof RedirectableError) {
+      try {
+        sendAuthorizationResponse(reply, page, errorResponse(provider, err.target, err));
+        return;
+      } catch (inner: unknown) {
+        err = inner;
+      }
+    }
+    let status = 400;
+    let title = 'Bad request';
+    let message: string;
+    if (err instanceof AuthorizePageError) {
+      message = err.userMessage;
+    } else if (err instanceof ConnectorError) {
+      request.log.warn({ err: err.message }, 'connector login failed');
+      status = 502;
+      title = 'Login failed';
+      message = err.userMessage;
+    } else {
+      const error = toOAuthError(err, request);
+      status = statusOf(error);
+      title = status >= 500 ? 'Something went wrong' : 'Bad request';
+      message = status >= 500 ? 'idport could not complete the request. Try again later.' : (error.description ?? error.code);
+    }
+    sendPage(reply, page, renderError({ ...page.base, title, message }), status);
+  };

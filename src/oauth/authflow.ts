@@ -1,0 +1,201 @@
+/**
+ * The browser side of the authorization flow: from a validated /auth request through the connector login
+ * and the approval page to the authorization response. Plain functions over a Provider; src/http renders.
+ */
+import type { Identity, Scopes } from '../../connectors/connector.js';
+import type { AuthRequest, Claims, ResponseMode } from '../../storage/storage.js';
+import { NotFoundError } from '../../storage/storage.js';
+import { OAuthError } from '../errors.js';
+import { AuthorizePageError, RedirectableError, validateAuthorization } from './authorize.js';
+import { mintTokens, type GrantFacts } from './claims.js';
+import { OOB_REDIRECT_URI } from './clients.js';
+import type { ConnectorEntry, Provider } from './provider.js';
+import { hasScope } from './scopes.js';
+import { hashSecret, randomToken, safeEqual } from './tokens.js';
+
+/** What the browser should see after /auth: the connector chooser, or straight to one connector. */
+export type AuthStart = { readonly kind: 'choose'; readonly request: AuthRequest } | { readonly kind: 'connector'; readonly request: AuthRequest; readonly connectorId: string };
+
+/** The response delivered to the client's redirect URI. */
+export type AuthorizationResponse =
+  | { readonly kind: 'redirect'; readonly location: string }
+  | { readonly kind: 'form_post'; readonly redirectUri: string; readonly params: Readonly<Record<string, string>> }
+  | { readonly kind: 'oob'; readonly code: string };
+
+export const scopesOf = (request: Pick<AuthRequest, 'scopes'>): Scopes => ({
+  offlineAccess: hasScope(request.scopes, 'offline_access'),
+  groups: hasScope(request.scopes, 'groups'),
+});
+
+/** Validates an authorization request, stores it bound to this browser, and says where the browser goes next. */
+export const startAuthorization = async (provider: Provider, params: URLSearchParams, browserId: string): Promise<AuthStart> => {
+  const { storage, settings, deps } = provider;
+  const validated = await validateAuthorization(params, {
+    settings,
+    getClient: (id) => storage.clients.get(id),
+    connectorIds: [...provider.connectors.keys()],
+  });
+  if (validated.prompt.includes('none')) {
+    // No browser session can exist before the sessions feature; OIDC Core §3.1.2.6.
+    throw new RedirectableError(new OAuthError('login_required', 'the user is not logged in'), {
+      redirectUri: validated.redirectUri, responseMode: validated.responseMode, state: validated.state,
+    });
+  }
+  const now = deps.clock.now();
+  const request: AuthRequest = {
+    ...validated,
+    id: randomToken(deps.randomBytes),
+    csrfToken: randomToken(deps.randomBytes),
+    browserHash: hashSecret(browserId),
+    loggedIn: false,
+    expiry: new Date(now.getTime() + settings.authRequestTtlMs),
+  };
+  await storage.authRequests.create(request);
+  if (validated.connectorId !== '') return { kind: 'connector', request, connectorId: validated.connectorId };
+  const [only] = provider.connectors.keys();
+  if (provider.connectors.size === 1 && only !== undefined && !settings.alwaysShowLoginScreen) return { kind: 'connector', request, connectorId: only };
+  return { kind: 'choose', request };
+};
+
+const expiredRequest = (): AuthorizePageError =>
+  new AuthorizePageError('This login request is invalid or has expired. Go back to the application and sign in again.');
+
+/** Loads a pending request for this browser; anything else (unknown, expired, another browser's) is the same page error. */
+export const loadRequest = async (provider: Provider, requestId: string | undefined, browserId: string | undefined): Promise<AuthRequest> => {
+  if (requestId === undefined || requestId === '') throw expiredRequest();
+  const request = await provider.storage.authRequests.get(requestId);
+  if (request === undefined || request.expiry.getTime() <= provider.deps.clock.now().getTime()) throw expiredRequest();
+  if (browserId === undefined || !safeEqual(hashSecret(browserId), request.browserHash)) throw expiredRequest();
+  return request;
+};
+
+/** A POSTed form must carry the request's CSRF token. */
+export const checkCsrf = (request: AuthRequest, csrf: string | undefined): void => {
+  if (csrf === undefined || !safeEqual(csrf, request.csrfToken)) {
+    throw new AuthorizePageError('The form was not submitted from this login page (missing or wrong CSRF token). Go back and try again.');
+  }
+};
+
+export const connectorOf = (provider: Provider, connectorId: string): ConnectorEntry => {
+  const entry = provider.connectors.get(connectorId);
+  if (entry === undefined) throw new AuthorizePageError(`Unknown connector "${connectorId}".`);
+  return entry;
+};
+
+/** Binds the request to the connector the user picked; a finished login cannot switch connectors. */
+export const chooseConnector = async (provider: Provider, request: AuthRequest, connectorId: string): Promise<AuthRequest> => {
+  connectorOf(provider, connectorId);
+  if (request.loggedIn) throw expiredRequest();
+  return provider.storage.authRequests.update(request.id, (old) => ({ ...old, connectorId }));
+};
+
+/** Stores what a callback connector needs back at the callback (PKCE verifier, nonce, …). */
+export const saveConnectorState = async (provider: Provider, request: AuthRequest, connectorState: Uint8Array | undefined): Promise<void> => {
+  await provider.storage.authRequests.update(request.id, (old) => ({ ...old, connectorState }));
+};
+
+const claimsOf = (identity: Identity): Claims => ({
+  userId: identity.userId,
+  username: identity.username,
+  preferredUsername: identity.preferredUsername ?? '',
+  email: identity.email ?? '',
+  emailVerified: identity.emailVerified,
+  groups: [...identity.groups],
+});
+
+/** Records a successful connector login on the request. */
+export const finishLogin = async (provider: Provider, request: AuthRequest, identity: Identity): Promise<AuthRequest> => {
+  const now = provider.deps.clock.now();
+  return provider.storage.authRequests.update(request.id, (old) => ({
+    ...old, loggedIn: true, claims: claimsOf(identity), connectorData: identity.connectorData, authTime: now,
+  }));
+};
+
+/** Whether the approval page can be skipped for this request. */
+export const needsApproval = (provider: Provider, request: AuthRequest): boolean =>
+  request.forceApproval || !provider.settings.skipApprovalScreen;
+
+/** Where the user goes when they deny consent (DESIGN.md decision 3: access_denied, not a page). */
+export const deniedResponse = async (provider: Provider, request: AuthRequest): Promise<AuthorizationResponse> => {
+  await consumeRequest(provider, request);
+  return errorResponse(provider, { redirectUri: request.redirectUri, responseMode: request.responseMode, state: request.state }, new OAuthError('access_denied', 'the user denied the request'));
+};
+
+/** The request is single-use: deleting it must succeed, so a double submit cannot mint two codes. */
+const consumeRequest = async (provider: Provider, request: AuthRequest): Promise<void> => {
+  try {
+    await provider.storage.authRequests.delete(request.id);
+  } catch (err: unknown) {
+    if (err instanceof NotFoundError) throw expiredRequest();
+    throw err;
+  }
+};
+
+/** Issues the code and/or tokens for an approved, logged-in request and builds the response (OIDC Core §3.1.2.5, §3.2.2.5, §3.3.2.5). */
+export const approvedResponse = async (provider: Provider, request: AuthRequest): Promise<AuthorizationResponse> => {
+  const { storage, deps, settings } = provider;
+  if (!request.loggedIn || request.claims === undefined || request.authTime === undefined) throw expiredRequest();
+  await consumeRequest(provider, request);
+  const now = deps.clock.now();
+  const params: Record<string, string> = {};
+  const types = request.responseTypes;
+  let code: string | undefined;
+  if (types.includes('code')) {
+    code = randomToken(deps.randomBytes);
+    await storage.authCodes.create({
+      id: hashSecret(code), clientId: request.clientId, redirectUri: request.redirectUri, scopes: request.scopes,
+      nonce: request.nonce, claims: request.claims, connectorId: request.connectorId, connectorData: request.connectorData,
+      codeChallenge: request.codeChallenge, codeChallengeMethod: request.codeChallengeMethod, authTime: request.authTime,
+      sessionId: request.sessionId, expiry: new Date(now.getTime() + settings.authCodeTtlMs),
+    });
+    if (request.redirectUri === OOB_REDIRECT_URI) return { kind: 'oob', code };
+    params.code = code;
+  }
+  if (types.includes('token') || types.includes('id_token')) {
+    const facts: GrantFacts = {
+      clientId: request.clientId, scopes: request.scopes, claims: request.claims, connectorId: request.connectorId,
+      nonce: request.nonce, authTime: request.authTime, sessionId: request.sessionId,
+    };
+    const tokens = await mintTokens(provider, facts, { code, withIdToken: types.includes('id_token'), includeNonce: true });
+    if (types.includes('token')) {
+      params.access_token = tokens.accessToken;
+      params.token_type = 'Bearer';
+      params.expires_in = String(tokens.expiresIn);
+    }
+    if (tokens.idToken !== undefined) params.id_token = tokens.idToken;
+  }
+  return deliver(provider, request.redirectUri, request.responseMode, request.state, params);
+};
+
+/** Sends an error to a verified redirect URI in the request's response mode (RFC 6749 §4.1.2.1). */
+export const errorResponse = (
+  provider: Provider,
+  target: { redirectUri: string; responseMode: ResponseMode; state: string },
+  error: OAuthError,
+): AuthorizationResponse => {
+  if (target.redirectUri === OOB_REDIRECT_URI) throw new AuthorizePageError(`The request failed: ${error.code}.`);
+  const params: Record<string, string> = { error: error.code };
+  // The conformance suite checks error_description uses only printable ASCII without quotes or backslashes.
+  if (error.description !== undefined) params.error_description = error.description.replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, ' ');
+  return deliver(provider, target.redirectUri, target.responseMode, target.state, params);
+};
+
+const deliver = (
+  provider: Provider,
+  redirectUri: string,
+  responseMode: ResponseMode,
+  state: string,
+  params: Record<string, string>,
+): AuthorizationResponse => {
+  if (state !== '') params.state = state;
+  params.iss = provider.settings.issuer; // RFC 9207
+  if (responseMode === 'form_post') return { kind: 'form_post', redirectUri, params };
+  const url = new URL(redirectUri);
+  const encoded = new URLSearchParams(params);
+  if (responseMode === 'fragment') {
+    url.hash = encoded.toString();
+  } else {
+    for (const [key, value] of encoded) url.searchParams.append(key, value);
+  }
+  return { kind: 'redirect', location: url.href };
+};

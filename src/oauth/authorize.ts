@@ -1,0 +1,198 @@
+/**
+ * Validation of the authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1) into a stored AuthRequest.
+ * Errors before the client and redirect URI are verified are shown as a page; after, they are redirected
+ * to the client (RFC 6749 §4.1.2.1, DESIGN.md decision 3).
+ */
+import type { AuthRequest, Client, CodeChallengeMethod, ResponseMode } from '../../storage/storage.js';
+import { OAuthError } from '../errors.js';
+import { isRedirectUriAllowed, OOB_REDIRECT_URI } from './clients.js';
+import { isValidChallenge } from './pkce.js';
+import { checkRequestedScopes, parseScopes } from './scopes.js';
+import { normaliseResponseType, type ProviderSettings } from './settings.js';
+
+/** Where an error about a verified request goes: back to the client, never anywhere unverified. */
+export interface RedirectTarget {
+  readonly redirectUri: string;
+  readonly responseMode: ResponseMode;
+  readonly state: string;
+}
+
+/** An OAuthError that may be redirected to the client because its redirect URI was verified. */
+export class RedirectableError extends OAuthError {
+  readonly target: RedirectTarget;
+  constructor(error: OAuthError, target: RedirectTarget) {
+    super(error.code, error.description, { cause: error });
+    this.name = 'RedirectableError';
+    this.target = target;
+  }
+}
+
+/** A request that cannot be answered with a redirect: the browser gets an error page. */
+export class AuthorizePageError extends Error {
+  readonly userMessage: string;
+  constructor(userMessage: string) {
+    super(userMessage);
+    this.name = 'AuthorizePageError';
+    this.userMessage = userMessage;
+  }
+}
+
+/** Validated request values, ready to be stored; the caller adds id, csrf token and expiry. */
+export type ValidatedAuthorization = Omit<AuthRequest, 'id' | 'csrfToken' | 'browserHash' | 'expiry' | 'loggedIn'>;
+
+const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
+
+/** The default response mode: query for `code` alone, fragment whenever a token is in the front channel. */
+const defaultResponseMode = (responseType: string): ResponseMode => (responseType === 'code' ? 'query' : 'fragment');
+
+const single = (params: URLSearchParams, name: string): string | undefined => {
+  const values = params.getAll(name);
+  // RFC 6749 §3.1: request and response parameters must not be included more than once.
+  if (values.length > 1) throw new OAuthError('invalid_request', `the ${name} parameter was sent more than once`);
+  return values[0];
+};
+
+export interface AuthorizeContext {
+  readonly settings: ProviderSettings;
+  readonly getClient: (id: string) => Promise<Client | undefined>;
+  /** Connector ids that exist, to check `connector_id`. */
+  readonly connectorIds: readonly string[];
+}
+
+/** Validates the parameters of a GET or POST to /auth. */
+export const validateAuthorization = async (params: URLSearchParams, ctx: AuthorizeContext): Promise<ValidatedAuthorization> => {
+  let clientId: string | undefined;
+  let redirectParam: string | undefined;
+  try {
+    clientId = single(params, 'client_id');
+    redirectParam = single(params, 'redirect_uri');
+  } catch {
+    throw new AuthorizePageError('The request repeated client_id or redirect_uri.');
+  }
+  if (clientId === undefined || clientId === '') throw new AuthorizePageError('The request has no client_id.');
+  const client = await ctx.getClient(clientId);
+  if (client === undefined) throw new AuthorizePageError(`Unknown client "${clientId}".`);
+
+  let redirectUri: string;
+  if (redirectParam === undefined || redirectParam === '') {
+    // RFC 6749 §3.1.2.3: optional only when exactly one URI is registered.
+    if (client.redirectURIs.length !== 1 || client.redirectURIs[0] === undefined) {
+      throw new AuthorizePageError('The request has no redirect_uri and the client has more than one registered.');
+    }
+    redirectUri = client.redirectURIs[0];
+  } else {
+    if (!isRedirectUriAllowed(client, redirectParam)) throw new AuthorizePageError('The redirect_uri is not registered for this client.');
+    redirectUri = redirectParam;
+  }
+
+  const rawState = params.get('state') ?? '';
+  const rawResponseType = params.get('response_type');
+  const responseType = normaliseResponseType(rawResponseType ?? '');
+  const requestedMode = params.get('response_mode');
+  let responseMode: ResponseMode = defaultResponseMode(responseType);
+  if (requestedMode === 'query' || requestedMode === 'fragment' || requestedMode === 'form_post') responseMode = requestedMode;
+  const target: RedirectTarget = { redirectUri, responseMode: redirectUri === OOB_REDIRECT_URI ? 'query' : responseMode, state: rawState };
+
+  try {
+    return await validateVerified(params, ctx, client, redirectUri, responseType, rawResponseType, requestedMode, responseMode, rawState);
+  } catch (err: unknown) {
+    if (err instanceof OAuthError && !(err instanceof RedirectableError)) throw new RedirectableError(err, target);
+    throw err;
+  }
+};
+
+const validateVerified = async (
+  params: URLSearchParams,
+  ctx: AuthorizeContext,
+  client: Client,
+  redirectUri: string,
+  responseType: string,
+  rawResponseType: string | null,
+  requestedMode: string | null,
+  responseMode: ResponseMode,
+  state: string,
+): Promise<ValidatedAuthorization> => {
+  for (const name of ['response_type', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'prompt', 'max_age', 'response_mode']) {
+    single(params, name);
+  }
+  // OIDC Core §6: request objects are not supported, and must be refused rather than ignored.
+  if (params.has('request')) throw new OAuthError('request_not_supported', 'request objects are not supported');
+  if (params.has('request_uri')) throw new OAuthError('request_uri_not_supported', 'request_uri is not supported');
+  if (params.has('registration')) throw new OAuthError('registration_not_supported', 'the registration parameter is not supported');
+
+  if (rawResponseType === null || responseType === '') throw new OAuthError('invalid_request', 'response_type is required');
+  if (!ctx.settings.responseTypes.includes(responseType)) {
+    throw new OAuthError('unsupported_response_type', `response_type "${responseType}" is not enabled`);
+  }
+  if (requestedMode !== null && requestedMode !== 'query' && requestedMode !== 'fragment' && requestedMode !== 'form_post') {
+    throw new OAuthError('invalid_request', `unsupported response_mode "${requestedMode}"`);
+  }
+  const types = responseType.split(' ');
+  // OAuth 2.0 Multiple Response Types §3.0: tokens must not be sent in the query string.
+  if (responseMode === 'query' && (types.includes('token') || types.includes('id_token'))) {
+    throw new OAuthError('invalid_request', 'response_mode query is not allowed for this response_type');
+  }
+  if (redirectUri === OOB_REDIRECT_URI && responseType !== 'code') {
+    throw new OAuthError('invalid_request', 'the out-of-band redirect URI only supports response_type code');
+  }
+
+  const scopes = parseScopes(params.get('scope') ?? undefined);
+  await checkRequestedScopes(client, scopes, ctx.getClient);
+
+  const nonce = params.get('nonce') ?? '';
+  // OIDC Core §3.2.2.1 and §3.3.2.11: nonce is required whenever an ID token comes from the authorization endpoint.
+  if (nonce === '' && types.includes('id_token')) throw new OAuthError('invalid_request', 'nonce is required for this response_type');
+
+  const codeChallenge = params.get('code_challenge') ?? '';
+  const rawMethod = params.get('code_challenge_method');
+  let codeChallengeMethod: CodeChallengeMethod = '';
+  if (codeChallenge !== '') {
+    const method = rawMethod ?? 'plain'; // RFC 7636 §4.3: plain when absent
+    if ((method !== 'S256' && method !== 'plain') || !ctx.settings.codeChallengeMethods.includes(method)) {
+      throw new OAuthError('invalid_request', `unsupported code_challenge_method "${method}"`);
+    }
+    if (!isValidChallenge(codeChallenge)) throw new OAuthError('invalid_request', 'code_challenge is malformed');
+    codeChallengeMethod = method;
+  } else if (rawMethod !== null) {
+    throw new OAuthError('invalid_request', 'code_challenge_method sent without code_challenge');
+  }
+  if (codeChallenge === '' && types.includes('code') && (client.public || ctx.settings.pkceEnforce)) {
+    throw new OAuthError('invalid_request', 'PKCE code_challenge is required');
+  }
+
+  const prompt = (params.get('prompt') ?? '').split(' ').filter((p) => p !== '');
+  for (const p of prompt) if (!PROMPTS.has(p)) throw new OAuthError('invalid_request', `unsupported prompt value "${p}"`);
+  if (prompt.includes('none') && prompt.length > 1) throw new OAuthError('invalid_request', 'prompt=none cannot be combined with other values');
+
+  const rawMaxAge = params.get('max_age');
+  let maxAge: number | undefined;
+  if (rawMaxAge !== null && rawMaxAge !== '') {
+    if (!/^\d{1,10}$/.test(rawMaxAge)) throw new OAuthError('invalid_request', 'max_age must be a non-negative integer');
+    maxAge = Number(rawMaxAge);
+  }
+
+  const connectorId = params.get('connector_id') ?? '';
+  if (connectorId !== '' && !ctx.connectorIds.includes(connectorId)) throw new OAuthError('invalid_request', `unknown connector_id "${connectorId}"`);
+
+  return {
+    clientId: client.id,
+    responseTypes: types,
+    scopes,
+    redirectUri,
+    state,
+    nonce,
+    responseMode,
+    codeChallenge,
+    codeChallengeMethod,
+    prompt,
+    maxAge,
+    loginHint: params.get('login_hint') ?? '',
+    forceApproval: params.get('approval_prompt') === 'force' || prompt.includes('consent'),
+    connectorId,
+    claims: undefined,
+    connectorData: undefined,
+    connectorState: undefined,
+    authTime: undefined,
+    sessionId: undefined,
+  };
+};

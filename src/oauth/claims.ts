@@ -1,0 +1,95 @@
+/** ID token, access token and userinfo claims (OIDC Core §2, §5.1, §5.4; RFC 9068 for access tokens). */
+import type { JWTPayload } from 'jose';
+import { encodeSubject } from '../../connectors/sub.js';
+import type { Claims } from '../../storage/storage.js';
+import type { Provider } from './provider.js';
+import { audienceOf, hasScope } from './scopes.js';
+import { halfHash, randomToken } from './tokens.js';
+
+/** Everything a token is minted from: one user's login, for one client and set of scopes. */
+export interface GrantFacts {
+  readonly clientId: string;
+  readonly scopes: readonly string[];
+  readonly claims: Claims;
+  readonly connectorId: string;
+  readonly nonce: string;
+  readonly authTime: Date;
+  readonly sessionId?: string | undefined;
+}
+
+/** Claims released by scope (OIDC Core §5.4), plus Dex's `groups` and `federated_claims`. */
+export const scopedUserClaims = (facts: Pick<GrantFacts, 'scopes' | 'claims' | 'connectorId'>): Record<string, unknown> => {
+  const out: Record<string, unknown> = {};
+  const { scopes, claims } = facts;
+  if (hasScope(scopes, 'email') && claims.email !== '') {
+    out.email = claims.email;
+    out.email_verified = claims.emailVerified;
+  }
+  if (hasScope(scopes, 'profile')) {
+    if (claims.username !== '') out.name = claims.username;
+    if (claims.preferredUsername !== '') out.preferred_username = claims.preferredUsername;
+  }
+  if (hasScope(scopes, 'groups')) out.groups = [...claims.groups];
+  if (hasScope(scopes, 'federated:id')) out.federated_claims = { connector_id: facts.connectorId, user_id: claims.userId };
+  return out;
+};
+
+/** Claim names idport can release, for discovery's `claims_supported`. */
+export const SUPPORTED_CLAIMS = [
+  'iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'at_hash', 'c_hash',
+  'email', 'email_verified', 'name', 'preferred_username', 'groups', 'federated_claims',
+] as const;
+
+export interface MintedTokens {
+  readonly accessToken: string;
+  readonly idToken: string | undefined;
+  /** Lifetime of the access token in seconds (RFC 6749 §5.1 `expires_in`). */
+  readonly expiresIn: number;
+}
+
+export interface MintOptions {
+  /** The authorization code in the same response, for `c_hash` (hybrid flow). */
+  readonly code?: string | undefined;
+  readonly withIdToken: boolean;
+  /** The grant the access token belongs to (`c:<code hash>` or `r:<family id>`), checked at /userinfo so revoking a grant revokes its access tokens. */
+  readonly grantRef?: string | undefined;
+  /** `nonce` goes into the ID token only when the authorization request carried one. */
+  readonly includeNonce: boolean;
+}
+
+/** Signs an access token and, when asked, an ID token for the same grant. */
+export const mintTokens = async (provider: Provider, facts: GrantFacts, options: MintOptions): Promise<MintedTokens & { accessTokenId: string }> => {
+  const { settings, signer, deps } = provider;
+  const now = deps.clock.now();
+  const iat = Math.floor(now.getTime() / 1000);
+  const sub = encodeSubject(facts.claims.userId, facts.connectorId);
+  const { aud, azp } = audienceOf(facts.clientId, facts.scopes);
+  const userClaims = scopedUserClaims(facts);
+  const authTime = Math.floor(facts.authTime.getTime() / 1000);
+  const accessTtl = Math.floor(settings.accessTokenTtlMs / 1000);
+  const accessTokenId = randomToken(deps.randomBytes);
+
+  // RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti; scope; the user's claims so /userinfo needs no lookup.
+  const accessPayload: JWTPayload = {
+    iss: settings.issuer, sub, aud: aud.length === 1 ? aud[0] : aud, client_id: facts.clientId, scope: facts.scopes.join(' '),
+    iat, exp: iat + accessTtl, auth_time: authTime, jti: accessTokenId, ...userClaims,
+  };
+  if (options.grantRef !== undefined) accessPayload.gid = options.grantRef;
+  if (facts.sessionId !== undefined) accessPayload.sid = facts.sessionId;
+  const accessToken = await signer.sign(accessPayload, { typ: 'at+jwt' });
+
+  let idToken: string | undefined;
+  if (options.withIdToken) {
+    const alg = signer.algorithm;
+    const idPayload: JWTPayload = {
+      iss: settings.issuer, sub, aud: aud.length === 1 ? aud[0] : aud, azp,
+      iat, exp: iat + Math.floor(settings.idTokenTtlMs / 1000), auth_time: authTime,
+      at_hash: halfHash(accessToken, alg), ...userClaims,
+    };
+    if (options.includeNonce && facts.nonce !== '') idPayload.nonce = facts.nonce;
+    if (options.code !== undefined) idPayload.c_hash = halfHash(options.code, alg);
+    if (facts.sessionId !== undefined) idPayload.sid = facts.sessionId;
+    idToken = await signer.sign(idPayload, { typ: 'JWT' });
+  }
+  return { accessToken, idToken, expiresIn: accessTtl, accessTokenId };
+};

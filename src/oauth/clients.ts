@@ -1,0 +1,88 @@
+/** Client rules: redirect URI matching and client authentication at the token endpoint. */
+import type { Client } from '../../storage/storage.js';
+import { OAuthError } from '../errors.js';
+import { safeEqual } from './tokens.js';
+
+/** The out-of-band redirect URI: the code is shown on a page instead of being redirected (Dex, RFC 8252 predecessor). */
+export const OOB_REDIRECT_URI = 'urn:ietf:wg:oauth:2.0:oob';
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+const loopbackUrl = (uri: string): URL | undefined => {
+  try {
+    const url = new URL(uri);
+    return url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname) ? url : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Whether `redirectUri` may receive this client's responses. Registered URIs match exactly, query included.
+ * Public clients (CLIs, desktop apps) may also use the OOB URI and, per RFC 8252 §7.3, a loopback URI on any
+ * port: any loopback URI when they registered none (Dex's rule), otherwise one that differs from a registered
+ * loopback URI only in its port.
+ */
+export const isRedirectUriAllowed = (client: Client, redirectUri: string): boolean => {
+  if (client.redirectURIs.includes(redirectUri)) return true;
+  if (!client.public) return false;
+  if (redirectUri === OOB_REDIRECT_URI) return true;
+  const requested = loopbackUrl(redirectUri);
+  if (requested === undefined) return false;
+  if (client.redirectURIs.length === 0) return true;
+  return client.redirectURIs.some((registered) => {
+    const url = loopbackUrl(registered);
+    if (url === undefined) return false;
+    url.port = requested.port;
+    return url.href === requested.href;
+  });
+};
+
+/** Credentials a client presented at /token, before they are checked. */
+export interface PresentedCredentials {
+  readonly method: 'client_secret_basic' | 'client_secret_post' | 'none';
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+/** RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64. */
+const formDecode = (value: string): string => decodeURIComponent(value.replace(/\+/g, ' '));
+
+/**
+ * Reads client credentials from the Authorization header or the form body. Using both methods at once is
+ * invalid_request (RFC 6749 §2.3); no client id at all is invalid_client.
+ */
+export const presentedCredentials = (
+  authorization: string | undefined,
+  form: { client_id?: string | undefined; client_secret?: string | undefined },
+): PresentedCredentials => {
+  if (authorization !== undefined && /^basic /i.test(authorization)) {
+    if (form.client_secret !== undefined) throw new OAuthError('invalid_request', 'use only one client authentication method');
+    const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) throw new OAuthError('invalid_client', 'malformed Basic credentials');
+    let clientId: string;
+    let clientSecret: string;
+    try {
+      clientId = formDecode(decoded.slice(0, colon));
+      clientSecret = formDecode(decoded.slice(colon + 1));
+    } catch {
+      throw new OAuthError('invalid_client', 'malformed Basic credentials');
+    }
+    if (form.client_id !== undefined && form.client_id !== clientId) throw new OAuthError('invalid_request', 'client_id does not match the Authorization header');
+    return { method: 'client_secret_basic', clientId, clientSecret };
+  }
+  if (form.client_id === undefined || form.client_id === '') throw new OAuthError('invalid_client', 'client authentication required');
+  if (form.client_secret !== undefined) return { method: 'client_secret_post', clientId: form.client_id, clientSecret: form.client_secret };
+  return { method: 'none', clientId: form.client_id, clientSecret: '' };
+};
+
+/** Checks presented credentials against the client; every failure is the same invalid_client (no oracle). */
+export const authenticateClient = (client: Client | undefined, presented: PresentedCredentials): Client => {
+  if (client === undefined) throw new OAuthError('invalid_client', 'invalid client credentials');
+  if (client.public) return client;
+  // Compare even when no secret was sent, so a missing and a wrong secret take the same time.
+  const matches = safeEqual(presented.clientSecret, client.secret);
+  if (presented.method === 'none' || !matches) throw new OAuthError('invalid_client', 'invalid client credentials');
+  return client;
+};

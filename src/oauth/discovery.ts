@@ -1,0 +1,33 @@
+/** OpenID Provider Metadata (OpenID Connect Discovery 1.0 §3), listing exactly what is enabled. */
+import { SUPPORTED_CLAIMS } from './claims.js';
+import { SUPPORTED_SCOPES } from './scopes.js';
+import type { ProviderSettings } from './settings.js';
+
+/** Builds the discovery document; `signingAlgorithms` comes from the signer's published keys. */
+export const discoveryDocument = (settings: ProviderSettings, signingAlgorithms: readonly string[]): Record<string, unknown> => {
+  const at = (path: string): string => `${settings.issuer}${path}`;
+  const types = new Set(settings.responseTypes.flatMap((t) => t.split(' ')));
+  const grantTypes = [...settings.grantTypes];
+  // Discovery §3: grant types must be consistent with the response types (implicit for front-channel tokens).
+  if ((types.has('token') || types.has('id_token')) && !grantTypes.includes('implicit')) grantTypes.push('implicit');
+  return {
+    issuer: settings.issuer,
+    authorization_endpoint: at('/auth'),
+    token_endpoint: at('/token'),
+    jwks_uri: at('/keys'),
+    userinfo_endpoint: at('/userinfo'),
+    response_types_supported: [...settings.responseTypes],
+    response_modes_supported: ['query', 'fragment', 'form_post'],
+    grant_types_supported: grantTypes,
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: [...signingAlgorithms],
+    code_challenge_methods_supported: [...settings.codeChallengeMethods],
+    scopes_supported: [...SUPPORTED_SCOPES],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    claims_supported: [...SUPPORTED_CLAIMS],
+    claims_parameter_supported: false,
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    authorization_response_iss_parameter_supported: true,
+  };
+};

@@ -1,0 +1,24 @@
+/** RFC 7636 PKCE verification. */
+import { createHash } from 'node:crypto';
+import type { CodeChallengeMethod } from '../../storage/storage.js';
+import { OAuthError } from '../errors.js';
+import { safeEqual } from './tokens.js';
+
+/** RFC 7636 §4.1: 43–128 characters from the unreserved set. */
+const VERIFIER_SYNTAX = /^[A-Za-z0-9\-._~]{43,128}$/;
+
+/** Checks the `code_verifier` sent to /token against the challenge stored with the code (RFC 7636 §4.6). */
+export const verifyPkce = (challenge: string, method: CodeChallengeMethod, verifier: string | undefined): void => {
+  if (challenge === '') {
+    // A verifier without a challenge means the request was altered in between (OAuth 2.1 §4.1.3).
+    if (verifier !== undefined && verifier !== '') throw new OAuthError('invalid_grant', 'code_verifier sent but no code_challenge was in the authorization request');
+    return;
+  }
+  if (verifier === undefined || verifier === '') throw new OAuthError('invalid_grant', 'code_verifier required');
+  if (!VERIFIER_SYNTAX.test(verifier)) throw new OAuthError('invalid_grant', 'code_verifier is malformed');
+  const computed = method === 'S256' ? createHash('sha256').update(verifier, 'ascii').digest('base64url') : verifier;
+  if (!safeEqual(computed, challenge)) throw new OAuthError('invalid_grant', 'code_verifier does not match code_challenge');
+};
+
+/** RFC 7636 §4.2: the challenge has the same syntax as a verifier. */
+export const isValidChallenge = (challenge: string): boolean => VERIFIER_SYNTAX.test(challenge);

@@ -1,0 +1,28 @@
+/** What the protocol code needs from the running server, passed explicitly instead of read from globals. */
+import type { Logger } from 'pino';
+import type { Connector } from '../../connectors/connector.js';
+import type { Storage } from '../../storage/storage.js';
+import type { Deps } from '../deps.js';
+import type { Signer } from '../signer/signer.js';
+import type { ProviderSettings } from './settings.js';
+
+/** The signer as the protocol code sees it (src/signer implements it; only it touches private keys). */
+export type TokenSigner = Pick<Signer, 'algorithm' | 'sign' | 'verify' | 'jwks' | 'signingAlgorithms'>;
+
+/** A configured connector instance. */
+export interface ConnectorEntry {
+  readonly id: string;
+  readonly type: string;
+  readonly name: string;
+  readonly connector: Connector;
+}
+
+export interface Provider {
+  readonly settings: ProviderSettings;
+  readonly storage: Storage;
+  readonly signer: TokenSigner;
+  /** Connectors in configuration order. */
+  readonly connectors: ReadonlyMap<string, ConnectorEntry>;
+  readonly deps: Deps;
+  readonly log: Logger;
+}

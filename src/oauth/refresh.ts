@@ -1,0 +1,210 @@
+/**
+ * Refresh-token families (DESIGN.md decision 4): one per login with offline_access, rotated on every use;
+ * a retry of the just-rotated token inside the reuse interval gets the same new token; a later reuse
+ * revokes the family. Rotation is a compare-and-swap, so two replicas cannot both win.
+ */
+import type { Client, OfflineSession, RefreshToken } from '../../storage/storage.js';
+import { AlreadyExistsError, NotFoundError } from '../../storage/storage.js';
+import { ConnectorError, type Identity } from '../../connectors/connector.js';
+import { OAuthError } from '../errors.js';
+import { mintTokens, type GrantFacts } from './claims.js';
+import type { Provider } from './provider.js';
+import { hasScope, parseScopes } from './scopes.js';
+import type { TokenResponse } from './token.js';
+import { deriveNextSecret, hashSecret, randomToken } from './tokens.js';
+
+/** A newly started family: the token to hand out, and a way to undo it if the grant fails afterwards. */
+export interface StartedFamily {
+  readonly id: string;
+  readonly token: string;
+  discard(): Promise<void>;
+}
+
+/** Whether a refresh token may be issued: asked for, allowed, and the connector can re-check the user (decision 8). */
+const mayRefresh = (provider: Provider, facts: GrantFacts): boolean =>
+  hasScope(facts.scopes, 'offline_access') &&
+  provider.settings.grantTypes.includes('refresh_token') &&
+  provider.connectors.get(facts.connectorId)?.connector.refresh !== undefined;
+
+/** Starts a refresh-token family for a login, or returns undefined when none may be issued. */
+export const startRefreshFamily = async (
+  provider: Provider,
+  facts: GrantFacts,
+  connectorData: Uint8Array | undefined,
+): Promise<StartedFamily | undefined> => {
+  if (!mayRefresh(provider, facts)) return undefined;
+  const { storage, deps, settings } = provider;
+  const now = deps.clock.now();
+  const id = deps.randomBytes(16).toString('base64url');
+  const secret = randomToken(deps.randomBytes);
+  const family: RefreshToken = {
+    id, clientId: facts.clientId, connectorId: facts.connectorId, claims: facts.claims, connectorData,
+    scopes: facts.scopes, nonce: facts.nonce, authTime: facts.authTime, sessionId: facts.sessionId,
+    currentHash: hashSecret(secret), previousHash: '', rotationNonce: '', generation: 0,
+    createdAt: now, lastUsed: now,
+    expiry: settings.refresh.absoluteLifetimeMs === undefined ? undefined : new Date(now.getTime() + settings.refresh.absoluteLifetimeMs),
+  };
+  await storage.refreshTokens.create(family);
+  await recordInOfflineSession(provider, family);
+  return {
+    id,
+    token: `${id}.${secret}`,
+    discard: async () => revokeFamily(provider, family.id),
+  };
+};
+
+/** Keeps Dex's per-user index of refresh-token families (OfflineSessions) up to date. */
+const recordInOfflineSession = async (provider: Provider, family: RefreshToken): Promise<void> => {
+  const { storage } = provider;
+  const key = { userId: family.claims.userId, connectorId: family.connectorId };
+  const ref = { id: family.id, clientId: family.clientId, createdAt: family.createdAt, lastUsed: family.lastUsed };
+  const add = (old: OfflineSession): OfflineSession => ({ ...old, refresh: { ...old.refresh, [family.id]: ref }, connectorData: family.connectorData });
+  try {
+    await storage.offlineSessions.update(key, add);
+  } catch (err: unknown) {
+    if (!(err instanceof NotFoundError)) throw err;
+    try {
+      await storage.offlineSessions.create({ ...key, refresh: { [family.id]: ref }, connectorData: family.connectorData });
+    } catch (createErr: unknown) {
+      // Another login of the same user created it in between; add to theirs.
+      if (!(createErr instanceof AlreadyExistsError)) throw createErr;
+      await storage.offlineSessions.update(key, add);
+    }
+  }
+};
+
+/** Deletes a family and its index entry; absent is fine (already revoked). */
+export const revokeFamily = async (provider: Provider, familyId: string): Promise<void> => {
+  const { storage } = provider;
+  const family = await storage.refreshTokens.get(familyId);
+  if (family === undefined) return;
+  await storage.refreshTokens.delete(familyId).catch((err: unknown) => {
+    if (!(err instanceof NotFoundError)) throw err;
+  });
+  await storage.offlineSessions
+    .update({ userId: family.claims.userId, connectorId: family.connectorId }, (old) => {
+      const refresh = { ...old.refresh };
+      delete refresh[familyId];
+      return { ...old, refresh };
+    })
+    .catch((err: unknown) => {
+      if (!(err instanceof NotFoundError)) throw err;
+    });
+};
+
+class ReusedToken extends Error {}
+
+/** RFC 6749 §6 refresh grant with rotation, reuse interval, idle and absolute lifetimes, and scope narrowing. */
+export const refreshGrant = async (
+  provider: Provider,
+  client: Client,
+  form: Readonly<Record<string, string | undefined>>,
+): Promise<TokenResponse> => {
+  const { storage, deps, settings, log } = provider;
+  const presented = form.refresh_token;
+  if (presented === undefined || presented === '') throw new OAuthError('invalid_request', 'refresh_token is required');
+  const dot = presented.indexOf('.');
+  const familyId = dot > 0 ? presented.slice(0, dot) : '';
+  const secret = dot > 0 ? presented.slice(dot + 1) : '';
+  const invalid = new OAuthError('invalid_grant', 'invalid refresh token');
+  if (familyId === '' || secret === '') throw invalid;
+  const family = await storage.refreshTokens.get(familyId);
+  if (family === undefined || family.clientId !== client.id) throw invalid;
+
+  const now = deps.clock.now();
+  const policy = settings.refresh;
+  const expired =
+    (family.expiry !== undefined && family.expiry.getTime() <= now.getTime()) ||
+    (policy.absoluteLifetimeMs !== undefined && family.createdAt.getTime() + policy.absoluteLifetimeMs <= now.getTime()) ||
+    (policy.validIfNotUsedForMs !== undefined && family.lastUsed.getTime() + policy.validIfNotUsedForMs <= now.getTime());
+  if (expired) {
+    await revokeFamily(provider, familyId);
+    throw new OAuthError('invalid_grant', 'refresh token expired');
+  }
+
+  const presentedHash = hashSecret(secret);
+  const withinReuse = (f: RefreshToken): boolean =>
+    f.previousHash === presentedHash && f.rotatedAt !== undefined && now.getTime() - f.rotatedAt.getTime() <= policy.reuseIntervalMs;
+  if (family.currentHash !== presentedHash && !withinReuse(family)) {
+    if (family.previousHash === presentedHash) {
+      log.warn({ clientId: client.id }, 'rotated refresh token reused after the reuse interval; revoking its family');
+      await revokeFamily(provider, familyId);
+    }
+    throw invalid;
+  }
+
+  // RFC 6749 §6: the scope may narrow, never widen.
+  const requested = parseScopes(form.scope);
+  for (const scope of requested) {
+    if (!family.scopes.includes(scope)) throw new OAuthError('invalid_scope', `scope "${scope}" was not granted originally`);
+  }
+  const scopes = requested.length > 0 ? requested : family.scopes;
+
+  const refreshed = await refreshIdentity(provider, family, scopes);
+  const rotationNonce = randomToken(deps.randomBytes);
+  let updated: RefreshToken;
+  try {
+    updated = await storage.refreshTokens.update(familyId, (old) => {
+      if (old.currentHash === presentedHash) {
+        const base = { ...old, lastUsed: now, claims: refreshed.claims, connectorData: refreshed.connectorData };
+        if (policy.disableRotation) return base;
+        return {
+          ...base, previousHash: old.currentHash, currentHash: hashSecret(deriveNextSecret(secret, rotationNonce)),
+          rotationNonce, generation: old.generation + 1, rotatedAt: now,
+        };
+      }
+      if (withinReuse(old)) return { ...old, lastUsed: now };
+      throw new ReusedToken();
+    });
+  } catch (err: unknown) {
+    if (err instanceof ReusedToken || err instanceof NotFoundError) throw invalid;
+    throw err;
+  }
+  const nextToken = updated.currentHash === presentedHash ? presented : `${familyId}.${deriveNextSecret(secret, updated.rotationNonce)}`;
+
+  const facts: GrantFacts = {
+    clientId: updated.clientId, scopes, claims: updated.claims, connectorId: updated.connectorId,
+    nonce: updated.nonce, authTime: updated.authTime, sessionId: updated.sessionId,
+  };
+  const tokens = await mintTokens(provider, facts, { withIdToken: hasScope(scopes, 'openid'), grantRef: `r:${familyId}`, includeNonce: false });
+  return {
+    access_token: tokens.accessToken,
+    token_type: 'Bearer',
+    expires_in: tokens.expiresIn,
+    ...(tokens.idToken !== undefined ? { id_token: tokens.idToken } : {}),
+    refresh_token: nextToken,
+    scope: scopes.join(' '),
+  };
+};
+
+/** Asks the connector to re-check the user (DESIGN.md decision 8); a refusal ends the family's usefulness. */
+const refreshIdentity = async (
+  provider: Provider,
+  family: RefreshToken,
+  scopes: readonly string[],
+): Promise<{ claims: RefreshToken['claims']; connectorData: Uint8Array | undefined }> => {
+  const entry = provider.connectors.get(family.connectorId);
+  if (entry?.connector.refresh === undefined) throw new OAuthError('invalid_grant', 'the login connector no longer supports refresh');
+  const current: Identity = {
+    userId: family.claims.userId, username: family.claims.username, preferredUsername: family.claims.preferredUsername,
+    email: family.claims.email, emailVerified: family.claims.emailVerified, groups: family.claims.groups, connectorData: family.connectorData,
+  };
+  let identity: Identity;
+  try {
+    identity = await entry.connector.refresh({ offlineAccess: true, groups: hasScope(scopes, 'groups') || hasScope(family.scopes, 'groups') }, current);
+  } catch (err: unknown) {
+    if (err instanceof ConnectorError) {
+      provider.log.info({ connector: family.connectorId, err: err.message }, 'connector refused to refresh the user');
+      throw new OAuthError('invalid_grant', 'the user could not be re-authenticated');
+    }
+    throw err;
+  }
+  return {
+    claims: {
+      // `sub` must not change across a refresh (OIDC Core §12.2), so the stored user id stays.
+      userId: family.claims.userId, username: identity.username, preferredUsername: identity.preferredUsername ?? '',
+      email: identity.email ?? '', emailVerified: identity.emailVerified, groups: identity.groups,
+    },
+    connectorData: identity.connectorData ?? family.connectorData,
+  };
+};

@@ -1,0 +1,42 @@
+/** The provider's protocol settings, derived once from the config so request handling reads plain values. */
+
+/** Refresh-token policy (DESIGN.md decision 4; Dex's `expiry.refreshTokens`). */
+export interface RefreshPolicy {
+  /** Keep the same refresh token on every use instead of rotating it. */
+  readonly disableRotation: boolean;
+  /** A just-rotated token presented again within this many ms gets the same new token. */
+  readonly reuseIntervalMs: number;
+  /** A family unused for longer than this is dead; undefined: no limit. */
+  readonly validIfNotUsedForMs?: number | undefined;
+  /** A family older than this is dead; undefined: no limit. */
+  readonly absoluteLifetimeMs?: number | undefined;
+}
+
+export interface ProviderSettings {
+  /** The issuer exactly as configured (no trailing slash), the `iss` of every token. */
+  readonly issuer: string;
+  /** Path prefix of the issuer URL ('' or e.g. '/dex'); every route lives under it. */
+  readonly basePath: string;
+  /** Enabled response types, each normalised (sorted, space-joined), e.g. 'code', 'code id_token'. */
+  readonly responseTypes: readonly string[];
+  readonly grantTypes: readonly string[];
+  /** Require PKCE for every client (`oauth2.pkce.enforce`); public clients always need it. */
+  readonly pkceEnforce: boolean;
+  readonly codeChallengeMethods: readonly ('S256' | 'plain')[];
+  readonly skipApprovalScreen: boolean;
+  readonly alwaysShowLoginScreen: boolean;
+  readonly idTokenTtlMs: number;
+  readonly accessTokenTtlMs: number;
+  readonly authRequestTtlMs: number;
+  /** Authorization codes live 10 minutes (DESIGN.md decision 3; RFC 6749 §4.1.2). */
+  readonly authCodeTtlMs: number;
+  readonly refresh: RefreshPolicy;
+}
+
+/** Sorts the words of a response_type so `id_token code` and `code id_token` compare equal (OAuth 2.0 Multiple Response Types). */
+export const normaliseResponseType = (value: string): string =>
+  value
+    .split(' ')
+    .filter((word) => word !== '')
+    .sort()
+    .join(' ');

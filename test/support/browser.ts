@@ -1,0 +1,109 @@
+/**
+ * A minimal browser for tests: follows redirects with a cookie jar, reads HTML forms and submits them,
+ * so tests drive idport's pages over real HTTP as a user would.
+ */
+
+/** One HTML form found on a page: where it posts and its fields (hidden inputs and named buttons). */
+export interface HtmlForm {
+  readonly action: string;
+  readonly method: string;
+  readonly fields: Record<string, string>;
+}
+
+export interface Page {
+  readonly url: string;
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: string;
+}
+
+const decodeEntities = (value: string): string =>
+  value
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;|&#x27;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&#x60;|&#96;/g, '`')
+    .replace(/&amp;/g, '&');
+
+const attr = (tag: string, name: string): string | undefined => {
+  const match = new RegExp(`\\s${name}="([^"]*)"`, 'i').exec(tag);
+  return match?.[1] === undefined ? undefined : decodeEntities(match[1]);
+};
+
+/** Parses the forms of a page (tests only: idport's own markup, always quoted attributes). */
+export const formsOf = (page: Page): HtmlForm[] => {
+  const forms: HtmlForm[] = [];
+  for (const match of page.body.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
+    const [, open = '', inner = ''] = match;
+    const fields: Record<string, string> = {};
+    for (const input of inner.matchAll(/<input\b[^>]*>/gi)) {
+      const name = attr(input[0], 'name');
+      const type = attr(input[0], 'type') ?? 'text';
+      if (name === undefined || type === 'submit' || type === 'checkbox') continue;
+      fields[name] = attr(input[0], 'value') ?? '';
+    }
+    forms.push({ action: new URL(attr(open, 'action') ?? page.url, page.url).href, method: (attr(open, 'method') ?? 'get').toLowerCase(), fields });
+  }
+  return forms;
+};
+
+export class Browser {
+  private readonly cookies = new Map<string, string>();
+
+  /** Cookie names and values currently held (all hosts: tests use one host). */
+  cookie(name: string): string | undefined {
+    return this.cookies.get(name);
+  }
+
+  clearCookies(): void {
+    this.cookies.clear();
+  }
+
+  private store(headers: Headers): void {
+    for (const line of headers.getSetCookie()) {
+      const [pair = ''] = line.split(';');
+      const eq = pair.indexOf('=');
+      if (eq <= 0) continue;
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      if (/max-age=0|expires=thu, 01 jan 1970/i.test(line) || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  /** One request, no redirect following. */
+  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Page> {
+    const headers: Record<string, string> = { ...(init.headers ?? {}) };
+    if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    let body: string | undefined;
+    if (init.form !== undefined) {
+      body = new URLSearchParams(init.form).toString();
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+    }
+    const response = await fetch(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body, redirect: 'manual' });
+    this.store(response.headers);
+    return { url, status: response.status, headers: response.headers, body: await response.text() };
+  }
+
+  /**
+   * Follows redirects from `url` until one leaves idport for `stopAt` (the client's redirect URI) or a page
+   * is shown. Returns the final page, or the redirect location that reached `stopAt`.
+   */
+  async follow(url: string, stopAt: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<{ page: Page; location?: string }> {
+    let page = await this.request(url, init);
+    for (let hops = 0; hops < 20; hops++) {
+      const location = page.headers.get('location');
+      if (page.status < 300 || page.status >= 400 || location === null) return { page };
+      const next = new URL(location, page.url).href;
+      if (next.startsWith(stopAt)) return { page, location: next };
+      page = await this.request(next);
+    }
+    throw new Error('too many redirects');
+  }
+
+  /** Submits a form with extra field values. */
+  async submit(form: HtmlForm, values: Record<string, string>, stopAt: string): Promise<{ page: Page; location?: string }> {
+    return this.follow(form.action, stopAt, { method: form.method.toUpperCase(), form: { ...form.fields, ...values } });
+  }
+}
