@@ -74,6 +74,8 @@ export interface Signer {
   sign(payload: JWTPayload, header?: { readonly typ?: string }): Promise<string>;
   /** Verifies a token idport issued against the published keys; throws TokenVerificationError. */
   verify(jwt: string, options?: VerifyOptions): Promise<JWTPayload>;
+  /** When the current key is due to be replaced; /keys derives `Cache-Control: max-age` from it, as Dex does. */
+  nextRotation(): Promise<Date>;
   /** Algorithms ID tokens may be signed with, for discovery (`id_token_signing_alg_values_supported`). */
   signingAlgorithms(): SigningAlgorithm[];
   /** Calls `rotateIfDue` every `intervalMs` on an unref'd timer; errors are logged, never thrown. */
@@ -176,7 +178,8 @@ class StoredKeySigner implements Signer {
     let exp: unknown;
     try {
       kid = decodeProtectedHeader(jwt).kid;
-      exp = decodeJwt(jwt).exp;
+      // Only id_token_hint needs exp up front; everyone else leaves payload parsing to jwtVerify.
+      if (options.ignoreExpiry === true) exp = decodeJwt(jwt).exp;
     } catch (err: unknown) {
       throw new TokenVerificationError('malformed', 'not a signed JWT', { cause: err });
     }
@@ -216,6 +219,10 @@ class StoredKeySigner implements Signer {
     } catch (err: unknown) {
       throw verificationErrorOf(err) ?? err;
     }
+  }
+
+  async nextRotation(): Promise<Date> {
+    return (await this.currentKeys()).nextRotation;
   }
 
   signingAlgorithms(): SigningAlgorithm[] {

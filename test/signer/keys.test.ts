@@ -53,7 +53,7 @@ describe('signing keys', () => {
   });
 
   it('stores a private JWK with kid, alg and the RFC 7638 thumbprint as kid', async () => {
-    const { signer, storage } = newSigner();
+    const { signer, storage } = newSigner({ algorithm: 'RS256' });
     await signer.ensureKeys();
     const keys = await storage.getKeys();
     assert.ok(keys);
@@ -68,7 +68,9 @@ describe('signing keys', () => {
   it('sets nextRotation one rotation period after creation', async () => {
     const { signer, storage, clock } = newSigner();
     await signer.ensureKeys();
-    assert.deepEqual((await storage.getKeys())?.nextRotation, new Date(clock.now().getTime() + 6 * HOUR));
+    const expected = new Date(clock.now().getTime() + 6 * HOUR);
+    assert.deepEqual((await storage.getKeys())?.nextRotation, expected);
+    assert.deepEqual(await signer.nextRotation(), expected);
   });
 
   it('rejects nonsensical durations', () => {

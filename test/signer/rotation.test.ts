@@ -5,7 +5,7 @@ import { openMemory } from '../../storage/memory/memory.js';
 import { ManualClock } from '../../src/deps.js';
 import { generateSigningKey } from '../../src/signer/keys.js';
 import { isRotationDue, nextKeys, type RotationPolicy } from '../../src/signer/rotation.js';
-import { createSigner, TokenVerificationError } from '../../src/signer/signer.js';
+import { createSigner, TokenVerificationError, type SigningAlgorithm } from '../../src/signer/signer.js';
 import { HOUR, MINUTE, idTokenClaims, instrumented, issuer, signerOptions } from './support.js';
 
 const KEY_CACHE_TTL_MS = 30_000; // the signer's default
@@ -14,12 +14,12 @@ const KEY_CACHE_TTL_MS = 30_000; // the signer's default
  * Two replicas on one storage call rotateIfDue every 10 minutes for 24 hours. `idTokenTtlMs`
  * decides how many retired keys must stay published at any moment.
  */
-async function simulateDay(idTokenTtlMs: number): Promise<void> {
+async function simulateDay(idTokenTtlMs: number, algorithm: SigningAlgorithm): Promise<void> {
   const clock = new ManualClock();
   const storage = openMemory();
   const start = clock.now().getTime();
-  const a = createSigner(signerOptions({ storage, clock, idTokenTtlMs }));
-  const b = createSigner(signerOptions({ storage, clock, idTokenTtlMs }));
+  const a = createSigner(signerOptions({ storage, clock, idTokenTtlMs, algorithm }));
+  const b = createSigner(signerOptions({ storage, clock, idTokenTtlMs, algorithm }));
   await Promise.all([a.ensureKeys(), b.ensureKeys()]);
   const retentionMs = idTokenTtlMs + KEY_CACHE_TTL_MS;
 
@@ -79,12 +79,12 @@ async function simulateDay(idTokenTtlMs: number): Promise<void> {
 }
 
 describe('key rotation', () => {
-  it('rotates 4 times in 24 hours with a 6 h period, one replica each time (1 h tokens)', async () => {
-    await simulateDay(HOUR);
+  it('rotates 4 times in 24 hours with a 6 h period, one replica each time (RS256, 1 h tokens)', async () => {
+    await simulateDay(HOUR, 'RS256');
   });
 
-  it('keeps every retired key whose tokens may be alive with 24 h tokens (the Dex default)', async () => {
-    await simulateDay(24 * HOUR);
+  it('keeps every retired key whose tokens may be alive with 24 h tokens, the Dex default (ES256)', async () => {
+    await simulateDay(24 * HOUR, 'ES256');
   });
 
   it('reports a rotation only to the replica whose key was stored', async () => {

@@ -9,13 +9,13 @@ export const issuer = 'https://idport.example.com/dex';
 export const HOUR = 60 * 60 * 1000;
 export const MINUTE = 60 * 1000;
 
-/** Signer options as the server would pass them: 6 h rotation, 1 h tokens. */
+/** Signer options as the server would pass them: 6 h rotation, 1 h tokens; ES256 because RSA key generation is slow. */
 export function signerOptions(overrides: Partial<SignerOptions> = {}): SignerOptions {
   return {
     storage: overrides.storage ?? openMemory(),
     clock: overrides.clock ?? new ManualClock(),
     issuer,
-    algorithm: 'RS256',
+    algorithm: 'ES256',
     rotationPeriodMs: 6 * HOUR,
     idTokenTtlMs: HOUR,
     ...overrides,
