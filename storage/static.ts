@@ -16,8 +16,11 @@ import {
 
 /** The entries of the config file that overlay storage (`staticClients`, `staticPasswords`, `connectors`). */
 export interface StaticEntries {
+  /** `staticClients`. */
   readonly clients: readonly Client[];
+  /** `staticPasswords` (with `enablePasswordDB`); matched by email regardless of case. */
   readonly passwords: readonly Password[];
+  /** `connectors`, as records. */
   readonly connectors: readonly ConnectorRecord[];
 }
 

@@ -60,8 +60,10 @@ function guard<R>(db: Db, what: string, action: string, run: () => R): R {
 }
 
 interface TableSpec<K, T> {
+  /** Entity name for error messages ("auth request"). */
   readonly what: string;
   readonly table: string;
+  /** Primary-key columns, in the order `keyParams` returns their values. */
   readonly keyColumns: readonly string[];
   readonly keyOf: (value: T) => K;
   /** The key as column values, normalised (passwords are lower-cased). */
