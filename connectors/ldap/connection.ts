@@ -212,7 +212,7 @@ function codeOf(err: unknown): string | undefined {
   return typeof err.code === 'string' ? err.code : undefined;
 }
 
-/** An error's message without assuming it is an Error. */
-export function messageOf(err: unknown): string {
+// An error's message without assuming it is an Error.
+function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

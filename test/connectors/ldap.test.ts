@@ -7,7 +7,7 @@ import { pino } from 'pino';
 
 import { ConnectorError, type ConnectorDeps, type Identity, type PasswordConnector, type Refreshable, type Scopes } from '../../connectors/connector.js';
 import { configSchema, open } from '../../connectors/ldap/ldap.js';
-import { FIXTURE, type Slapd, startSlapd } from '../support/slapd.js';
+import { FIXTURE, FIXTURE_GROUP_SEARCH, FIXTURE_USER_SEARCH, fixtureConnectorConfig, type Slapd, startSlapd } from '../support/slapd.js';
 
 const withGroups: Scopes = { offlineAccess: true, groups: true };
 const noGroups: Scopes = { offlineAccess: true, groups: false };
@@ -36,26 +36,6 @@ function deps(logs: LogLine[] = []): ConnectorDeps {
     now: () => new Date('2025-01-01T00:00:00Z'),
   };
 }
-
-// Dex's documented shape: users by uid, groups by DN (nested through member) and by uid (POSIX memberUid).
-const USER_SEARCH = {
-  baseDN: FIXTURE.baseDN,
-  filter: '(objectClass=inetOrgPerson)',
-  username: 'uid',
-  idAttr: 'uid',
-  emailAttr: 'mail',
-  nameAttr: 'cn',
-  preferredUsernameAttr: 'uid',
-};
-const GROUP_SEARCH = {
-  baseDN: FIXTURE.groupsDN,
-  filter: '(|(objectClass=groupOfNames)(objectClass=posixGroup))',
-  userMatchers: [
-    { userAttr: 'DN', groupAttr: 'member', recursionGroupAttr: 'member' },
-    { userAttr: 'uid', groupAttr: 'memberUid' },
-  ],
-  nameAttr: 'cn',
-};
 
 type LdapConnector = PasswordConnector & Refreshable;
 
@@ -125,13 +105,9 @@ describe('ldap connector against slapd', () => {
 
   // The service account over plain LDAP; each test overrides what it is about.
   const plain = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
-    host: `127.0.0.1:${slapd.port}`,
-    insecureNoSSL: true,
-    bindDN: FIXTURE.service.dn,
-    bindPW: FIXTURE.service.password,
+    ...fixtureConnectorConfig(slapd),
+    rootCAData: '',
     usernamePrompt: 'Directory user',
-    userSearch: USER_SEARCH,
-    groupSearch: GROUP_SEARCH,
     timeout: '5s',
     ...overrides,
   });
@@ -180,7 +156,7 @@ describe('ldap connector against slapd', () => {
     });
 
     it('does not let filter metacharacters in the username widen the search', async () => {
-      const ldap = await connector(plain({ userSearch: { ...USER_SEARCH, username: ['uid', 'mail'] } }));
+      const ldap = await connector(plain({ userSearch: { ...FIXTURE_USER_SEARCH, username: ['uid', 'mail'] } }));
       const attempts = ['*', 'admin)(uid=*', 'admin)(|(uid=*', '*)(uid=*))(|(uid=*', 'jan*', '*ane', '\\', '\\2a', 'jane\u0000', 'jane)', '(uid=jane)'];
       for (const username of attempts) {
         // Each password is a real one: a widened filter would log someone in or match several entries (and throw).
@@ -200,7 +176,7 @@ describe('ldap connector against slapd', () => {
     });
 
     it('matches the username against each attribute of a list', async () => {
-      const ldap = await connector(plain({ userSearch: { ...USER_SEARCH, username: ['uid', 'mail'] } }));
+      const ldap = await connector(plain({ userSearch: { ...FIXTURE_USER_SEARCH, username: ['uid', 'mail'] } }));
       assert.equal((await ldap.login(noGroups, users.jane.mail, users.jane.password))?.userId, 'jane');
       assert.equal((await ldap.login(noGroups, users.jane.uid, users.jane.password))?.userId, 'jane');
     });
@@ -218,7 +194,7 @@ describe('ldap connector against slapd', () => {
     });
 
     it('uses DN as a pseudo-attribute and builds the email from emailSuffix', async () => {
-      const ldap = await connector(plain({ userSearch: { ...USER_SEARCH, idAttr: 'DN', nameAttr: 'uid', emailSuffix: 'corp.example' } }));
+      const ldap = await connector(plain({ userSearch: { ...FIXTURE_USER_SEARCH, idAttr: 'DN', nameAttr: 'uid', emailSuffix: 'corp.example' } }));
       const identity = await ldap.login(noGroups, users.jane.uid, users.jane.password);
       assert.equal(identity?.userId, users.jane.dn);
       assert.equal(identity.email, 'jane@corp.example');
@@ -270,7 +246,7 @@ describe('ldap connector against slapd', () => {
     });
 
     it('reads only direct groups without recursionGroupAttr', async () => {
-      const ldap = await connector(plain({ groupSearch: { ...GROUP_SEARCH, userMatchers: [{ userAttr: 'DN', groupAttr: 'member' }] } }));
+      const ldap = await connector(plain({ groupSearch: { ...FIXTURE_GROUP_SEARCH, userMatchers: [{ userAttr: 'DN', groupAttr: 'member' }] } }));
       assert.deepEqual((await ldap.login(withGroups, users.jane.uid, users.jane.password))?.groups, ['developers']);
     });
 
@@ -282,7 +258,7 @@ describe('ldap connector against slapd', () => {
     });
 
     it('returns no groups when the group base does not exist', async () => {
-      const ldap = await connector(plain({ groupSearch: { ...GROUP_SEARCH, baseDN: 'ou=missing,dc=example,dc=org' } }));
+      const ldap = await connector(plain({ groupSearch: { ...FIXTURE_GROUP_SEARCH, baseDN: 'ou=missing,dc=example,dc=org' } }));
       assert.deepEqual((await ldap.login(withGroups, users.jane.uid, users.jane.password))?.groups, []);
     });
   });

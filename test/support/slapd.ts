@@ -6,7 +6,7 @@
  *
  *   const slapd = await startSlapd();
  *   after(() => slapd.stop());
- *   // connector config: { host: `127.0.0.1:${slapd.ldapsPort}`, rootCAData: Buffer.from(slapd.caPem).toString("base64"), ... }
+ *   const config = fixtureConnectorConfig(slapd, 'ldaps'); // an `ldap` connector's `config:` for the fixture tree
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -88,8 +88,53 @@ const SLAPD_BIN = existsSync('/usr/sbin/slapd') ? '/usr/sbin/slapd' : 'slapd';
 const SLAPADD_BIN = existsSync('/usr/sbin/slapadd') ? '/usr/sbin/slapadd' : 'slapadd';
 const LOG_LIMIT = 64 * 1024;
 
+/**
+ * A Dex-style `ldap` connector config for the fixture tree: the service account, users by uid
+ * (id uid, name cn, email mail), groups by DN through `member` (nested) and by uid through `memberUid`.
+ * jane's groups are developers, engineering, staff, ops; john's are cycle-a, cycle-b.
+ */
+export function fixtureConnectorConfig(slapd: Slapd, transport: 'plain' | 'ldaps' | 'startTLS' = 'plain'): Record<string, unknown> {
+  return {
+    host: `${slapd.host}:${transport === 'ldaps' ? slapd.ldapsPort : slapd.port}`,
+    insecureNoSSL: transport === 'plain',
+    startTLS: transport === 'startTLS',
+    rootCAData: Buffer.from(slapd.caPem).toString('base64'),
+    bindDN: FIXTURE.service.dn,
+    bindPW: FIXTURE.service.password,
+    userSearch: FIXTURE_USER_SEARCH,
+    groupSearch: FIXTURE_GROUP_SEARCH,
+  };
+}
+
+/** `userSearch` for the fixture tree: everyone under the base, by uid. */
+export const FIXTURE_USER_SEARCH = {
+  baseDN: FIXTURE.baseDN,
+  filter: '(objectClass=inetOrgPerson)',
+  username: 'uid',
+  idAttr: 'uid',
+  emailAttr: 'mail',
+  nameAttr: 'cn',
+  preferredUsernameAttr: 'uid',
+} as const;
+
+/** `groupSearch` for the fixture tree: groupOfNames by DN (nested through member) and posixGroup by uid. */
+export const FIXTURE_GROUP_SEARCH = {
+  baseDN: FIXTURE.groupsDN,
+  filter: '(|(objectClass=groupOfNames)(objectClass=posixGroup))',
+  userMatchers: [
+    { userAttr: 'DN', groupAttr: 'member', recursionGroupAttr: 'member' },
+    { userAttr: 'uid', groupAttr: 'memberUid' },
+  ],
+  nameAttr: 'cn',
+} as const;
+
 /** Starts slapd on free loopback ports; retries with new ports if one was taken in between. */
 export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
+  for (const bin of [SLAPD_BIN, SLAPADD_BIN]) {
+    if (bin.startsWith('/') ? !existsSync(bin) : !(await run('sh', ['-c', `command -v ${bin}`]).then(() => true, () => false))) {
+      throw new Error(`${bin} is not installed: apt-get install slapd ldap-utils (.ci/run does this)`);
+    }
+  }
   const dir = await mkdtemp(join(tmpdir(), 'idport-slapd-'));
   try {
     const tls = await makeCertificates(dir);
