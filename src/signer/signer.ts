@@ -70,8 +70,10 @@ export interface Signer {
   /**
    * Signs `payload` with the current key (`kid` and `alg` in the header). `payload.exp` is required
    * and may be at most `idTokenTtlMs` from now, because retired keys are published only that long.
+   * Pass a function to build claims that depend on the algorithm actually used (`at_hash`, `c_hash`:
+   * OIDC Core §3.1.3.6); it can differ from `algorithm` while replicas with another config still run.
    */
-  sign(payload: JWTPayload, header?: { readonly typ?: string }): Promise<string>;
+  sign(payload: JWTPayload | ((alg: SigningAlgorithm) => JWTPayload), header?: { readonly typ?: string }): Promise<string>;
   /** Verifies a token idport issued against the published keys; throws TokenVerificationError. */
   verify(jwt: string, options?: VerifyOptions): Promise<JWTPayload>;
   /** When the current key is due to be replaced; /keys derives `Cache-Control: max-age` from it, as Dex does. */
@@ -157,20 +159,24 @@ class StoredKeySigner implements Signer {
     return { keys: [...publishedKeys(keys, this.clock.now()).values()].map(publicProjection) };
   }
 
-  async sign(payload: JWTPayload, header: { readonly typ?: string } = {}): Promise<string> {
+  async sign(
+    payload: JWTPayload | ((alg: SigningAlgorithm) => JWTPayload),
+    header: { readonly typ?: string } = {},
+  ): Promise<string> {
     const keys = await this.currentKeys();
+    const { kid, alg } = usable(keys.signingKeyPub);
+    const claims = typeof payload === 'function' ? payload(alg) : payload;
     const maxExp = Math.ceil((this.clock.now().getTime() + this.idTokenTtlMs) / 1000);
-    if (typeof payload.exp !== 'number' || payload.exp > maxExp) {
+    if (typeof claims.exp !== 'number' || claims.exp > maxExp) {
       throw new RangeError('exp must be set and at most idTokenTtl from now: retired keys are published only that long');
     }
-    const { kid, alg } = usable(keys.signingKeyPub);
     let key = this.privateKeys.get(kid);
     if (key === undefined) {
       key = await importAsymmetric(keys.signingKey, alg);
       this.privateKeys.set(kid, key);
     }
     const protectedHeader = header.typ === undefined ? { alg, kid } : { alg, kid, typ: header.typ };
-    return new SignJWT(payload).setProtectedHeader(protectedHeader).sign(key);
+    return new SignJWT(claims).setProtectedHeader(protectedHeader).sign(key);
   }
 
   async verify(jwt: string, options: VerifyOptions = {}): Promise<JWTPayload> {

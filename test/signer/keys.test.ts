@@ -203,5 +203,13 @@ describe('algorithm change in config', () => {
     // The old replica signs with what storage holds, and says so in discovery.
     assert.equal(decodeProtectedHeader(await old.sign(idTokenClaims(clock))).alg, 'ES256');
     assert.deepEqual(old.signingAlgorithms(), ['RS256', 'ES256']);
+    // Claims that depend on the algorithm (at_hash) are computed for the key really used.
+    let seen: string | undefined;
+    const token = await old.sign((alg) => {
+      seen = alg;
+      return idTokenClaims(clock, HOUR, { at_hash: `hashed with ${alg}` });
+    });
+    assert.equal(seen, 'ES256');
+    assert.equal((await old.verify(token)).at_hash, 'hashed with ES256');
   });
 });
