@@ -1,5 +1,7 @@
 /** `buildApp()`: the fastify app with every route under the issuer path. It never listens (src/main.ts does). */
 import { randomUUID } from 'node:crypto';
+import type { RequestListener, Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { authRoutes } from './http/auth-routes.js';
@@ -28,6 +30,8 @@ export interface AppOptions {
   readonly allowedOrigins?: readonly string[];
   /** Trust X-Forwarded-* from a proxy in front (for client IPs in logs). */
   readonly trustProxy?: boolean | string | string[];
+  /** Serve HTTPS with this certificate and key (Dex's `web.https`, `tlsCert`, `tlsKey`). */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly minVersion?: 'TLSv1.2' | 'TLSv1.3'; readonly maxVersion?: 'TLSv1.2' | 'TLSv1.3' };
 }
 
 const REQUEST_ID_HEADER = 'x-request-id';
@@ -48,6 +52,10 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
     requestTimeout: 30_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // An https.Server is an http.Server subclass for fastify's purposes; the factory keeps one app type for both.
+    ...(options.tls !== undefined
+      ? { serverFactory: (handler: RequestListener) => createHttpsServer({ ...options.tls }, handler) as unknown as HttpServer }
+      : {}),
   });
   app.addHook('onSend', async (request, reply) => {
     void reply.header(REQUEST_ID_HEADER, request.id);

@@ -1,0 +1,206 @@
+/**
+ * Turns a loaded Config into a running idport: storage with the config's static overlays, signer,
+ * connectors, the fastify app, and the background timers. `src/cli.ts` calls it; tests may too.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { ConnectorDeps } from '../connectors/connector.js';
+import { openLocal } from '../connectors/local/local.js';
+import { openConnector } from '../connectors/registry.js';
+import { openMemory } from '../storage/memory/memory.js';
+import { openSqlite } from '../storage/sqlite/sqlite.js';
+import { withStaticOverlay } from '../storage/static.js';
+import type { Client, Password, Storage } from '../storage/storage.js';
+import { buildApp, type AppOptions } from './app.js';
+import { PASSWORD_DB_CONNECTOR_ID, type Config } from './config/schema.js';
+import { defaultDeps, type Deps } from './deps.js';
+import type { ConnectorEntry, Provider } from './oauth/provider.js';
+import { normaliseResponseType, type ProviderSettings } from './oauth/settings.js';
+import { createSigner, type Signer } from './signer/signer.js';
+
+/** Authorization codes live 10 minutes (DESIGN.md decision 3). */
+const AUTH_CODE_TTL_MS = 10 * 60_000;
+/** How often expired auth requests, codes and device requests are deleted. */
+const GC_INTERVAL_MS = 5 * 60_000;
+/** How often the signer checks whether rotation is due (rotation itself follows `expiry.signingKeys`). */
+const ROTATION_CHECK_MS = 60_000;
+
+/** Grant types the token endpoint implements; Dex's defaults name more, which are not advertised. */
+const IMPLEMENTED_GRANTS = ['authorization_code', 'refresh_token'];
+/** Every response type combination OIDC defines (Core §3, Multiple Response Types §5). */
+const RESPONSE_TYPE_COMBINATIONS = ['code', 'id_token', 'token', 'id_token token', 'code id_token', 'code token', 'code id_token token'];
+
+/** The issuer path without a trailing slash ('' when the issuer is at the host root). */
+export const basePathOf = (issuer: string): string => new URL(issuer).pathname.replace(/\/+$/, '');
+
+/** Protocol settings from the config: each combination whose words are all enabled in `oauth2.responseTypes` (as Dex checks them). */
+export const settingsFromConfig = (config: Config): ProviderSettings => {
+  const enabled = new Set<string>(config.oauth2.responseTypes);
+  const refresh = config.expiry.refreshTokens;
+  return {
+    issuer: config.issuer.replace(/\/+$/, ''),
+    basePath: basePathOf(config.issuer),
+    responseTypes: RESPONSE_TYPE_COMBINATIONS.filter((combo) => combo.split(' ').every((word) => enabled.has(word))).map(normaliseResponseType),
+    grantTypes: IMPLEMENTED_GRANTS.filter((grant) => config.oauth2.grantTypes.includes(grant as never)),
+    pkceEnforce: config.oauth2.pkce.enforce,
+    codeChallengeMethods: config.oauth2.pkce.codeChallengeMethodsSupported,
+    skipApprovalScreen: config.oauth2.skipApprovalScreen,
+    alwaysShowLoginScreen: config.oauth2.alwaysShowLoginScreen,
+    idTokenTtlMs: config.expiry.idTokens,
+    // Dex gives access tokens the ID token lifetime.
+    accessTokenTtlMs: config.expiry.idTokens,
+    authRequestTtlMs: config.expiry.authRequests,
+    authCodeTtlMs: AUTH_CODE_TTL_MS,
+    refresh: {
+      disableRotation: refresh.disableRotation,
+      reuseIntervalMs: refresh.reuseInterval,
+      validIfNotUsedForMs: refresh.validIfNotUsedFor,
+      absoluteLifetimeMs: refresh.absoluteLifetime,
+    },
+  };
+};
+
+/** Opens the configured storage backend. */
+export const openStorage = async (config: Config): Promise<Storage> => {
+  switch (config.storage.type) {
+    case 'memory':
+      return openMemory();
+    case 'sqlite3':
+      return openSqlite({ file: config.storage.config.file });
+    case 'postgres':
+      throw new Error('storage type postgres is not available yet in this build');
+  }
+};
+
+const staticClients = (config: Config): Client[] =>
+  config.staticClients.map((c) => ({
+    id: c.id, secret: c.secret, redirectURIs: c.redirectURIs, trustedPeers: c.trustedPeers, public: c.public,
+    name: c.name, logoURL: c.logoURL, postLogoutRedirectURIs: c.postLogoutRedirectURIs, backchannelLogoutURI: c.backchannelLogoutURI,
+  }));
+
+const staticPasswords = (config: Config): Password[] =>
+  config.staticPasswords.map((p) => ({
+    email: p.email, hash: p.hash, username: p.username, userId: p.userID, name: p.name,
+    preferredUsername: p.preferredUsername, emailVerified: p.emailVerified, groups: p.groups,
+  }));
+
+/** A running idport: the app (not yet listening), what it owns, and how to stop it. */
+export interface Server {
+  readonly app: FastifyInstance;
+  readonly provider: Provider;
+  readonly signer: Signer;
+  /** Starts garbage collection and key rotation timers. */
+  startTimers(): void;
+  /** Stops accepting connections, finishes in-flight requests, stops timers, closes connectors and storage. */
+  close(): Promise<void>;
+}
+
+export interface ServerOptions {
+  readonly log: Logger;
+  readonly deps?: Deps;
+  readonly tls?: AppOptions['tls'];
+}
+
+export const createServer = async (config: Config, options: ServerOptions): Promise<Server> => {
+  const { log } = options;
+  const deps = options.deps ?? defaultDeps;
+  const settings = settingsFromConfig(config);
+  const storage = withStaticOverlay(await openStorage(config), {
+    clients: staticClients(config),
+    passwords: staticPasswords(config),
+    connectors: [],
+  });
+  const signer = createSigner({
+    storage,
+    clock: deps.clock,
+    issuer: settings.issuer,
+    algorithm: config.signer?.config.algorithm ?? 'RS256',
+    rotationPeriodMs: config.signer?.config.keysRotationPeriod ?? config.expiry.signingKeys,
+    idTokenTtlMs: Math.max(settings.idTokenTtlMs, settings.accessTokenTtlMs),
+    log: log.child({ component: 'signer' }),
+  });
+  await signer.ensureKeys();
+
+  const connectors = new Map<string, ConnectorEntry>();
+  const connectorDeps = (id: string): ConnectorDeps => ({ log: log.child({ connector: id }), fetch: deps.fetch, now: () => deps.clock.now() });
+  if (config.enablePasswordDB || config.staticPasswords.length > 0) {
+    connectors.set(PASSWORD_DB_CONNECTOR_ID, {
+      id: PASSWORD_DB_CONNECTOR_ID, type: 'local', name: 'Email', connector: openLocal(storage.passwords, connectorDeps(PASSWORD_DB_CONNECTOR_ID)),
+    });
+  }
+  for (const entry of config.connectors) {
+    const connector = await openConnector(entry.type, entry.id, entry.config, connectorDeps(entry.id));
+    connectors.set(entry.id, { id: entry.id, type: entry.type, name: entry.name, connector });
+  }
+
+  const provider: Provider = { settings, storage, signer, connectors, deps: { ...deps, randomBytes: deps.randomBytes ?? randomBytes }, log };
+  const app = await buildApp({
+    provider,
+    branding: {
+      issuerName: config.frontend.issuer,
+      logoUrl: logoUrlOf(config, settings.issuer),
+      theme: config.frontend.theme,
+    },
+    headers: webHeaders(config),
+    allowedOrigins: config.web.allowedOrigins,
+    ...(options.tls !== undefined ? { tls: options.tls } : {}),
+  });
+
+  let gcTimer: NodeJS.Timeout | undefined;
+  const collect = async (): Promise<void> => {
+    try {
+      const removed = await storage.garbageCollect(deps.clock.now());
+      if (Object.values(removed).some((n) => n > 0)) log.info({ removed }, 'garbage collection');
+    } catch (err: unknown) {
+      log.error({ err }, 'garbage collection failed');
+    }
+  };
+  return {
+    app,
+    provider,
+    signer,
+    startTimers: () => {
+      signer.startRotation(ROTATION_CHECK_MS);
+      gcTimer = setInterval(() => void collect(), GC_INTERVAL_MS);
+      gcTimer.unref();
+      void collect();
+    },
+    close: async () => {
+      if (gcTimer !== undefined) clearInterval(gcTimer);
+      signer.stop();
+      await app.close();
+      for (const { connector } of connectors.values()) await connector.close?.();
+      await storage.close();
+    },
+  };
+};
+
+/** Dex's default `theme/logo.png` means the theme's own logo; other relative URLs resolve against the issuer. */
+const logoUrlOf = (config: Config, issuer: string): string => {
+  const logo = config.frontend.logoURL;
+  if (logo === 'theme/logo.png') return '';
+  return URL.canParse(logo) ? logo : `${issuer}/${logo.replace(/^\/+/, '')}`;
+};
+
+/** Dex's `web.headers` keys mapped to their HTTP header names. */
+const webHeaders = (config: Config): Record<string, string> => {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(config.web.headers ?? {})) if (typeof value === 'string' && value !== '') headers[name] = value;
+  return headers;
+};
+
+/** TLS options for `web.https`, read once at start. */
+export const httpsOptions = (config: Config): AppOptions['tls'] => {
+  if (config.web.https === undefined || config.web.tlsCert === undefined || config.web.tlsKey === undefined) return undefined;
+  const version = (v: '1.2' | '1.3' | undefined) => (v === undefined ? undefined : (`TLSv${v}` as const));
+  const minVersion = version(config.web.tlsMinVersion);
+  const maxVersion = version(config.web.tlsMaxVersion);
+  return {
+    cert: readFileSync(config.web.tlsCert),
+    key: readFileSync(config.web.tlsKey),
+    ...(minVersion !== undefined ? { minVersion } : {}),
+    ...(maxVersion !== undefined ? { maxVersion } : {}),
+  };
+};
