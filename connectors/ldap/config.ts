@@ -1,6 +1,13 @@
 /**
  * The `ldap` connector's config: Dex's keys (connector/ldap/ldap.go) with Dex's defaults, plus two
- * additions Dex does not have: a list of hosts tried in order (dexidp/dex#1817) and `timeout`.
+ * additions Dex does not have:
+ * - `host` may be a list (or use `hosts`): tried in order, the next one when a server cannot be
+ *   reached, does not answer in time, fails TLS, or answers busy/unavailable (dexidp/dex#1817).
+ * - `timeout` (Go duration like "10s", or a number of milliseconds; default 10s) bounds each network
+ *   step: TCP connect with the LDAPS handshake, the StartTLS exchange and handshake, each bind and
+ *   search. A hung server therefore fails a login after about `timeout`; with several hung hosts,
+ *   each costs up to `timeout` before the next is tried.
+ * Not supported: Kerberos/SPNEGO (`kerberos.enabled: true` is a startup error).
  */
 import { type Filter, FilterParser } from 'ldapts';
 import { z } from 'zod';
