@@ -12,9 +12,9 @@ export const discoveryRoutes = async (app: FastifyInstance, options: { provider:
     void reply.type('application/json').header('Cache-Control', 'public, max-age=3600').send(document);
   });
   app.get('/keys', async (_request, reply) => {
-    const [jwks, keys] = await Promise.all([provider.signer.jwks(), provider.storage.getKeys()]);
+    const [jwks, nextRotation] = await Promise.all([provider.signer.jwks(), provider.signer.nextRotation()]);
     // Cache until the next rotation (as Dex does), so clients pick up a new key soon after it appears.
-    const untilRotation = keys === undefined ? 0 : Math.floor((keys.nextRotation.getTime() - provider.deps.clock.now().getTime()) / 1000);
+    const untilRotation = Math.floor((nextRotation.getTime() - provider.deps.clock.now().getTime()) / 1000);
     void reply.header('Cache-Control', `public, max-age=${Math.max(0, Math.min(untilRotation, 86_400))}, must-revalidate`).send(jwks);
   });
 };

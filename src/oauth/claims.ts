@@ -80,16 +80,18 @@ export const mintTokens = async (provider: Provider, facts: GrantFacts, options:
 
   let idToken: string | undefined;
   if (options.withIdToken) {
-    const alg = signer.algorithm;
     const idPayload: JWTPayload = {
       iss: settings.issuer, sub, aud: aud.length === 1 ? aud[0] : aud, azp,
-      iat, exp: iat + Math.floor(settings.idTokenTtlMs / 1000), auth_time: authTime,
-      at_hash: halfHash(accessToken, alg), ...userClaims,
+      iat, exp: iat + Math.floor(settings.idTokenTtlMs / 1000), auth_time: authTime, ...userClaims,
     };
     if (options.includeNonce && facts.nonce !== '') idPayload.nonce = facts.nonce;
-    if (options.code !== undefined) idPayload.c_hash = halfHash(options.code, alg);
     if (facts.sessionId !== undefined) idPayload.sid = facts.sessionId;
-    idToken = await signer.sign(idPayload, { typ: 'JWT' });
+    const { code } = options;
+    // The hashes follow the algorithm of the key that actually signs (it may differ from the config mid-rotation).
+    idToken = await signer.sign(
+      (alg) => ({ ...idPayload, at_hash: halfHash(accessToken, alg), ...(code !== undefined ? { c_hash: halfHash(code, alg) } : {}) }),
+      { typ: 'JWT' },
+    );
   }
   return { accessToken, idToken, expiresIn: accessTtl, accessTokenId };
 };

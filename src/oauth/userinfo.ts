@@ -1,5 +1,6 @@
 /** The UserInfo endpoint (OIDC Core §5.3) with bearer tokens (RFC 6750). */
 import { OAuthError } from '../errors.js';
+import { TokenVerificationError } from '../signer/signer.js';
 import type { Provider } from './provider.js';
 
 /** Claims copied from the access token into the userinfo response; the token already holds only what its scopes allow. */
@@ -22,8 +23,10 @@ export const userinfo = async (provider: Provider, accessToken: string): Promise
   let payload;
   try {
     payload = await provider.signer.verify(accessToken, { typ: 'at+jwt' });
-  } catch {
-    throw new OAuthError('invalid_token', 'the access token is invalid or expired');
+  } catch (err: unknown) {
+    // Only a bad token is invalid_token; a storage outage must not look like one.
+    if (err instanceof TokenVerificationError) throw new OAuthError('invalid_token', 'the access token is invalid or expired');
+    throw err;
   }
   if (typeof payload.sub !== 'string') throw new OAuthError('invalid_token', 'the access token is invalid or expired');
   await ensureGrantAlive(provider, payload.gid);
