@@ -1,0 +1,331 @@
+/**
+ * The `oidc` connector: logs users in through an upstream OpenID provider (Google, Azure AD, Okta,
+ * Keycloak, Auth0, another idport) with the authorization code flow, PKCE, state and nonce, all
+ * checked by openid-client, and refreshes through the upstream's refresh token. Accepts Dex's config
+ * unchanged (config.ts); claims become an identity with Dex's rules (claims.ts).
+ *
+ * The upstream is discovered in the background (retry.ts): open() never waits for it, and logins
+ * through this connector fail with a clear message until the upstream has answered once.
+ */
+import * as client from 'openid-client';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+
+import { type CallbackConnector, type Connector, type ConnectorDeps, ConnectorError, type ConnectorModule, type Identity, type Refreshable, type Scopes } from '../connector.js';
+import { claimRules, type ClaimRules, mapClaims } from './claims.js';
+import { configSchema, type OidcConfig } from './config.js';
+import { loadRootCAs, upstreamFetch } from './http.js';
+import { DEFAULT_RETRY, type RetryPolicy, RetryingLoader } from './retry.js';
+
+export { configSchema, type OidcConfig } from './config.js';
+
+/** Knobs that are not part of Dex's config: tests shorten the retry delays. */
+export interface OidcOptions {
+  readonly retry?: RetryPolicy;
+  /** Timeout of each upstream HTTP request, in seconds (openid-client's default is 30). */
+  readonly timeoutSeconds?: number;
+}
+
+/** User messages (safe to show; the error's message carries the details for the log). */
+const USER = {
+  denied: 'The identity provider denied the login.',
+  upstreamError: 'The identity provider could not complete the login.',
+  failed: 'Login failed.',
+  sessionEnded: 'Your session at the identity provider has ended. Please log in again.',
+} as const;
+
+// Hosts whose token endpoint refuses HTTP Basic client authentication (Dex's brokenAuthHeaderDomains).
+const BASIC_AUTH_BROKEN_HOSTS = ['okta.com', 'oktapreview.com'];
+
+/** What a login keeps between loginUrl and handleCallback (stored server-side with the auth request). */
+const loginStateSchema = z.strictObject({ state: z.string(), nonce: z.string(), codeVerifier: z.string().optional() });
+type LoginState = z.infer<typeof loginStateSchema>;
+
+/**
+ * Refresh state in Dex's format (`{"RefreshToken": <base64>}`), so sessions moved from Dex keep
+ * refreshing; `Subject` is ours (Dex ignores unknown fields) and pins refreshed claims to the same user.
+ */
+const connectorDataSchema = z.object({ RefreshToken: z.string(), Subject: z.string().optional() });
+
+/** The upstream as discovered, ready to use. */
+interface Upstream {
+  readonly config: client.Configuration;
+  /** PKCE method to use, or undefined when the upstream supports none. */
+  readonly pkce: 'S256' | 'plain' | undefined;
+  readonly hasUserInfo: boolean;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Opens the connector. Resolves at once: discovery runs (and is retried) in the background. */
+export async function open(id: string, config: OidcConfig, deps: ConnectorDeps, options: OidcOptions = {}): Promise<Connector> {
+  const log = deps.log.child({ connector: id });
+  const insecureHttp = new URL(config.issuer).protocol === 'http:';
+  // openid-client refuses plain http unless told; Dex allows http issuers (local setups, tests), so we do too.
+  if (insecureHttp) log.warn({ issuer: config.issuer }, 'upstream issuer uses plain http; use https in production');
+  if (Object.values(config.providerDiscoveryOverrides).some((v) => v !== '')) {
+    log.warn('providerDiscoveryOverrides are set; this can be a vulnerability when not properly configured');
+  }
+  if (config.insecureSkipVerify) log.warn('insecureSkipVerify is set: the upstream TLS certificate is not verified');
+
+  const tls = config.rootCAs.length > 0 || config.insecureSkipVerify ? { ca: await loadRootCAs(config.rootCAs), rejectUnauthorized: !config.insecureSkipVerify } : undefined;
+  const scopes = requestedScopes(config.scopes);
+  const rules = claimRules(config, scopes);
+  const loader = new RetryingLoader<Upstream>(
+    (closing) => discover(config, upstreamFetch(deps.fetch, tls, closing), insecureHttp, options.timeoutSeconds, log),
+    options.retry ?? DEFAULT_RETRY,
+    log,
+    deps.now,
+  );
+  loader.start();
+  return new OidcConnector(config, scopes, rules, loader, log);
+}
+
+/** The connector module for the registry. */
+export const oidc = { configSchema, open } satisfies ConnectorModule<typeof configSchema>;
+
+// Dex: `openid` plus the configured scopes, or `profile email` when none are configured.
+function requestedScopes(configured: readonly string[]): string[] {
+  const extra = configured.length > 0 ? configured : ['profile', 'email'];
+  return ['openid', ...extra.filter((s) => s !== 'openid')];
+}
+
+async function discover(config: OidcConfig, fetchFn: client.CustomFetch, insecureHttp: boolean, timeout: number | undefined, log: Logger): Promise<Upstream> {
+  const execute = insecureHttp ? [client.allowInsecureRequests] : [];
+  // With issuerAlias the discovery document may name another issuer (Azure's templated one); like Dex
+  // we then skip that comparison, which openid-client does when given the document's own URL.
+  const server = config.issuerAlias === '' ? new URL(config.issuer) : new URL('.well-known/openid-configuration', withSlash(config.issuer));
+  const discovered = await client.discovery(server, config.clientID, undefined, undefined, { [client.customFetch]: fetchFn, execute, timeout });
+  // The helper methods serverMetadata() adds are not metadata; only the document's fields are kept.
+  const { supportsPKCE: _helper, ...found } = discovered.serverMetadata();
+  const overrides = config.providerDiscoveryOverrides;
+  const metadata: client.ServerMetadata = {
+    ...found,
+    // ID tokens (and RFC 9207 `iss` response parameters) must then name the alias.
+    issuer: config.issuerAlias === '' ? found.issuer : config.issuerAlias,
+    authorization_endpoint: overrides.authURL || found.authorization_endpoint,
+    token_endpoint: overrides.tokenURL || found.token_endpoint,
+    jwks_uri: overrides.jwksURL || found.jwks_uri,
+    userinfo_endpoint: overrides.userInfoURL || found.userinfo_endpoint,
+  };
+  const auth = clientAuth(config, metadata);
+  const upstream = new client.Configuration(metadata, config.clientID, config.clientSecret === '' ? undefined : { client_secret: config.clientSecret }, auth);
+  upstream[client.customFetch] = fetchFn;
+  if (timeout !== undefined) upstream.timeout = timeout;
+  if (insecureHttp) client.allowInsecureRequests(upstream);
+  // openid-client trusts an ID token from the token endpoint on TLS alone (OIDC Core 3.1.3.7); we verify its signature too.
+  client.enableNonRepudiationChecks(upstream);
+  const pkce = pkceMethod(config.pkceChallenge, metadata.code_challenge_methods_supported, log);
+  log.info({ issuer: metadata.issuer, pkce: pkce ?? 'none' }, 'upstream discovered');
+  return { config: upstream, pkce, hasUserInfo: metadata.userinfo_endpoint !== undefined };
+}
+
+const withSlash = (url: string): string => (url.endsWith('/') ? url : `${url}/`);
+
+function clientAuth(config: OidcConfig, metadata: client.ServerMetadata): client.ClientAuth {
+  if (config.clientSecret === '') return client.None();
+  const post = client.ClientSecretPost(config.clientSecret);
+  const basic = client.ClientSecretBasic(config.clientSecret);
+  if (config.basicAuthUnsupported !== undefined) return config.basicAuthUnsupported ? post : basic;
+  const host = new URL(config.issuer).hostname;
+  if (BASIC_AUTH_BROKEN_HOSTS.some((h) => host === h || host.endsWith(`.${h}`))) return post;
+  // Dex's oauth2 library falls back to POST when Basic fails; we decide up front from the metadata instead.
+  const methods = metadata.token_endpoint_auth_methods_supported;
+  if (methods !== undefined && !methods.includes('client_secret_basic') && methods.includes('client_secret_post')) return post;
+  return basic;
+}
+
+// Dex picks S256, else plain, from the metadata; we also send S256 when the upstream does not say
+// (RFC 6749 §3.1: unknown parameters are ignored), since PKCE is what binds the code to this login.
+function pkceMethod(configured: OidcConfig['pkceChallenge'], supported: readonly string[] | undefined, log: Logger): Upstream['pkce'] {
+  if (configured !== '') {
+    if (supported !== undefined && !supported.includes(configured)) log.warn({ pkceChallenge: configured }, 'the upstream does not advertise this PKCE method');
+    return configured;
+  }
+  if (supported === undefined || supported.includes('S256')) return 'S256';
+  return supported.includes('plain') ? 'plain' : undefined;
+}
+
+class OidcConnector implements CallbackConnector, Refreshable {
+  readonly kind = 'callback';
+  private readonly unreachable: string;
+
+  constructor(
+    private readonly settings: OidcConfig,
+    private readonly scopes: readonly string[],
+    private readonly rules: ClaimRules,
+    private readonly loader: RetryingLoader<Upstream>,
+    private readonly log: Logger,
+  ) {
+    this.unreachable = `The identity provider ${new URL(settings.issuer).host} is not reachable. Please try again later.`;
+  }
+
+  async loginUrl(scopes: Scopes, callbackUrl: string, state: string): Promise<{ url: string; connectorState: Uint8Array }> {
+    if (callbackUrl !== this.settings.redirectURI) {
+      throw new ConnectorError(`callback URL ${callbackUrl} does not match redirectURI ${this.settings.redirectURI} in the connector config`, USER.failed);
+    }
+    const upstream = await this.upstream();
+    const login: LoginState = { state, nonce: client.randomNonce() };
+    const params = new URLSearchParams({
+      response_type: 'code',
+      redirect_uri: this.settings.redirectURI,
+      scope: this.scopes.join(' '),
+      state,
+      nonce: login.nonce,
+    });
+    if (upstream.pkce !== undefined) {
+      login.codeVerifier = client.randomPKCECodeVerifier();
+      const challenge = upstream.pkce === 'S256' ? await client.calculatePKCECodeChallenge(login.codeVerifier) : login.codeVerifier;
+      params.set('code_challenge', challenge); // RFC 7636 §4.3
+      params.set('code_challenge_method', upstream.pkce);
+    }
+    if (this.settings.acrValues.length > 0) params.set('acr_values', this.settings.acrValues.join(' '));
+    if (scopes.offlineAccess) {
+      params.set('access_type', 'offline'); // Google's way to ask for a refresh token, sent by Dex too
+      const prompt = this.settings.promptType ?? 'consent'; // OIDC Core §11: offline_access needs prompt=consent
+      if (prompt !== '') params.set('prompt', prompt);
+    }
+    const url = client.buildAuthorizationUrl(upstream.config, params);
+    return { url: url.href, connectorState: encoder.encode(JSON.stringify(login)) };
+  }
+
+  async handleCallback(scopes: Scopes, connectorState: Uint8Array | undefined, query: URLSearchParams): Promise<Identity> {
+    const login = parseLoginState(connectorState);
+    const upstream = await this.upstream();
+    const callback = new URL(this.settings.redirectURI);
+    for (const [name, value] of query) callback.searchParams.append(name, value);
+    let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+    try {
+      tokens = await client.authorizationCodeGrant(upstream.config, callback, {
+        expectedState: login.state,
+        expectedNonce: login.nonce,
+        pkceCodeVerifier: login.codeVerifier,
+        idTokenExpected: true,
+      });
+    } catch (err: unknown) {
+      throw upstreamFailure('login', err);
+    }
+    const idClaims = tokens.claims();
+    if (idClaims === undefined) throw new ConnectorError('upstream returned no ID token', USER.upstreamError);
+    if (scopes.offlineAccess && tokens.refresh_token === undefined) {
+      this.log.warn('offline access was requested but the upstream returned no refresh token; add offline_access to the connector scopes');
+    }
+    const claims = this.settings.getUserInfo ? await this.withUserInfo(upstream, tokens.access_token, idClaims) : idClaims;
+    const user = mapClaims(claims, this.rules);
+    return { ...user, connectorData: encodeConnectorData(tokens.refresh_token, idClaims.sub) };
+  }
+
+  async refresh(_scopes: Scopes, identity: Identity): Promise<Identity> {
+    const data = parseConnectorData(identity.connectorData);
+    const upstream = await this.upstream();
+    let tokens: Awaited<ReturnType<typeof client.refreshTokenGrant>>;
+    try {
+      tokens = await client.refreshTokenGrant(upstream.config, data.refreshToken);
+    } catch (err: unknown) {
+      throw upstreamFailure('refresh', err, USER.sessionEnded);
+    }
+    const refreshToken = tokens.refresh_token ?? data.refreshToken; // upstreams that do not rotate keep the old one
+    const idClaims = tokens.claims();
+    // OIDC Core §12.2: a refreshed ID token must be about the same user.
+    if (idClaims !== undefined && data.subject !== undefined && idClaims.sub !== data.subject) {
+      throw new ConnectorError(`refreshed ID token is for sub ${idClaims.sub}, not ${data.subject}`, USER.sessionEnded);
+    }
+    const subject = idClaims?.sub ?? data.subject;
+    let claims: Readonly<Record<string, unknown>>;
+    if (idClaims !== undefined) {
+      claims = this.settings.getUserInfo ? await this.withUserInfo(upstream, tokens.access_token, idClaims) : idClaims;
+    } else if (upstream.hasUserInfo && subject !== undefined) {
+      // Many upstreams send no new ID token on refresh; userinfo re-reads the user instead.
+      claims = await this.userInfo(upstream, tokens.access_token, subject);
+    } else {
+      // Nothing to re-read: the upstream accepting the refresh token is the check that the grant still stands.
+      return { ...identity, connectorData: encodeConnectorData(refreshToken, subject) };
+    }
+    const user = mapClaims(claims, this.rules);
+    return { ...user, connectorData: encodeConnectorData(refreshToken, subject) };
+  }
+
+  async close(): Promise<void> {
+    this.loader.close();
+  }
+
+  private async upstream(): Promise<Upstream> {
+    const upstream = await this.loader.get();
+    if (upstream === undefined) throw new ConnectorError(`upstream ${this.settings.issuer} has not been discovered yet (not reachable)`, this.unreachable);
+    return upstream;
+  }
+
+  // Dex merges userinfo over the ID token claims; openid-client also checks it is about the same `sub` (OIDC Core §5.3.4).
+  private async withUserInfo(upstream: Upstream, accessToken: string, idClaims: client.IDToken): Promise<Record<string, unknown>> {
+    return { ...idClaims, ...(await this.userInfo(upstream, accessToken, idClaims.sub)) };
+  }
+
+  private async userInfo(upstream: Upstream, accessToken: string, subject: string): Promise<Record<string, unknown>> {
+    try {
+      return await client.fetchUserInfo(upstream.config, accessToken, subject);
+    } catch (err: unknown) {
+      throw upstreamFailure('userinfo', err);
+    }
+  }
+}
+
+function parseLoginState(bytes: Uint8Array | undefined): LoginState {
+  if (bytes === undefined) throw new ConnectorError('no connector state for this login (was it started by this connector?)', USER.failed);
+  try {
+    return loginStateSchema.parse(JSON.parse(decoder.decode(bytes)));
+  } catch (err: unknown) {
+    throw new ConnectorError('connector state of this login is unreadable', USER.failed, { cause: err });
+  }
+}
+
+function encodeConnectorData(refreshToken: string | undefined, subject: string | undefined): Uint8Array {
+  const data: z.input<typeof connectorDataSchema> = { RefreshToken: Buffer.from(refreshToken ?? '').toString('base64') };
+  if (subject !== undefined) data.Subject = subject;
+  return encoder.encode(JSON.stringify(data));
+}
+
+function parseConnectorData(bytes: Uint8Array | undefined): { refreshToken: string; subject: string | undefined } {
+  let parsed: z.infer<typeof connectorDataSchema>;
+  try {
+    parsed = connectorDataSchema.parse(JSON.parse(decoder.decode(bytes ?? new Uint8Array())));
+  } catch (err: unknown) {
+    throw new ConnectorError('connector data of this session is unreadable', USER.sessionEnded, { cause: err });
+  }
+  const refreshToken = Buffer.from(parsed.RefreshToken, 'base64').toString('utf8');
+  if (refreshToken === '') throw new ConnectorError('the upstream issued no refresh token for this session (is offline_access in scopes?)', USER.sessionEnded);
+  return { refreshToken, subject: parsed.Subject };
+}
+
+/** Turns an openid-client error into a ConnectorError: the upstream's words in the message, a safe text for the user. */
+function upstreamFailure(step: 'login' | 'refresh' | 'userinfo', err: unknown, userMessage: string = USER.failed): ConnectorError {
+  if (err instanceof client.AuthorizationResponseError) {
+    const detail = err.error_description === undefined ? err.error : `${err.error}: ${err.error_description}`;
+    return new ConnectorError(`upstream returned error=${detail}`, err.error === 'access_denied' ? USER.denied : USER.upstreamError, { cause: err });
+  }
+  if (err instanceof client.ResponseBodyError) {
+    const detail = err.error_description === undefined ? err.error : `${err.error}: ${err.error_description}`;
+    return new ConnectorError(`${step}: upstream answered HTTP ${err.status} ${detail}`, userMessage, { cause: err });
+  }
+  if (err instanceof client.WWWAuthenticateChallengeError) {
+    // A 401 from the token or userinfo endpoint (e.g. a wrong client secret) carries its error in the header.
+    const detail = err.cause.map((c) => [c.parameters.error, c.parameters.error_description].filter((p) => p !== undefined).join(': ')).join('; ');
+    return new ConnectorError(`${step}: upstream answered HTTP ${err.status} ${detail}`, userMessage, { cause: err });
+  }
+  return new ConnectorError(`${step}: ${describe(err)}`, userMessage, { cause: err });
+}
+
+// The messages down the cause chain ("unexpected JWT claim value encountered: unexpected ID Token "nonce" claim value"),
+// without the causes' data, which can hold claims.
+function describe(err: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = err;
+  let lastCode: string | undefined;
+  while (current instanceof Error && parts.length < 4) {
+    const code = 'code' in current && typeof current.code === 'string' ? current.code : undefined;
+    parts.push(code === undefined || code === lastCode ? current.message : `${current.message} [${code}]`);
+    lastCode = code ?? lastCode;
+    current = current.cause;
+  }
+  return parts.length > 0 ? parts.join(': ') : String(err);
+}
