@@ -382,8 +382,9 @@ describe('ldap connector against slapd', () => {
   });
 
   describe('timeouts and failover', () => {
+    const kinds = { plain: 'a plain', ldaps: 'an LDAPS', startTLS: 'a StartTLS' } as const;
     for (const transport of ['plain', 'ldaps', 'startTLS'] as const) {
-      it(`fails within the configured timeout when a ${transport} directory never answers`, async () => {
+      it(`fails within the configured timeout when ${kinds[transport]} directory never answers`, async () => {
         const hung = await silentServer();
         try {
           const ldap = await connector(plain({
@@ -407,6 +408,29 @@ describe('ldap connector against slapd', () => {
         }
       });
     }
+
+    // The test's own timeout turns a regression (an unbounded handshake) into a failure, not a hang.
+    it('fails within the configured timeout when the TLS handshake after StartTLS stalls', { timeout: 5_000 }, async () => {
+      // Answers the first request (ldapts' StartTLS, message 1) with success, then never speaks TLS.
+      const startTLSOk = Buffer.from([0x30, 0x0c, 0x02, 0x01, 0x01, 0x78, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00]);
+      const sockets = new Set<Socket>();
+      const stalling = createServer((socket) => {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+        socket.once('data', () => socket.write(startTLSOk));
+      });
+      const port = await listen(stalling);
+      try {
+        const ldap = await connector(plain({ host: `127.0.0.1:${port}`, insecureNoSSL: false, startTLS: true, timeout: '400ms' }));
+        const ms = await elapsedMs(() =>
+          assert.rejects(ldap.login(noGroups, users.jane.uid, users.jane.password), /no answer within 400 ms \(TLS handshake after StartTLS: Operation timed out\)/),
+        );
+        assert.ok(ms >= 350 && ms < 1_500, `took ${ms} ms`);
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => stalling.close(resolve));
+      }
+    });
 
     it('fails over to the next host when the first refuses connections', async () => {
       const logs: LogLine[] = [];
