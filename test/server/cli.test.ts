@@ -1,0 +1,127 @@
+/** The idport command as an operator runs it: real processes, real config files, real signals. */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import bcrypt from 'bcryptjs';
+
+const CLI = ['--import', 'tsx', 'src/cli.ts'];
+const dir = mkdtempSync(join(tmpdir(), 'idport-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const freePort = async (): Promise<number> =>
+  new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+
+const configFor = (port: number, extra = ''): string => `issuer: http://127.0.0.1:${port}/dex
+storage:
+  type: sqlite3
+  config:
+    file: ${join(dir, `db-${port}`, 'idport.db')}
+web:
+  http: 127.0.0.1:${port}
+logger:
+  format: json
+staticClients:
+- id: example-app
+  name: Example App
+  secret: ZXhhbXBsZS1hcHAtc2VjcmV0
+  redirectURIs: ['http://127.0.0.1:5555/callback']
+enablePasswordDB: true
+${extra}`;
+
+const write = (name: string, text: string): string => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+const run = (args: string[], input?: string) => spawnSync(process.execPath, [...CLI, ...args], { input, encoding: 'utf8', timeout: 60_000 });
+
+describe('idport CLI', () => {
+  it('check-config exits 0 for a valid config', () => {
+    const result = run(['check-config', write('ok.yaml', configFor(5556))]);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /valid \(issuer http:\/\/127\.0\.0\.1:5556\/dex, storage sqlite3, 1 static client\(s\), 0 connector\(s\)\)/);
+  });
+
+  it('check-config exits 2 and names every problem without a stack trace', () => {
+    const path = write('bad.yaml', configFor(5556).replace('issuer: http://127.0.0.1:5556/dex', 'issuer: not a url').replace('enablePasswordDB: true', 'enablePasswordDB: true\nunknownKey: 1'));
+    const result = run(['check-config', path]);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /^idport: invalid configuration \(2 problems\):/);
+    assert.match(result.stderr, /bad\.yaml:1:\d+ issuer: expected an http\(s\) URL/);
+    assert.match(result.stderr, /unknownKey/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  it('check-config exits 2 for a missing file', () => {
+    const result = run(['check-config', join(dir, 'nope.yaml')]);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /nope\.yaml: cannot read the config file \(no such file\)/);
+  });
+
+  it('hash-password prints a bcrypt hash of the password read from stdin', async () => {
+    const result = run(['hash-password'], 's3cret!\n');
+    assert.equal(result.status, 0, result.stderr);
+    const hash = result.stdout.trim();
+    assert.match(hash, /^\$2[aby]\$10\$/);
+    assert.equal(await bcrypt.compare('s3cret!', hash), true);
+  });
+
+  it('hash-password refuses an empty password', () => {
+    const result = run(['hash-password'], '\n');
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /an empty password cannot be hashed/);
+  });
+
+  it('version prints the package version', () => {
+    const result = run(['version']);
+    assert.equal(result.status, 0);
+    assert.match(result.stdout, /^idport \d+\.\d+\.\d+\n$/);
+  });
+
+  it('an unknown command prints usage and exits 2', () => {
+    const result = run(['frobnicate']);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /^Usage: idport <command>/);
+  });
+
+  it('serve answers health checks, logs JSON with request ids, and exits 0 on SIGTERM', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [...CLI, 'serve', write('serve.yaml', configFor(port))], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let logs = '';
+    child.stderr.on('data', (chunk: Buffer) => (logs += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      let live: Response | undefined;
+      for (let i = 0; i < 100 && live === undefined; i++) {
+        live = await fetch(`${base}/dex/healthz/live`).catch(() => undefined);
+        if (live === undefined) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(live?.status, 200);
+      const ready = await fetch(`${base}/dex/healthz/ready`);
+      assert.equal(ready.status, 200);
+      assert.deepEqual(await ready.json(), { status: 'ok', checks: { storage: 'ok' } });
+      assert.equal((await fetch(`${base}/healthz/live`)).status, 200, 'probes also answer at the root');
+      const requestId = ready.headers.get('x-request-id');
+      assert.ok(requestId);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      const lines = logs.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      assert.ok(lines.some((line) => line.reqId === requestId), 'request lines carry the request id');
+      assert.ok(lines.some((line) => line.msg === 'stopped'));
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
