@@ -156,7 +156,11 @@ export const approvedResponse = async (provider: Provider, request: AuthRequest)
       clientId: request.clientId, scopes: request.scopes, claims: request.claims, connectorId: request.connectorId,
       nonce: request.nonce, authTime: request.authTime, sessionId: request.sessionId,
     };
-    const tokens = await mintTokens(provider, facts, { code, withIdToken: types.includes('id_token'), includeNonce: true });
+    // A front-channel access token of a hybrid response belongs to its code's grant, so a replayed code revokes it too.
+    const tokens = await mintTokens(provider, facts, {
+      code, withIdToken: types.includes('id_token'), includeNonce: true, accessTokenDelivered: types.includes('token'),
+      grantRef: code === undefined ? undefined : `c:${hashSecret(code)}`,
+    });
     if (types.includes('token')) {
       params.access_token = tokens.accessToken;
       params.token_type = 'Bearer';

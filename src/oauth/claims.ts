@@ -55,6 +55,11 @@ export interface MintOptions {
   readonly grantRef?: string | undefined;
   /** `nonce` goes into the ID token only when the authorization request carried one. */
   readonly includeNonce: boolean;
+  /**
+   * Whether the access token is delivered with the ID token, so `at_hash` binds it. False for an ID token
+   * from /auth without `token` (`id_token`, `code id_token`): OIDC Core §3.2.2.10, §3.3.2.11. Default true.
+   */
+  readonly accessTokenDelivered?: boolean;
 }
 
 /** Signs an access token and, when asked, an ID token for the same grant. */
@@ -87,9 +92,14 @@ export const mintTokens = async (provider: Provider, facts: GrantFacts, options:
     if (options.includeNonce && facts.nonce !== '') idPayload.nonce = facts.nonce;
     if (facts.sessionId !== undefined) idPayload.sid = facts.sessionId;
     const { code } = options;
+    const withAtHash = options.accessTokenDelivered ?? true;
     // The hashes follow the algorithm of the key that actually signs (it may differ from the config mid-rotation).
     idToken = await signer.sign(
-      (alg) => ({ ...idPayload, at_hash: halfHash(accessToken, alg), ...(code !== undefined ? { c_hash: halfHash(code, alg) } : {}) }),
+      (alg) => ({
+        ...idPayload,
+        ...(withAtHash ? { at_hash: halfHash(accessToken, alg) } : {}),
+        ...(code !== undefined ? { c_hash: halfHash(code, alg) } : {}),
+      }),
       { typ: 'JWT' },
     );
   }

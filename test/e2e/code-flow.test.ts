@@ -4,28 +4,10 @@ import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { encodeSubject } from '../../connectors/sub.js';
-import { Browser, formsOf } from '../support/browser.js';
-import { confidentialClient, DEMO_PASSWORD, demoUser, startIdport, type TestIdport } from '../support/idport.js';
+import { Browser, loginThroughPages } from '../support/browser.js';
+import { confidentialClient, demoUser, startIdport, type TestIdport } from '../support/idport.js';
 
 const REDIRECT = 'http://127.0.0.1:5555/callback';
-
-/** Drives the browser from the authorization URL through the password form and the approval page. */
-export const loginThroughPages = async (
-  browser: Browser,
-  authorizationUrl: URL | string,
-  stopAt: string,
-  credentials = { login: demoUser.email, password: DEMO_PASSWORD },
-): Promise<string> => {
-  let step = await browser.follow(authorizationUrl.toString(), stopAt);
-  for (let i = 0; i < 5 && step.location === undefined; i++) {
-    const [form] = formsOf(step.page);
-    assert.ok(form, `expected a form on ${step.page.url} (status ${step.page.status}): ${step.page.body.slice(0, 300)}`);
-    const values: Record<string, string> = 'csrf' in form.fields && 'req' in form.fields ? { approval: 'approve' } : credentials;
-    step = await browser.submit(form, values, stopAt);
-  }
-  assert.ok(step.location, 'the flow ended at the client redirect');
-  return step.location;
-};
 
 describe('authorization code flow with openid-client', () => {
   let idport: TestIdport;

@@ -2,6 +2,8 @@
  * A minimal browser for tests: follows redirects with a cookie jar, reads HTML forms and submits them,
  * so tests drive idport's pages over real HTTP as a user would.
  */
+import assert from 'node:assert/strict';
+import { DEMO_PASSWORD, demoUser } from './idport.js';
 
 /** One HTML form found on a page: where it posts and its fields (hidden inputs and named buttons). */
 export interface HtmlForm {
@@ -107,3 +109,21 @@ export class Browser {
     return this.follow(form.action, stopAt, { method: form.method.toUpperCase(), form: { ...form.fields, ...values } });
   }
 }
+
+/** Drives the browser from the authorization URL through the password form and the approval page. */
+export const loginThroughPages = async (
+  browser: Browser,
+  authorizationUrl: URL | string,
+  stopAt: string,
+  credentials = { login: demoUser.email, password: DEMO_PASSWORD },
+): Promise<string> => {
+  let step = await browser.follow(authorizationUrl.toString(), stopAt);
+  for (let i = 0; i < 5 && step.location === undefined; i++) {
+    const [form] = formsOf(step.page);
+    assert.ok(form, `expected a form on ${step.page.url} (status ${step.page.status}): ${step.page.body.slice(0, 300)}`);
+    const values: Record<string, string> = 'csrf' in form.fields && 'req' in form.fields ? { approval: 'approve' } : credentials;
+    step = await browser.submit(form, values, stopAt);
+  }
+  assert.ok(step.location, 'the flow ended at the client redirect');
+  return step.location;
+};

@@ -50,6 +50,11 @@ export const confidentialClient = (id: string, redirectURIs: string[], extra: Pa
   id, secret: `${id}-secret`, redirectURIs, trustedPeers: [], public: false, name: `${id} app`, logoURL: '', ...extra,
 });
 
+/** A public client (CLI, SPA): no secret, PKCE required, loopback and OOB redirect URIs allowed. */
+export const publicClient = (id: string, redirectURIs: string[], extra: Partial<Client> = {}): Client => ({
+  id, secret: '', redirectURIs, trustedPeers: [], public: true, name: `${id} app`, logoURL: '', ...extra,
+});
+
 /** Listens first (to learn the port, which is part of the issuer), then builds the app on that server. */
 export const startIdport = async (options: TestIdportOptions): Promise<TestIdport> => {
   const storage = options.storage ?? openMemory();
