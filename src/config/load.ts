@@ -1,0 +1,150 @@
+/**
+ * Loads config.yaml: YAML read the way Dex reads it (YAML 1.1 scalars), validated by the one schema,
+ * and every problem reported at once as `FILE:LINE:COL PATH: message`, pointing into the YAML.
+ */
+import { readFile } from 'node:fs/promises';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Tags } from 'yaml';
+import type { z } from 'zod';
+import type { Env } from './env.js';
+import { humanError } from './messages.js';
+import { createConfigSchema, type Config } from './schema.js';
+
+export { parseDuration } from './duration.js';
+export type { Config } from './schema.js';
+
+/** Options for loading: the environment (`*Env`, `$VAR`) and the connector registry's config schemas. */
+export interface LoadConfigOptions {
+  readonly env: Env;
+  readonly connectorSchemas: Readonly<Record<string, z.ZodType>>;
+}
+
+/** A config that cannot be used; `issues` lists every problem, one `FILE:LINE:COL PATH: message` each. */
+export class ConfigError extends Error {
+  readonly issues: readonly string[];
+  constructor(issues: readonly string[], options?: { cause?: unknown }) {
+    super(`invalid configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n  ${issues.join('\n  ')}`, options);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+/** `staticClients[0].redirectURIs`, `web.headers["X-Frame-Options"]`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((key, i) => {
+      if (typeof key === 'number') return `[${key}]`;
+      const name = String(key);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return `[${JSON.stringify(name)}]`;
+      return i === 0 ? name : `.${name}`;
+    })
+    .join('');
+}
+
+// Dex parses with go-yaml v2 (YAML 1.1: yes/no/on/off are booleans, << merges), but go-yaml does not turn
+// 2001-12-14 into a date or 1:30 into 90, so those stay strings here too.
+const DROPPED_TAGS = new Set(['timestamp', 'intTime', 'floatTime']);
+const withoutDatesAndSexagesimals = (tags: Tags): Tags =>
+  tags.filter((tag) =>
+    typeof tag === 'string'
+      ? !DROPPED_TAGS.has(tag)
+      : tag.tag !== 'tag:yaml.org,2002:timestamp' && !('format' in tag && tag.format === 'TIME'),
+  );
+
+/** YAML maps as JS values with empty (`key:`) entries dropped: Go leaves such fields unset, so do we. */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== null && v !== undefined)
+      .map(([k, v]) => [k, withoutNulls(v)]),
+  );
+}
+
+interface Position {
+  readonly line: number;
+  readonly col: number;
+}
+
+/**
+ * Where `path` is in the YAML: the key of a mapping entry, the item of a list, or (for something missing)
+ * the deepest parent that exists.
+ */
+function locate(doc: Document, lineCounter: LineCounter, path: readonly PropertyKey[]): Position | undefined {
+  const startOf = (node: unknown): number | undefined =>
+    typeof node === 'object' && node !== null && 'range' in node && Array.isArray(node.range) && typeof node.range[0] === 'number'
+      ? node.range[0]
+      : undefined;
+  let node: unknown = doc.contents;
+  let offset = startOf(node);
+  for (const key of path) {
+    if (isAlias(node)) node = node.resolve(doc);
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(key));
+      if (pair === undefined) break;
+      offset = startOf(pair.key) ?? offset;
+      node = pair.value;
+    } else if (isSeq(node) && typeof key === 'number' && node.items[key] !== undefined) {
+      node = node.items[key];
+      offset = startOf(node) ?? offset;
+    } else break;
+  }
+  return offset === undefined ? undefined : lineCounter.linePos(offset);
+}
+
+const at = (file: string, position: Position | undefined): string =>
+  position === undefined ? file : `${file}:${position.line}:${position.col}`;
+
+/** One line per problem; an unknown-keys issue becomes one line per key, at that key. */
+function describeIssue(issue: z.core.$ZodIssue, file: string, doc: Document, lineCounter: LineCounter) {
+  const lines: { position: Position | undefined; text: string }[] = [];
+  const prefix = (path: readonly PropertyKey[]): string => (path.length === 0 ? '' : `${formatPath(path)}: `);
+  if (issue.code === 'unrecognized_keys') {
+    for (const key of issue.keys) {
+      const position = locate(doc, lineCounter, [...issue.path, key]);
+      lines.push({ position, text: `${at(file, position)} ${prefix(issue.path)}unknown key ${JSON.stringify(key)}` });
+    }
+  } else {
+    const position = locate(doc, lineCounter, issue.path);
+    lines.push({ position, text: `${at(file, position)} ${prefix(issue.path)}${issue.message}` });
+  }
+  return lines;
+}
+
+/**
+ * Parses and validates config YAML. `file` names the source in messages. Throws ConfigError listing
+ * every problem (YAML syntax first; if the YAML is valid, every schema problem, in file order).
+ */
+export function loadConfig(text: string, file: string, options: LoadConfigOptions): Config {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, {
+    lineCounter,
+    version: '1.1',
+    merge: true,
+    customTags: withoutDatesAndSexagesimals,
+    prettyErrors: false,
+  });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((err) => `${at(file, lineCounter.linePos(err.pos[0]))} invalid YAML: ${err.message}`));
+  }
+  // An empty file is an empty mapping, so the report names what is required.
+  const data = withoutNulls(doc.toJS({ maxAliasCount: 100 })) ?? {};
+  const schema = createConfigSchema({ env: options.env, connectorSchemas: options.connectorSchemas });
+  const result = schema.safeParse(data, { error: humanError });
+  if (result.success) return result.data;
+  const lines = result.error.issues.flatMap((issue) => describeIssue(issue, file, doc, lineCounter));
+  lines.sort((a, b) => (a.position?.line ?? 0) - (b.position?.line ?? 0) || (a.position?.col ?? 0) - (b.position?.col ?? 0));
+  throw new ConfigError([...new Set(lines.map((line) => line.text))]);
+}
+
+/** Reads and loads a config file; an unreadable file is a ConfigError too. */
+export async function loadConfigFile(path: string, options: LoadConfigOptions): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err: unknown) {
+    const reason = err instanceof Error && 'code' in err && err.code === 'ENOENT' ? 'no such file' : err instanceof Error ? err.message : String(err);
+    throw new ConfigError([`${path}: cannot read the config file (${reason})`], { cause: err });
+  }
+  return loadConfig(text, path, options);
+}

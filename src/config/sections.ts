@@ -1,0 +1,229 @@
+/**
+ * The config sections that do not depend on the environment, with Dex's keys and Dex's defaults
+ * (cmd/dex/config.go, cmd/dex/serve.go, storage/sql/config.go). schema.ts assembles them.
+ */
+import { z } from 'zod';
+import {
+  cidr,
+  duration,
+  evenWithOtherErrors,
+  limitDuration,
+  listenAddress,
+  nonEmptyText,
+  notSupported,
+  parsedCleanly,
+  text,
+  wholeNumber,
+} from './fields.js';
+
+/** `storage.config` for `type: sqlite3` (Dex's sql.SQLite3). */
+export const sqliteConfigSchema = z.strictObject({
+  /** Database file; ":memory:" for a throwaway database. */
+  file: nonEmptyText(),
+});
+
+const POSTGRES_SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
+
+/** `storage.config` for `type: postgres`: Dex's sql.Postgres keys plus idport's `url`. */
+export const postgresConfigSchema = z
+  .strictObject({
+    /** idport addition: a postgres:// connection URL, instead of host/port/database/user/password. */
+    url: text(
+      z.string().refine((value) => /^postgres(ql)?:\/\//.test(value) && URL.canParse(value), {
+        error: 'expected a URL like "postgres://user:password@host:5432/database"',
+      }),
+    ).optional(),
+    /** Host name, socket directory, or (Dex's backwards compatibility) "host:port". */
+    host: nonEmptyText().optional(),
+    port: wholeNumber({ min: 1, max: 65535 }).optional(),
+    database: nonEmptyText().optional(),
+    user: nonEmptyText().optional(),
+    password: text().optional(),
+    /** Seconds to wait for a connection; 0 waits forever (Dex's default). */
+    connectionTimeout: wholeNumber().default(0),
+    // Dex treats 0 as "use the default of 5".
+    maxOpenConns: wholeNumber()
+      .transform((n) => (n === 0 ? 5 : n))
+      .default(5),
+    maxIdleConns: wholeNumber()
+      .transform((n) => (n === 0 ? 5 : n))
+      .default(5),
+    /** Seconds a connection may be reused; unset (or 0) means no limit. */
+    connMaxLifetime: wholeNumber()
+      .transform((n) => (n === 0 ? undefined : n))
+      .optional(),
+    ssl: z
+      .strictObject({
+        /** Dex assumes the strictest mode when unset. */
+        mode: text(z.enum(POSTGRES_SSL_MODES)).default('verify-full'),
+        caFile: nonEmptyText().optional(),
+        keyFile: nonEmptyText().optional(),
+        certFile: nonEmptyText().optional(),
+      })
+      .prefault({}),
+  })
+  .superRefine((pg, ctx) => {
+    if (!parsedCleanly(ctx.issues, 'url') || pg.url === undefined) return;
+    const discrete = (['host', 'port', 'database', 'user', 'password'] as const).filter((key) => pg[key] !== undefined);
+    if (discrete.length > 0)
+      ctx.addIssue({ code: 'custom', path: ['url'], input: pg.url, message: `set either url or ${discrete.join('/')}, not both` });
+  }, evenWithOtherErrors('mapping'));
+
+const TLS_VERSIONS = ['1.2', '1.3'] as const;
+
+/** `web`: the HTTP(S) listener, security headers and CORS (Dex's Web). */
+export const webSchema = z
+  .strictObject({
+    http: listenAddress().optional(),
+    https: listenAddress().optional(),
+    tlsCert: nonEmptyText().optional(),
+    tlsKey: nonEmptyText().optional(),
+    tlsMinVersion: text(z.enum(TLS_VERSIONS)).optional(),
+    tlsMaxVersion: text(z.enum(TLS_VERSIONS)).optional(),
+    /** Headers added to every response; unset ones are not sent (Dex's Headers). */
+    headers: z
+      .strictObject({
+        'Content-Security-Policy': nonEmptyText().optional(),
+        'X-Frame-Options': nonEmptyText().optional(),
+        'X-Content-Type-Options': nonEmptyText().optional(),
+        'X-XSS-Protection': nonEmptyText().optional(),
+        'Strict-Transport-Security': nonEmptyText().optional(),
+      })
+      .prefault({}),
+    /** CORS origins allowed on discovery, keys, token and userinfo; "*" allows any. */
+    allowedOrigins: z.array(nonEmptyText()).default([]),
+    allowedHeaders: z.array(nonEmptyText()).default([]),
+    /** Where the client IP comes from behind a proxy; the header is trusted only from these proxies. */
+    clientRemoteIP: z
+      .strictObject({
+        header: nonEmptyText().optional(),
+        trustedProxies: z.array(cidr()).default([]),
+      })
+      .prefault({}),
+  })
+  .superRefine((web, ctx) => {
+    const clean = (key: string): boolean => parsedCleanly(ctx.issues, key);
+    if (clean('http') && clean('https') && web.http === undefined && web.https === undefined)
+      ctx.addIssue({ code: 'custom', input: web, message: 'set http or https (the address to listen on)' });
+    if (web.https !== undefined && clean('https')) {
+      if (web.tlsCert === undefined && clean('tlsCert'))
+        ctx.addIssue({ code: 'custom', path: ['tlsCert'], input: undefined, message: 'required when https is set' });
+      if (web.tlsKey === undefined && clean('tlsKey'))
+        ctx.addIssue({ code: 'custom', path: ['tlsKey'], input: undefined, message: 'required when https is set' });
+    }
+    if (clean('tlsMinVersion') && clean('tlsMaxVersion') && web.tlsMinVersion !== undefined && web.tlsMaxVersion !== undefined && web.tlsMinVersion > web.tlsMaxVersion)
+      ctx.addIssue({ code: 'custom', path: ['tlsMinVersion'], input: web.tlsMinVersion, message: 'must not be greater than tlsMaxVersion' });
+  }, evenWithOtherErrors('mapping'));
+
+/** `telemetry`: the separate listener for /metrics and health checks. */
+export const telemetrySchema = z
+  .strictObject({
+    http: listenAddress().optional(),
+    enableProfiling: z.boolean().default(false),
+  })
+  .prefault({});
+
+/** `expiry`: lifetimes in milliseconds, with Dex's defaults. */
+export const expirySchema = z
+  .strictObject({
+    deviceRequests: duration({ positive: true }).prefault('5m'),
+    /** Dex's older spelling of signer.config.keysRotationPeriod, used when `signer` is absent. */
+    signingKeys: duration({ positive: true }).prefault('6h'),
+    idTokens: duration({ positive: true }).prefault('24h'),
+    authRequests: duration({ positive: true }).prefault('24h'),
+    refreshTokens: z
+      .strictObject({
+        disableRotation: z.boolean().default(false),
+        /** A retry of a just-rotated token within this window gets the same new token (DESIGN.md decision 4). */
+        reuseInterval: duration().prefault('3s'),
+        /** Unset means no idle limit. */
+        validIfNotUsedFor: limitDuration(),
+        /** Unset means no absolute limit. */
+        absoluteLifetime: limitDuration(),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const GRANT_TYPES = [
+  'authorization_code',
+  'implicit',
+  'password',
+  'refresh_token',
+  'urn:ietf:params:oauth:grant-type:device_code',
+  'urn:ietf:params:oauth:grant-type:token-exchange',
+  'client_credentials',
+] as const;
+type GrantType = (typeof GRANT_TYPES)[number];
+/** Dex's default grant types (client_credentials only behind a Dex feature flag). */
+const DEFAULT_GRANT_TYPES: GrantType[] = GRANT_TYPES.filter((grant) => grant !== 'client_credentials');
+
+const RESPONSE_TYPES = ['code', 'token', 'id_token'] as const;
+type ResponseType = (typeof RESPONSE_TYPES)[number];
+const CHALLENGE_METHODS = ['S256', 'plain'] as const;
+type ChallengeMethod = (typeof CHALLENGE_METHODS)[number];
+
+/** A list where, as in Dex, an empty list means the default. */
+function listOr<T extends string>(values: readonly [T, ...T[]], fallback: readonly T[]) {
+  return z
+    .array(text(z.enum(values)))
+    .transform((list): T[] => (list.length === 0 ? [...fallback] : list))
+    .default([...fallback]);
+}
+
+/** `oauth2`: enabled flows and screens. */
+export const oauth2Schema = z
+  .strictObject({
+    grantTypes: listOr<GrantType>(GRANT_TYPES, DEFAULT_GRANT_TYPES),
+    responseTypes: listOr<ResponseType>(RESPONSE_TYPES, ['code']),
+    skipApprovalScreen: z.boolean().default(false),
+    alwaysShowLoginScreen: z.boolean().default(false),
+    /** Connector used for the password grant; "local" is the password database. */
+    passwordConnector: nonEmptyText().optional(),
+    pkce: z
+      .strictObject({
+        /** Require PKCE on every authorization code flow (OAuth 2.1). */
+        enforce: z.boolean().default(false),
+        codeChallengeMethodsSupported: listOr<ChallengeMethod>(CHALLENGE_METHODS, ['S256', 'plain']),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+/** `logger`: level (case-insensitive, as Go's slog reads it) and format. */
+export const loggerSchema = z
+  .strictObject({
+    level: text(
+      z
+        .string()
+        .transform((level) => level.toLowerCase())
+        .pipe(z.enum(LOG_LEVELS)),
+    ).default('info'),
+    format: text(z.enum(['text', 'json'])).default('text'),
+    excludeFields: notSupported(),
+  })
+  .prefault({});
+
+// RFC 6265 §4.1.1 cookie-name token characters.
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** `sessions` (Dex master): the browser login session, with Dex's defaults. */
+export const sessionsSchema = z
+  .strictObject({
+    cookieName: text(z.string().regex(COOKIE_NAME, { error: 'expected a cookie name (letters, digits, "_" or "-")' })).default(
+      'dex_session',
+    ),
+    absoluteLifetime: duration({ positive: true }).prefault('24h'),
+    validIfNotUsedFor: duration({ positive: true }).prefault('1h'),
+    rememberMeCheckedByDefault: z.boolean().default(true),
+    cookieEncryptionKey: notSupported(),
+    ssoSharedWithDefault: notSupported(),
+  })
+  .superRefine((sessions, ctx) => {
+    if (!parsedCleanly(ctx.issues, 'absoluteLifetime') || !parsedCleanly(ctx.issues, 'validIfNotUsedFor')) return;
+    if (sessions.validIfNotUsedFor > sessions.absoluteLifetime)
+      ctx.addIssue({ code: 'custom', path: ['validIfNotUsedFor'], input: sessions.validIfNotUsedFor, message: 'must not exceed absoluteLifetime' });
+  }, evenWithOtherErrors('mapping'))
+  .prefault({});
