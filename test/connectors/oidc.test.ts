@@ -327,6 +327,19 @@ describe('oidc connector against oidc-provider', () => {
     );
   });
 
+  test('re-reads the user from userinfo when a refresh brings no new ID token', async (t) => {
+    const connector = await openConnector(upstream);
+    const identity = await login(connector, upstream, { account: 'alice' });
+    upstream.tamperIdTokens({ drop: true, grantType: 'refresh_token' });
+    t.after(() => upstream.tamperIdTokens(undefined));
+    // Only userinfo says this name, so it shows which source the refresh read.
+    upstream.setAccount({ ...ALICE, groups: ['admins'], userinfoOnly: { name: 'Alice via userinfo' } });
+    t.after(() => upstream.setAccount(ALICE));
+    const refreshed = await connector.refresh(OFFLINE, identity);
+    assert.equal(refreshed.username, 'Alice via userinfo');
+    assert.deepEqual(refreshed.groups, ['admins']);
+  });
+
   test('refuses a refresh when the user is no longer in allowedGroups', async (t) => {
     const connector = await openConnector(upstream, { allowedGroups: ['admins'] });
     const identity = await login(connector, upstream, { account: 'alice' });

@@ -62,6 +62,10 @@ export interface UpstreamOptions {
 export interface IdTokenTamper {
   readonly claims?: (claims: JWTPayload) => JWTPayload;
   readonly signWith?: CryptoKey;
+  /** Leave the ID token out, as many upstreams do on refresh. */
+  readonly drop?: boolean;
+  /** Only for this grant (e.g. `refresh_token`); default every grant. */
+  readonly grantType?: 'authorization_code' | 'refresh_token';
 }
 
 /** Per-login choices, carried to the interaction handler in the interaction URL (as a form post would). */
@@ -108,6 +112,7 @@ export const UPSTREAM_CLIENT = { clientId: 'idport', clientSecret: 'upstream-cli
 // --- the slice of oidc-provider this harness uses (the package ships no type declarations) ---
 
 interface KoaContext {
+  readonly oidc?: { readonly params?: Readonly<Record<string, unknown>> };
   readonly path: string;
   readonly method: string;
   status: number;
@@ -245,8 +250,14 @@ export async function startUpstreamOp(options: UpstreamOptions): Promise<Upstrea
   provider.use(async (ctx, next) => {
     await next();
     if (tamper === undefined || ctx.path !== '/token' || ctx.status !== 200) return;
+    if (tamper.grantType !== undefined && ctx.oidc?.params?.grant_type !== tamper.grantType) return;
     const body = ctx.body;
     if (typeof body !== 'object' || body === null || !('id_token' in body) || typeof body.id_token !== 'string') return;
+    if (tamper.drop === true) {
+      const { id_token: _dropped, ...rest } = body;
+      ctx.body = rest;
+      return;
+    }
     const header = decodeProtectedHeader(body.id_token);
     const payload = tamper.claims ? tamper.claims(decodeJwt(body.id_token)) : decodeJwt(body.id_token);
     const alg = header.alg ?? 'RS256';
