@@ -6,10 +6,12 @@
 import { z } from 'zod';
 
 import type { Connector, ConnectorDeps, ConnectorModule } from './connector.js';
+import { ldap } from './ldap/ldap.js';
 import { mockCallback, mockPassword } from './mock/mock.js';
 
 /** Every configurable connector type, keyed by its Dex `type` name. */
 export const connectorModules = {
+  ldap,
   mockCallback,
   mockPassword,
 } satisfies Record<string, ConnectorModule>;

@@ -1,0 +1,74 @@
+/** Issue 4 end to end: a Dex-style LDAP connector config, a real slapd, a login through idport's password page. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import * as oidc from 'openid-client';
+import { encodeSubject } from '../../connectors/sub.js';
+import { Browser, formsOf } from '../support/browser.js';
+import { startFromConfig, type ConfigServer } from '../support/config-server.js';
+import { FIXTURE, fixtureConnectorConfig, startSlapd, type Slapd } from '../support/slapd.js';
+
+const REDIRECT = 'http://127.0.0.1:5555/callback';
+
+describe('LDAP login through idport', () => {
+  let slapd: Slapd;
+  let idport: ConfigServer;
+  let client: oidc.Configuration;
+
+  before(async () => {
+    slapd = await startSlapd();
+    const yaml = `issuer: http://127.0.0.1:{{PORT}}/dex
+storage: { type: memory }
+web: { http: '127.0.0.1:{{PORT}}' }
+oauth2: { skipApprovalScreen: true }
+staticClients:
+- id: example-app
+  name: Example App
+  secret: example-secret
+  redirectURIs: ['${REDIRECT}']
+connectors:
+- type: ldap
+  id: ldap
+  name: OpenLDAP
+  config: ${JSON.stringify(fixtureConnectorConfig(slapd, 'ldaps'))}
+`;
+    idport = await startFromConfig(yaml);
+    client = await oidc.discovery(new URL(idport.issuer), 'example-app', 'example-secret', undefined, { execute: [oidc.allowInsecureRequests] });
+  });
+  after(async () => {
+    await idport?.close();
+    await slapd?.stop();
+  });
+
+  const authorize = async (browser: Browser, password: string) => {
+    const state = oidc.randomState();
+    const url = oidc.buildAuthorizationUrl(client, { redirect_uri: REDIRECT, scope: 'openid email profile groups offline_access', state });
+    const first = await browser.follow(url.href, REDIRECT);
+    const [form] = formsOf(first.page);
+    assert.ok(form, 'the single connector leads straight to the password page');
+    assert.match(first.page.body, /Username/);
+    return { state, result: await browser.submit(form, { login: FIXTURE.users.jane.uid, password }, REDIRECT) };
+  };
+
+  it('logs jane in over LDAPS and puts her nested groups in the ID token', async () => {
+    const { state, result } = await authorize(new Browser(), FIXTURE.users.jane.password);
+    assert.ok(result.location, `redirected to the client (got status ${result.page.status})`);
+    const tokens = await oidc.authorizationCodeGrant(client, new URL(result.location), { expectedState: state });
+    const { payload } = await jwtVerify(tokens.id_token ?? '', createRemoteJWKSet(new URL(`${idport.issuer}/keys`)), { issuer: idport.issuer, audience: 'example-app' });
+    assert.equal(payload.sub, encodeSubject(FIXTURE.users.jane.uid, 'ldap'));
+    assert.equal(payload.email, FIXTURE.users.jane.mail);
+    assert.equal(payload.name, FIXTURE.users.jane.cn);
+    assert.deepEqual([...(payload.groups as string[])].sort(), ['developers', 'engineering', 'ops', 'staff']);
+
+    // Refresh goes back to the directory (the connector re-searches the user).
+    const refreshed = await oidc.refreshTokenGrant(client, tokens.refresh_token ?? '');
+    assert.ok(refreshed.id_token);
+  });
+
+  it('shows the password page again with status 401 for a wrong password', async () => {
+    const { result } = await authorize(new Browser(), 'not-her-password');
+    assert.equal(result.location, undefined);
+    assert.equal(result.page.status, 401);
+    assert.match(result.page.body, /Invalid username or password/);
+  });
+});
