@@ -6,6 +6,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError, statusOf } from '../errors.js';
 import { AuthorizePageError, RedirectableError } from '../oauth/authorize.js';
 import { errorResponse } from '../oauth/authflow.js';
+import { wireDescription } from '../oauth/error-description.js';
 import type { Provider } from '../oauth/provider.js';
 import { ConnectorError } from '../../connectors/connector.js';
 import { StorageUnavailableError } from '../../storage/storage.js';
@@ -43,7 +44,7 @@ export const jsonErrorHandler =
       .code(status)
       .header('Cache-Control', 'no-store')
       .header('Pragma', 'no-cache')
-      .send({ error: error.code, ...(error.description !== undefined ? { error_description: error.description } : {}) });
+      .send({ error: error.code, ...(error.description !== undefined ? { error_description: wireDescription(error.description) } : {}) });
   };
 
 /**

@@ -9,6 +9,7 @@ import { OAuthError } from '../errors.js';
 import { AuthorizePageError, RedirectableError, validateAuthorization } from './authorize.js';
 import { mintTokens, type GrantFacts } from './claims.js';
 import { OOB_REDIRECT_URI } from './clients.js';
+import { wireDescription } from './error-description.js';
 import type { ConnectorEntry, Provider } from './provider.js';
 import { hasScope } from './scopes.js';
 import { hashSecret, randomToken, safeEqual } from './tokens.js';
@@ -179,8 +180,7 @@ export const errorResponse = (
 ): AuthorizationResponse => {
   if (target.redirectUri === OOB_REDIRECT_URI) throw new AuthorizePageError(`The request failed: ${error.code}.`);
   const params: Record<string, string> = { error: error.code };
-  // The conformance suite checks error_description uses only printable ASCII without quotes or backslashes.
-  if (error.description !== undefined) params.error_description = error.description.replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, ' ');
+  if (error.description !== undefined) params.error_description = wireDescription(error.description);
   return deliver(provider, target.redirectUri, target.responseMode, target.state, params);
 };
 

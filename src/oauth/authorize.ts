@@ -42,8 +42,14 @@ export type ValidatedAuthorization = Omit<AuthRequest, 'id' | 'csrfToken' | 'bro
 
 const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
 
-/** The default response mode: query for `code` alone, fragment whenever a token is in the front channel. */
-const defaultResponseMode = (responseType: string): ResponseMode => (responseType === 'code' ? 'query' : 'fragment');
+/**
+ * The default response mode (OAuth 2.0 Multiple Response Types §2.1): fragment whenever a token is in the front
+ * channel, else query — also for a missing or unknown response_type, whose error goes where RFC 6749 puts it.
+ */
+const defaultResponseMode = (responseType: string): ResponseMode => {
+  const types = responseType.split(' ');
+  return types.includes('token') || types.includes('id_token') ? 'fragment' : 'query';
+};
 
 const single = (params: URLSearchParams, name: string): string | undefined => {
   const values = params.getAll(name);
