@@ -50,14 +50,19 @@ const withoutDatesAndSexagesimals = (tags: Tags): Tags =>
       : tag.tag !== 'tag:yaml.org,2002:timestamp' && !('format' in tag && tag.format === 'TIME'),
   );
 
+/** Thrown by `withoutNulls` for an anchor used inside itself, which has no finite value. */
+class RecursiveAliasError extends Error {}
+
 /** YAML maps as JS values with empty (`key:`) entries dropped: Go leaves such fields unset, so do we. */
-function withoutNulls(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutNulls);
+function withoutNulls(value: unknown, ancestors: readonly object[] = []): unknown {
   if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return value;
+  if (ancestors.includes(value)) throw new RecursiveAliasError();
+  const inside = [...ancestors, value];
+  if (Array.isArray(value)) return value.map((item: unknown) => withoutNulls(item, inside));
   return Object.fromEntries(
     Object.entries(value)
       .filter(([, v]) => v !== null && v !== undefined)
-      .map(([k, v]) => [k, withoutNulls(v)]),
+      .map(([k, v]) => [k, withoutNulls(v, inside)]),
   );
 }
 
@@ -125,10 +130,23 @@ export function loadConfig(text: string, file: string, options: LoadConfigOption
     prettyErrors: false,
   });
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((err) => `${at(file, lineCounter.linePos(err.pos[0]))} invalid YAML: ${err.message}`));
+    throw new ConfigError(
+      doc.errors.map((err) => {
+        // The library's advice ("use YAML.parseAllDocuments()") is for programmers, not for this file's author.
+        const message = err.code === 'MULTIPLE_DOCS' ? 'a config file holds one YAML document; remove the second "---"' : err.message;
+        return `${at(file, lineCounter.linePos(err.pos[0]))} invalid YAML: ${message}`;
+      }),
+    );
   }
-  // An empty file is an empty mapping, so the report names what is required.
-  const data = withoutNulls(doc.toJS({ maxAliasCount: 100 })) ?? {};
+  let data: unknown;
+  try {
+    // An empty file is an empty mapping, so the report names what is required.
+    data = withoutNulls(doc.toJS({ maxAliasCount: 100 })) ?? {};
+  } catch (err: unknown) {
+    // toJS refuses alias bombs (more than maxAliasCount expansions); a self-containing anchor is caught above.
+    const reason = err instanceof RecursiveAliasError ? 'an anchor is used inside itself' : err instanceof Error ? err.message : String(err);
+    throw new ConfigError([`${file} invalid YAML: ${reason}`], { cause: err });
+  }
   const schema = createConfigSchema({ env: options.env, connectorSchemas: options.connectorSchemas });
   const result = schema.safeParse(data, { error: humanError });
   if (result.success) return result.data;

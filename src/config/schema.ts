@@ -215,12 +215,9 @@ export function createConfigSchema(options: ConfigSchemaOptions = {}) {
     .superRefine((connector, ctx) => {
       if (parsedCleanly(ctx.issues, 'type') && parsedCleanly(ctx.issues, 'config')) checkConnectorConfig(connector.type, connector.config, ctx);
     }, evenWithOtherErrors('mapping'))
-    .transform((connector) => {
-      const config = expanded(connector.config ?? {});
-      const schema = connectorSchemas !== undefined && Object.hasOwn(connectorSchemas, connector.type) ? connectorSchemas[connector.type] : undefined;
-      // Already validated above; parsing again hands the connector its defaults and transforms.
-      return { ...connector, config: schema === undefined ? config : schema.parse(config) };
-    });
+    // The validated YAML after `$VAR` expansion, not the schema's output: the registry parses it again when
+    // it opens the connector, and a schema with transforms need not accept its own output.
+    .transform((connector) => ({ ...connector, config: expanded(connector.config ?? {}) }));
 
   /** Reports a repeated key (after `keyOf`) at the later item, naming the earlier one. */
   const noDuplicates =
@@ -331,7 +328,7 @@ export type Config = z.infer<typeof configSchema>;
 export type StaticClient = Config['staticClients'][number];
 /** A static password after load: `hash` is a bcrypt string, `name` defaults to `username`. */
 export type StaticPassword = Config['staticPasswords'][number];
-/** A connector entry after load: `config` is its type's parsed config (or the expanded YAML without a registry). */
+/** A connector entry after load: `config` is the `$VAR`-expanded YAML, validated against its type's schema. */
 export type ConnectorEntry = Config['connectors'][number];
 /** The storage section, discriminated on `type`. */
 export type StorageConfig = Config['storage'];

@@ -323,6 +323,13 @@ describe('config errors', () => {
     ]);
   });
 
+  it('reports YAML that has no finite value or is several documents', () => {
+    assert.deepEqual(problems(`${MINIMAL}oauth2: &loop\n  pkce: *loop\n`), ['config.yaml invalid YAML: an anchor is used inside itself']);
+    assert.deepEqual(problems(`${MINIMAL}---\nissuer: http://127.0.0.1:5557/dex\n`), [
+      'config.yaml:6:1 invalid YAML: a config file holds one YAML document; remove the second "---"',
+    ]);
+  });
+
   it('reports an unknown top-level key', () => {
     assert.deepEqual(problems(`${MINIMAL}enablePasswordDb: true\n`), ['config.yaml:6:1 unknown key "enablePasswordDb"']);
   });
@@ -407,7 +414,7 @@ describe('config errors', () => {
     ]);
   });
 
-  it("reports a connector config error at its nested path, with the type's defaults applied otherwise", () => {
+  it('reports a connector config error at its nested path', () => {
     const connectors = `connectors:
   - type: mockCallback
     id: mock
@@ -427,7 +434,8 @@ describe('config errors', () => {
       'config.yaml:17:9 connectors[1].config.tls: unknown key "verify"',
     ]);
     const config = load(`${MINIMAL}${connectors.replace('host: 389', 'host: ldap.example.com').replace('sure', 'true').replace('        verify: false\n', '')}`);
-    assert.deepEqual(config.connectors[1]?.config, { host: 'ldap.example.com', port: 389, tls: { insecure: true } });
+    // The validated YAML: the registry parses it (defaults and all) when it opens the connector.
+    assert.deepEqual(config.connectors[1]?.config, { host: 'ldap.example.com', tls: { insecure: true } });
   });
 
   it('reports several problems together, in file order', () => {
