@@ -3,8 +3,8 @@
  * a retry of the just-rotated token inside the reuse interval gets the same new token; a later reuse
  * revokes the family. Rotation is a compare-and-swap, so two replicas cannot both win.
  */
-import type { Client, OfflineSession, RefreshToken } from '../../storage/storage.js';
-import { AlreadyExistsError, NotFoundError } from '../../storage/storage.js';
+import type { Client, RefreshToken } from '../../storage/storage.js';
+import { NotFoundError } from '../../storage/storage.js';
 import { ConnectorError, type Identity } from '../../connectors/connector.js';
 import { OAuthError } from '../errors.js';
 import { mintTokens, type GrantFacts } from './claims.js';
@@ -44,8 +44,9 @@ export const startRefreshFamily = async (
     createdAt: now, lastUsed: now,
     expiry: settings.refresh.absoluteLifetimeMs === undefined ? undefined : new Date(now.getTime() + settings.refresh.absoluteLifetimeMs),
   };
+  // One write: Dex also maintains an OfflineSessions index here, but every family already carries its user
+  // and connector, and nothing reads that index, so the token endpoint skips the extra (fsync'd) writes.
   await storage.refreshTokens.create(family);
-  await recordInOfflineSession(provider, family);
   return {
     id,
     token: `${id}.${secret}`,
@@ -53,43 +54,11 @@ export const startRefreshFamily = async (
   };
 };
 
-/** Keeps Dex's per-user index of refresh-token families (OfflineSessions) up to date. */
-const recordInOfflineSession = async (provider: Provider, family: RefreshToken): Promise<void> => {
-  const { storage } = provider;
-  const key = { userId: family.claims.userId, connectorId: family.connectorId };
-  const ref = { id: family.id, clientId: family.clientId, createdAt: family.createdAt, lastUsed: family.lastUsed };
-  const add = (old: OfflineSession): OfflineSession => ({ ...old, refresh: { ...old.refresh, [family.id]: ref }, connectorData: family.connectorData });
-  try {
-    await storage.offlineSessions.update(key, add);
-  } catch (err: unknown) {
-    if (!(err instanceof NotFoundError)) throw err;
-    try {
-      await storage.offlineSessions.create({ ...key, refresh: { [family.id]: ref }, connectorData: family.connectorData });
-    } catch (createErr: unknown) {
-      // Another login of the same user created it in between; add to theirs.
-      if (!(createErr instanceof AlreadyExistsError)) throw createErr;
-      await storage.offlineSessions.update(key, add);
-    }
-  }
-};
-
-/** Deletes a family and its index entry; absent is fine (already revoked). */
+/** Deletes a family; absent is fine (already revoked). */
 export const revokeFamily = async (provider: Provider, familyId: string): Promise<void> => {
-  const { storage } = provider;
-  const family = await storage.refreshTokens.get(familyId);
-  if (family === undefined) return;
-  await storage.refreshTokens.delete(familyId).catch((err: unknown) => {
+  await provider.storage.refreshTokens.delete(familyId).catch((err: unknown) => {
     if (!(err instanceof NotFoundError)) throw err;
   });
-  await storage.offlineSessions
-    .update({ userId: family.claims.userId, connectorId: family.connectorId }, (old) => {
-      const refresh = { ...old.refresh };
-      delete refresh[familyId];
-      return { ...old, refresh };
-    })
-    .catch((err: unknown) => {
-      if (!(err instanceof NotFoundError)) throw err;
-    });
 };
 
 class ReusedToken extends Error {}
