@@ -68,7 +68,13 @@ const authorizationCodeGrant = async (
   if (stored.expiry.getTime() <= now.getTime()) throw new OAuthError('invalid_grant', 'invalid or expired authorization code');
   // RFC 6749 §4.1.3: the code must have been issued to this client, for this redirect URI.
   if (stored.clientId !== client.id) throw new OAuthError('invalid_grant', 'authorization code was issued to another client');
-  if (form.redirect_uri !== stored.redirectUri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
+  // redirect_uri is required only if the authorization request had it, and /auth lets a client with one registered
+  // URI leave it out. The code does not record which it was, so an omitted redirect_uri stands for the client's only
+  // registered URI: the one place the code can have been sent (so no code injection, RFC 6749 §10.6).
+  const [onlyRedirectUri] = client.redirectURIs.length === 1 ? client.redirectURIs : [];
+  if ((form.redirect_uri ?? onlyRedirectUri) !== stored.redirectUri) {
+    throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
+  }
   verifyPkce(stored.codeChallenge, stored.codeChallengeMethod, form.code_verifier);
 
   const facts: GrantFacts = {
