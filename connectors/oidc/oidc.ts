@@ -64,8 +64,12 @@ export async function open(id: string, config: OidcConfig, deps: ConnectorDeps, 
   const insecureHttp = new URL(config.issuer).protocol === 'http:';
   // openid-client refuses plain http unless told; Dex allows http issuers (local setups, tests), so we do too.
   if (insecureHttp) log.warn({ issuer: config.issuer }, 'upstream issuer uses plain http; use https in production');
-  if (Object.values(config.providerDiscoveryOverrides).some((v) => v !== '')) {
+  const overrides = config.providerDiscoveryOverrides;
+  if (Object.values(overrides).some((v) => v !== '')) {
     log.warn('providerDiscoveryOverrides are set; this can be a vulnerability when not properly configured');
+  }
+  if (overrides.deviceAuthURL !== '' || overrides.endSessionURL !== '') {
+    log.warn('providerDiscoveryOverrides.deviceAuthURL and endSessionURL are accepted but unused: idport has no upstream device flow or logout yet');
   }
   if (config.insecureSkipVerify) log.warn('insecureSkipVerify is set: the upstream TLS certificate is not verified');
 

@@ -1,8 +1,8 @@
 /**
  * Loads something from an upstream that may be down (the OIDC discovery document), retrying in the
  * background with capped exponential backoff, so idport starts and serves its other connectors while
- * this one's upstream is unreachable. Timers are unref'd (they never keep the process alive) and
- * close() stops them and aborts the attempt in flight.
+ * this one's upstream is unreachable. Retry timers are unref'd (they never keep the process alive)
+ * and close() stops them and aborts the attempt in flight.
  */
 import type { Logger } from 'pino';
 
@@ -10,10 +10,12 @@ import type { Logger } from 'pino';
 export interface RetryPolicy {
   readonly initialDelayMs: number;
   readonly maxDelayMs: number;
+  /** How long a caller of get() waits for an attempt in flight (a silent upstream can take the whole request timeout). */
+  readonly maxWaitMs: number;
 }
 
-/** Production policy: retry after 1 s, then 2, 4 … up to once a minute. */
-export const DEFAULT_RETRY: RetryPolicy = { initialDelayMs: 1_000, maxDelayMs: 60_000 };
+/** Production policy: retry after 1 s, then 2, 4 … up to once a minute; a login waits at most 3 s. */
+export const DEFAULT_RETRY: RetryPolicy = { initialDelayMs: 1_000, maxDelayMs: 60_000, maxWaitMs: 3_000 };
 
 /** A value loaded once, retried until it loads. */
 export class RetryingLoader<T> {
@@ -45,14 +47,24 @@ export class RetryingLoader<T> {
 
   /**
    * The value, trying once more now if the last attempt is at least one initial delay old, so a
-   * user arriving after the upstream came back does not wait for the next scheduled retry.
+   * user arriving after the upstream came back does not wait for the next scheduled retry. Waits
+   * for an attempt in flight at most `maxWaitMs`; it carries on in the background after that.
    */
   async get(): Promise<T | undefined> {
     if (this.value !== undefined || this.closing.signal.aborted) return this.value;
     if (this.inFlight === undefined && this.now().getTime() - this.lastAttemptAt >= this.policy.initialDelayMs) {
       void this.attempt();
     }
-    await this.inFlight;
+    const inFlight = this.inFlight;
+    if (inFlight !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      // Not unref'd, unlike the retry timer: a caller is waiting on it, as on any request timeout.
+      const gaveUp = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.policy.maxWaitMs);
+      });
+      await Promise.race([inFlight, gaveUp]);
+      clearTimeout(timer);
+    }
     return this.value;
   }
 

@@ -21,7 +21,7 @@ import { freePort, generateSigningKey, type LoginChoice, startUpstreamOp, type U
 const CALLBACK = 'http://127.0.0.1:5556/dex/callback';
 const OFFLINE: Scopes = { offlineAccess: true, groups: true };
 const ONLINE: Scopes = { offlineAccess: false, groups: true };
-const FAST_RETRY = { retry: { initialDelayMs: 10, maxDelayMs: 50 } };
+const FAST_RETRY = { retry: { initialDelayMs: 10, maxDelayMs: 50, maxWaitMs: 200 } };
 
 const ALICE: UpstreamAccount = {
   sub: 'alice',
@@ -417,6 +417,25 @@ describe('oidc connector when the upstream is down', () => {
     }
     assert.ok(url?.startsWith(`${issuer}/auth?`), 'logins work once the upstream answers');
     assert.equal((await login(connector, upstream, { account: 'alice' })).userId, 'alice');
+  });
+
+  test('does not hold a login longer than maxWaitMs for an upstream that never answers, and aborts it on close()', async () => {
+    let aborted = false;
+    const silent: typeof fetch = (_input, init) =>
+      new Promise((_resolve, reject) => {
+        init?.signal?.addEventListener('abort', () => {
+          aborted = true;
+          reject(init.signal?.reason);
+        });
+      });
+    const connector = await openConnector({ issuer: 'http://upstream.invalid', clientId: 'c', clientSecret: 's' }, {}, testDeps(silent));
+    const started = Date.now();
+    await assert.rejects(connector.loginUrl(OFFLINE, CALLBACK, 'st'), refused('The identity provider upstream.invalid is not reachable. Please try again later.', /not been discovered yet/));
+    const waited = Date.now() - started;
+    assert.ok(waited >= 150 && waited < 2_000, `waited ${waited} ms for a 200 ms maxWaitMs`);
+    assert.equal(aborted, false, 'the attempt carries on in the background');
+    await connector.close();
+    assert.equal(aborted, true, 'close() aborts the request in flight');
   });
 
   test('stops retrying after close()', async () => {

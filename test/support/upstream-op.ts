@@ -44,7 +44,7 @@ export interface UpstreamClient {
 /** What the test chooses when it starts the upstream. */
 export interface UpstreamOptions {
   readonly accounts: readonly UpstreamAccount[];
-  /** Redirect URIs of the default client (`clientId`/`clientSecret` below). */
+  /** Redirect URIs of the default client (`clientId`/`clientSecret` below); without them only `clients` are registered. */
   readonly redirectUris?: readonly string[];
   readonly clientId?: string;
   readonly clientSecret?: string;
@@ -70,7 +70,7 @@ export interface IdTokenTamper {
 
 /** Per-login choices, carried to the interaction handler in the interaction URL (as a form post would). */
 export interface LoginChoice {
-  /** Stop following once a URL starts with this (the relying party's callback). */
+  /** Stop following at this URL, whatever its query (the relying party's callback). */
   readonly callbackUrl: string;
   /** Which account logs in; default the first configured account. */
   readonly account?: string;
@@ -93,7 +93,7 @@ export interface UpstreamOp {
   readonly clientSecret: string;
   /** The OP's public signing key, as served from its JWKS. */
   readonly signingKey: JWK;
-  /** Adds or replaces an account (claims changed upstream, seen by the next refresh). */
+  /** Adds or replaces an account (claims changed upstream, seen by the next refresh); claim names must be ones the accounts at start used. */
   setAccount(account: UpstreamAccount): void;
   /** Deletes an account: its refresh tokens stop working. */
   removeAccount(sub: string): void;
@@ -380,7 +380,7 @@ export type FollowFetch = (url: string, init: { method: 'GET'; body: undefined; 
 
 /** How to follow a login's redirects. */
 export interface FollowOptions {
-  /** Stop at the first URL that starts with this and return it. */
+  /** Stop at the first URL with this origin and path (any query) and return its query. */
   readonly callbackUrl: string;
   readonly jar?: CookieJar;
   /** Changes a URL before it is fetched (e.g. to carry a choice to a test IdP's interaction page). */
@@ -397,9 +397,11 @@ export interface FollowOptions {
 export async function followLogin(start: string | URL, options: FollowOptions): Promise<URLSearchParams> {
   const jar = options.jar ?? new CookieJar();
   const doFetch: FollowFetch = options.fetch ?? fetch;
+  const callback = new URL(options.callbackUrl);
   let next = new URL(start);
   for (let hop = 0; hop <= (options.maxRedirects ?? 20); hop += 1) {
-    if (next.href.startsWith(options.callbackUrl)) return next.searchParams;
+    // Origin and path exactly: /callback must not also stop at /callback/:connector.
+    if (next.origin === callback.origin && next.pathname === callback.pathname) return next.searchParams;
     const target = options.rewrite ? options.rewrite(next) : next;
     const cookie = jar.header(target);
     const response = await doFetch(target.href, { method: 'GET', body: undefined, redirect: 'manual', headers: cookie === undefined ? {} : { cookie } });
