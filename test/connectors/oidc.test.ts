@@ -16,7 +16,7 @@ import { pino } from 'pino';
 import { type CallbackConnector, type Connector, type ConnectorDeps, ConnectorError, type Identity, type Refreshable, type Scopes } from '../../connectors/connector.js';
 import { upstreamFetch } from '../../connectors/oidc/http.js';
 import { configSchema, open } from '../../connectors/oidc/oidc.js';
-import { freePort, generateSigningKey, type LoginChoice, startUpstreamOp, type UpstreamAccount, type UpstreamOp } from '../support/upstream-op.js';
+import { followLogin, freePort, generateSigningKey, type LoginChoice, startUpstreamOp, type UpstreamAccount, type UpstreamOp } from '../support/upstream-op.js';
 
 const CALLBACK = 'http://127.0.0.1:5556/dex/callback';
 const OFFLINE: Scopes = { offlineAccess: true, groups: true };
@@ -140,6 +140,15 @@ describe('oidc connector against oidc-provider', () => {
     const data = JSON.parse(new TextDecoder().decode(identity.connectorData)) as { RefreshToken: string; Subject: string };
     assert.ok(Buffer.from(data.RefreshToken, 'base64').length > 0, 'the upstream refresh token is kept for refresh');
     assert.equal(data.Subject, 'alice');
+  });
+
+  test('logs in the upstream default account when the browser carries no choice', async (t) => {
+    const connector = await openConnector(upstream);
+    upstream.setDefaultAccount('carol');
+    t.after(() => upstream.setDefaultAccount('alice'));
+    const { url, connectorState } = await connector.loginUrl(OFFLINE, CALLBACK, 'st');
+    const query = await followLogin(url, { callbackUrl: CALLBACK }); // a plain browser: no harness rewrite
+    assert.equal((await connector.handleCallback(OFFLINE, connectorState, query)).userId, 'carol');
   });
 
   test('sends no prompt without offline access, and acr_values when configured', async () => {

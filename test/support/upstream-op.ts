@@ -72,7 +72,7 @@ export interface IdTokenTamper {
 export interface LoginChoice {
   /** Stop following at this URL, whatever its query (the relying party's callback). */
   readonly callbackUrl: string;
-  /** Which account logs in; default the first configured account. */
+  /** Which account logs in; default the first configured account (see setDefaultAccount). */
   readonly account?: string;
   /** The user declines at the upstream: the upstream redirects back with `error=access_denied`. */
   readonly deny?: boolean;
@@ -95,6 +95,8 @@ export interface UpstreamOp {
   readonly signingKey: JWK;
   /** Adds or replaces an account (claims changed upstream, seen by the next refresh); claim names must be ones the accounts at start used. */
   setAccount(account: UpstreamAccount): void;
+  /** Which account logs in when the interaction URL carries no choice (e.g. a login driven by another test browser). */
+  setDefaultAccount(sub: string): void;
   /** Deletes an account: its refresh tokens stop working. */
   removeAccount(sub: string): void;
   /** Destroys every grant the account gave, as a user revoking access or an admin ending sessions does. */
@@ -193,6 +195,7 @@ export async function startUpstreamOp(options: UpstreamOptions): Promise<Upstrea
   const grantsByAccount = new Map<string, string[]>();
   const key = await generateSigningKey('upstream-key-1');
   let tamper: IdTokenTamper | undefined;
+  let defaultAccount = options.accounts[0]?.sub;
 
   const server: Server = options.tls === undefined ? createServer() : createTlsServer({ key: options.tls.key, cert: options.tls.cert });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(options.port ?? 0, '127.0.0.1', resolve));
@@ -286,7 +289,7 @@ export async function startUpstreamOp(options: UpstreamOptions): Promise<Upstrea
       return;
     }
     if (details.prompt.name === 'login') {
-      const accountId = query.get('account') ?? options.accounts[0]?.sub;
+      const accountId = query.get('account') ?? defaultAccount;
       if (accountId === undefined || !accounts.has(accountId)) throw new Error(`unknown account ${String(accountId)}`);
       await provider.interactionFinished(req, res, { login: { accountId } }, { mergeWithLastSubmission: false });
       return;
@@ -312,6 +315,9 @@ export async function startUpstreamOp(options: UpstreamOptions): Promise<Upstrea
     clientSecret,
     signingKey: key.publicJwk,
     setAccount: (account) => void accounts.set(account.sub, account),
+    setDefaultAccount: (sub) => {
+      defaultAccount = sub;
+    },
     removeAccount: (sub) => void accounts.delete(sub),
     async revokeGrants(sub) {
       const ids = grantsByAccount.get(sub) ?? [];
