@@ -95,10 +95,10 @@ export const refreshGrant = async (
   const withinReuse = (f: RefreshToken): boolean =>
     f.previousHash === presentedHash && f.rotatedAt !== undefined && now.getTime() - f.rotatedAt.getTime() <= policy.reuseIntervalMs;
   if (family.currentHash !== presentedHash && !withinReuse(family)) {
-    if (family.previousHash === presentedHash) {
-      log.warn({ clientId: client.id }, 'rotated refresh token reused after the reuse interval; revoking its family');
-      await revokeFamily(provider, familyId);
-    }
+    // The family id is known only from the family's own tokens, so this is a superseded token presented again —
+    // of any generation, not just the last — and the family has leaked (OAuth 2.0 Security BCP §4.14.2).
+    log.warn({ clientId: client.id }, 'superseded refresh token reused after the reuse interval; revoking its family');
+    await revokeFamily(provider, familyId);
     throw invalid;
   }
 
