@@ -163,11 +163,15 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
   });
 };
 
-/** The chooser link from a password page: the original request again, so the user can pick another connector. */
+/**
+ * The chooser link from a password page: the original request again, so the user can pick another connector.
+ * Everything that shapes the response is kept (an explicit response_mode, forced consent, max_age, login_hint),
+ * or going back would quietly change where and how the client gets its answer.
+ */
 const backQuery = (request: AuthRequest): string => {
   const params = new URLSearchParams({
     client_id: request.clientId, redirect_uri: request.redirectUri, response_type: request.responseTypes.join(' '),
-    scope: request.scopes.join(' '),
+    scope: request.scopes.join(' '), response_mode: request.responseMode,
   });
   if (request.state !== '') params.set('state', request.state);
   if (request.nonce !== '') params.set('nonce', request.nonce);
@@ -175,6 +179,9 @@ const backQuery = (request: AuthRequest): string => {
     params.set('code_challenge', request.codeChallenge);
     params.set('code_challenge_method', request.codeChallengeMethod);
   }
-  if (request.responseMode !== 'query' && request.responseMode !== 'fragment') params.set('response_mode', request.responseMode);
+  if (request.prompt.length > 0) params.set('prompt', request.prompt.join(' '));
+  if (request.forceApproval) params.set('approval_prompt', 'force');
+  if (request.maxAge !== undefined) params.set('max_age', String(request.maxAge));
+  if (request.loginHint !== '') params.set('login_hint', request.loginHint);
   return params.toString();
 };
