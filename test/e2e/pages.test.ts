@@ -138,7 +138,8 @@ describe('password and approval pages', () => {
     assert.ok(responseOf(location).get('code'));
   });
 
-  for (const force of [{ approval_prompt: 'force' }, { prompt: 'consent' }]) {
+  const forcing: Record<string, string>[] = [{ approval_prompt: 'force' }, { prompt: 'consent' }];
+  for (const force of forcing) {
     it(`shows the approval page with ${new URLSearchParams(force).toString()} even with skipApprovalScreen`, async () => {
       const browser = new Browser();
       const form = onlyForm(await openPage(browser, authUrl(skipping, codeRequest('web', force))));
