@@ -8,12 +8,14 @@ import { z } from 'zod';
 import type { Connector, ConnectorDeps, ConnectorModule } from './connector.js';
 import { ldap } from './ldap/ldap.js';
 import { mockCallback, mockPassword } from './mock/mock.js';
+import { oidc } from './oidc/oidc.js';
 
 /** Every configurable connector type, keyed by its Dex `type` name. */
 export const connectorModules = {
   ldap,
   mockCallback,
   mockPassword,
+  oidc,
 } satisfies Record<string, ConnectorModule>;
 
 /** A connector `type` idport supports. */

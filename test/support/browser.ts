@@ -51,40 +51,52 @@ export const formsOf = (page: Page): HtmlForm[] => {
 };
 
 export class Browser {
-  private readonly cookies = new Map<string, string>();
+  /** Cookies by `path` + name. Like a real browser, cookies are shared across ports of one host, scoped by Path. */
+  private readonly cookies = new Map<string, { name: string; value: string; path: string }>();
 
-  /** Cookie names and values currently held (all hosts: tests use one host). */
+  /** A cookie's value by name (the first path that has one). */
   cookie(name: string): string | undefined {
-    return this.cookies.get(name);
+    for (const c of this.cookies.values()) if (c.name === name) return c.value;
+    return undefined;
   }
 
   clearCookies(): void {
     this.cookies.clear();
   }
 
-  private store(headers: Headers): void {
+  private store(headers: Headers, url: string): void {
     for (const line of headers.getSetCookie()) {
-      const [pair = ''] = line.split(';');
+      const [pair = '', ...attributes] = line.split(';');
       const eq = pair.indexOf('=');
       if (eq <= 0) continue;
       const name = pair.slice(0, eq).trim();
       const value = pair.slice(eq + 1).trim();
-      if (/max-age=0|expires=thu, 01 jan 1970/i.test(line) || value === '') this.cookies.delete(name);
-      else this.cookies.set(name, value);
+      const pathAttribute = attributes.map((a) => a.trim()).find((a) => /^path=/i.test(a));
+      const path = pathAttribute?.slice(5) || new URL(url).pathname.replace(/\/[^/]*$/, '') || '/';
+      const key = `${path} ${name}`;
+      if (/max-age=0|expires=thu, 01 jan 1970/i.test(line) || value === '') this.cookies.delete(key);
+      else this.cookies.set(key, { name, value, path });
     }
+  }
+
+  private cookieHeader(url: string): string | undefined {
+    const path = new URL(url).pathname;
+    const matching = [...this.cookies.values()].filter((c) => path === c.path || path.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`));
+    return matching.length === 0 ? undefined : matching.map((c) => `${c.name}=${c.value}`).join('; ');
   }
 
   /** One request, no redirect following. */
   async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Page> {
     const headers: Record<string, string> = { ...(init.headers ?? {}) };
-    if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const cookie = this.cookieHeader(url);
+    if (cookie !== undefined) headers.cookie = cookie;
     let body: string | undefined;
     if (init.form !== undefined) {
       body = new URLSearchParams(init.form).toString();
       headers['content-type'] = 'application/x-www-form-urlencoded';
     }
     const response = await fetch(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body, redirect: 'manual' });
-    this.store(response.headers);
+    this.store(response.headers, url);
     return { url, status: response.status, headers: response.headers, body: await response.text() };
   }
 
