@@ -60,13 +60,19 @@ export type Connector = (PasswordConnector | CallbackConnector | SamlConnector) 
   close?(): Promise<void>;
 };
 
-/** A login the connector refused or could not complete. `userMessage` is safe to show; `message` is for the log. */
+/**
+ * A login the connector refused or could not complete. `userMessage` is safe to show; `message` is for the log.
+ * `temporary` marks a failure of the backend (unreachable, timing out, 5xx) rather than a verdict about the user,
+ * so a refresh answers "try again later" instead of ending the user's tokens.
+ */
 export class ConnectorError extends Error {
   readonly userMessage: string;
-  constructor(message: string, userMessage = 'Login failed.', options?: { cause?: unknown }) {
-    super(message, options);
+  readonly temporary: boolean;
+  constructor(message: string, userMessage = 'Login failed.', options?: { cause?: unknown; temporary?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ConnectorError';
     this.userMessage = userMessage;
+    this.temporary = options?.temporary ?? false;
   }
 }
 

@@ -154,7 +154,7 @@ export async function openSession(settings: ConnectionSettings, log: Logger): Pr
       const reason = describeFailure(err, server, settings.timeoutMs);
       if (err instanceof ResultCodeError && !(err instanceof BusyError || err instanceof UnavailableError)) {
         log.error({ server, reason }, 'LDAP service account bind failed; check bindDN and bindPW');
-        throw new ConnectorError(`ldap: ${server}: service account bind failed: ${reason}`, UNAVAILABLE_MESSAGE, { cause: err });
+        throw new ConnectorError(`ldap: ${server}: service account bind failed: ${reason}`, UNAVAILABLE_MESSAGE, { cause: err, temporary: true });
       }
       if (isCertificateError(err)) {
         log.error({ server, reason }, `TLS certificate of ${server} did not verify: ${reason}; trust its CA with rootCA or rootCAData (insecureSkipVerify only for testing)`);
@@ -165,7 +165,7 @@ export async function openSession(settings: ConnectionSettings, log: Logger): Pr
     }
   }
   const more = settings.hosts.length > 1 ? ' (all hosts tried)' : '';
-  throw new ConnectorError(`ldap: no directory server usable${more}: ${failures.join('; ')}`, UNAVAILABLE_MESSAGE);
+  throw new ConnectorError(`ldap: no directory server usable${more}: ${failures.join('; ')}`, UNAVAILABLE_MESSAGE, { temporary: true });
 }
 
 // ldapts bounds the StartTLS request but not the TLS handshake that follows it, so bound that here.

@@ -136,7 +136,7 @@ class Directory {
       if (err instanceof ConnectorError) throw err;
       const reason = describeFailure(err, session.server, this.settings.timeoutMs);
       this.log.error({ server: session.server, reason }, `LDAP ${operation} failed`);
-      throw new ConnectorError(`ldap: ${operation} at ${session.server} failed: ${reason}`, UNAVAILABLE_MESSAGE, { cause: err });
+      throw new ConnectorError(`ldap: ${operation} at ${session.server} failed: ${reason}`, UNAVAILABLE_MESSAGE, { cause: err, temporary: true });
     } finally {
       this.sessions.delete(session);
       await session.close();

@@ -256,7 +256,7 @@ class OidcConnector implements CallbackConnector, Refreshable {
 
   private async upstream(): Promise<Upstream> {
     const upstream = await this.loader.get();
-    if (upstream === undefined) throw new ConnectorError(`upstream ${this.settings.issuer} has not been discovered yet (not reachable)`, this.unreachable);
+    if (upstream === undefined) throw new ConnectorError(`upstream ${this.settings.issuer} has not been discovered yet (not reachable)`, this.unreachable, { temporary: true });
     return upstream;
   }
 
@@ -309,14 +309,15 @@ function upstreamFailure(step: 'login' | 'refresh' | 'userinfo', err: unknown, u
   }
   if (err instanceof client.ResponseBodyError) {
     const detail = err.error_description === undefined ? err.error : `${err.error}: ${err.error_description}`;
-    return new ConnectorError(`${step}: upstream answered HTTP ${err.status} ${detail}`, userMessage, { cause: err });
+    return new ConnectorError(`${step}: upstream answered HTTP ${err.status} ${detail}`, userMessage, { cause: err, temporary: err.status >= 500 });
   }
   if (err instanceof client.WWWAuthenticateChallengeError) {
     // A 401 from the token or userinfo endpoint (e.g. a wrong client secret) carries its error in the header.
     const detail = err.cause.map((c) => [c.parameters.error, c.parameters.error_description].filter((p) => p !== undefined).join(': ')).join('; ');
     return new ConnectorError(`${step}: upstream answered HTTP ${err.status} ${detail}`, userMessage, { cause: err });
   }
-  return new ConnectorError(`${step}: ${describe(err)}`, userMessage, { cause: err });
+  // Anything else is the network or the upstream failing, not a verdict about the user.
+  return new ConnectorError(`${step}: ${describe(err)}`, userMessage, { cause: err, temporary: !(err instanceof client.ClientError) });
 }
 
 // The messages down the cause chain ("unexpected JWT claim value encountered: unexpected ID Token "nonce" claim value"),

@@ -69,7 +69,7 @@ export const pageErrorHandler =
       message = err.userMessage;
     } else if (err instanceof ConnectorError) {
       request.log.warn({ err: err.message }, 'connector login failed');
-      status = 502;
+      status = err.temporary ? 503 : 502;
       title = 'Login failed';
       message = err.userMessage;
     } else {

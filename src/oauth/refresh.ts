@@ -162,6 +162,10 @@ const refreshIdentity = async (
   try {
     identity = await entry.connector.refresh({ offlineAccess: true, groups: hasScope(scopes, 'groups') || hasScope(family.scopes, 'groups') }, current);
   } catch (err: unknown) {
+    if (err instanceof ConnectorError && err.temporary) {
+      provider.log.warn({ connector: family.connectorId, err: err.message }, 'connector unavailable during refresh');
+      throw new OAuthError('temporarily_unavailable', 'the login service is unavailable; try again later');
+    }
     if (err instanceof ConnectorError) {
       provider.log.info({ connector: family.connectorId, err: err.message }, 'connector refused to refresh the user');
       throw new OAuthError('invalid_grant', 'the user could not be re-authenticated');

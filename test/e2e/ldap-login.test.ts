@@ -71,4 +71,19 @@ connectors:
     assert.equal(result.page.status, 401);
     assert.match(result.page.body, /Invalid username or password/);
   });
+
+  it('answers a refresh with 503 temporarily_unavailable while the directory is down, and keeps the token usable', async () => {
+    const { state, result } = await authorize(new Browser(), FIXTURE.users.jane.password);
+    const tokens = await oidc.authorizationCodeGrant(client, new URL(result.location ?? ''), { expectedState: state });
+    await slapd.stop();
+    const response = await fetch(`${idport.issuer}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from('example-app:example-secret').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token ?? '' }),
+    });
+    assert.equal(response.status, 503);
+    assert.deepEqual(await response.json(), { error: 'temporarily_unavailable', error_description: 'the login service is unavailable; try again later' });
+    // The family was not revoked: it is the directory that failed, not the user.
+    assert.ok(await idport.server.provider.storage.refreshTokens.get((tokens.refresh_token ?? '').split('.')[0] ?? ''));
+  });
 });

@@ -40,7 +40,7 @@ const login = async (browser: Browser, url: string, credentials?: { login: strin
     const [form] = formsOf(step.page);
     assert.ok(form, `expected a form at ${step.page.url} (status ${step.page.status}): ${step.page.body.slice(0, 200)}`);
     // The upstream connector sends prompt=consent (Dex's default promptType), so the upper idport asks.
-    const values = 'req' in form.fields ? { approval: 'approve' } : (credentials ?? {});
+    const values: Record<string, string> = 'req' in form.fields ? { approval: 'approve' } : (credentials ?? {});
     step = await browser.submit(form, values, REDIRECT);
   }
   assert.ok(step.location, 'the chain ended at the application');
