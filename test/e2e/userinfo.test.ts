@@ -53,7 +53,9 @@ describe('userinfo', () => {
   it('refuses a request without a token with 401 and WWW-Authenticate', async () => {
     assertInvalidToken(await callUserinfo(idport, '', 'POST body'), 'an access token is required');
     const response = await fetch(`${idport.issuer}/userinfo`, { headers: { authorization: 'Basic d2ViOndlYi1zZWNyZXQ=' } });
-    assertInvalidToken({ status: response.status, headers: response.headers, body: { ...(await response.json()) } }, 'an access token is required');
+    const body: unknown = await response.json();
+    assert.ok(typeof body === 'object' && body !== null);
+    assertInvalidToken({ status: response.status, headers: response.headers, body: { ...body } }, 'an access token is required');
   });
 
   it('refuses a malformed or tampered token with invalid_token', async () => {
