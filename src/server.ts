@@ -10,6 +10,7 @@ import type { ConnectorDeps } from '../connectors/connector.js';
 import { openLocal } from '../connectors/local/local.js';
 import { openConnector } from '../connectors/registry.js';
 import { openMemory } from '../storage/memory/memory.js';
+import { openPostgres } from '../storage/postgres/postgres.js';
 import { openSqlite } from '../storage/sqlite/sqlite.js';
 import { withStaticOverlay } from '../storage/static.js';
 import type { Client, Password, Storage } from '../storage/storage.js';
@@ -70,7 +71,7 @@ export const openStorage = async (config: Config): Promise<Storage> => {
     case 'sqlite3':
       return openSqlite({ file: config.storage.config.file });
     case 'postgres':
-      throw new Error('storage type postgres is not available yet in this build');
+      return openPostgres(config.storage.config);
   }
 };
 

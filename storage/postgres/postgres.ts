@@ -1,0 +1,274 @@
+/**
+ * PostgreSQL storage on a node-postgres pool (Dex's `storage.type: postgres`), for several replicas
+ * behind one issuer. Tables have the same shape as SQLite's: key columns, an indexed `expiry` for
+ * garbage collection, and the entity as tagged JSON text (storage/codec.ts). `update` is a
+ * compare-and-swap by row lock: `BEGIN; SELECT … FOR UPDATE; fn; UPDATE; COMMIT` under READ COMMITTED,
+ * so concurrent updaters queue on the row instead of failing and retrying as under SERIALIZABLE
+ * (dexidp/dex#1341).
+ */
+import { Pool } from 'pg';
+import { CodecError, decodeJson, encodeJson } from '../codec.js';
+import { SchemaTooNewError } from '../migrate.js';
+import {
+  NotFoundError,
+  StorageUnavailableError,
+  type AuthCode,
+  type AuthRequest,
+  type Client,
+  type ConnectorRecord,
+  type DeviceRequest,
+  type DeviceToken,
+  type GcResult,
+  type Keys,
+  type OfflineSession,
+  type OfflineSessionKey,
+  type Password,
+  type RefreshToken,
+  type Storage,
+  type Table,
+} from '../storage.js';
+import { connectionSettings, type PostgresOptions } from './connection.js';
+import { Database, type Query } from './database.js';
+import { migratePostgres } from './migrations.js';
+
+export { PostgresConfigError, type PostgresOptions, type PostgresSslMode, type PostgresSslOptions } from './connection.js';
+
+/** Readiness must answer quickly even when connecting hangs; /healthz/ready waits a little longer. */
+const PING_TIMEOUT_MS = 1_500;
+
+type Row = { data: string };
+
+interface TableSpec<K, T> {
+  /** Entity name for error messages ("auth request"). */
+  readonly what: string;
+  readonly table: string;
+  /** Primary-key columns, in the order `keyParams` returns their values. */
+  readonly keyColumns: readonly string[];
+  readonly keyOf: (value: T) => K;
+  /** The key as column values, normalised (passwords are lower-cased). */
+  readonly keyParams: (key: K) => string[];
+  /** Present only for tables that garbage collection empties. */
+  readonly expiryOf?: (value: T) => Date | undefined;
+}
+
+// PostgreSQL text cannot hold NUL, so no stored key contains one; such a key (from a request
+// parameter) is simply absent rather than a database error that would read as an outage.
+const hasNul = (params: readonly string[]): boolean => params.some((p) => p.includes('\u0000'));
+
+const sameKey = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+
+class PostgresTable<K, T> implements Table<K, T> {
+  private readonly sql: {
+    readonly insert: string;
+    readonly select: string;
+    readonly selectForUpdate: string;
+    readonly selectAll: string;
+    readonly update: string;
+    readonly delete: string;
+  };
+
+  constructor(
+    private readonly db: Database,
+    private readonly spec: TableSpec<K, T>,
+  ) {
+    // Identifiers come from the constant specs below, never from input.
+    const { table, keyColumns } = spec;
+    const hasExpiry = spec.expiryOf !== undefined;
+    const columns = [...keyColumns, ...(hasExpiry ? ['expiry'] : []), 'data'];
+    const where = keyColumns.map((c, i) => `${c} = $${i + 1}`).join(' AND ');
+    const n = keyColumns.length;
+    this.sql = {
+      insert: `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`,
+      select: `SELECT data FROM ${table} WHERE ${where}`,
+      selectForUpdate: `SELECT data FROM ${table} WHERE ${where} FOR UPDATE`,
+      selectAll: `SELECT data FROM ${table} ORDER BY ${keyColumns.join(', ')}`,
+      update: `UPDATE ${table} SET ${hasExpiry ? `expiry = $${n + 1}, data = $${n + 2}` : `data = $${n + 1}`} WHERE ${where}`,
+      delete: `DELETE FROM ${table} WHERE ${where}`,
+    };
+  }
+
+  // The row was written by encodeJson from a T, and only this code writes these tables.
+  private decode(data: string): T {
+    return decodeJson(data) as T;
+  }
+
+  private expiryParam(value: T): (Date | null)[] {
+    if (this.spec.expiryOf === undefined) return [];
+    return [this.spec.expiryOf(value) ?? null];
+  }
+
+  async create(value: T): Promise<void> {
+    const data = encodeJson(value);
+    const params = this.spec.keyParams(this.spec.keyOf(value));
+    if (hasNul(params)) throw new CodecError(`cannot store a ${this.spec.what} whose key contains NUL`);
+    await this.db.run(this.spec.what, 'create', (query) => query(this.sql.insert, [...params, ...this.expiryParam(value), data]));
+  }
+
+  async get(key: K): Promise<T | undefined> {
+    const params = this.spec.keyParams(key);
+    if (hasNul(params)) return undefined;
+    const { rows } = await this.db.run(this.spec.what, 'get', (query) => query<Row>(this.sql.select, params));
+    return rows[0] === undefined ? undefined : this.decode(rows[0].data);
+  }
+
+  async list(): Promise<T[]> {
+    const { rows } = await this.db.run(this.spec.what, 'list', (query) => query<Row>(this.sql.selectAll));
+    return rows.map((row) => this.decode(row.data));
+  }
+
+  async update(key: K, update: (old: T) => T): Promise<T> {
+    const params = this.spec.keyParams(key);
+    if (hasNul(params)) throw new NotFoundError(this.spec.what);
+    return this.db.transaction(this.spec.what, 'update', async (query) => {
+      // The row lock is held until COMMIT: a concurrent updater waits here and then reads our result.
+      const { rows } = await query<Row>(this.sql.selectForUpdate, params);
+      if (rows[0] === undefined) throw new NotFoundError(this.spec.what);
+      const next = update(this.decode(rows[0].data));
+      if (!sameKey(this.spec.keyParams(this.spec.keyOf(next)), params)) throw new Error(`update must not change the ${this.spec.what} key`);
+      const data = encodeJson(next);
+      await query(this.sql.update, [...params, ...this.expiryParam(next), data]);
+      // Hand back what a later get would return, not the caller's object.
+      return this.decode(data);
+    });
+  }
+
+  async delete(key: K): Promise<void> {
+    const params = this.spec.keyParams(key);
+    if (hasNul(params)) throw new NotFoundError(this.spec.what);
+    const { rowCount } = await this.db.run(this.spec.what, 'delete', (query) => query(this.sql.delete, params));
+    if (rowCount === 0) throw new NotFoundError(this.spec.what);
+  }
+
+  /** Deletes rows whose expiry is before `now` (rows without one stay), on the caller's transaction. */
+  async collect(query: Query, now: Date): Promise<number> {
+    if (this.spec.expiryOf === undefined) return 0;
+    return (await query(`DELETE FROM ${this.spec.table} WHERE expiry < $1`, [now])).rowCount;
+  }
+}
+
+const byId = { keyColumns: ['id'], keyOf: (v: { id: string }): string => v.id, keyParams: (k: string) => [k] } as const;
+const expiry = (v: { expiry?: Date | undefined }): Date | undefined => v.expiry;
+
+// Written by encodeJson from a Keys in updateKeys; nothing else writes the keys table.
+const decodeKeys = (data: string): Keys => decodeJson(data) as Keys;
+
+class PostgresStorage implements Storage {
+  readonly authRequests: PostgresTable<string, AuthRequest>;
+  readonly authCodes: PostgresTable<string, AuthCode>;
+  readonly refreshTokens: PostgresTable<string, RefreshToken>;
+  readonly offlineSessions: PostgresTable<OfflineSessionKey, OfflineSession>;
+  readonly clients: PostgresTable<string, Client>;
+  readonly passwords: PostgresTable<string, Password>;
+  readonly connectors: PostgresTable<string, ConnectorRecord>;
+  readonly deviceRequests: PostgresTable<string, DeviceRequest>;
+  readonly deviceTokens: PostgresTable<string, DeviceToken>;
+
+  constructor(private readonly db: Database) {
+    this.authRequests = new PostgresTable<string, AuthRequest>(db, { what: 'auth request', table: 'auth_requests', ...byId, expiryOf: expiry });
+    this.authCodes = new PostgresTable<string, AuthCode>(db, { what: 'auth code', table: 'auth_codes', ...byId, expiryOf: expiry });
+    this.refreshTokens = new PostgresTable<string, RefreshToken>(db, { what: 'refresh token', table: 'refresh_tokens', ...byId, expiryOf: expiry });
+    this.offlineSessions = new PostgresTable(db, {
+      what: 'offline session',
+      table: 'offline_sessions',
+      keyColumns: ['user_id', 'connector_id'],
+      keyOf: (s: OfflineSession): OfflineSessionKey => ({ userId: s.userId, connectorId: s.connectorId }),
+      keyParams: (k: OfflineSessionKey) => [k.userId, k.connectorId],
+    });
+    this.clients = new PostgresTable<string, Client>(db, { what: 'client', table: 'clients', ...byId });
+    this.passwords = new PostgresTable(db, {
+      what: 'password',
+      table: 'passwords',
+      keyColumns: ['email'],
+      keyOf: (p: Password) => p.email,
+      // Emails compare case-insensitively; JavaScript's rule, so every backend agrees beyond ASCII.
+      keyParams: (email: string) => [email.toLowerCase()],
+    });
+    this.connectors = new PostgresTable<string, ConnectorRecord>(db, { what: 'connector', table: 'connectors', ...byId });
+    this.deviceRequests = new PostgresTable(db, {
+      what: 'device request',
+      table: 'device_requests',
+      keyColumns: ['user_code'],
+      keyOf: (d: DeviceRequest) => d.userCode,
+      keyParams: (k: string) => [k],
+      expiryOf: expiry,
+    });
+    this.deviceTokens = new PostgresTable(db, {
+      what: 'device token',
+      table: 'device_tokens',
+      keyColumns: ['device_code'],
+      keyOf: (d: DeviceToken) => d.deviceCode,
+      keyParams: (k: string) => [k],
+      expiryOf: expiry,
+    });
+  }
+
+  async getKeys(): Promise<Keys | undefined> {
+    const { rows } = await this.db.run('keys', 'get', (query) => query<{ data: string | null }>('SELECT data FROM keys WHERE id = 1'));
+    const data = rows[0]?.data;
+    return data === undefined || data === null ? undefined : decodeKeys(data);
+  }
+
+  async updateKeys(update: (old: Keys | undefined) => Keys): Promise<Keys> {
+    return this.db.transaction('keys', 'update', async (query) => {
+      const lock = async (): Promise<{ data: string | null } | undefined> =>
+        (await query<{ data: string | null }>('SELECT data FROM keys WHERE id = 1 FOR UPDATE')).rows[0];
+      let row = await lock();
+      if (row === undefined) {
+        // Two replicas creating the first key: FOR UPDATE cannot lock a row that does not exist yet,
+        // so create a placeholder. The second inserter waits for the first to commit, skips, and
+        // then locks (and sees) the committed key set.
+        await query('INSERT INTO keys (id, data) VALUES (1, NULL) ON CONFLICT (id) DO NOTHING');
+        row = await lock();
+      }
+      const old = row?.data === undefined || row.data === null ? undefined : decodeKeys(row.data);
+      const data = encodeJson(update(old));
+      await query('UPDATE keys SET data = $1 WHERE id = 1', [data]);
+      return decodeKeys(data);
+    });
+  }
+
+  async garbageCollect(now: Date): Promise<GcResult> {
+    return this.db.transaction('expired rows', 'delete', async (query) => ({
+      authRequests: await this.authRequests.collect(query, now),
+      authCodes: await this.authCodes.collect(query, now),
+      refreshTokens: await this.refreshTokens.collect(query, now),
+      deviceRequests: await this.deviceRequests.collect(query, now),
+      deviceTokens: await this.deviceTokens.collect(query, now),
+    }));
+  }
+
+  async ping(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StorageUnavailableError('postgres: ping timed out')), PING_TIMEOUT_MS);
+    });
+    try {
+      const { rows } = await Promise.race([this.db.run('ping', 'run', (query) => query<{ one: number }>('SELECT 1 AS one')), deadline]);
+      if (rows[0]?.one !== 1) throw new StorageUnavailableError('postgres: SELECT 1 did not return 1');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
+
+/**
+ * Connects, applies pending migrations (exactly once across replicas starting together) and returns
+ * the storage. Rejects with SchemaTooNewError when the schema was migrated by a newer idport,
+ * PostgresConfigError for settings that cannot work, and StorageUnavailableError when the database
+ * cannot be reached.
+ */
+export async function openPostgres(options: PostgresOptions): Promise<Storage> {
+  const settings = connectionSettings(options);
+  try {
+    // Migrations run on their own connection, before the pool exists, so a failure leaks nothing.
+    await migratePostgres(settings.migration, { schema: settings.schema });
+  } catch (err: unknown) {
+    if (err instanceof SchemaTooNewError) throw err;
+    throw new StorageUnavailableError(`postgres: cannot open database ${settings.target}`, { cause: err });
+  }
+  return new PostgresStorage(new Database(new Pool(settings.pool)));
+}
