@@ -1,0 +1,99 @@
+/** Refresh-token families as domain functions over memory storage and a ManualClock (DESIGN.md decision 4). */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { OAuthError } from '../../src/errors.js';
+import { refreshGrant, startRefreshFamily } from '../../src/oauth/refresh.js';
+import type { TokenResponse } from '../../src/oauth/token.js';
+import { client, loginFacts, testProvider, type TestProvider } from './provider.js';
+
+const web = client('web');
+const SCOPES = ['openid', 'email', 'offline_access'];
+
+const start = async (provider: TestProvider, scopes: readonly string[] = SCOPES): Promise<string> => {
+  const family = await startRefreshFamily(provider, loginFacts(provider, 'web', scopes), undefined);
+  assert.ok(family);
+  return family.token;
+};
+
+const refresh = async (provider: TestProvider, token: string, scope?: string): Promise<TokenResponse> =>
+  refreshGrant(provider, web, { grant_type: 'refresh_token', refresh_token: token, ...(scope === undefined ? {} : { scope }) });
+
+const refused = async (promise: Promise<unknown>, code: string, description: string): Promise<void> => {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof OAuthError);
+    assert.deepEqual({ code: err.code, description: err.description }, { code, description });
+    return true;
+  });
+};
+
+describe('refresh-token families', () => {
+  it('starts no family without offline_access', async () => {
+    const provider = await testProvider([web]);
+    assert.equal(await startRefreshFamily(provider, loginFacts(provider, 'web', ['openid']), undefined), undefined);
+  });
+
+  it('starts no family when the refresh_token grant is disabled', async () => {
+    const provider = await testProvider([web], { grantTypes: ['authorization_code'] });
+    assert.equal(await startRefreshFamily(provider, loginFacts(provider, 'web', SCOPES), undefined), undefined);
+  });
+
+  it('keeps each login its own family: revoking one leaves the other (several devices per user)', async () => {
+    const provider = await testProvider([web]);
+    const laptop = await start(provider);
+    const phone = await start(provider);
+    const rotated = await refresh(provider, laptop);
+    provider.clock.advance(3_001);
+    await refused(refresh(provider, laptop), 'invalid_grant', 'invalid refresh token');
+    await refused(refresh(provider, rotated.refresh_token ?? ''), 'invalid_grant', 'invalid refresh token');
+    assert.equal(await provider.storage.refreshTokens.get(laptop.split('.')[0] ?? ''), undefined);
+    assert.ok((await refresh(provider, phone)).refresh_token);
+  });
+
+  it('serves a retry exactly at the end of the reuse interval, and revokes one millisecond later', async () => {
+    const provider = await testProvider([web]);
+    const token = await start(provider);
+    const next = (await refresh(provider, token)).refresh_token;
+    provider.clock.advance(3_000);
+    assert.equal((await refresh(provider, token)).refresh_token, next);
+    provider.clock.advance(1);
+    await refused(refresh(provider, token), 'invalid_grant', 'invalid refresh token');
+    await refused(refresh(provider, next ?? ''), 'invalid_grant', 'invalid refresh token');
+  });
+
+  it('lets exactly one rotation win when the same token races, and hands every racer the same new token', async () => {
+    const provider = await testProvider([web]);
+    const token = await start(provider);
+    const results = await Promise.all(Array.from({ length: 8 }, async () => refresh(provider, token)));
+    assert.equal(new Set(results.map((r) => r.refresh_token)).size, 1);
+    const family = await provider.storage.refreshTokens.get(token.split('.')[0] ?? '');
+    assert.equal(family?.generation, 1);
+  });
+
+  it('refuses a presented token with a wrong secret for a live family and revokes the family', async () => {
+    const provider = await testProvider([web]);
+    const token = await start(provider);
+    const [familyId] = token.split('.');
+    await refused(refresh(provider, `${familyId}.${'A'.repeat(43)}`), 'invalid_grant', 'invalid refresh token');
+    await refused(refresh(provider, token), 'invalid_grant', 'invalid refresh token');
+  });
+
+  it("refuses another client's family without revoking it", async () => {
+    const provider = await testProvider([web, client('other')]);
+    const token = await start(provider);
+    await refused(refreshGrant(provider, client('other'), { refresh_token: token }), 'invalid_grant', 'invalid refresh token');
+    assert.ok((await refresh(provider, token)).refresh_token);
+  });
+
+  it('narrows the scope for one response and keeps the family scope (RFC 6749 §6)', async () => {
+    const provider = await testProvider([web]);
+    const narrowed = await refresh(provider, await start(provider), 'openid');
+    assert.equal(narrowed.scope, 'openid');
+    const again = await refresh(provider, narrowed.refresh_token ?? '');
+    assert.equal(again.scope, SCOPES.join(' '));
+  });
+
+  it('refuses any scope outside the original grant with invalid_scope', async () => {
+    const provider = await testProvider([web]);
+    await refused(refresh(provider, await start(provider), 'openid groups'), 'invalid_scope', 'scope "groups" was not granted originally');
+  });
+});
