@@ -94,6 +94,7 @@ export function withStaticOverlay(storage: Storage, entries: StaticEntries): Sto
     connectors: new StaticOverlayTable('connector', storage.connectors, entries.connectors, (c) => c.id, same),
     deviceRequests: storage.deviceRequests,
     deviceTokens: storage.deviceTokens,
+    sessions: storage.sessions,
     getKeys: (): Promise<Keys | undefined> => storage.getKeys(),
     updateKeys: (update: (old: Keys | undefined) => Keys): Promise<Keys> => storage.updateKeys(update),
     garbageCollect: (now: Date): Promise<GcResult> => storage.garbageCollect(now),

@@ -64,6 +64,8 @@ export interface AuthCode {
   readonly id: string;
   readonly clientId: string;
   readonly redirectUri: string;
+  /** Whether the authorization request named redirect_uri; if so /token must repeat it (RFC 6749 §4.1.3). */
+  readonly redirectUriSent?: boolean | undefined;
   readonly scopes: readonly string[];
   readonly nonce: string;
   readonly claims: Claims;
@@ -148,6 +150,8 @@ export interface Client {
   readonly logoURL: string;
   readonly postLogoutRedirectURIs?: readonly string[] | undefined;
   readonly backchannelLogoutURI?: string | undefined;
+  /** `session`: refresh tokens end with the browser session that issued them (revoked at logout). */
+  readonly refreshTokenLifetime?: 'session' | undefined;
 }
 
 /** A user of the password database. `email` is the key and is compared case-insensitively. */
@@ -180,6 +184,33 @@ export interface ConnectorRecord {
   readonly name: string;
   readonly resourceVersion: string;
   readonly config: unknown;
+}
+
+/**
+ * A browser login session (single sign-on). The cookie holds `${id}.${secret}`; only the secret's hash is
+ * stored, so a database dump hands out no live session. `id` is public: it is the `sid` of ID and logout tokens.
+ */
+export interface Session {
+  readonly id: string;
+  /** SHA-256 (base64url) of the cookie's secret part. */
+  readonly secretHash: string;
+  readonly connectorId: string;
+  readonly claims: Claims;
+  readonly connectorData?: Uint8Array | undefined;
+  /** When the user last authenticated with the connector (OIDC `auth_time`). */
+  readonly authTime: Date;
+  readonly createdAt: Date;
+  readonly lastUsed: Date;
+  /** Absolute end of the session; using it never moves this. */
+  readonly expiry: Date;
+  /** The user asked to be remembered: the cookie outlives the browser. */
+  readonly rememberMe: boolean;
+  /** Scopes the user approved, per client id, so the approval page is not shown again. */
+  readonly consents: Readonly<Record<string, readonly string[]>>;
+  /** Clients that received tokens in this session, for back-channel logout. */
+  readonly clients: readonly string[];
+  /** Refresh-token families bound to this session (clients with `refreshTokenLifetime: session`), revoked at logout. */
+  readonly refreshTokenIds: readonly string[];
 }
 
 /** RFC 8628 device authorization request, keyed by user code. */
@@ -261,6 +292,7 @@ export interface GcResult {
   readonly refreshTokens: number;
   readonly deviceRequests: number;
   readonly deviceTokens: number;
+  readonly sessions: number;
 }
 
 export interface Storage {
@@ -274,6 +306,7 @@ export interface Storage {
   readonly connectors: Table<string, ConnectorRecord>;
   readonly deviceRequests: Table<string, DeviceRequest>;
   readonly deviceTokens: Table<string, DeviceToken>;
+  readonly sessions: Table<string, Session>;
   /** The signing key set, or undefined before the first start created one. */
   getKeys(): Promise<Keys | undefined>;
   /** Compare-and-swap of the key set; `update` may run more than once and sees undefined when none exists. */

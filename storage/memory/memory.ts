@@ -17,6 +17,7 @@ import {
   type OfflineSessionKey,
   type Password,
   type RefreshToken,
+  type Session,
   type Storage,
   type Table,
 } from '../storage.js';
@@ -90,6 +91,7 @@ export class MemoryStorage implements Storage {
   readonly connectors = new MemoryTable<string, ConnectorRecord>('connector', byId, same);
   readonly deviceRequests = new MemoryTable<string, DeviceRequest>('device request', (d) => d.userCode, same);
   readonly deviceTokens = new MemoryTable<string, DeviceToken>('device token', (d) => d.deviceCode, same);
+  readonly sessions = new MemoryTable<string, Session>('session', byId, same);
   private keys: Keys | undefined;
 
   async getKeys(): Promise<Keys | undefined> {
@@ -109,6 +111,7 @@ export class MemoryStorage implements Storage {
       refreshTokens: this.refreshTokens.collect(now, (t) => t.expiry),
       deviceRequests: this.deviceRequests.collect(now, (d) => d.expiry),
       deviceTokens: this.deviceTokens.collect(now, (d) => d.expiry),
+      sessions: this.sessions.collect(now, (s) => s.expiry),
     };
   }
 

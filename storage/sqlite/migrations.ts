@@ -46,6 +46,15 @@ export const sqliteMigrations: readonly Migration<Database>[] = [
       }
     },
   },
+  {
+    version: 3,
+    description: 'browser login sessions (single sign-on), keyed by their public id, with an indexed expiry',
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE sessions (id TEXT NOT NULL PRIMARY KEY, data TEXT NOT NULL, expiry INTEGER) STRICT;
+        CREATE INDEX sessions_expiry ON sessions (expiry);
+      `),
+  },
 ];
 
 /** The schema version this code writes and reads. */

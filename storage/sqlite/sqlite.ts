@@ -26,6 +26,7 @@ import {
   type OfflineSessionKey,
   type Password,
   type RefreshToken,
+  type Session,
   type Storage,
   type Table,
 } from '../storage.js';
@@ -163,6 +164,7 @@ class SqliteStorage implements Storage {
   readonly connectors: SqliteTable<string, ConnectorRecord>;
   readonly deviceRequests: SqliteTable<string, DeviceRequest>;
   readonly deviceTokens: SqliteTable<string, DeviceToken>;
+  readonly sessions: SqliteTable<string, Session>;
   private readonly selectKeys: Database.Statement<[], Row>;
   private readonly updateKeysTx: Database.Transaction<(update: (old: Keys | undefined) => Keys) => Keys>;
   private readonly gcTx: Database.Transaction<(now: Date) => GcResult>;
@@ -206,6 +208,7 @@ class SqliteStorage implements Storage {
       keyParams: (k: string) => [k],
       expiryOf: expiry,
     });
+    this.sessions = new SqliteTable<string, Session>(db, { what: 'session', table: 'sessions', ...byId, expiryOf: expiry });
 
     this.selectKeys = db.prepare<[], Row>('SELECT data FROM keys WHERE id = 1');
     const upsertKeys = db.prepare('INSERT INTO keys (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data');
@@ -222,6 +225,7 @@ class SqliteStorage implements Storage {
         refreshTokens: this.refreshTokens.collect(now),
         deviceRequests: this.deviceRequests.collect(now),
         deviceTokens: this.deviceTokens.collect(now),
+        sessions: this.sessions.collect(now),
       }),
     );
     this.selectOne = db.prepare<[], unknown>('SELECT 1').pluck();

@@ -123,6 +123,15 @@ export function runStorageConformance(
       rekey: (v) => ({ ...v, deviceCode: `${v.deviceCode}-moved` }),
       order: (v) => v.deviceCode,
     });
+    describeEntity(storage, {
+      what: 'session',
+      table: (s) => s.sessions,
+      make: (n) => fx.session(n),
+      keyOf: byId,
+      change: (v) => ({ ...v, lastUsed: fx.at(99), consents: { ...v.consents, other: ['openid', 'groups'] }, clients: [...v.clients, 'other'] }),
+      rekey: idSuffix,
+      order: byId,
+    });
 
     describe('field types', () => {
       it('returns Date fields as Dates equal to the millisecond, including nested ones', async () => {
@@ -303,6 +312,7 @@ export function runStorageConformance(
           await s.refreshTokens.create(fx.refreshToken(i + 1, expiry));
           await s.deviceRequests.create(fx.deviceRequest(i + 1, expiry));
           await s.deviceTokens.create(fx.deviceToken(i + 1, expiry));
+          await s.sessions.create(fx.session(i + 1, expiry));
         }
         await s.refreshTokens.create(fx.refreshToken(4, null));
         // Rows of tables without expiry stay, even when their dates are long past.
@@ -312,7 +322,7 @@ export function runStorageConformance(
         await s.offlineSessions.create(fx.offlineSession(1));
         await s.updateKeys(() => fx.keys('current', ['retired']));
 
-        assert.deepEqual(await s.garbageCollect(now), { authRequests: 1, authCodes: 1, refreshTokens: 1, deviceRequests: 1, deviceTokens: 1 });
+        assert.deepEqual(await s.garbageCollect(now), { authRequests: 1, authCodes: 1, refreshTokens: 1, deviceRequests: 1, deviceTokens: 1, sessions: 1 });
 
         const ids = async <T>(rows: Promise<T[]>, keyOf: (v: T) => string): Promise<string[]> => (await rows).map(keyOf).sort();
         assert.deepEqual(await ids(s.authRequests.list(), byId), ['auth-request-2', 'auth-request-3']);
@@ -320,13 +330,14 @@ export function runStorageConformance(
         assert.deepEqual(await ids(s.refreshTokens.list(), byId), ['refresh-token-2', 'refresh-token-3', 'refresh-token-4']);
         assert.deepEqual(await ids(s.deviceRequests.list(), (d) => d.userCode), ['USER-2', 'USER-3']);
         assert.deepEqual(await ids(s.deviceTokens.list(), (d) => d.deviceCode), ['device-code-2', 'device-code-3']);
+        assert.deepEqual(await ids(s.sessions.list(), byId), ['session-2', 'session-3']);
         assert.deepEqual(await s.clients.list(), [fx.client(1)]);
         assert.deepEqual(await s.passwords.list(), [fx.password(1)]);
         assert.deepEqual(await s.connectors.list(), [fx.connector(1)]);
         assert.deepEqual(await s.offlineSessions.list(), [fx.offlineSession(1)]);
         assert.deepEqual(await s.getKeys(), fx.keys('current', ['retired']));
 
-        assert.deepEqual(await s.garbageCollect(now), { authRequests: 0, authCodes: 0, refreshTokens: 0, deviceRequests: 0, deviceTokens: 0 });
+        assert.deepEqual(await s.garbageCollect(now), { authRequests: 0, authCodes: 0, refreshTokens: 0, deviceRequests: 0, deviceTokens: 0, sessions: 0 });
       });
 
       it('garbage-collects a row whose expiry was moved into the past by an update', async () => {

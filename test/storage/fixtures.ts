@@ -15,6 +15,7 @@ import type {
   OfflineSession,
   Password,
   RefreshToken,
+  Session,
 } from '../../storage/storage.js';
 
 /** A fixed instant with a non-zero millisecond part; every fixture date is derived from it. */
@@ -180,6 +181,23 @@ export const deviceToken = (n: number, expiry: Date = at(300_000)): DeviceToken 
   pollIntervalSeconds: 5,
   codeChallenge: 'challenge',
   codeChallengeMethod: 'plain',
+});
+
+/** A browser session with every field set; its expiry is `expiry`. */
+export const session = (n: number, expiry: Date = at(86_400_000)): Session => ({
+  id: `session-${n}`,
+  secretHash: `secret-hash-${n}`,
+  connectorId: 'ldap',
+  claims: claims(n),
+  connectorData: allBytes(n + 3),
+  authTime: at(13),
+  createdAt: at(14),
+  lastUsed: at(15),
+  expiry,
+  rememberMe: n % 2 === 1,
+  consents: { 'example-app': ['openid', 'email'], [`client-${n}`]: ['openid'] },
+  clients: ['example-app', `client-${n}`],
+  refreshTokenIds: [`refresh-token-${n}`],
 });
 
 /** A key set whose signing key is `kid` and which publishes one verification key per entry of `retiredKids`. */

@@ -157,9 +157,9 @@ describe('sqlite migrations', () => {
   it('creates a new database at the latest schema version with expiry indexes', async () => {
     const file = tempFile();
     await (await openSqlite({ file })).close();
-    assert.equal(sqliteSchemaVersion, 2);
+    assert.equal(sqliteSchemaVersion, 3);
     const indexes = withRaw(file, (db) => {
-      assert.equal(schemaVersionOf(db), 2);
+      assert.equal(schemaVersionOf(db), 3);
       return db.prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%_expiry' ORDER BY name").pluck().all();
     });
     assert.deepEqual(indexes, [
@@ -168,6 +168,7 @@ describe('sqlite migrations', () => {
       'device_requests_expiry',
       'device_tokens_expiry',
       'refresh_tokens_expiry',
+      'sessions_expiry',
     ]);
   });
 
@@ -198,13 +199,14 @@ describe('sqlite migrations', () => {
     assert.deepEqual(await storage.offlineSessions.get({ userId: 'user-1', connectorId: 'github' }), fx.offlineSession(1));
     assert.deepEqual(await storage.getKeys(), fx.keys('current', ['retired']));
     // Only the backfilled expiry column lets garbage collection find the expired version 1 row.
-    assert.deepEqual(await storage.garbageCollect(fx.at(0)), { authRequests: 1, authCodes: 0, refreshTokens: 0, deviceRequests: 0, deviceTokens: 0 });
+    assert.deepEqual(await storage.garbageCollect(fx.at(0)), { authRequests: 1, authCodes: 0, refreshTokens: 0, deviceRequests: 0, deviceTokens: 0, sessions: 0 });
     assert.deepEqual((await storage.authRequests.list()).map((r) => r.id), ['auth-request-2']);
     await storage.close();
 
     withRaw(file, (db) => {
-      assert.equal(schemaVersionOf(db), 2);
+      assert.equal(schemaVersionOf(db), 3);
       assert.deepEqual(columnsOf(db, 'auth_requests'), ['id', 'data', 'expiry']);
+      assert.deepEqual(columnsOf(db, 'sessions'), ['id', 'data', 'expiry']);
       assert.deepEqual(db.prepare('SELECT id, expiry FROM auth_requests').all(), [{ id: 'auth-request-2', expiry: fx.baseTime + 1 }]);
       assert.deepEqual(db.prepare('SELECT expiry FROM refresh_tokens').all(), [{ expiry: null }]);
     });

@@ -90,7 +90,7 @@ describe('static overlay', () => {
     await overlay.updateKeys(() => fx.keys('current'));
     assert.deepEqual(await inner.authRequests.get('auth-request-1'), fx.authRequest(1, fx.at(-1)));
     assert.deepEqual(await inner.getKeys(), fx.keys('current'));
-    assert.deepEqual(await overlay.garbageCollect(fx.at(0)), { authRequests: 1, authCodes: 0, refreshTokens: 0, deviceRequests: 0, deviceTokens: 0 });
+    assert.deepEqual(await overlay.garbageCollect(fx.at(0)), { authRequests: 1, authCodes: 0, refreshTokens: 0, deviceRequests: 0, deviceTokens: 0, sessions: 0 });
     assert.equal(await overlay.ping(), undefined);
   });
 
