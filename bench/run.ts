@@ -62,6 +62,7 @@ const settings = (issuer: string): ProviderSettings => ({
   issuer, basePath: '/dex', responseTypes: ['code'], grantTypes: ['authorization_code', 'refresh_token'], pkceEnforce: false,
   codeChallengeMethods: ['S256', 'plain'], skipApprovalScreen: true, alwaysShowLoginScreen: false, idTokenTtlMs: 86_400_000,
   accessTokenTtlMs: 86_400_000, authRequestTtlMs: 86_400_000, authCodeTtlMs: 600_000, refresh: { disableRotation: false, reuseIntervalMs: 3000 },
+  sessions: { cookieName: 'idport_session', absoluteLifetimeMs: 86_400_000, idleLifetimeMs: 3_600_000, rememberMeDefault: true },
 });
 
 const runBackend = async (name: string, storage: Storage, algorithm: 'RS256' | 'ES256' | 'EdDSA'): Promise<Result[]> => {

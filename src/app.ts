@@ -8,6 +8,7 @@ import { authRoutes } from './http/auth-routes.js';
 import { discoveryRoutes } from './http/discovery-routes.js';
 import { registerFormParser } from './http/form.js';
 import { healthRoutes } from './http/health-routes.js';
+import { logoutRoutes } from './http/logout-routes.js';
 import type { PageContext } from './http/pages.js';
 import { staticRoutes } from './http/static-routes.js';
 import { tokenRoutes, userinfoRoutes } from './http/token-routes.js';
@@ -74,6 +75,7 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
     await scope.register(tokenRoutes, { provider });
     await scope.register(userinfoRoutes, { provider });
     await scope.register(authRoutes, { provider, page });
+    await scope.register(logoutRoutes, { provider, page });
     await scope.register(healthRoutes, { storage: provider.storage });
     await scope.register(staticRoutes, { staticDir, themeDir: themeDir(branding.theme) });
   }, { prefix });

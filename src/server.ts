@@ -54,6 +54,12 @@ export const settingsFromConfig = (config: Config): ProviderSettings => {
     accessTokenTtlMs: config.expiry.idTokens,
     authRequestTtlMs: config.expiry.authRequests,
     authCodeTtlMs: AUTH_CODE_TTL_MS,
+    sessions: {
+      cookieName: config.sessions.cookieName,
+      absoluteLifetimeMs: config.sessions.absoluteLifetime,
+      idleLifetimeMs: config.sessions.validIfNotUsedFor,
+      rememberMeDefault: config.sessions.rememberMeCheckedByDefault,
+    },
     refresh: {
       disableRotation: refresh.disableRotation,
       reuseIntervalMs: refresh.reuseInterval,
@@ -79,6 +85,7 @@ const staticClients = (config: Config): Client[] =>
   config.staticClients.map((c) => ({
     id: c.id, secret: c.secret, redirectURIs: c.redirectURIs, trustedPeers: c.trustedPeers, public: c.public,
     name: c.name, logoURL: c.logoURL, postLogoutRedirectURIs: c.postLogoutRedirectURIs, backchannelLogoutURI: c.backchannelLogoutURI,
+    refreshTokenLifetime: c.refreshTokenLifetime,
   }));
 
 const staticPasswords = (config: Config): Password[] =>

@@ -27,6 +27,8 @@ export interface AuthRequest {
   readonly responseTypes: readonly string[];
   readonly scopes: readonly string[];
   readonly redirectUri: string;
+  /** Whether the request named redirect_uri (it may be left out when the client has one); /token must then repeat it. */
+  readonly redirectUriSent: boolean;
   readonly state: string;
   readonly nonce: string;
   readonly responseMode: ResponseMode;

@@ -114,7 +114,8 @@ export function createConfigSchema(options: ConfigSchemaOptions = {}) {
       /** Shown on the approval page; Dex requires it. */
       name: nonEmptyText(),
       logoURL: text().default(''),
-      refreshTokenLifetime: notSupported(),
+      /** idport addition: `session` makes refresh tokens end with the browser session that issued them (revoked at logout). */
+      refreshTokenLifetime: text(z.literal('session', { error: 'expected "session" (refresh tokens end at logout)' })).optional(),
       allowedConnectors: notSupported(),
       mfaChain: notSupported(),
       ssoSharedWith: notSupported(),

@@ -16,6 +16,7 @@ import {
 } from '../oauth/authflow.js';
 import { AuthorizePageError } from '../oauth/authorize.js';
 import type { Provider } from '../oauth/provider.js';
+import type { SessionCookie } from '../oauth/sessions.js';
 import { randomToken } from '../oauth/tokens.js';
 import { renderApproval, renderLogin, renderPassword } from '../../web/render.js';
 import type { AuthRequest } from '../../storage/storage.js';
@@ -32,6 +33,15 @@ export interface AuthRoutesOptions {
 }
 
 /** Reads the browser-binding cookie, setting a new one when absent. */
+/** Attributes of idport's cookies. */
+export const sessionCookieOptions = (provider: Provider) =>
+  ({
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: provider.settings.issuer.startsWith('https:'),
+    path: provider.settings.basePath === '' ? '/' : provider.settings.basePath,
+  }) as const;
+
 const browserIdOf = (provider: Provider, request: FastifyRequest, reply: FastifyReply): string => {
   const existing = request.cookies[BROWSER_COOKIE];
   if (existing !== undefined && existing.length >= 32) return existing;
@@ -53,7 +63,16 @@ const param = (request: FastifyRequest, name: string): string | undefined => {
 export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOptions): Promise<void> => {
   const { provider, page } = options;
   const base = provider.settings.basePath;
+  const sessionCookie = provider.settings.sessions.cookieName;
   app.setErrorHandler(pageErrorHandler(provider, page));
+
+  /** HttpOnly, SameSite=Lax (sent on top-level redirects from clients), Secure on https issuers, scoped to the issuer path. */
+  const setSessionCookie = (reply: FastifyReply, cookie: SessionCookie): void => {
+    void reply.setCookie(sessionCookie, cookie.value, {
+      ...sessionCookieOptions(provider),
+      ...(cookie.maxAgeSeconds !== undefined ? { maxAge: cookie.maxAgeSeconds } : {}),
+    });
+  };
 
   const connectorUrl = (connectorId: string, request: AuthRequest): string =>
     `${base}/auth/${encodeURIComponent(connectorId)}?req=${encodeURIComponent(request.id)}`;
@@ -62,7 +81,9 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
   const authorize = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const params = request.method === 'POST' ? formOf(request) : new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1));
     if (!request.url.includes('?') && request.method === 'GET') params.delete(request.url);
-    const start = await startAuthorization(provider, params, browserIdOf(provider, request, reply));
+    const start = await startAuthorization(provider, params, browserIdOf(provider, request, reply), request.cookies[sessionCookie]);
+    if (start.kind === 'respond') return sendAuthorizationResponse(reply, page, start.response);
+    if (start.kind === 'loggedIn') return afterLogin(start.request, reply);
     if (start.kind === 'connector') return redirect(reply, connectorUrl(start.connectorId, start.request));
     const connectors = [...provider.connectors.values()].map((c) => ({ name: c.name, type: c.type, url: connectorUrl(c.id, start.request) }));
     sendPage(reply, page, renderLogin({ ...page.base, connectors }));
@@ -84,7 +105,7 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
     throw new AuthorizePageError('SAML connectors are not supported yet.');
   });
 
-  const passwordPage = (pending: AuthRequest, connectorId: string, username: string, invalid: boolean): string => {
+  const passwordPage = (pending: AuthRequest, connectorId: string, username: string, invalid: boolean, rememberMe = provider.settings.sessions.rememberMeDefault): string => {
     const entry = connectorOf(provider, connectorId);
     if (entry.connector.kind !== 'password') throw new AuthorizePageError('This connector does not take a password.');
     return renderPassword({
@@ -94,6 +115,7 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
       usernamePrompt: entry.connector.prompt(),
       invalid,
       csrfToken: pending.csrfToken,
+      rememberMe: { shown: true, checked: rememberMe },
       ...(provider.connectors.size > 1 ? { backUrl: `${base}/auth?${backQuery(pending)}` } : {}),
     });
   };
@@ -113,9 +135,11 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
     if (entry.connector.kind !== 'password') throw new AuthorizePageError('This connector does not take a password.');
     const username = form.get('login') ?? '';
     const identity = await entry.connector.login(scopesOf(pending), username, form.get('password') ?? '');
-    if (identity === undefined) return sendPage(reply, page, passwordPage(pending, pending.connectorId, username, true), 401);
-    const loggedIn = await finishLogin(provider, pending, identity);
-    return afterLogin(loggedIn, reply);
+    const rememberMe = form.get('remember_me') === 'on';
+    if (identity === undefined) return sendPage(reply, page, passwordPage(pending, pending.connectorId, username, true, rememberMe), 401);
+    const loggedIn = await finishLogin(provider, pending, identity, { rememberMe, sessionCookie: request.cookies[sessionCookie] });
+    setSessionCookie(reply, loggedIn.cookie);
+    return afterLogin(loggedIn.request, reply);
   });
 
   const callback = async (request: FastifyRequest<{ Params: { connector?: string } }>, reply: FastifyReply): Promise<void> => {
@@ -126,21 +150,23 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
     if (entry.connector.kind !== 'callback') throw new AuthorizePageError('This connector does not use callbacks.');
     const query = new URLSearchParams(request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '');
     const identity = await entry.connector.handleCallback(scopesOf(pending), pending.connectorState, query);
-    const loggedIn = await finishLogin(provider, pending, identity);
-    return afterLogin(loggedIn, reply);
+    // No form to ask on an upstream login: the configured default decides whether it is remembered.
+    const loggedIn = await finishLogin(provider, pending, identity, { rememberMe: provider.settings.sessions.rememberMeDefault, sessionCookie: request.cookies[sessionCookie] });
+    setSessionCookie(reply, loggedIn.cookie);
+    return afterLogin(loggedIn.request, reply);
   };
   app.get('/callback', callback);
   app.get('/callback/:connector', callback);
 
   const afterLogin = async (request: AuthRequest, reply: FastifyReply): Promise<void> => {
-    if (!needsApproval(provider, request)) return sendAuthorizationResponse(reply, page, await approvedResponse(provider, request));
+    if (!(await needsApproval(provider, request))) return sendAuthorizationResponse(reply, page, await approvedResponse(provider, request));
     return redirect(reply, `${base}/approval?req=${encodeURIComponent(request.id)}`);
   };
 
   app.get('/approval', async (request, reply) => {
     const pending = await loadRequest(provider, param(request, 'req'), request.cookies[BROWSER_COOKIE]);
     if (!pending.loggedIn) throw new AuthorizePageError('Log in before approving this request.');
-    if (!needsApproval(provider, pending)) return sendAuthorizationResponse(reply, page, await approvedResponse(provider, pending));
+    if (!(await needsApproval(provider, pending))) return sendAuthorizationResponse(reply, page, await approvedResponse(provider, pending));
     const client = await provider.storage.clients.get(pending.clientId);
     sendPage(reply, page, renderApproval({
       ...page.base,

@@ -3,10 +3,12 @@
  * and the approval page to the authorization response. Plain functions over a Provider; src/http renders.
  */
 import type { Identity, Scopes } from '../../connectors/connector.js';
-import type { AuthRequest, Claims, ResponseMode } from '../../storage/storage.js';
+import type { AuthRequest, Claims, ResponseMode, Session } from '../../storage/storage.js';
 import { NotFoundError } from '../../storage/storage.js';
 import { OAuthError } from '../errors.js';
-import { AuthorizePageError, RedirectableError, validateAuthorization } from './authorize.js';
+import { AuthorizePageError, RedirectableError, validateAuthorization, type ValidatedAuthorization } from './authorize.js';
+import { subjectOf } from './logout.js';
+import { hasConsent, loadSession, recordGrant, startSession, type SessionCookie } from './sessions.js';
 import { mintTokens, type GrantFacts } from './claims.js';
 import { OOB_REDIRECT_URI } from './clients.js';
 import { wireDescription } from './error-description.js';
@@ -14,8 +16,15 @@ import type { ConnectorEntry, Provider } from './provider.js';
 import { hasScope } from './scopes.js';
 import { hashSecret, randomToken, safeEqual } from './tokens.js';
 
-/** What the browser should see after /auth: the connector chooser, or straight to one connector. */
-export type AuthStart = { readonly kind: 'choose'; readonly request: AuthRequest } | { readonly kind: 'connector'; readonly request: AuthRequest; readonly connectorId: string };
+/**
+ * What the browser should see after /auth: the connector chooser, straight to one connector, on to approval
+ * because the session already logged the user in, or (prompt=none) the response at once.
+ */
+export type AuthStart =
+  | { readonly kind: 'choose'; readonly request: AuthRequest }
+  | { readonly kind: 'connector'; readonly request: AuthRequest; readonly connectorId: string }
+  | { readonly kind: 'loggedIn'; readonly request: AuthRequest }
+  | { readonly kind: 'respond'; readonly response: AuthorizationResponse };
 
 /** The response delivered to the client's redirect URI. */
 export type AuthorizationResponse =
@@ -28,30 +37,74 @@ export const scopesOf = (request: Pick<AuthRequest, 'scopes'>): Scopes => ({
   groups: hasScope(request.scopes, 'groups'),
 });
 
+/**
+ * Whether the browser session can stand in for a login (OIDC Core §3.1.2.1): not with prompt=login, not when
+ * the last login is older than max_age, not when id_token_hint names another user.
+ */
+const sessionSatisfies = async (provider: Provider, session: Session | undefined, validated: ValidatedAuthorization, idTokenHint: string | null): Promise<boolean> => {
+  if (session === undefined || validated.prompt.includes('login')) return false;
+  const now = provider.deps.clock.now().getTime();
+  if (validated.maxAge !== undefined && now - session.authTime.getTime() > validated.maxAge * 1000) return false;
+  if (idTokenHint !== null && idTokenHint !== '') {
+    let hinted: string | undefined;
+    try {
+      const payload = await provider.signer.verify(idTokenHint, { ignoreExpiry: true });
+      hinted = typeof payload.sub === 'string' ? payload.sub : undefined;
+    } catch {
+      throw new OAuthError('invalid_request', 'id_token_hint is not an ID token this provider issued');
+    }
+    if (hinted !== subjectOf(session)) return false;
+  }
+  return true;
+};
+
 /** Validates an authorization request, stores it bound to this browser, and says where the browser goes next. */
-export const startAuthorization = async (provider: Provider, params: URLSearchParams, browserId: string): Promise<AuthStart> => {
+export const startAuthorization = async (
+  provider: Provider,
+  params: URLSearchParams,
+  browserId: string,
+  sessionCookie: string | undefined,
+): Promise<AuthStart> => {
   const { storage, settings, deps } = provider;
   const validated = await validateAuthorization(params, {
     settings,
     getClient: (id) => storage.clients.get(id),
     connectorIds: [...provider.connectors.keys()],
   });
-  if (validated.prompt.includes('none')) {
-    // No browser session can exist before the sessions feature; OIDC Core §3.1.2.6.
-    throw new RedirectableError(new OAuthError('login_required', 'the user is not logged in'), {
-      redirectUri: validated.redirectUri, responseMode: validated.responseMode, state: validated.state,
-    });
+  const target = { redirectUri: validated.redirectUri, responseMode: validated.responseMode, state: validated.state };
+  let session: Session | undefined;
+  let reuse: boolean;
+  try {
+    session = await loadSession(provider, sessionCookie);
+    reuse = await sessionSatisfies(provider, session, validated, params.get('id_token_hint'));
+  } catch (err: unknown) {
+    if (err instanceof OAuthError) throw new RedirectableError(err, target);
+    throw err;
   }
   const now = deps.clock.now();
-  const request: AuthRequest = {
+  const base = {
     ...validated,
     id: randomToken(deps.randomBytes),
     csrfToken: randomToken(deps.randomBytes),
     browserHash: hashSecret(browserId),
-    loggedIn: false,
     expiry: new Date(now.getTime() + settings.authRequestTtlMs),
   };
+  const request: AuthRequest =
+    reuse && session !== undefined
+      ? {
+          ...base, loggedIn: true, connectorId: session.connectorId, claims: session.claims, connectorData: session.connectorData,
+          authTime: session.authTime, sessionId: session.id,
+        }
+      : { ...base, loggedIn: false };
+  if (validated.prompt.includes('none')) {
+    // OIDC Core §3.1.2.6: answer at once, without any page.
+    if (!reuse) throw new RedirectableError(new OAuthError('login_required', 'the user is not logged in'), target);
+    if (await needsApproval(provider, request)) throw new RedirectableError(new OAuthError('consent_required', 'the user has not approved this client'), target);
+    await storage.authRequests.create(request);
+    return { kind: 'respond', response: await approvedResponse(provider, request) };
+  }
   await storage.authRequests.create(request);
+  if (request.loggedIn) return { kind: 'loggedIn', request };
   if (validated.connectorId !== '') return { kind: 'connector', request, connectorId: validated.connectorId };
   const [only] = provider.connectors.keys();
   if (provider.connectors.size === 1 && only !== undefined && !settings.alwaysShowLoginScreen) return { kind: 'connector', request, connectorId: only };
@@ -104,17 +157,37 @@ const claimsOf = (identity: Identity): Claims => ({
   groups: [...identity.groups],
 });
 
-/** Records a successful connector login on the request. */
-export const finishLogin = async (provider: Provider, request: AuthRequest, identity: Identity): Promise<AuthRequest> => {
+/**
+ * Records a successful connector login on the request and starts a new browser session for it (a new id, so
+ * a planted cookie gains nothing). Returns the cookie to set.
+ */
+export const finishLogin = async (
+  provider: Provider,
+  request: AuthRequest,
+  identity: Identity,
+  options: { readonly rememberMe: boolean; readonly sessionCookie: string | undefined },
+): Promise<{ request: AuthRequest; cookie: SessionCookie }> => {
   const now = provider.deps.clock.now();
-  return provider.storage.authRequests.update(request.id, (old) => ({
-    ...old, loggedIn: true, claims: claimsOf(identity), connectorData: identity.connectorData, authTime: now,
+  const claims = claimsOf(identity);
+  const previous = await loadSession(provider, options.sessionCookie);
+  const { session, cookie } = await startSession(
+    provider,
+    { connectorId: request.connectorId, claims, connectorData: identity.connectorData, authTime: now, rememberMe: options.rememberMe },
+    previous,
+  );
+  const updated = await provider.storage.authRequests.update(request.id, (old) => ({
+    ...old, loggedIn: true, claims, connectorData: identity.connectorData, authTime: now, sessionId: session.id,
   }));
+  return { request: updated, cookie };
 };
 
-/** Whether the approval page can be skipped for this request. */
-export const needsApproval = (provider: Provider, request: AuthRequest): boolean =>
-  request.forceApproval || !provider.settings.skipApprovalScreen;
+/** Whether the approval page must be shown: forced by the client, or not skipped by config and not yet given in this session. */
+export const needsApproval = async (provider: Provider, request: AuthRequest): Promise<boolean> => {
+  if (request.forceApproval) return true;
+  if (provider.settings.skipApprovalScreen) return false;
+  const session = request.sessionId === undefined ? undefined : await provider.storage.sessions.get(request.sessionId);
+  return !hasConsent(session, request.clientId, request.scopes);
+};
 
 /** Where the user goes when they deny consent (DESIGN.md decision 3: access_denied, not a page). */
 export const deniedResponse = async (provider: Provider, request: AuthRequest): Promise<AuthorizationResponse> => {
@@ -137,6 +210,7 @@ export const approvedResponse = async (provider: Provider, request: AuthRequest)
   const { storage, deps, settings } = provider;
   if (!request.loggedIn || request.claims === undefined || request.authTime === undefined) throw expiredRequest();
   await consumeRequest(provider, request);
+  if (request.sessionId !== undefined) await recordGrant(provider, request.sessionId, request.clientId, request.scopes);
   const now = deps.clock.now();
   const params: Record<string, string> = {};
   const types = request.responseTypes;
@@ -144,7 +218,7 @@ export const approvedResponse = async (provider: Provider, request: AuthRequest)
   if (types.includes('code')) {
     code = randomToken(deps.randomBytes);
     await storage.authCodes.create({
-      id: hashSecret(code), clientId: request.clientId, redirectUri: request.redirectUri, scopes: request.scopes,
+      id: hashSecret(code), clientId: request.clientId, redirectUri: request.redirectUri, redirectUriSent: request.redirectUriSent, scopes: request.scopes,
       nonce: request.nonce, claims: request.claims, connectorId: request.connectorId, connectorData: request.connectorData,
       codeChallenge: request.codeChallenge, codeChallengeMethod: request.codeChallengeMethod, authTime: request.authTime,
       sessionId: request.sessionId, expiry: new Date(now.getTime() + settings.authCodeTtlMs),

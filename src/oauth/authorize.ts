@@ -185,6 +185,7 @@ const validateVerified = async (
     responseTypes: types,
     scopes,
     redirectUri,
+    redirectUriSent: params.get('redirect_uri') !== null && params.get('redirect_uri') !== '',
     state,
     nonce,
     responseMode,

@@ -37,7 +37,7 @@ export const scopedUserClaims = (facts: Pick<GrantFacts, 'scopes' | 'claims' | '
 /** Claim names idport can release, for discovery's `claims_supported`. */
 export const SUPPORTED_CLAIMS = [
   'iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'at_hash', 'c_hash',
-  'email', 'email_verified', 'name', 'preferred_username', 'groups', 'federated_claims',
+  'email', 'email_verified', 'name', 'preferred_username', 'groups', 'federated_claims', 'sid',
 ] as const;
 
 export interface MintedTokens {

@@ -16,6 +16,7 @@ export const discoveryDocument = (settings: ProviderSettings, signingAlgorithms:
     token_endpoint: at('/token'),
     jwks_uri: at('/keys'),
     userinfo_endpoint: at('/userinfo'),
+    end_session_endpoint: at('/logout'),
     response_types_supported: [...settings.responseTypes],
     response_modes_supported: ['query', 'fragment', 'form_post'],
     grant_types_supported: grantTypes,
@@ -29,5 +30,8 @@ export const discoveryDocument = (settings: ProviderSettings, signingAlgorithms:
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     authorization_response_iss_parameter_supported: true,
+    // OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens carry `sid`, and ID tokens do too.
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
   };
 };

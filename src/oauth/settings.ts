@@ -1,4 +1,5 @@
 /** The provider's protocol settings, derived once from the config so request handling reads plain values. */
+import type { SessionSettings } from './sessions.js';
 
 /** Refresh-token policy (DESIGN.md decision 4; Dex's `expiry.refreshTokens`). */
 export interface RefreshPolicy {
@@ -31,6 +32,7 @@ export interface ProviderSettings {
   /** Authorization codes live 10 minutes (DESIGN.md decision 3; RFC 6749 §4.1.2). */
   readonly authCodeTtlMs: number;
   readonly refresh: RefreshPolicy;
+  readonly sessions: SessionSettings;
 }
 
 /** Sorts the words of a response_type so `id_token code` and `code id_token` compare equal (OAuth 2.0 Multiple Response Types). */

@@ -7,6 +7,7 @@ import { authenticateClient, presentedCredentials } from './clients.js';
 import { verifyPkce } from './pkce.js';
 import type { Provider } from './provider.js';
 import { refreshGrant, startRefreshFamily } from './refresh.js';
+import { bindRefreshFamily } from './sessions.js';
 import { hashSecret } from './tokens.js';
 
 /** The JSON body of a successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3). */
@@ -68,11 +69,12 @@ const authorizationCodeGrant = async (
   if (stored.expiry.getTime() <= now.getTime()) throw new OAuthError('invalid_grant', 'invalid or expired authorization code');
   // RFC 6749 §4.1.3: the code must have been issued to this client, for this redirect URI.
   if (stored.clientId !== client.id) throw new OAuthError('invalid_grant', 'authorization code was issued to another client');
-  // redirect_uri is required only if the authorization request had it, and /auth lets a client with one registered
-  // URI leave it out. The code does not record which it was, so an omitted redirect_uri stands for the client's only
-  // registered URI: the one place the code can have been sent (so no code injection, RFC 6749 §10.6).
-  const [onlyRedirectUri] = client.redirectURIs.length === 1 ? client.redirectURIs : [];
-  if ((form.redirect_uri ?? onlyRedirectUri) !== stored.redirectUri) {
+  // RFC 6749 §4.1.3: redirect_uri is required, and must match, exactly when the authorization request had it
+  // (a client with one registered URI may leave it out there). Codes from before the field existed
+  // (redirectUriSent undefined) keep the old rule: an omitted value stands for the client's only registered URI.
+  const mustRepeat = stored.redirectUriSent ?? client.redirectURIs.length !== 1;
+  const presented = form.redirect_uri ?? (mustRepeat ? undefined : stored.redirectUri);
+  if (presented !== stored.redirectUri) {
     throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
   }
   verifyPkce(stored.codeChallenge, stored.codeChallengeMethod, form.code_verifier);
@@ -81,7 +83,15 @@ const authorizationCodeGrant = async (
     clientId: stored.clientId, scopes: stored.scopes, claims: stored.claims, connectorId: stored.connectorId,
     nonce: stored.nonce, authTime: stored.authTime, sessionId: stored.sessionId,
   };
-  const family = await startRefreshFamily(provider, facts, stored.connectorData);
+  let family = await startRefreshFamily(provider, facts, stored.connectorData);
+  // Clients with `refreshTokenLifetime: session` get refresh tokens that end with the browser session (logout).
+  if (family !== undefined && client.refreshTokenLifetime === 'session') {
+    const bound = stored.sessionId !== undefined && (await bindRefreshFamily(provider, stored.sessionId, family.id));
+    if (!bound) {
+      await family.discard();
+      family = undefined;
+    }
+  }
   const tokens = await mintTokens(provider, facts, {
     withIdToken: stored.scopes.includes('openid'), grantRef: `c:${codeId}`, includeNonce: true,
   });

@@ -38,6 +38,7 @@ describe('discovery', () => {
       token_endpoint: at('/token'),
       jwks_uri: at('/keys'),
       userinfo_endpoint: at('/userinfo'),
+      end_session_endpoint: at('/logout'),
       response_types_supported: ['code', 'id_token', 'id_token token', 'code id_token', 'code token', 'code id_token token'],
       response_modes_supported: ['query', 'fragment', 'form_post'],
       grant_types_supported: ['authorization_code', 'refresh_token', 'implicit'],
@@ -48,12 +49,14 @@ describe('discovery', () => {
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       claims_supported: [
         'iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'at_hash', 'c_hash',
-        'email', 'email_verified', 'name', 'preferred_username', 'groups', 'federated_claims',
+        'email', 'email_verified', 'name', 'preferred_username', 'groups', 'federated_claims', 'sid',
       ],
       claims_parameter_supported: false,
       request_parameter_supported: false,
       request_uri_parameter_supported: false,
       authorization_response_iss_parameter_supported: true,
+      backchannel_logout_supported: true,
+      backchannel_logout_session_supported: true,
     });
   });
 

@@ -39,7 +39,7 @@ describe('ID token claims and scopes', () => {
   it('carries the standard claims with sane times and no profile or email claims for openid alone', async () => {
     const before = Math.floor(Date.now() / 1000);
     const claims = await verify(str((await tokensFor({ nonce: 'abc' })).body, 'id_token'), 'web');
-    assert.deepEqual(Object.keys(claims).sort(), ['at_hash', 'aud', 'auth_time', 'azp', 'exp', 'iat', 'iss', 'nonce', 'sub']);
+    assert.deepEqual(Object.keys(claims).sort(), ['at_hash', 'aud', 'auth_time', 'azp', 'exp', 'iat', 'iss', 'nonce', 'sid', 'sub']);
     assert.equal(claims.nonce, 'abc');
     assert.equal(claims.azp, 'web');
     const now = Math.floor(Date.now() / 1000);

@@ -32,6 +32,7 @@ export const defaultSettings: ProviderSettings = {
   pkceEnforce: false, codeChallengeMethods: ['S256', 'plain'], skipApprovalScreen: false, alwaysShowLoginScreen: false,
   idTokenTtlMs: 3600_000, accessTokenTtlMs: 3600_000, authRequestTtlMs: 3600_000, authCodeTtlMs: 600_000,
   refresh: { disableRotation: false, reuseIntervalMs: 3_000 },
+    sessions: { cookieName: 'idport_session', absoluteLifetimeMs: 24 * 3600_000, idleLifetimeMs: 3600_000, rememberMeDefault: true },
 };
 
 export interface TestProvider extends Provider {

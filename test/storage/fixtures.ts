@@ -44,6 +44,7 @@ export const authRequest = (n: number, expiry: Date = at(600_000)): AuthRequest 
   responseTypes: ['code'],
   scopes: ['openid', 'email', 'offline_access'],
   redirectUri: 'https://app.example.com/callback',
+  redirectUriSent: true,
   state: `state-${n}`,
   nonce: `nonce-${n}`,
   responseMode: 'query',

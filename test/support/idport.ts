@@ -80,6 +80,7 @@ export const startIdport = async (options: TestIdportOptions): Promise<TestIdpor
     skipApprovalScreen: false, alwaysShowLoginScreen: false, idTokenTtlMs: 24 * 3600_000, accessTokenTtlMs: 24 * 3600_000,
     authRequestTtlMs: 24 * 3600_000, authCodeTtlMs: 10 * 60_000,
     refresh: { disableRotation: false, reuseIntervalMs: 3_000 },
+    sessions: { cookieName: 'idport_session', absoluteLifetimeMs: 24 * 3600_000, idleLifetimeMs: 3600_000, rememberMeDefault: true },
     ...options.settings,
   };
   const signer = createSigner({ storage, clock, issuer, algorithm: 'RS256', rotationPeriodMs: 6 * 3600_000, idTokenTtlMs: settings.idTokenTtlMs, log });

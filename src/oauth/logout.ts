@@ -1,0 +1,130 @@
+/**
+ * Ending sessions: OpenID Connect RP-Initiated Logout 1.0 (request validation) and Back-Channel Logout 1.0
+ * (signed logout tokens POSTed to clients, in the background so the user's logout never waits on them).
+ */
+import type { JWTPayload } from 'jose';
+import { encodeSubject } from '../../connectors/sub.js';
+import type { Client, Session } from '../../storage/storage.js';
+import { NotFoundError } from '../../storage/storage.js';
+import { AuthorizePageError } from './authorize.js';
+import type { Provider } from './provider.js';
+import { revokeFamily } from './refresh.js';
+import { randomToken } from './tokens.js';
+
+/** OIDC Back-Channel Logout §2.4: the event a logout token carries. */
+export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+/** A logout token is short-lived: the receiver checks it at once. */
+const LOGOUT_TOKEN_TTL_S = 120;
+/** Each delivery attempt is bounded; a slow client never holds anything up. */
+const DELIVERY_TIMEOUT_MS = 5_000;
+/** Waits before the second, third and fourth attempt. */
+const RETRY_DELAYS_MS = [500, 2_000, 8_000];
+
+/** A validated logout request: who asks (when provable), and where to send the browser afterwards. */
+export interface LogoutRequest {
+  /** The client, when an id_token_hint or client_id names one. */
+  readonly client: Client | undefined;
+  /** Proven by a valid id_token_hint: the request comes from this client for this subject. */
+  readonly hintSubject: string | undefined;
+  /** Verified against the client's postLogoutRedirectURIs; undefined: show the logged-out page. */
+  readonly postLogoutRedirectUri: string | undefined;
+  readonly state: string | undefined;
+}
+
+const audiences = (payload: JWTPayload): string[] => (Array.isArray(payload.aud) ? payload.aud : typeof payload.aud === 'string' ? [payload.aud] : []);
+
+/** Validates /logout parameters (RP-Initiated Logout §2, §3); anything wrong is an error page, never a redirect. */
+export const validateLogout = async (provider: Provider, params: URLSearchParams): Promise<LogoutRequest> => {
+  const hint = params.get('id_token_hint') ?? '';
+  let hintPayload: JWTPayload | undefined;
+  if (hint !== '') {
+    try {
+      // An expired ID token is still a fine hint (§2: the OP should accept it).
+      hintPayload = await provider.signer.verify(hint, { ignoreExpiry: true });
+    } catch {
+      throw new AuthorizePageError('The logout request carries an id_token_hint this provider did not issue.');
+    }
+  }
+  const hintClientId = hintPayload === undefined ? undefined : (typeof hintPayload.azp === 'string' ? hintPayload.azp : audiences(hintPayload)[0]);
+  const clientIdParam = params.get('client_id') ?? undefined;
+  if (clientIdParam !== undefined && hintPayload !== undefined && !audiences(hintPayload).includes(clientIdParam)) {
+    throw new AuthorizePageError('The client_id does not match the id_token_hint.');
+  }
+  const clientId = clientIdParam ?? hintClientId;
+  const client = clientId === undefined ? undefined : await provider.storage.clients.get(clientId);
+  if (clientId !== undefined && client === undefined) throw new AuthorizePageError(`Unknown client "${clientId}".`);
+
+  const redirect = params.get('post_logout_redirect_uri') ?? undefined;
+  if (redirect !== undefined && redirect !== '') {
+    // §3: only to a URI registered for the client the request identifies; exact match.
+    if (client === undefined) throw new AuthorizePageError('post_logout_redirect_uri needs an id_token_hint or client_id to identify the client.');
+    if (!(client.postLogoutRedirectURIs ?? []).includes(redirect)) throw new AuthorizePageError('The post_logout_redirect_uri is not registered for this client.');
+  }
+  return {
+    client,
+    hintSubject: typeof hintPayload?.sub === 'string' ? hintPayload.sub : undefined,
+    postLogoutRedirectUri: redirect === '' ? undefined : redirect,
+    state: params.get('state') ?? undefined,
+  };
+};
+
+/** The `sub` idport issued for this session's user. */
+export const subjectOf = (session: Session): string => encodeSubject(session.claims.userId, session.connectorId);
+
+/**
+ * Ends a session: deletes it, revokes refresh tokens bound to it, and notifies every client that got tokens in
+ * it and registered a backchannelLogoutURI. Notifications run in the background; the returned promise of them
+ * is for tests and shutdown, never awaited on the user's request.
+ */
+export const endSession = async (provider: Provider, session: Session): Promise<{ deliveries: Promise<void> }> => {
+  const { storage, log } = provider;
+  try {
+    await storage.sessions.delete(session.id);
+  } catch (err: unknown) {
+    if (!(err instanceof NotFoundError)) throw err;
+    return { deliveries: Promise.resolve() }; // another request ended it first; it notified
+  }
+  for (const familyId of session.refreshTokenIds) await revokeFamily(provider, familyId);
+  const clients = (await Promise.all(session.clients.map((id) => storage.clients.get(id)))).filter(
+    (c): c is Client => c?.backchannelLogoutURI !== undefined && c.backchannelLogoutURI !== '',
+  );
+  log.info({ sid: session.id, notified: clients.map((c) => c.id) }, 'session ended');
+  const deliveries = Promise.all(clients.map((client) => deliverLogoutToken(provider, client, session))).then(() => undefined);
+  return { deliveries };
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+/** POSTs a logout token (Back-Channel Logout §2.5), retrying a few times; failures are logged, never thrown. */
+const deliverLogoutToken = async (provider: Provider, client: Client, session: Session): Promise<void> => {
+  const { signer, settings, deps, log } = provider;
+  const uri = client.backchannelLogoutURI ?? '';
+  for (let attempt = 0; attempt <= RETRY_DELAYS_MS.length; attempt++) {
+    try {
+      const iat = Math.floor(deps.clock.now().getTime() / 1000);
+      // A fresh token per attempt: a receiver may reject a jti it has seen, and each needs a current iat.
+      const token = await signer.sign(
+        {
+          iss: settings.issuer, aud: client.id, iat, exp: iat + LOGOUT_TOKEN_TTL_S, jti: randomToken(deps.randomBytes),
+          sub: subjectOf(session), sid: session.id, events: { [BACKCHANNEL_LOGOUT_EVENT]: {} },
+        },
+        { typ: 'logout+jwt' },
+      );
+      const response = await deps.fetch(uri, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ logout_token: token }).toString(),
+        signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+        redirect: 'manual', // §2.8: the RP answers 200 or 204; a redirect is not followed
+      });
+      await response.body?.cancel();
+      if (response.ok) return;
+      log.warn({ client: client.id, status: response.status, attempt }, 'back-channel logout refused');
+    } catch (err: unknown) {
+      log.warn({ client: client.id, err: err instanceof Error ? err.message : String(err), attempt }, 'back-channel logout failed');
+    }
+    const delay = RETRY_DELAYS_MS[attempt];
+    if (delay !== undefined) await sleep(delay);
+  }
+  log.error({ client: client.id }, 'back-channel logout gave up');
+};
