@@ -60,6 +60,11 @@ export class Browser {
     return undefined;
   }
 
+  /** Plants a cookie, as an attacker with a foothold on the site could (session fixation tests). */
+  setCookie(name: string, value: string, path: string): void {
+    this.cookies.set(`${path} ${name}`, { name, value, path });
+  }
+
   clearCookies(): void {
     this.cookies.clear();
   }
