@@ -1,5 +1,7 @@
 /** Issue 4 end to end: a Dex-style LDAP connector config, a real slapd, a login through idport's password page. */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
@@ -85,5 +87,56 @@ connectors:
     assert.deepEqual(await response.json(), { error: 'temporarily_unavailable', error_description: 'the login service is unavailable; try again later' });
     // The family was not revoked: it is the directory that failed, not the user.
     assert.ok(await idport.server.provider.storage.refreshTokens.get((tokens.refresh_token ?? '').split('.')[0] ?? ''));
+  });
+});
+
+describe('LDAP directory that does not answer', () => {
+  let silent: Server;
+  let idport: ConfigServer;
+
+  before(async () => {
+    // Accepts connections and never says a word: the worst kind of dead directory.
+    silent = createNetServer(() => undefined).listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const { port } = silent.address() as AddressInfo;
+    idport = await startFromConfig(`issuer: http://127.0.0.1:{{PORT}}/dex
+storage: { type: memory }
+web: { http: '127.0.0.1:{{PORT}}' }
+staticClients:
+- id: example-app
+  name: Example App
+  secret: example-secret
+  redirectURIs: ['${REDIRECT}']
+connectors:
+- type: ldap
+  id: ldap
+  name: OpenLDAP
+  config:
+    host: 127.0.0.1:${port}
+    insecureNoSSL: true
+    timeout: 500ms
+    bindDN: cn=idport,dc=example,dc=org
+    bindPW: secret
+    userSearch: { baseDN: 'dc=example,dc=org', username: uid, idAttr: uid, emailAttr: mail, nameAttr: cn }
+`);
+  });
+  after(async () => {
+    await idport?.close();
+    silent?.close();
+  });
+
+  it('shows the user an error page within the configured timeout, and the server keeps serving', async () => {
+    const browser = new Browser();
+    const url = `${idport.issuer}/auth?${new URLSearchParams({ client_id: 'example-app', redirect_uri: REDIRECT, response_type: 'code', scope: 'openid' }).toString()}`;
+    const first = await browser.follow(url, REDIRECT);
+    const [form] = formsOf(first.page);
+    assert.ok(form);
+    const started = Date.now();
+    const result = await browser.submit(form, { login: 'jane', password: 'whatever' }, REDIRECT);
+    const elapsed = Date.now() - started;
+    assert.equal(result.page.status, 503);
+    assert.match(result.page.body, /The directory is unavailable\. Try again later\./);
+    assert.ok(elapsed < 5_000, `answered in ${elapsed} ms`);
+    assert.equal((await fetch(`${idport.issuer}/healthz/live`)).status, 200);
   });
 });
