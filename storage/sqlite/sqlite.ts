@@ -273,6 +273,10 @@ export async function openSqlite(options: SqliteOptions): Promise<Storage> {
     migrateSqlite(db);
     // WAL lets readers proceed while a writer commits; an in-memory database has no journal file to share.
     if (!inMemory) db.pragma('journal_mode = WAL');
+    // In WAL mode NORMAL syncs at checkpoints instead of every commit: the database can never be corrupted and a
+    // process crash loses nothing; only an OS crash or power cut can drop the last commits (a refresh rotation the
+    // client then cannot use: it logs in again). That trade doubles token-endpoint throughput (npm run bench).
+    if (!inMemory) db.pragma('synchronous = NORMAL');
     return new SqliteStorage(db);
   } catch (err: unknown) {
     db?.close();
