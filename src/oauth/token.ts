@@ -6,7 +6,7 @@ import { mintTokens, type GrantFacts } from './claims.js';
 import { authenticateClient, presentedCredentials } from './clients.js';
 import { verifyPkce } from './pkce.js';
 import type { Provider } from './provider.js';
-import { refreshGrant, startRefreshFamily } from './refresh.js';
+import { refreshGrant, startRefreshFamily, type StartedFamily } from './refresh.js';
 import { bindRefreshFamily } from './sessions.js';
 import { hashSecret } from './tokens.js';
 
@@ -83,18 +83,18 @@ const authorizationCodeGrant = async (
     clientId: stored.clientId, scopes: stored.scopes, claims: stored.claims, connectorId: stored.connectorId,
     nonce: stored.nonce, authTime: stored.authTime, sessionId: stored.sessionId,
   };
-  let family = await startRefreshFamily(provider, facts, stored.connectorData);
-  // Clients with `refreshTokenLifetime: session` get refresh tokens that end with the browser session (logout).
-  if (family !== undefined && client.refreshTokenLifetime === 'session') {
-    const bound = stored.sessionId !== undefined && (await bindRefreshFamily(provider, stored.sessionId, family.id));
-    if (!bound) {
-      await family.discard();
-      family = undefined;
-    }
+  // The refresh-token write and the signing (on libuv's thread pool) do not depend on each other: overlap them.
+  const [familyResult, tokensResult] = await Promise.allSettled([
+    startSessionAwareFamily(provider, client, facts, stored),
+    mintTokens(provider, facts, { withIdToken: stored.scopes.includes('openid'), grantRef: `c:${codeId}`, includeNonce: true }),
+  ]);
+  if (tokensResult.status === 'rejected') {
+    if (familyResult.status === 'fulfilled') await familyResult.value?.discard();
+    throw tokensResult.reason;
   }
-  const tokens = await mintTokens(provider, facts, {
-    withIdToken: stored.scopes.includes('openid'), grantRef: `c:${codeId}`, includeNonce: true,
-  });
+  if (familyResult.status === 'rejected') throw familyResult.reason;
+  const family = familyResult.value;
+  const tokens = tokensResult.value;
   // Redeem atomically: of two concurrent redemptions exactly one wins (compare-and-swap on redeemedAt).
   // The record is kept until its access tokens expire, so a replay can still revoke them (RFC 6749 §4.1.2).
   const keepUntil = new Date(Math.max(stored.expiry.getTime(), now.getTime() + settings.accessTokenTtlMs));
@@ -120,6 +120,18 @@ const authorizationCodeGrant = async (
     ...(family !== undefined ? { refresh_token: family.token } : {}),
     scope: stored.scopes.join(' '),
   };
+};
+
+/**
+ * The code's refresh-token family, if one may be issued. Clients with `refreshTokenLifetime: session` get one bound
+ * to the browser session (revoked at logout), and none when that session has already ended.
+ */
+const startSessionAwareFamily = async (provider: Provider, client: Client, facts: GrantFacts, code: AuthCode): Promise<StartedFamily | undefined> => {
+  const family = await startRefreshFamily(provider, facts, code.connectorData);
+  if (family === undefined || client.refreshTokenLifetime !== 'session') return family;
+  if (code.sessionId !== undefined && (await bindRefreshFamily(provider, code.sessionId, family.id))) return family;
+  await family.discard();
+  return undefined;
 };
 
 /** A replayed code revokes what it issued: its refresh-token family and (via `gid`) its access tokens. */
