@@ -11,9 +11,6 @@ import { contractError, DriverFailure, queryOn, type Query } from './database.js
 /** A PostgreSQL migration: `up` runs its statements through the migration transaction's connection. */
 export type PostgresMigration = Migration<Query, Promise<void>>;
 
-/** The tables whose rows expire and are removed by garbage collection. */
-export const expiringTables = ['auth_requests', 'auth_codes', 'refresh_tokens', 'device_requests', 'device_tokens'] as const;
-
 /**
  * Advisory-lock key for migrations: "idport" in ASCII. One key for the whole database, so two
  * idports migrating different schemas of one database take turns, which costs nothing at startup.
@@ -48,6 +45,16 @@ export const postgresMigrations: readonly PostgresMigration[] = [
         -- The key set is a single row. data is NULL only inside the transaction that creates the row,
         -- so that two replicas creating the first key can both insert-or-skip and then lock it.
         CREATE TABLE keys (id integer NOT NULL PRIMARY KEY CHECK (id = 1), data text);
+      `);
+    },
+  },
+  {
+    version: 2,
+    description: 'browser login sessions (single sign-on), keyed by their public id, with an indexed expiry',
+    up: async (query) => {
+      await query(`
+        CREATE TABLE sessions (id text COLLATE "C" NOT NULL PRIMARY KEY, expiry timestamptz, data text NOT NULL);
+        CREATE INDEX sessions_expiry ON sessions (expiry);
       `);
     },
   },

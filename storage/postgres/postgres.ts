@@ -24,6 +24,7 @@ import {
   type OfflineSessionKey,
   type Password,
   type RefreshToken,
+  type Session,
   type Storage,
   type Table,
 } from '../storage.js';
@@ -162,6 +163,7 @@ class PostgresStorage implements Storage {
   readonly connectors: PostgresTable<string, ConnectorRecord>;
   readonly deviceRequests: PostgresTable<string, DeviceRequest>;
   readonly deviceTokens: PostgresTable<string, DeviceToken>;
+  readonly sessions: PostgresTable<string, Session>;
 
   constructor(private readonly db: Database) {
     this.authRequests = new PostgresTable<string, AuthRequest>(db, { what: 'auth request', table: 'auth_requests', ...byId, expiryOf: expiry });
@@ -200,6 +202,7 @@ class PostgresStorage implements Storage {
       keyParams: (k: string) => [k],
       expiryOf: expiry,
     });
+    this.sessions = new PostgresTable<string, Session>(db, { what: 'session', table: 'sessions', ...byId, expiryOf: expiry });
   }
 
   async getKeys(): Promise<Keys | undefined> {
@@ -234,6 +237,7 @@ class PostgresStorage implements Storage {
       refreshTokens: await this.refreshTokens.collect(query, now),
       deviceRequests: await this.deviceRequests.collect(query, now),
       deviceTokens: await this.deviceTokens.collect(query, now),
+      sessions: await this.sessions.collect(query, now),
     }));
   }
 
