@@ -272,7 +272,9 @@ export async function openPostgres(options: PostgresOptions): Promise<Storage> {
     await migratePostgres(settings.migration, { schema: settings.schema });
   } catch (err: unknown) {
     if (err instanceof SchemaTooNewError) throw err;
-    throw new StorageUnavailableError(`postgres: cannot open database ${settings.target}`, { cause: err });
+    // The driver's reason (refused, TLS, authentication, permission) is one level down, not two.
+    const cause = err instanceof StorageUnavailableError ? err.cause : err;
+    throw new StorageUnavailableError(`postgres: cannot open database ${settings.target}`, { cause });
   }
   return new PostgresStorage(new Database(new Pool(settings.pool)));
 }
