@@ -1,6 +1,8 @@
 /**
- * Issue 6: two `idport serve` processes behind one issuer on one PostgreSQL schema. A user logs in on
- * one; the client refreshes on the other and gets an ID token that verifies against the first's /keys.
+ * Issue 6: two `idport serve` processes behind one issuer (an HTTP load balancer) on one PostgreSQL
+ * schema. A user logs in on one; the client refreshes on the other and gets an ID token that verifies
+ * against the first's /keys. With the balancer alternating every request, a login still completes:
+ * no replica keeps state of its own.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,7 +17,7 @@ import { encodeSubject } from '../../connectors/sub.js';
 import { freePort } from '../support/config-server.js';
 import { demoUser } from '../support/idport.js';
 import { createSchema, postgresSkip, urlWithSchema } from '../support/postgres.js';
-import { CLIENT_ID, clientFor, login, readiness, replicaYaml } from './support.js';
+import { CLIENT_ID, clientFor, login, readiness, replicaYaml, startBalancer, type Balancer } from './support.js';
 
 interface Process {
   readonly origin: string;
@@ -50,25 +52,31 @@ async function untilReady(p: Process, limitMs: number): Promise<void> {
 describe('two idport processes on one database', { skip: postgresSkip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'idport-replicas-'));
   const processes: Process[] = [];
+  let balancer: Balancer;
   let issuer = '';
 
   before(async () => {
     const schema = await createSchema('procs');
     const [portA, portB] = [await freePort(), await freePort()];
-    issuer = `http://127.0.0.1:${portA}/dex`;
+    balancer = await startBalancer(await freePort(), [portA, portB]);
+    issuer = `${balancer.origin}/dex`;
     const yaml = (port: number) => replicaYaml({ issuer, port, url: urlWithSchema(schema), logLevel: 'info' });
     // Started together: both migrate and create the first signing key at the same moment.
     processes.push(serve(dir, 'a', yaml(portA), portA), serve(dir, 'b', yaml(portB), portB));
     await Promise.all(processes.map((p) => untilReady(p, 30_000)));
   });
   after(async () => {
+    await balancer?.close();
     for (const p of processes) p.child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('logs in on one process and refreshes on the other, with one key set between them', async () => {
     const [a, b] = processes as [Process, Process];
+    balancer.pin(0);
     const tokens = await login(await clientFor(issuer));
+    balancer.pin(undefined);
+    assert.equal(balancer.hits[1], 0, 'the whole login went to the first process');
     const refreshed = await oidc.refreshTokenGrant(await clientFor(issuer, b.origin), tokens.refresh_token ?? '');
     assert.ok(refreshed.refresh_token);
     assert.notEqual(refreshed.refresh_token, tokens.refresh_token);
@@ -83,6 +91,17 @@ describe('two idport processes on one database', { skip: postgresSkip }, () => {
     // And A honours what B rotated: the old token is now the previous one, the new one works on A.
     const again = await oidc.refreshTokenGrant(await clientFor(issuer, a.origin), refreshed.refresh_token);
     assert.ok(again.access_token);
+  });
+
+  it('completes a login whose every request goes to the other process than the one before', async () => {
+    const before = [...balancer.hits];
+    const client = await clientFor(issuer);
+    const tokens = await login(client);
+    const refreshed = await oidc.refreshTokenGrant(client, tokens.refresh_token ?? '');
+    const info = await oidc.fetchUserInfo(client, refreshed.access_token, encodeSubject(demoUser.userId, 'local'));
+    assert.equal(info.email, demoUser.email);
+    const [toA, toB] = balancer.hits.map((n, i) => n - (before[i] ?? 0));
+    assert.ok(toA !== undefined && toB !== undefined && toA >= 3 && Math.abs(toA - toB) <= 1, `requests per process: ${toA}, ${toB}`);
   });
 
   it('stops both processes cleanly on SIGTERM', async () => {

@@ -1,10 +1,11 @@
 /**
  * Several idport replicas behind one issuer, on one PostgreSQL schema: their YAML, starting them
- * in-process (with an injectable clock), driving a login and the token endpoint over real HTTP, and
- * a TCP proxy in front of PostgreSQL that a test can cut, black-hole and restore.
+ * in-process (with an injectable clock), driving a login and the token endpoint over real HTTP, an
+ * HTTP load balancer, and a TCP proxy in front of PostgreSQL that a test can cut, black-hole and restore.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer as createNetServer, connect, type Server as NetServer, type Socket } from 'node:net';
 import * as oidc from 'openid-client';
 import { pino } from 'pino';
@@ -217,6 +218,47 @@ export async function startDbProxy(target: { host: string; port: number }): Prom
     close: async () => {
       resetAll();
       await stopListening();
+    },
+  };
+}
+
+/** An HTTP load balancer in front of replicas: round-robin per request, or pinned to one replica. */
+export interface Balancer {
+  readonly origin: string;
+  /** Requests each replica received through the balancer. */
+  readonly hits: number[];
+  /** Sends every request to replica `index`, or back to round-robin with undefined. */
+  pin(index: number | undefined): void;
+  close(): Promise<void>;
+}
+
+/** Starts a balancer on `port` forwarding to loopback `targets` (ports). No stickiness: replicas must share all state. */
+export async function startBalancer(port: number, targets: readonly number[]): Promise<Balancer> {
+  const hits = targets.map(() => 0);
+  let pinned: number | undefined;
+  let next = 0;
+  const server = createHttpServer((req, res) => {
+    const index = pinned ?? next++ % targets.length;
+    hits[index] = (hits[index] ?? 0) + 1;
+    const upstream = httpRequest({ host: '127.0.0.1', port: targets[index], method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.writeHead(502).end());
+    req.pipe(upstream);
+  });
+  // No keep-alive to the client: each request is balanced on its own, as with an L7 balancer.
+  server.keepAliveTimeout = 0;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    hits,
+    pin: (index) => {
+      pinned = index;
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
