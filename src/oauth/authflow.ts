@@ -9,7 +9,7 @@ import { OAuthError } from '../errors.js';
 import { AuthorizePageError, RedirectableError, validateAuthorization, type ValidatedAuthorization } from './authorize.js';
 import { subjectOf } from './logout.js';
 import { hasConsent, loadSession, recordGrant, startSession, type SessionCookie } from './sessions.js';
-import { mintTokens, type GrantFacts } from './claims.js';
+import { mintTokens, verifyIdTokenHint, type GrantFacts } from './claims.js';
 import { OOB_REDIRECT_URI } from './clients.js';
 import { wireDescription } from './error-description.js';
 import type { ConnectorEntry, Provider } from './provider.js';
@@ -48,7 +48,7 @@ const sessionSatisfies = async (provider: Provider, session: Session | undefined
   if (idTokenHint !== null && idTokenHint !== '') {
     let hinted: string | undefined;
     try {
-      const payload = await provider.signer.verify(idTokenHint, { ignoreExpiry: true });
+      const payload = await verifyIdTokenHint(provider, idTokenHint);
       hinted = typeof payload.sub === 'string' ? payload.sub : undefined;
     } catch {
       throw new OAuthError('invalid_request', 'id_token_hint is not an ID token this provider issued');

@@ -34,6 +34,17 @@ export const scopedUserClaims = (facts: Pick<GrantFacts, 'scopes' | 'claims' | '
   return out;
 };
 
+/** The `typ` header of every ID token idport signs; an access token (`at+jwt`) or logout token (`logout+jwt`) has another. */
+export const ID_TOKEN_TYP = 'JWT';
+
+/**
+ * Verifies an `id_token_hint` (OIDC Core §3.1.2.1, RP-Initiated Logout §2): an ID token idport issued, expired or
+ * not. The `typ` check keeps idport's other JWTs out: an access token carries the same `sub` and `aud` but is held
+ * by resource servers too, and a logout token by the client's back end, so neither proves the client asks.
+ */
+export const verifyIdTokenHint = async (provider: Pick<Provider, 'signer'>, hint: string): Promise<JWTPayload> =>
+  provider.signer.verify(hint, { ignoreExpiry: true, typ: ID_TOKEN_TYP });
+
 /** Claim names idport can release, for discovery's `claims_supported`. */
 export const SUPPORTED_CLAIMS = [
   'iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'at_hash', 'c_hash',
@@ -100,7 +111,7 @@ export const mintTokens = async (provider: Provider, facts: GrantFacts, options:
         ...(withAtHash ? { at_hash: halfHash(accessToken, alg) } : {}),
         ...(code !== undefined ? { c_hash: halfHash(code, alg) } : {}),
       }),
-      { typ: 'JWT' },
+      { typ: ID_TOKEN_TYP },
     );
   }
   return { accessToken, idToken, expiresIn: accessTtl, accessTokenId };

@@ -7,6 +7,7 @@ import { encodeSubject } from '../../connectors/sub.js';
 import type { Client, Session } from '../../storage/storage.js';
 import { NotFoundError } from '../../storage/storage.js';
 import { AuthorizePageError } from './authorize.js';
+import { verifyIdTokenHint } from './claims.js';
 import type { Provider } from './provider.js';
 import { revokeFamily } from './refresh.js';
 import { randomToken } from './tokens.js';
@@ -40,9 +41,9 @@ export const validateLogout = async (provider: Provider, params: URLSearchParams
   if (hint !== '') {
     try {
       // An expired ID token is still a fine hint (§2: the OP should accept it).
-      hintPayload = await provider.signer.verify(hint, { ignoreExpiry: true });
+      hintPayload = await verifyIdTokenHint(provider, hint);
     } catch {
-      throw new AuthorizePageError('The logout request carries an id_token_hint this provider did not issue.');
+      throw new AuthorizePageError('The logout request carries an id_token_hint that is not an ID token this provider issued.');
     }
   }
   const hintClientId = hintPayload === undefined ? undefined : (typeof hintPayload.azp === 'string' ? hintPayload.azp : audiences(hintPayload)[0]);

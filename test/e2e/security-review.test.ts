@@ -1,0 +1,106 @@
+/** Security review: token confusion, logout and session edges, and what reaches the logs, each proven over HTTP. */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { decodeJwt } from 'jose';
+import { Browser, loginThroughPages } from '../support/browser.js';
+import { confidentialClient, DEMO_PASSWORD, demoUser, startIdport, type TestIdport } from '../support/idport.js';
+import { assertErrorPage, assertErrorRedirect, assertTokenResponse, authUrl, codeRequest, REDIRECT, redeemCode, responseOf, str } from './helpers.js';
+
+const LOGGED_OUT = 'http://127.0.0.1:5555/logged-out';
+const PEER_LOGGED_OUT = 'http://127.0.0.1:5555/peer-logged-out';
+const NOT_AN_ID_TOKEN = 'The logout request carries an id_token_hint that is not an ID token this provider issued.';
+
+/** A back-channel logout receiver that records the `sid` of each logout_token POSTed to it. */
+const startReceiver = async (): Promise<{ url: string; sids: string[]; close(): Promise<void> }> => {
+  const sids: string[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      sids.push(String(decodeJwt(new URLSearchParams(body).get('logout_token') ?? '').sid));
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/backchannel`, sids, close: () => new Promise((resolve) => server.close(() => resolve())) };
+};
+
+describe('security review', () => {
+  let idport: TestIdport;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+
+  before(async () => {
+    receiver = await startReceiver();
+    idport = await startIdport({
+      clients: [
+        confidentialClient('grafana', [REDIRECT], { postLogoutRedirectURIs: [LOGGED_OUT], backchannelLogoutURI: receiver.url }),
+        confidentialClient('argocd', [REDIRECT], { refreshTokenLifetime: 'session' }),
+        // Trusts grafana to ask for tokens with it in the audience (Dex's trustedPeers).
+        confidentialClient('peer', [REDIRECT], { trustedPeers: ['grafana'], postLogoutRedirectURIs: [PEER_LOGGED_OUT] }),
+      ],
+      passwords: [demoUser, { ...demoUser, email: 'bob@example.com', userId: 'bob-id', username: 'bob' }],
+    });
+  });
+  after(async () => {
+    await idport.close();
+    await receiver.close();
+  });
+
+  /** Logs the browser in at a client through the pages and redeems the code. */
+  const loginAndRedeem = async (browser: Browser, clientId: string, extra: Record<string, string> = {}, login = demoUser.email) => {
+    const location = await loginThroughPages(browser, authUrl(idport, codeRequest(clientId, extra)), REDIRECT, { login, password: DEMO_PASSWORD });
+    const tokens = await redeemCode(idport, clientId, responseOf(location).get('code') ?? '');
+    assertTokenResponse(tokens);
+    return tokens.body;
+  };
+
+  const isLoggedIn = async (browser: Browser): Promise<boolean> => {
+    const step = await browser.follow(authUrl(idport, codeRequest('grafana', { prompt: 'none' })), REDIRECT);
+    return responseOf(step.location ?? '').get('code') !== null;
+  };
+
+  const logoutUrl = (params: Record<string, string>): string => `${idport.issuer}/logout?${new URLSearchParams(params).toString()}`;
+
+  describe('id_token_hint must be an ID token', () => {
+    it('refuses an access token as id_token_hint at /logout: it proves nothing about the client, so no silent logout and no redirect', async () => {
+      const browser = new Browser();
+      const tokens = await loginAndRedeem(browser, 'grafana');
+      // The access token carries the same sub and aud, and resource servers (and audience peers) hold it.
+      const page = await browser.request(logoutUrl({ id_token_hint: str(tokens, 'access_token'), post_logout_redirect_uri: LOGGED_OUT }));
+      assertErrorPage(page, 400, NOT_AN_ID_TOKEN);
+      assert.ok(await isLoggedIn(browser), 'still logged in');
+    });
+
+    it('refuses a back-channel logout token as id_token_hint at /logout', async () => {
+      const browser = new Browser();
+      const idToken = decodeJwt(str(await loginAndRedeem(browser, 'grafana'), 'id_token'));
+      const iat = Math.floor(Date.now() / 1000);
+      const logoutToken = await idport.provider.signer.sign(
+        { iss: idport.issuer, aud: 'grafana', iat, exp: iat + 120, jti: 'j', sub: idToken.sub, sid: idToken.sid, events: { 'http://schemas.openid.net/event/backchannel-logout': {} } },
+        { typ: 'logout+jwt' },
+      );
+      assertErrorPage(await browser.request(logoutUrl({ id_token_hint: logoutToken, post_logout_redirect_uri: LOGGED_OUT })), 400, NOT_AN_ID_TOKEN);
+      assert.ok(await isLoggedIn(browser), 'still logged in');
+    });
+
+    it('refuses an access token as id_token_hint at /auth with invalid_request', async () => {
+      const browser = new Browser();
+      const tokens = await loginAndRedeem(browser, 'grafana');
+      const step = await browser.follow(authUrl(idport, codeRequest('grafana', { prompt: 'none', id_token_hint: str(tokens, 'access_token') })), REDIRECT);
+      assertErrorRedirect(step.location ?? '', {
+        error: 'invalid_request', description: 'id_token_hint is not an ID token this provider issued', state: 'the-state', issuer: idport.issuer,
+      });
+    });
+
+    it('still accepts the ID token itself as id_token_hint at /logout', async () => {
+      const browser = new Browser();
+      const tokens = await loginAndRedeem(browser, 'grafana');
+      const step = await browser.follow(logoutUrl({ id_token_hint: str(tokens, 'id_token'), post_logout_redirect_uri: LOGGED_OUT }), LOGGED_OUT);
+      assert.equal(step.location, LOGGED_OUT);
+      assert.equal(await isLoggedIn(browser), false);
+    });
+  });
+});
