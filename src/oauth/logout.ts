@@ -46,9 +46,12 @@ export const validateLogout = async (provider: Provider, params: URLSearchParams
       throw new AuthorizePageError('The logout request carries an id_token_hint that is not an ID token this provider issued.');
     }
   }
+  // The client the ID token was issued to: its azp (OIDC Core §2), which idport always sets; other audiences are
+  // only trusted peers the token may be shown to, and cannot stand in for it.
   const hintClientId = hintPayload === undefined ? undefined : (typeof hintPayload.azp === 'string' ? hintPayload.azp : audiences(hintPayload)[0]);
   const clientIdParam = params.get('client_id') ?? undefined;
-  if (clientIdParam !== undefined && hintPayload !== undefined && !audiences(hintPayload).includes(clientIdParam)) {
+  // §2: with both, the OP must verify that client_id is the one used when issuing the ID token.
+  if (clientIdParam !== undefined && hintPayload !== undefined && clientIdParam !== hintClientId) {
     throw new AuthorizePageError('The client_id does not match the id_token_hint.');
   }
   const clientId = clientIdParam ?? hintClientId;

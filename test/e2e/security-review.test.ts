@@ -103,4 +103,15 @@ describe('security review', () => {
       assert.equal(await isLoggedIn(browser), false);
     });
   });
+
+  it('refuses a client_id at /logout that is only an audience of the id_token_hint, not the client it was issued to', async () => {
+    const browser = new Browser();
+    const tokens = await loginAndRedeem(browser, 'grafana', { scope: 'openid audience:server:client_id:peer' });
+    const claims = decodeJwt(str(tokens, 'id_token'));
+    assert.deepEqual({ aud: claims.aud, azp: claims.azp }, { aud: ['peer', 'grafana'], azp: 'grafana' });
+    // RP-Initiated Logout §2: client_id must be the client the ID token was issued to.
+    const page = await browser.request(logoutUrl({ id_token_hint: str(tokens, 'id_token'), client_id: 'peer', post_logout_redirect_uri: PEER_LOGGED_OUT }));
+    assertErrorPage(page, 400, 'The client_id does not match the id_token_hint.');
+    assert.ok(await isLoggedIn(browser), 'still logged in');
+  });
 });
