@@ -8,7 +8,7 @@ import { NotFoundError } from '../../storage/storage.js';
 import { OAuthError } from '../errors.js';
 import { AuthorizePageError, RedirectableError, validateAuthorization, type ValidatedAuthorization } from './authorize.js';
 import { subjectOf } from './logout.js';
-import { hasConsent, loadSession, recordGrant, startSession, type SessionCookie } from './sessions.js';
+import { hasConsent, isSessionLive, loadSession, recordGrant, startSession, type SessionCookie } from './sessions.js';
 import { mintTokens, verifyIdTokenHint, type GrantFacts } from './claims.js';
 import { OOB_REDIRECT_URI } from './clients.js';
 import { wireDescription } from './error-description.js';
@@ -120,6 +120,9 @@ export const loadRequest = async (provider: Provider, requestId: string | undefi
   const request = await provider.storage.authRequests.get(requestId);
   if (request === undefined || request.expiry.getTime() <= provider.deps.clock.now().getTime()) throw expiredRequest();
   if (browserId === undefined || !safeEqual(hashSecret(browserId), request.browserHash)) throw expiredRequest();
+  // A logged-in request stands for its session: once that ends (logout, expiry, another user's login in this
+  // browser), a page still in the history must not approve it and mint a code for the user who left.
+  if (request.sessionId !== undefined && !(await isSessionLive(provider, request.sessionId))) throw expiredRequest();
   return request;
 };
 

@@ -53,6 +53,12 @@ export const loadSession = async (provider: Provider, cookie: string | undefined
   }
 };
 
+/** Whether the session a pending authorization request was logged in with is still alive (not logged out, not expired). */
+export const isSessionLive = async (provider: Provider, sessionId: string): Promise<boolean> => {
+  const session = await provider.storage.sessions.get(sessionId);
+  return session !== undefined && isLive(provider, session, provider.deps.clock.now());
+};
+
 /** What a new session is made of: the login that just happened. */
 export interface NewSession {
   readonly connectorId: string;

@@ -4,12 +4,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
-import { Browser, loginThroughPages } from '../support/browser.js';
+import { Browser, formsOf, loginThroughPages } from '../support/browser.js';
 import { confidentialClient, DEMO_PASSWORD, demoUser, startIdport, type TestIdport } from '../support/idport.js';
 import { assertErrorPage, assertErrorRedirect, assertTokenResponse, authUrl, codeRequest, REDIRECT, redeemCode, responseOf, str } from './helpers.js';
 
 const LOGGED_OUT = 'http://127.0.0.1:5555/logged-out';
 const PEER_LOGGED_OUT = 'http://127.0.0.1:5555/peer-logged-out';
+const EXPIRED = 'This login request is invalid or has expired. Go back to the application and sign in again.';
 const NOT_AN_ID_TOKEN = 'The logout request carries an id_token_hint that is not an ID token this provider issued.';
 
 /** A back-channel logout receiver that records the `sid` of each logout_token POSTed to it. */
@@ -113,5 +114,27 @@ describe('security review', () => {
     const page = await browser.request(logoutUrl({ id_token_hint: str(tokens, 'id_token'), client_id: 'peer', post_logout_redirect_uri: PEER_LOGGED_OUT }));
     assertErrorPage(page, 400, 'The client_id does not match the id_token_hint.');
     assert.ok(await isLoggedIn(browser), 'still logged in');
+  });
+
+  it('refuses to approve a pending request once the session it was logged in with has ended (logout on a shared computer)', async () => {
+    const browser = new Browser();
+    // The user logs in at argocd and stops at its approval page.
+    let step = await browser.follow(authUrl(idport, codeRequest('argocd')), REDIRECT);
+    const [password] = formsOf(step.page);
+    assert.ok(password);
+    step = await browser.submit(password, { login: demoUser.email, password: DEMO_PASSWORD }, REDIRECT);
+    const [approval] = formsOf(step.page);
+    assert.ok(approval && 'req' in approval.fields, 'the approval page');
+    const approvalUrl = `${idport.issuer}/approval?req=${encodeURIComponent(approval.fields.req ?? '')}`;
+    // They log out and walk away; the next person at the browser goes back in its history.
+    const confirm = await browser.request(logoutUrl({}));
+    const [logoutForm] = formsOf(confirm);
+    assert.ok(logoutForm);
+    await browser.submit(logoutForm, {}, LOGGED_OUT);
+    assert.equal(await isLoggedIn(browser), false);
+    assertErrorPage(await browser.request(approvalUrl), 400, EXPIRED);
+    const approved = await browser.submit(approval, { approval: 'approve' }, REDIRECT);
+    assert.equal(approved.location, undefined, 'no code for the logged-out user');
+    assertErrorPage(approved.page, 400, EXPIRED);
   });
 });
