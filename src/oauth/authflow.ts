@@ -7,7 +7,7 @@ import type { AuthRequest, Claims, ResponseMode, Session } from '../../storage/s
 import { NotFoundError } from '../../storage/storage.js';
 import { OAuthError } from '../errors.js';
 import { AuthorizePageError, RedirectableError, validateAuthorization, type ValidatedAuthorization } from './authorize.js';
-import { subjectOf } from './logout.js';
+import { endSession, subjectOf } from './logout.js';
 import { hasConsent, isSessionLive, loadSession, recordGrant, startSession, type SessionCookie } from './sessions.js';
 import { mintTokens, verifyIdTokenHint, type GrantFacts } from './claims.js';
 import { OOB_REDIRECT_URI } from './clients.js';
@@ -173,10 +173,17 @@ export const finishLogin = async (
   const now = provider.deps.clock.now();
   const claims = claimsOf(identity);
   const previous = await loadSession(provider, options.sessionCookie);
+  const sameUser = previous !== undefined && previous.connectorId === request.connectorId && previous.claims.userId === claims.userId;
+  if (previous !== undefined && !sameUser) {
+    // Another user takes over this browser: the previous user's session ends as a logout ends it (its
+    // session-bound refresh tokens revoked, its clients told over the back channel), not by a silent delete.
+    const { deliveries } = await endSession(provider, previous);
+    void deliveries; // in the background, as at /logout
+  }
   const { session, cookie } = await startSession(
     provider,
     { connectorId: request.connectorId, claims, connectorData: identity.connectorData, authTime: now, rememberMe: options.rememberMe },
-    previous,
+    sameUser ? previous : undefined,
   );
   const updated = await provider.storage.authRequests.update(request.id, (old) => ({
     ...old, loggedIn: true, claims, connectorData: identity.connectorData, authTime: now, sessionId: session.id,

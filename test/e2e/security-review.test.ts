@@ -6,7 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { Browser, formsOf, loginThroughPages } from '../support/browser.js';
 import { confidentialClient, DEMO_PASSWORD, demoUser, startIdport, type TestIdport } from '../support/idport.js';
-import { assertErrorPage, assertErrorRedirect, assertTokenResponse, authUrl, codeRequest, REDIRECT, redeemCode, responseOf, str } from './helpers.js';
+import {
+  assertErrorPage, assertErrorRedirect, assertTokenResponse, authUrl, codeRequest, REDIRECT, redeemCode, refreshWith, responseOf, str,
+} from './helpers.js';
 
 const LOGGED_OUT = 'http://127.0.0.1:5555/logged-out';
 const PEER_LOGGED_OUT = 'http://127.0.0.1:5555/peer-logged-out';
@@ -136,5 +138,25 @@ describe('security review', () => {
     const approved = await browser.submit(approval, { approval: 'approve' }, REDIRECT);
     assert.equal(approved.location, undefined, 'no code for the logged-out user');
     assertErrorPage(approved.page, 400, EXPIRED);
+  });
+
+  it('ends the previous session properly when another user logs in in the same browser: back-channel logout and session-bound refresh tokens', async () => {
+    const browser = new Browser();
+    const admin = decodeJwt(str(await loginAndRedeem(browser, 'grafana'), 'id_token'));
+    const offline = await loginAndRedeem(browser, 'argocd', { scope: 'openid offline_access' });
+    const sessionRefresh = str(offline, 'refresh_token');
+    // Bob logs in on the same browser: admin's session ends here, so it must end as a logout would.
+    await loginAndRedeem(browser, 'grafana', { prompt: 'login' }, 'bob@example.com');
+    for (let i = 0; i < 50 && !receiver.sids.includes(String(admin.sid)); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(receiver.sids.includes(String(admin.sid)), 'grafana was told that admin\'s session ended');
+    const refreshed = await refreshWith(idport, 'argocd', sessionRefresh);
+    assert.deepEqual({ status: refreshed.status, error: refreshed.body.error }, { status: 400, error: 'invalid_grant' });
+  });
+
+  it('keeps consent and session-bound refresh tokens when the same user logs in again (prompt=login)', async () => {
+    const browser = new Browser();
+    const offline = await loginAndRedeem(browser, 'argocd', { scope: 'openid offline_access' });
+    await loginAndRedeem(browser, 'argocd', { prompt: 'login' });
+    assertTokenResponse(await refreshWith(idport, 'argocd', str(offline, 'refresh_token')));
   });
 });
