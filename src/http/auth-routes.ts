@@ -196,9 +196,10 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
  */
 const backQuery = (request: AuthRequest): string => {
   const params = new URLSearchParams({
-    client_id: request.clientId, redirect_uri: request.redirectUri, response_type: request.responseTypes.join(' '),
-    scope: request.scopes.join(' '), response_mode: request.responseMode,
+    client_id: request.clientId, response_type: request.responseTypes.join(' '), scope: request.scopes.join(' '), response_mode: request.responseMode,
   });
+  // Only when the client sent it: a redirect_uri in the request obliges the client to repeat it at /token (RFC 6749 §4.1.3).
+  if (request.redirectUriSent) params.set('redirect_uri', request.redirectUri);
   if (request.state !== '') params.set('state', request.state);
   if (request.nonce !== '') params.set('nonce', request.nonce);
   if (request.codeChallenge !== '') {

@@ -4,10 +4,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
+import { pino } from 'pino';
+import { mockCallback } from '../../connectors/mock/mock.js';
 import { Browser, formsOf, loginThroughPages } from '../support/browser.js';
 import { confidentialClient, DEMO_PASSWORD, demoUser, startIdport, type TestIdport } from '../support/idport.js';
 import {
-  assertErrorPage, assertErrorRedirect, assertTokenResponse, authUrl, codeRequest, REDIRECT, redeemCode, refreshWith, responseOf, str,
+  assertErrorPage, assertErrorRedirect, assertTokenResponse, authUrl, codeRequest, credentialsOf, postToken, REDIRECT, redeemCode, refreshWith, responseOf, str,
 } from './helpers.js';
 
 const LOGGED_OUT = 'http://127.0.0.1:5555/logged-out';
@@ -158,5 +160,30 @@ describe('security review', () => {
     const offline = await loginAndRedeem(browser, 'argocd', { scope: 'openid offline_access' });
     await loginAndRedeem(browser, 'argocd', { prompt: 'login' });
     assertTokenResponse(await refreshWith(idport, 'argocd', str(offline, 'refresh_token')));
+  });
+});
+
+describe('security review: chooser back link', () => {
+  let idport: TestIdport;
+  before(async () => {
+    const connector = await mockCallback.open('mock', {}, { log: pino({ level: 'silent' }), fetch, now: () => new Date() });
+    idport = await startIdport({ clients: [confidentialClient('web', [REDIRECT])], connectors: [{ id: 'mock', type: 'mockCallback', name: 'Mock', connector }] });
+  });
+  after(async () => idport.close());
+
+  it('does not add a redirect_uri the client left out, so the code is still redeemed without one (RFC 6749 §4.1.3)', async () => {
+    const browser = new Browser();
+    const params = codeRequest('web', { connector_id: 'local' });
+    delete params.redirect_uri;
+    const { page } = await browser.follow(authUrl(idport, params), REDIRECT);
+    const back = /<a href="([^"]+)">Choose another login method<\/a>/.exec(page.body)?.[1] ?? '';
+    assert.ok(back !== '', 'a back link');
+    const backUrl = new URL(back.replace(/&amp;/g, '&'), page.url);
+    assert.equal(backUrl.searchParams.get('redirect_uri'), null);
+    const chooser = await browser.follow(backUrl.href, REDIRECT);
+    const local = /href="([^"]*\/auth\/local\?[^"]+)"/.exec(chooser.page.body)?.[1] ?? '';
+    const location = await loginThroughPages(browser, new URL(local.replace(/&amp;/g, '&'), chooser.page.url).href, REDIRECT);
+    const tokens = await postToken(idport, { grant_type: 'authorization_code', code: responseOf(location).get('code') ?? '' }, credentialsOf('web'));
+    assertTokenResponse(tokens);
   });
 });
