@@ -29,13 +29,15 @@ import {
   type Table,
 } from '../storage.js';
 import { connectionSettings, type PostgresOptions } from './connection.js';
-import { Database, type Query } from './database.js';
+import { Database } from './database.js';
 import { migratePostgres } from './migrations.js';
 
 export { PostgresConfigError, type PostgresOptions, type PostgresSslMode, type PostgresSslOptions } from './connection.js';
 
 /** Readiness must answer quickly even when connecting hangs; /healthz/ready waits a little longer. */
 const PING_TIMEOUT_MS = 1_500;
+/** Rows one garbage-collection statement deletes: milliseconds of work, well inside the statement timeout. */
+export const GC_BATCH = 1_000;
 
 type Row = { data: string };
 
@@ -140,10 +142,23 @@ class PostgresTable<K, T> implements Table<K, T> {
     if (rowCount === 0) throw new NotFoundError(this.spec.what);
   }
 
-  /** Deletes rows whose expiry is before `now` (rows without one stay), on the caller's transaction. */
-  async collect(query: Query, now: Date): Promise<number> {
+  /**
+   * Deletes rows whose expiry is before `now` (rows without one stay), GC_BATCH rows per statement. A
+   * backlog (the first pass after a long outage) would otherwise be one DELETE running into the
+   * statement timeout on every pass and never shrinking. SKIP LOCKED leaves rows an update holds right
+   * now for the next pass, and lets the passes of several replicas share the work instead of queueing.
+   */
+  async collect(now: Date): Promise<number> {
     if (this.spec.expiryOf === undefined) return 0;
-    return (await query(`DELETE FROM ${this.spec.table} WHERE expiry < $1`, [now])).rowCount;
+    const { table, keyColumns } = this.spec;
+    const key = keyColumns.join(', ');
+    const sql = `DELETE FROM ${table} WHERE (${key}) IN (SELECT ${key} FROM ${table} WHERE expiry < $1 LIMIT ${GC_BATCH} FOR UPDATE SKIP LOCKED)`;
+    let removed = 0;
+    for (;;) {
+      const { rowCount } = await this.db.run('expired rows', 'delete', (query) => query(sql, [now]));
+      removed += rowCount;
+      if (rowCount < GC_BATCH) return removed;
+    }
   }
 }
 
@@ -231,14 +246,15 @@ class PostgresStorage implements Storage {
   }
 
   async garbageCollect(now: Date): Promise<GcResult> {
-    return this.db.transaction('expired rows', 'delete', async (query) => ({
-      authRequests: await this.authRequests.collect(query, now),
-      authCodes: await this.authCodes.collect(query, now),
-      refreshTokens: await this.refreshTokens.collect(query, now),
-      deviceRequests: await this.deviceRequests.collect(query, now),
-      deviceTokens: await this.deviceTokens.collect(query, now),
-      sessions: await this.sessions.collect(query, now),
-    }));
+    // Table by table, batch by batch: each statement commits on its own, so no pass holds locks for long.
+    return {
+      authRequests: await this.authRequests.collect(now),
+      authCodes: await this.authCodes.collect(now),
+      refreshTokens: await this.refreshTokens.collect(now),
+      deviceRequests: await this.deviceRequests.collect(now),
+      deviceTokens: await this.deviceTokens.collect(now),
+      sessions: await this.sessions.collect(now),
+    };
   }
 
   async ping(): Promise<void> {

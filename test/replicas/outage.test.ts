@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../support/config-server.js';
 import { createSchema, postgresSkip, requirePostgresUrl, urlWithSchema } from '../support/postgres.js';
-import { clientFor, login, readiness, refreshAt, replicaYaml, startDbProxy, startReplica, type DbProxy, type Replica, type TokenAnswer } from './support.js';
+import { CLIENT_ID, clientFor, login, REDIRECT, readiness, refreshAt, replicaYaml, startDbProxy, startReplica, type DbProxy, type Replica, type TokenAnswer } from './support.js';
 
 /** Polls readiness until it is green; returns how long that took. */
 async function untilReady(origin: string, limitMs: number): Promise<number> {
@@ -66,6 +66,10 @@ describe('the database going away', { skip: postgresSkip }, () => {
     assert.equal(ready.status, 503);
     assert.ok(ready.ms < 3_000);
     Object.assign(measured, { refusedToken: Math.round(refused.ms), refusedReady: Math.round(ready.ms) });
+    // A browser starting a login gets the error page with 503, not a 500 or a redirect.
+    const page = await fetch(`${replica.origin}/dex/auth?${new URLSearchParams({ client_id: CLIENT_ID, redirect_uri: REDIRECT, response_type: 'code', scope: 'openid' })}`, { redirect: 'manual' });
+    assert.equal(page.status, 503);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
 
     await proxy.restore();
     measured.refusedRecovery = Math.round(await untilReady(replica.origin, 5_000));

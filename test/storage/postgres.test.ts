@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Client } from 'pg';
-import { encodeJson } from '../../storage/codec.js';
+import { CodecError, encodeJson } from '../../storage/codec.js';
 import { SchemaTooNewError } from '../../storage/migrate.js';
 import { connectionSettings } from '../../storage/postgres/connection.js';
 import { PostgresError } from '../../storage/postgres/database.js';
 import { migratePostgres, postgresMigrations, postgresSchemaVersion, type PostgresMigration } from '../../storage/postgres/migrations.js';
-import { openPostgres, type PostgresOptions } from '../../storage/postgres/postgres.js';
+import { GC_BATCH, openPostgres, type PostgresOptions } from '../../storage/postgres/postgres.js';
 import { AlreadyExistsError, StorageUnavailableError, type Keys, type Storage } from '../../storage/storage.js';
 import { adminQuery, freshSchema, postgresSkip, postgresUrl } from '../support/postgres.js';
 import { assertRejectsWith, runStorageConformance } from './conformance.js';
@@ -90,8 +90,41 @@ describe('postgres storage', { skip: postgresSkip }, () => {
     const storage = await open();
     assert.equal(await storage.refreshTokens.get('family\u0000id'), undefined);
     await assertRejectsWith(storage.clients.delete('a\u0000b'), Error, 'client not found');
+    await assertRejectsWith(storage.clients.create({ ...fx.client(1), id: 'a\u0000b' }), CodecError, 'cannot store a client whose key contains NUL');
     assert.equal(await storage.ping(), undefined);
     await storage.close();
+  });
+
+  it('garbage-collects a backlog larger than one batch, in batches', async () => {
+    const schema = freshSchema();
+    const storage = await open(schema);
+    const backlog = GC_BATCH * 2 + 500;
+    // Rows as an outage would leave them: many auth requests that expired long ago.
+    await inSchema(schema, `INSERT INTO auth_requests (id, expiry, data) SELECT 'old-' || n, $1, $2 FROM generate_series(1, ${backlog}) AS n`, [
+      fx.at(-86_400_000), encodeJson(fx.authRequest(0)),
+    ]);
+    await storage.authRequests.create(fx.authRequest(1, fx.at(1)));
+    const result = await storage.garbageCollect(fx.at(0));
+    assert.equal(result.authRequests, backlog);
+    assert.deepEqual((await storage.authRequests.list()).map((r) => r.id), ['auth-request-1']);
+  });
+
+  it('leaves an expired row that an update holds for the next pass instead of waiting for it', async () => {
+    const schema = freshSchema();
+    const storage = await open(schema);
+    await storage.refreshTokens.create(fx.refreshToken(1, fx.at(-1)));
+    await storage.refreshTokens.create(fx.refreshToken(2, fx.at(-1)));
+    const holder = new Client({ connectionString: postgresUrl ?? '' });
+    await holder.connect();
+    try {
+      await holder.query(`SET search_path = ${schema}; BEGIN; SELECT 1 FROM refresh_tokens WHERE id = 'refresh-token-1' FOR UPDATE`);
+      assert.equal((await storage.garbageCollect(fx.at(0))).refreshTokens, 1);
+      await holder.query('ROLLBACK');
+      assert.equal((await storage.garbageCollect(fx.at(0))).refreshTokens, 1);
+      assert.deepEqual(await storage.refreshTokens.list(), []);
+    } finally {
+      await holder.end();
+    }
   });
 
   it('applies 100 parallel updates from two pools on one row and ends at 100', async () => {
