@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { RequestListener, Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import fastifyCookie from '@fastify/cookie';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authRoutes } from './http/auth-routes.js';
 import { discoveryRoutes } from './http/discovery-routes.js';
 import { registerFormParser } from './http/form.js';
@@ -37,10 +37,40 @@ export interface AppOptions {
 
 const REQUEST_ID_HEADER = 'x-request-id';
 
+/**
+ * Query parameters whose values never reach the log: an upstream provider's authorization code at /callback, ID
+ * tokens sent as id_token_hint to /auth and /logout, the user's email as login_hint, and credentials a client
+ * misplaces in a query string. The logger's redact paths cover log objects, not the URL of "incoming request".
+ */
+const SECRET_QUERY_PARAMS = ['code', 'id_token_hint', 'login_hint', 'access_token', 'refresh_token', 'id_token', 'client_secret', 'password'];
+
+/** The request URL for logs, with the values of SECRET_QUERY_PARAMS replaced. */
+const loggableUrl = (url: string): string => {
+  const query = url.indexOf('?');
+  if (query < 0) return url;
+  const params = new URLSearchParams(url.slice(query + 1));
+  let redacted = false;
+  for (const name of SECRET_QUERY_PARAMS) {
+    if (!params.has(name)) continue;
+    params.set(name, '[Redacted]');
+    redacted = true;
+  }
+  return redacted ? `${url.slice(0, query)}?${params.toString()}` : url;
+};
+
+/** Fastify's request serializer, with the URL made loggable. */
+const serializeRequest = (request: FastifyRequest): Record<string, unknown> => ({
+  method: request.method,
+  url: loggableUrl(request.url),
+  host: request.host,
+  remoteAddress: request.ip,
+  remotePort: request.socket.remotePort,
+});
+
 export const buildApp = async (options: AppOptions): Promise<FastifyInstance> => {
   const { provider, branding } = options;
   const app = Fastify({
-    loggerInstance: provider.log as FastifyBaseLogger,
+    loggerInstance: provider.log.child({}, { serializers: { req: serializeRequest } }) as FastifyBaseLogger,
     // A caller-supplied request id is kept (so logs line up across a proxy) only when it looks like one.
     genReqId: (request) => {
       const given = request.headers[REQUEST_ID_HEADER];

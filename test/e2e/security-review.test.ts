@@ -2,12 +2,15 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { pino } from 'pino';
 import { mockCallback } from '../../connectors/mock/mock.js';
+import { buildApp } from '../../src/app.js';
 import { Browser, formsOf, loginThroughPages } from '../support/browser.js';
 import { confidentialClient, DEMO_PASSWORD, demoUser, startIdport, type TestIdport } from '../support/idport.js';
+import { client, testProvider } from '../oauth/provider.js';
 import {
   assertErrorPage, assertErrorRedirect, assertTokenResponse, authUrl, codeRequest, credentialsOf, postToken, REDIRECT, redeemCode, refreshWith, responseOf, str,
 } from './helpers.js';
@@ -185,5 +188,30 @@ describe('security review: chooser back link', () => {
     const location = await loginThroughPages(browser, new URL(local.replace(/&amp;/g, '&'), chooser.page.url).href, REDIRECT);
     const tokens = await postToken(idport, { grant_type: 'authorization_code', code: responseOf(location).get('code') ?? '' }, credentialsOf('web'));
     assertTokenResponse(tokens);
+  });
+});
+
+describe('security review: logs', () => {
+  it('keeps codes, ID token hints and login hints out of the request log lines', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        lines.push(chunk.toString('utf8'));
+        callback();
+      },
+    });
+    const provider = await testProvider([client('web')]);
+    const app = await buildApp({ provider: { ...provider, log: pino({ level: 'info' }, sink) }, branding: { issuerName: 'idport test', logoUrl: '', theme: 'light' } });
+    try {
+      await app.inject({ url: '/dex/callback?code=UPSTREAM-CODE-SECRET&state=abc' });
+      await app.inject({ url: '/dex/logout?id_token_hint=eyJ.HINT-SECRET.sig&state=bye' });
+      await app.inject({ url: '/dex/auth?client_id=web&response_type=code&scope=openid&login_hint=jane%40example.com' });
+      const log = lines.join('');
+      assert.match(log, /incoming request/);
+      assert.match(log, /\/dex\/callback\?code=%5BRedacted%5D&state=abc/, 'the path and harmless parameters stay');
+      for (const secret of ['UPSTREAM-CODE-SECRET', 'HINT-SECRET', 'jane']) assert.ok(!log.includes(secret), `${secret} in ${log}`);
+    } finally {
+      await app.close();
+    }
   });
 });
