@@ -118,11 +118,15 @@ export function tlsOptionsOf(ssl: PostgresSslOptions): false | ConnectionOptions
   }
 }
 
-/** Splits Dex's backwards-compatible "host:port" (and "[v6]:port"); a socket path or plain host stays whole. */
+/**
+ * Splits Dex's backwards-compatible "host:port" (and "[v6]:port"); as in Dex, a port written there wins
+ * over `port`. A socket directory or a plain host name stays whole.
+ */
 function splitHost(host: string | undefined, port: number | undefined): { host?: string; port?: number } {
-  if (host === undefined) return port === undefined ? {} : { port };
+  const withPort = port === undefined ? {} : { port };
+  if (host === undefined) return withPort;
   const match = /^\[([^\]]+)\]:(\d+)$/.exec(host) ?? /^([^:/]+):(\d+)$/.exec(host);
-  if (match?.[1] === undefined || port !== undefined) return { host: host.replace(/^\[(.+)\]$/, '$1'), ...(port !== undefined ? { port } : {}) };
+  if (match?.[1] === undefined) return { host: host.replace(/^\[(.+)\]$/, '$1'), ...withPort };
   return { host: match[1], port: Number(match[2]) };
 }
 

@@ -58,6 +58,9 @@ describe('postgres connection settings', () => {
     );
     assert.deepEqual([connectionSettings({ host: '[::1]:6432', ssl: { mode: 'disable' } }).pool].map((p) => [p.host, p.port]), [['::1', 6432]]);
     assert.equal(connectionSettings({ host: '/var/run/postgresql', ssl: { mode: 'disable' } }).pool.host, '/var/run/postgresql');
+    // As in Dex, a port in host wins over the port key.
+    assert.equal(connectionSettings({ host: 'db.internal:6432', port: 5432, ssl: { mode: 'disable' } }).pool.port, 6432);
+    assert.equal(connectionSettings({ host: 'db.internal', port: 5433, ssl: { mode: 'disable' } }).pool.port, 5433);
   });
 
   it('puts the schema into search_path, keeping options already in the url', () => {
