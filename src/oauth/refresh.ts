@@ -26,6 +26,20 @@ const mayRefresh = (provider: Provider, facts: GrantFacts): boolean =>
   provider.settings.grantTypes.includes('refresh_token') &&
   provider.connectors.get(facts.connectorId)?.connector.refresh !== undefined;
 
+/**
+ * A refresh token is `<handle>.<secret>`, and its family is stored under the hash of the handle. Access tokens name
+ * their family in `gid` (checked at /userinfo), and every API a client calls reads them; were the handle the stored
+ * id, anyone holding an access token could present `<handle>.<anything>` and, with only a public client's id, get
+ * the family revoked as leaked. The hash cannot be turned back into a handle.
+ */
+const familyIdOfHandle = (handle: string): string => hashSecret(handle);
+
+/** Families started before handles were hashed are stored under the handle itself: 16 random bytes, base64url. */
+const LEGACY_HANDLE_LENGTH = 22;
+
+/** The storage id of the family a refresh token belongs to. */
+export const refreshFamilyIdOf = (refreshToken: string): string => familyIdOfHandle(refreshToken.slice(0, Math.max(0, refreshToken.indexOf('.'))));
+
 /** Starts a refresh-token family for a login, or returns undefined when none may be issued. */
 export const startRefreshFamily = async (
   provider: Provider,
@@ -35,7 +49,8 @@ export const startRefreshFamily = async (
   if (!mayRefresh(provider, facts)) return undefined;
   const { storage, deps, settings } = provider;
   const now = deps.clock.now();
-  const id = deps.randomBytes(16).toString('base64url');
+  const handle = deps.randomBytes(16).toString('base64url');
+  const id = familyIdOfHandle(handle);
   const secret = randomToken(deps.randomBytes);
   const family: RefreshToken = {
     id, clientId: facts.clientId, connectorId: facts.connectorId, claims: facts.claims, connectorData,
@@ -49,7 +64,7 @@ export const startRefreshFamily = async (
   await storage.refreshTokens.create(family);
   return {
     id,
-    token: `${id}.${secret}`,
+    token: `${handle}.${secret}`,
     discard: async () => revokeFamily(provider, family.id),
   };
 };
@@ -73,12 +88,15 @@ export const refreshGrant = async (
   const presented = form.refresh_token;
   if (presented === undefined || presented === '') throw new OAuthError('invalid_request', 'refresh_token is required');
   const dot = presented.indexOf('.');
-  const familyId = dot > 0 ? presented.slice(0, dot) : '';
+  const handle = dot > 0 ? presented.slice(0, dot) : '';
   const secret = dot > 0 ? presented.slice(dot + 1) : '';
   const invalid = new OAuthError('invalid_grant', 'invalid refresh token');
-  if (familyId === '' || secret === '') throw invalid;
-  const family = await storage.refreshTokens.get(familyId);
+  if (handle === '' || secret === '') throw invalid;
+  const family =
+    (await storage.refreshTokens.get(familyIdOfHandle(handle))) ??
+    (handle.length === LEGACY_HANDLE_LENGTH ? await storage.refreshTokens.get(handle) : undefined);
   if (family === undefined || family.clientId !== client.id) throw invalid;
+  const familyId = family.id;
 
   const now = deps.clock.now();
   const policy = settings.refresh;
@@ -95,7 +113,7 @@ export const refreshGrant = async (
   const withinReuse = (f: RefreshToken): boolean =>
     f.previousHash === presentedHash && f.rotatedAt !== undefined && now.getTime() - f.rotatedAt.getTime() <= policy.reuseIntervalMs;
   if (family.currentHash !== presentedHash && !withinReuse(family)) {
-    // The family id is known only from the family's own tokens, so this is a superseded token presented again —
+    // The handle is known only from the family's own tokens, so this is a superseded token presented again —
     // of any generation, not just the last — and the family has leaked (OAuth 2.0 Security BCP §4.14.2).
     log.warn({ clientId: client.id }, 'superseded refresh token reused after the reuse interval; revoking its family');
     await revokeFamily(provider, familyId);
@@ -129,7 +147,7 @@ export const refreshGrant = async (
     if (err instanceof ReusedToken || err instanceof NotFoundError) throw invalid;
     throw err;
   }
-  const nextToken = updated.currentHash === presentedHash ? presented : `${familyId}.${deriveNextSecret(secret, updated.rotationNonce)}`;
+  const nextToken = updated.currentHash === presentedHash ? presented : `${handle}.${deriveNextSecret(secret, updated.rotationNonce)}`;
 
   const facts: GrantFacts = {
     clientId: updated.clientId, scopes, claims: updated.claims, connectorId: updated.connectorId,

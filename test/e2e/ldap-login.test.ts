@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { encodeSubject } from '../../connectors/sub.js';
+import { refreshFamilyIdOf } from '../../src/oauth/refresh.js';
 import { Browser, formsOf } from '../support/browser.js';
 import { startFromConfig, type ConfigServer } from '../support/config-server.js';
 import { FIXTURE, fixtureConnectorConfig, startSlapd, type Slapd } from '../support/slapd.js';
@@ -86,7 +87,7 @@ connectors:
     assert.equal(response.status, 503);
     assert.deepEqual(await response.json(), { error: 'temporarily_unavailable', error_description: 'the login service is unavailable; try again later' });
     // The family was not revoked: it is the directory that failed, not the user.
-    assert.ok(await idport.server.provider.storage.refreshTokens.get((tokens.refresh_token ?? '').split('.')[0] ?? ''));
+    assert.ok(await idport.server.provider.storage.refreshTokens.get(refreshFamilyIdOf(tokens.refresh_token ?? '')));
   });
 });
 

@@ -9,10 +9,11 @@ import { pino } from 'pino';
 import { mockCallback } from '../../connectors/mock/mock.js';
 import { buildApp } from '../../src/app.js';
 import { Browser, formsOf, loginThroughPages } from '../support/browser.js';
-import { confidentialClient, DEMO_PASSWORD, demoUser, startIdport, type TestIdport } from '../support/idport.js';
+import { confidentialClient, DEMO_PASSWORD, demoUser, publicClient, startIdport, type TestIdport } from '../support/idport.js';
 import { client, testProvider } from '../oauth/provider.js';
 import {
-  assertErrorPage, assertErrorRedirect, assertTokenResponse, authUrl, codeRequest, credentialsOf, postToken, REDIRECT, redeemCode, refreshWith, responseOf, str,
+  assertErrorPage, assertErrorRedirect, assertJsonError, assertTokenResponse, authUrl, CHALLENGE, codeRequest, credentialsOf, postToken, REDIRECT, redeemCode,
+  refreshWith, responseOf, str, VERIFIER,
 } from './helpers.js';
 
 const LOGGED_OUT = 'http://127.0.0.1:5555/logged-out';
@@ -48,6 +49,7 @@ describe('security review', () => {
         confidentialClient('argocd', [REDIRECT], { refreshTokenLifetime: 'session' }),
         // Trusts grafana to ask for tokens with it in the audience (Dex's trustedPeers).
         confidentialClient('peer', [REDIRECT], { trustedPeers: ['grafana'], postLogoutRedirectURIs: [PEER_LOGGED_OUT] }),
+        publicClient('cli', [REDIRECT]),
       ],
       passwords: [demoUser, { ...demoUser, email: 'bob@example.com', userId: 'bob-id', username: 'bob' }],
     });
@@ -156,6 +158,23 @@ describe('security review', () => {
     assert.ok(receiver.sids.includes(String(admin.sid)), 'grafana was told that admin\'s session ended');
     const refreshed = await refreshWith(idport, 'argocd', sessionRefresh);
     assert.deepEqual({ status: refreshed.status, error: refreshed.body.error }, { status: 400, error: 'invalid_grant' });
+  });
+
+  it('does not let anyone who reads an access token revoke the refresh-token family it came from', async () => {
+    // A public client (a CLI): a refresh request needs only its client_id.
+    const location = await loginThroughPages(
+      new Browser(), authUrl(idport, codeRequest('cli', { scope: 'openid offline_access', code_challenge: CHALLENGE, code_challenge_method: 'S256' })), REDIRECT,
+    );
+    const tokens = await postToken(idport, { grant_type: 'authorization_code', code: responseOf(location).get('code') ?? '', redirect_uri: REDIRECT, client_id: 'cli', code_verifier: VERIFIER });
+    assertTokenResponse(tokens);
+    const refreshed = await postToken(idport, { grant_type: 'refresh_token', refresh_token: str(tokens.body, 'refresh_token'), client_id: 'cli' });
+    assertTokenResponse(refreshed);
+    // The access token is read by every API the client calls; its grant reference must not be a refresh-token handle.
+    const gid = String(decodeJwt(str(refreshed.body, 'access_token')).gid);
+    assert.match(gid, /^r:/);
+    const forged = await postToken(idport, { grant_type: 'refresh_token', refresh_token: `${gid.slice(2)}.${'A'.repeat(43)}`, client_id: 'cli' });
+    assertJsonError(forged, 400, 'invalid_grant', 'invalid refresh token');
+    assertTokenResponse(await postToken(idport, { grant_type: 'refresh_token', refresh_token: str(refreshed.body, 'refresh_token'), client_id: 'cli' }));
   });
 
   it('keeps consent and session-bound refresh tokens when the same user logs in again (prompt=login)', async () => {

@@ -2,8 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OAuthError } from '../../src/errors.js';
-import { refreshGrant, startRefreshFamily } from '../../src/oauth/refresh.js';
+import { refreshFamilyIdOf, refreshGrant, startRefreshFamily } from '../../src/oauth/refresh.js';
 import type { TokenResponse } from '../../src/oauth/token.js';
+import { hashSecret } from '../../src/oauth/tokens.js';
 import { client, loginFacts, testProvider, type TestProvider } from './provider.js';
 
 const web = client('web');
@@ -45,7 +46,7 @@ describe('refresh-token families', () => {
     provider.clock.advance(3_001);
     await refused(refresh(provider, laptop), 'invalid_grant', 'invalid refresh token');
     await refused(refresh(provider, rotated.refresh_token ?? ''), 'invalid_grant', 'invalid refresh token');
-    assert.equal(await provider.storage.refreshTokens.get(laptop.split('.')[0] ?? ''), undefined);
+    assert.equal(await provider.storage.refreshTokens.get(refreshFamilyIdOf(laptop)), undefined);
     assert.ok((await refresh(provider, phone)).refresh_token);
   });
 
@@ -65,7 +66,7 @@ describe('refresh-token families', () => {
     const token = await start(provider);
     const results = await Promise.all(Array.from({ length: 8 }, async () => refresh(provider, token)));
     assert.equal(new Set(results.map((r) => r.refresh_token)).size, 1);
-    const family = await provider.storage.refreshTokens.get(token.split('.')[0] ?? '');
+    const family = await provider.storage.refreshTokens.get(refreshFamilyIdOf(token));
     assert.equal(family?.generation, 1);
   });
 
@@ -75,6 +76,24 @@ describe('refresh-token families', () => {
     const [familyId] = token.split('.');
     await refused(refresh(provider, `${familyId}.${'A'.repeat(43)}`), 'invalid_grant', 'invalid refresh token');
     await refused(refresh(provider, token), 'invalid_grant', 'invalid refresh token');
+  });
+
+  it('does not resolve a stored family id used as the handle, so reading an access token gid cannot revoke the family', async () => {
+    const provider = await testProvider([web]);
+    const token = await start(provider);
+    await refused(refresh(provider, `${refreshFamilyIdOf(token)}.${'A'.repeat(43)}`), 'invalid_grant', 'invalid refresh token');
+    assert.ok((await refresh(provider, token)).refresh_token);
+  });
+
+  it('still rotates a family stored under its handle before handles were hashed', async () => {
+    const provider = await testProvider([web]);
+    const stored = await provider.storage.refreshTokens.get(refreshFamilyIdOf(await start(provider)));
+    assert.ok(stored);
+    const legacyId = 'L'.repeat(22);
+    await provider.storage.refreshTokens.create({ ...stored, id: legacyId, currentHash: hashSecret('legacy-secret') });
+    const rotated = await refresh(provider, `${legacyId}.legacy-secret`);
+    assert.match(rotated.refresh_token ?? '', new RegExp(`^${legacyId}\\.`));
+    assert.ok((await refresh(provider, rotated.refresh_token ?? '')).refresh_token);
   });
 
   it("refuses another client's family without revoking it", async () => {

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OAuthError } from '../../src/errors.js';
+import { refreshFamilyIdOf } from '../../src/oauth/refresh.js';
 import { handleTokenRequest, type TokenResponse } from '../../src/oauth/token.js';
 import { hashSecret } from '../../src/oauth/tokens.js';
 import { userinfo } from '../../src/oauth/userinfo.js';
@@ -33,7 +34,7 @@ describe('authorization_code grant', () => {
 
     await assert.rejects(redeem(provider, code), new OAuthError('invalid_grant', 'authorization code already used'));
     await assert.rejects(userinfo(provider, first.access_token), new OAuthError('invalid_token', 'the access token was revoked'));
-    assert.equal(await provider.storage.refreshTokens.get(first.refresh_token.split('.')[0] ?? ''), undefined);
+    assert.equal(await provider.storage.refreshTokens.get(refreshFamilyIdOf(first.refresh_token ?? '')), undefined);
   });
 
   it('lets exactly one of two concurrent redemptions win, and the replay revokes the winner (no double spend)', async () => {
