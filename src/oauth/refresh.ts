@@ -110,8 +110,10 @@ export const refreshGrant = async (
   }
 
   const presentedHash = hashSecret(secret);
+  // A reuse interval of 0 means no reuse at all (as Dex's AllowedToReuse): `<= 0` would otherwise still admit a
+  // concurrent request whose clock read came before the winner's rotation.
   const withinReuse = (f: RefreshToken): boolean =>
-    f.previousHash === presentedHash && f.rotatedAt !== undefined && now.getTime() - f.rotatedAt.getTime() <= policy.reuseIntervalMs;
+    policy.reuseIntervalMs > 0 && f.previousHash === presentedHash && f.rotatedAt !== undefined && now.getTime() - f.rotatedAt.getTime() <= policy.reuseIntervalMs;
   if (family.currentHash !== presentedHash && !withinReuse(family)) {
     // The handle is known only from the family's own tokens, so this is a superseded token presented again —
     // of any generation, not just the last — and the family has leaked (OAuth 2.0 Security BCP §4.14.2).

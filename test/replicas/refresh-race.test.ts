@@ -82,10 +82,7 @@ describe('refresh race between two replicas', { skip: postgresSkip }, () => {
 
     it(
       'answers the loser with invalid_grant in every round',
-      // Fails today in src/oauth/refresh.ts, not in storage: withinReuse() accepts
-      // `now - rotatedAt <= 0`, and the loser's `now` (read before its connector refresh) is often not
-      // after the winner's rotatedAt, so a reuseInterval of 0 still lets the loser reuse. Dex treats 0 as "no reuse".
-      { todo: 'src/oauth/refresh.ts: a reuseInterval of 0 must disable reuse (issue 6 report)' },
+      // A reuseInterval of 0 means no reuse (Dex's AllowedToReuse), even for a loser whose clock read came first.
       () => {
         for (const [i, { a, b }] of rounds.entries()) {
           assert.deepEqual([a.status, b.status].sort(), [200, 400], `round ${i}`);
