@@ -9,6 +9,7 @@
 import { Pool } from 'pg';
 import { CodecError, decodeJson, encodeJson } from '../codec.js';
 import { SchemaTooNewError } from '../migrate.js';
+import { sameKey, tableSpecs, type TableSpec } from '../sql-tables.js';
 import {
   NotFoundError,
   StorageUnavailableError,
@@ -41,24 +42,11 @@ export const GC_BATCH = 1_000;
 
 type Row = { data: string };
 
-interface TableSpec<K, T> {
-  /** Entity name for error messages ("auth request"). */
-  readonly what: string;
-  readonly table: string;
-  /** Primary-key columns, in the order `keyParams` returns their values. */
-  readonly keyColumns: readonly string[];
-  readonly keyOf: (value: T) => K;
-  /** The key as column values, normalised (passwords are lower-cased). */
-  readonly keyParams: (key: K) => string[];
-  /** Present only for tables that garbage collection empties. */
-  readonly expiryOf?: (value: T) => Date | undefined;
-}
 
 // PostgreSQL text cannot hold NUL, so no stored key contains one; such a key (from a request
 // parameter) is simply absent rather than a database error that would read as an outage.
 const hasNul = (params: readonly string[]): boolean => params.some((p) => p.includes('\u0000'));
 
-const sameKey = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
 
 class PostgresTable<K, T> implements Table<K, T> {
   private readonly sql: {
@@ -162,8 +150,6 @@ class PostgresTable<K, T> implements Table<K, T> {
   }
 }
 
-const byId = { keyColumns: ['id'], keyOf: (v: { id: string }): string => v.id, keyParams: (k: string) => [k] } as const;
-const expiry = (v: { expiry?: Date | undefined }): Date | undefined => v.expiry;
 
 // Written by encodeJson from a Keys in updateKeys; nothing else writes the keys table.
 const decodeKeys = (data: string): Keys => decodeJson(data) as Keys;
@@ -181,43 +167,16 @@ class PostgresStorage implements Storage {
   readonly sessions: PostgresTable<string, Session>;
 
   constructor(private readonly db: Database) {
-    this.authRequests = new PostgresTable<string, AuthRequest>(db, { what: 'auth request', table: 'auth_requests', ...byId, expiryOf: expiry });
-    this.authCodes = new PostgresTable<string, AuthCode>(db, { what: 'auth code', table: 'auth_codes', ...byId, expiryOf: expiry });
-    this.refreshTokens = new PostgresTable<string, RefreshToken>(db, { what: 'refresh token', table: 'refresh_tokens', ...byId, expiryOf: expiry });
-    this.offlineSessions = new PostgresTable(db, {
-      what: 'offline session',
-      table: 'offline_sessions',
-      keyColumns: ['user_id', 'connector_id'],
-      keyOf: (s: OfflineSession): OfflineSessionKey => ({ userId: s.userId, connectorId: s.connectorId }),
-      keyParams: (k: OfflineSessionKey) => [k.userId, k.connectorId],
-    });
-    this.clients = new PostgresTable<string, Client>(db, { what: 'client', table: 'clients', ...byId });
-    this.passwords = new PostgresTable(db, {
-      what: 'password',
-      table: 'passwords',
-      keyColumns: ['email'],
-      keyOf: (p: Password) => p.email,
-      // Emails compare case-insensitively; JavaScript's rule, so every backend agrees beyond ASCII.
-      keyParams: (email: string) => [email.toLowerCase()],
-    });
-    this.connectors = new PostgresTable<string, ConnectorRecord>(db, { what: 'connector', table: 'connectors', ...byId });
-    this.deviceRequests = new PostgresTable(db, {
-      what: 'device request',
-      table: 'device_requests',
-      keyColumns: ['user_code'],
-      keyOf: (d: DeviceRequest) => d.userCode,
-      keyParams: (k: string) => [k],
-      expiryOf: expiry,
-    });
-    this.deviceTokens = new PostgresTable(db, {
-      what: 'device token',
-      table: 'device_tokens',
-      keyColumns: ['device_code'],
-      keyOf: (d: DeviceToken) => d.deviceCode,
-      keyParams: (k: string) => [k],
-      expiryOf: expiry,
-    });
-    this.sessions = new PostgresTable<string, Session>(db, { what: 'session', table: 'sessions', ...byId, expiryOf: expiry });
+    this.authRequests = new PostgresTable(db, tableSpecs.authRequests);
+    this.authCodes = new PostgresTable(db, tableSpecs.authCodes);
+    this.refreshTokens = new PostgresTable(db, tableSpecs.refreshTokens);
+    this.offlineSessions = new PostgresTable(db, tableSpecs.offlineSessions);
+    this.clients = new PostgresTable(db, tableSpecs.clients);
+    this.passwords = new PostgresTable(db, tableSpecs.passwords);
+    this.connectors = new PostgresTable(db, tableSpecs.connectors);
+    this.deviceRequests = new PostgresTable(db, tableSpecs.deviceRequests);
+    this.deviceTokens = new PostgresTable(db, tableSpecs.deviceTokens);
+    this.sessions = new PostgresTable(db, tableSpecs.sessions);
   }
 
   async getKeys(): Promise<Keys | undefined> {

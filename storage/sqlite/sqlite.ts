@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { decodeJson, encodeJson } from '../codec.js';
 import { SchemaTooNewError } from '../migrate.js';
+import { sameKey, tableSpecs, type TableSpec } from '../sql-tables.js';
 import {
   AlreadyExistsError,
   NotFoundError,
@@ -60,18 +61,6 @@ function guard<R>(db: Db, what: string, action: string, run: () => R): R {
   }
 }
 
-interface TableSpec<K, T> {
-  /** Entity name for error messages ("auth request"). */
-  readonly what: string;
-  readonly table: string;
-  /** Primary-key columns, in the order `keyParams` returns their values. */
-  readonly keyColumns: readonly string[];
-  readonly keyOf: (value: T) => K;
-  /** The key as column values, normalised (passwords are lower-cased). */
-  readonly keyParams: (key: K) => string[];
-  /** Present only for tables that garbage collection empties. */
-  readonly expiryOf?: (value: T) => Date | undefined;
-}
 
 class SqliteTable<K, T> implements Table<K, T> {
   private readonly insertRow: Database.Statement;
@@ -150,9 +139,7 @@ class SqliteTable<K, T> implements Table<K, T> {
   }
 }
 
-const sameKey = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
 
-const byId = { keyColumns: ['id'], keyOf: (v: { id: string }): string => v.id, keyParams: (k: string) => [k] } as const;
 
 class SqliteStorage implements Storage {
   readonly authRequests: SqliteTable<string, AuthRequest>;
@@ -171,44 +158,16 @@ class SqliteStorage implements Storage {
   private readonly selectOne: Database.Statement<[], unknown>;
 
   constructor(private readonly db: Db) {
-    const expiry = (v: { expiry?: Date | undefined }): Date | undefined => v.expiry;
-    this.authRequests = new SqliteTable<string, AuthRequest>(db, { what: 'auth request', table: 'auth_requests', ...byId, expiryOf: expiry });
-    this.authCodes = new SqliteTable<string, AuthCode>(db, { what: 'auth code', table: 'auth_codes', ...byId, expiryOf: expiry });
-    this.refreshTokens = new SqliteTable<string, RefreshToken>(db, { what: 'refresh token', table: 'refresh_tokens', ...byId, expiryOf: expiry });
-    this.offlineSessions = new SqliteTable(db, {
-      what: 'offline session',
-      table: 'offline_sessions',
-      keyColumns: ['user_id', 'connector_id'],
-      keyOf: (s: OfflineSession): OfflineSessionKey => ({ userId: s.userId, connectorId: s.connectorId }),
-      keyParams: (k: OfflineSessionKey) => [k.userId, k.connectorId],
-    });
-    this.clients = new SqliteTable<string, Client>(db, { what: 'client', table: 'clients', ...byId });
-    this.passwords = new SqliteTable(db, {
-      what: 'password',
-      table: 'passwords',
-      keyColumns: ['email'],
-      keyOf: (p: Password) => p.email,
-      // Emails compare case-insensitively; the row keeps the email as written.
-      keyParams: (email: string) => [email.toLowerCase()],
-    });
-    this.connectors = new SqliteTable<string, ConnectorRecord>(db, { what: 'connector', table: 'connectors', ...byId });
-    this.deviceRequests = new SqliteTable(db, {
-      what: 'device request',
-      table: 'device_requests',
-      keyColumns: ['user_code'],
-      keyOf: (d: DeviceRequest) => d.userCode,
-      keyParams: (k: string) => [k],
-      expiryOf: expiry,
-    });
-    this.deviceTokens = new SqliteTable(db, {
-      what: 'device token',
-      table: 'device_tokens',
-      keyColumns: ['device_code'],
-      keyOf: (d: DeviceToken) => d.deviceCode,
-      keyParams: (k: string) => [k],
-      expiryOf: expiry,
-    });
-    this.sessions = new SqliteTable<string, Session>(db, { what: 'session', table: 'sessions', ...byId, expiryOf: expiry });
+    this.authRequests = new SqliteTable(db, tableSpecs.authRequests);
+    this.authCodes = new SqliteTable(db, tableSpecs.authCodes);
+    this.refreshTokens = new SqliteTable(db, tableSpecs.refreshTokens);
+    this.offlineSessions = new SqliteTable(db, tableSpecs.offlineSessions);
+    this.clients = new SqliteTable(db, tableSpecs.clients);
+    this.passwords = new SqliteTable(db, tableSpecs.passwords);
+    this.connectors = new SqliteTable(db, tableSpecs.connectors);
+    this.deviceRequests = new SqliteTable(db, tableSpecs.deviceRequests);
+    this.deviceTokens = new SqliteTable(db, tableSpecs.deviceTokens);
+    this.sessions = new SqliteTable(db, tableSpecs.sessions);
 
     this.selectKeys = db.prepare<[], Row>('SELECT data FROM keys WHERE id = 1');
     const upsertKeys = db.prepare('INSERT INTO keys (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data');
