@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { RequestListener, Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import fastifyCookie from '@fastify/cookie';
+import fastifyRateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authRoutes } from './http/auth-routes.js';
 import { discoveryRoutes } from './http/discovery-routes.js';
@@ -31,6 +32,8 @@ export interface AppOptions {
   readonly allowedOrigins?: readonly string[];
   /** Trust X-Forwarded-* from a proxy in front (for client IPs in logs). */
   readonly trustProxy?: boolean | string | string[];
+  /** Password attempts per client IP per minute; tests that log in many times raise it. */
+  readonly passwordAttemptsPerMinute?: number;
   /** Serve HTTPS with this certificate and key (Dex's `web.https`, `tlsCert`, `tlsKey`). */
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly minVersion?: 'TLSv1.2' | 'TLSv1.3'; readonly maxVersion?: 'TLSv1.2' | 'TLSv1.3' };
 }
@@ -93,6 +96,8 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
   });
   registerFormParser(app);
   await app.register(fastifyCookie);
+  // Only routes that opt in are limited (password logins); see src/http/rate-limit.ts.
+  await app.register(fastifyRateLimit, { global: false });
   if (options.allowedOrigins !== undefined && options.allowedOrigins.length > 0) registerCors(app, options.allowedOrigins);
 
   const page: PageContext = {
@@ -104,7 +109,7 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
     await scope.register(discoveryRoutes, { provider });
     await scope.register(tokenRoutes, { provider });
     await scope.register(userinfoRoutes, { provider });
-    await scope.register(authRoutes, { provider, page });
+    await scope.register(authRoutes, { provider, page, passwordAttemptsPerMinute: options.passwordAttemptsPerMinute });
     await scope.register(logoutRoutes, { provider, page });
     await scope.register(healthRoutes, { storage: provider.storage });
     await scope.register(staticRoutes, { staticDir, themeDir: themeDir(branding.theme) });

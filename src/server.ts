@@ -153,6 +153,8 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
     },
     headers: webHeaders(config),
     allowedOrigins: config.web.allowedOrigins,
+    // Behind a proxy, client IPs (rate limits, logs) come from X-Forwarded-For, but only when it was set by a trusted proxy.
+    ...(config.web.clientRemoteIP.trustedProxies.length > 0 ? { trustProxy: config.web.clientRemoteIP.trustedProxies } : {}),
     ...(options.tls !== undefined ? { tls: options.tls } : {}),
   });
 

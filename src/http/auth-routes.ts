@@ -21,6 +21,7 @@ import { randomToken } from '../oauth/tokens.js';
 import { renderApproval, renderLogin, renderPassword } from '../../web/render.js';
 import type { AuthRequest } from '../../storage/storage.js';
 import { pageErrorHandler } from './errors.js';
+import { passwordLoginRateLimit } from './rate-limit.js';
 import { formOf } from './form.js';
 import { redirect, sendAuthorizationResponse, sendPage, type PageContext } from './pages.js';
 
@@ -30,6 +31,8 @@ export const BROWSER_COOKIE = 'idport_browser';
 export interface AuthRoutesOptions {
   readonly provider: Provider;
   readonly page: PageContext;
+  /** Password attempts per client IP per minute (default PASSWORD_ATTEMPTS_PER_MINUTE). */
+  readonly passwordAttemptsPerMinute?: number | undefined;
 }
 
 /** Reads the browser-binding cookie, setting a new one when absent. */
@@ -126,7 +129,7 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
     sendPage(reply, page, passwordPage(pending, pending.connectorId, pending.loginHint, false));
   });
 
-  app.post<{ Params: { connector: string } }>('/auth/:connector/login', { config: { rateLimited: true } }, async (request, reply) => {
+  app.post<{ Params: { connector: string } }>('/auth/:connector/login', { config: { rateLimit: passwordLoginRateLimit(options.passwordAttemptsPerMinute) } }, async (request, reply) => {
     const pending = await loadRequest(provider, param(request, 'state'), request.cookies[BROWSER_COOKIE]);
     const form = formOf(request);
     checkCsrf(pending, form.get('csrf') ?? undefined);

@@ -11,6 +11,7 @@ import type { Provider } from '../oauth/provider.js';
 import { ConnectorError } from '../../connectors/connector.js';
 import { StorageUnavailableError } from '../../storage/storage.js';
 import { sendAuthorizationResponse, sendPage, type PageContext } from './pages.js';
+import { RateLimitedError } from './rate-limit.js';
 import { renderError } from '../../web/render.js';
 
 /** Normalises anything thrown into an OAuthError, logging what is unexpected with its cause. */
@@ -65,7 +66,12 @@ export const pageErrorHandler =
     let status = 400;
     let title = 'Bad request';
     let message: string;
-    if (err instanceof AuthorizePageError) {
+    if (err instanceof RateLimitedError) {
+      status = 429;
+      title = 'Too many attempts';
+      message = err.message;
+      void reply.header('Retry-After', String(err.retryAfterSeconds));
+    } else if (err instanceof AuthorizePageError) {
       message = err.userMessage;
     } else if (err instanceof ConnectorError) {
       request.log.warn({ err: err.message }, 'connector login failed');

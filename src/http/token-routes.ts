@@ -20,7 +20,7 @@ const singleValued = (form: URLSearchParams): Record<string, string> => {
 export const tokenRoutes = async (app: FastifyInstance, options: { provider: Provider }): Promise<void> => {
   const { provider } = options;
   app.setErrorHandler(jsonErrorHandler('Basic'));
-  app.post('/token', { config: { rateLimited: true } }, async (request, reply) => {
+  app.post('/token', async (request, reply) => {
     if (!(request.body instanceof URLSearchParams)) throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
     const response = await handleTokenRequest(provider, { authorization: request.headers.authorization, form: singleValued(request.body) });
     void reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(response);

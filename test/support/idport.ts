@@ -44,6 +44,8 @@ export interface TestIdportOptions {
   readonly clock?: Clock;
   readonly basePath?: string;
   readonly withLocal?: boolean;
+  /** Password attempts per IP per minute; high by default because a test file logs in many times from 127.0.0.1. */
+  readonly passwordAttemptsPerMinute?: number;
 }
 
 export const confidentialClient = (id: string, redirectURIs: string[], extra: Partial<Client> = {}): Client => ({
@@ -92,7 +94,7 @@ export const startIdport = async (options: TestIdportOptions): Promise<TestIdpor
   }
   for (const c of options.connectors ?? []) connectors.set(c.id, c);
   const provider: Provider = { settings, storage, signer, connectors, deps, log };
-  const app = await buildApp({ provider, branding: { issuerName: 'idport test', logoUrl: '', theme: 'light' } });
+  const app = await buildApp({ provider, branding: { issuerName: 'idport test', logoUrl: '', theme: 'light' }, passwordAttemptsPerMinute: options.passwordAttemptsPerMinute ?? 1000 });
   await app.listen({ port, host: '127.0.0.1' });
   return {
     issuer, origin, app, provider, storage, clock,
