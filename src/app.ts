@@ -6,6 +6,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyRateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authRoutes } from './http/auth-routes.js';
+import { deviceRoutes } from './http/device-routes.js';
 import { discoveryRoutes } from './http/discovery-routes.js';
 import { registerFormParser } from './http/form.js';
 import { healthRoutes } from './http/health-routes.js';
@@ -111,6 +112,7 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
     await scope.register(userinfoRoutes, { provider });
     await scope.register(authRoutes, { provider, page, passwordAttemptsPerMinute: options.passwordAttemptsPerMinute });
     await scope.register(logoutRoutes, { provider, page });
+    await scope.register(deviceRoutes, { provider, page, passwordAttemptsPerMinute: options.passwordAttemptsPerMinute });
     await scope.register(healthRoutes, { storage: provider.storage });
     await scope.register(staticRoutes, { staticDir, themeDir: themeDir(branding.theme) });
   }, { prefix });

@@ -20,7 +20,11 @@ export type OAuthErrorCode =
   | 'invalid_token'
   | 'request_not_supported'
   | 'request_uri_not_supported'
-  | 'registration_not_supported';
+  | 'registration_not_supported'
+  // RFC 8628 §3.5: the device flow's polling answers.
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'expired_token';
 
 export class OAuthError extends Error {
   readonly code: OAuthErrorCode;

@@ -29,7 +29,7 @@ const GC_INTERVAL_MS = 5 * 60_000;
 const ROTATION_CHECK_MS = 60_000;
 
 /** Grant types the token endpoint implements; Dex's defaults name more, which are not advertised. */
-const IMPLEMENTED_GRANTS = ['authorization_code', 'refresh_token'];
+const IMPLEMENTED_GRANTS = ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'];
 /** Every response type combination OIDC defines (Core §3, Multiple Response Types §5). */
 const RESPONSE_TYPE_COMBINATIONS = ['code', 'id_token', 'token', 'id_token token', 'code id_token', 'code token', 'code id_token token'];
 
@@ -54,6 +54,7 @@ export const settingsFromConfig = (config: Config): ProviderSettings => {
     accessTokenTtlMs: config.expiry.idTokens,
     authRequestTtlMs: config.expiry.authRequests,
     authCodeTtlMs: AUTH_CODE_TTL_MS,
+    deviceRequestTtlMs: config.expiry.deviceRequests,
     sessions: {
       cookieName: config.sessions.cookieName,
       absoluteLifetimeMs: config.sessions.absoluteLifetime,

@@ -13,6 +13,7 @@ import type { Page } from './layout.js';
 import { describeScopes } from './scopes.js';
 
 export type { Page } from './layout.js';
+export { renderDevice, renderDeviceResult, type DevicePage, type DeviceResultPage } from './device.js';
 
 /** A connector on the chooser page. */
 export interface ConnectorChoice {

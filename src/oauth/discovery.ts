@@ -1,5 +1,6 @@
 /** OpenID Provider Metadata (OpenID Connect Discovery 1.0 §3), listing exactly what is enabled. */
 import { SUPPORTED_CLAIMS } from './claims.js';
+import { isDeviceFlowEnabled } from './device.js';
 import { SUPPORTED_SCOPES } from './scopes.js';
 import type { ProviderSettings } from './settings.js';
 
@@ -16,6 +17,8 @@ export const discoveryDocument = (settings: ProviderSettings, signingAlgorithms:
     token_endpoint: at('/token'),
     jwks_uri: at('/keys'),
     userinfo_endpoint: at('/userinfo'),
+    // RFC 8628 §4, at Dex's path; only while the device_code grant is enabled.
+    ...(isDeviceFlowEnabled(settings) ? { device_authorization_endpoint: at('/device/code') } : {}),
     end_session_endpoint: at('/logout'),
     response_types_supported: [...settings.responseTypes],
     response_modes_supported: ['query', 'fragment', 'form_post'],

@@ -31,6 +31,8 @@ export interface ProviderSettings {
   readonly authRequestTtlMs: number;
   /** Authorization codes live 10 minutes (DESIGN.md decision 3; RFC 6749 §4.1.2). */
   readonly authCodeTtlMs: number;
+  /** Device authorization requests live this long (`expiry.deviceRequests`, RFC 8628 §3.2 `expires_in`); 5 minutes when unset. */
+  readonly deviceRequestTtlMs?: number | undefined;
   readonly refresh: RefreshPolicy;
   readonly sessions: SessionSettings;
 }

@@ -4,6 +4,7 @@ import { NotFoundError } from '../../storage/storage.js';
 import { OAuthError } from '../errors.js';
 import { mintTokens, type GrantFacts } from './claims.js';
 import { authenticateClient, presentedCredentials } from './clients.js';
+import { DEVICE_CODE_GRANT, deviceCodeGrant } from './device.js';
 import { verifyPkce } from './pkce.js';
 import type { Provider } from './provider.js';
 import { refreshGrant, startRefreshFamily, type StartedFamily } from './refresh.js';
@@ -42,6 +43,8 @@ export const handleTokenRequest = async (provider: Provider, request: TokenReque
       return authorizationCodeGrant(provider, client, form);
     case 'refresh_token':
       return refreshGrant(provider, client, form);
+    case DEVICE_CODE_GRANT:
+      return deviceCodeGrant(provider, client, form);
     default:
       throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported`);
   }

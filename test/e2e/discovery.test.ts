@@ -38,10 +38,11 @@ describe('discovery', () => {
       token_endpoint: at('/token'),
       jwks_uri: at('/keys'),
       userinfo_endpoint: at('/userinfo'),
+      device_authorization_endpoint: at('/device/code'),
       end_session_endpoint: at('/logout'),
       response_types_supported: ['code', 'id_token', 'id_token token', 'code id_token', 'code token', 'code id_token token'],
       response_modes_supported: ['query', 'fragment', 'form_post'],
-      grant_types_supported: ['authorization_code', 'refresh_token', 'implicit'],
+      grant_types_supported: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code', 'implicit'],
       subject_types_supported: ['public'],
       id_token_signing_alg_values_supported: ['RS256'],
       code_challenge_methods_supported: ['S256', 'plain'],
@@ -63,7 +64,7 @@ describe('discovery', () => {
   it('lists only code, no implicit grant and only S256 when that is all that is enabled, and refuses the rest', async () => {
     const { body } = await getJson(`${codeOnly.issuer}/.well-known/openid-configuration`);
     assert.deepEqual(body.response_types_supported, ['code']);
-    assert.deepEqual(body.grant_types_supported, ['authorization_code', 'refresh_token']);
+    assert.deepEqual(body.grant_types_supported, ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code']);
     assert.deepEqual(body.code_challenge_methods_supported, ['S256']);
     const location = await authorizeError(codeOnly, codeRequest('web', { code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' }));
     assertErrorRedirect(location, { error: 'invalid_request', description: "unsupported code_challenge_method 'plain'", state: 'the-state', issuer: codeOnly.issuer });

@@ -78,7 +78,7 @@ export const startIdport = async (options: TestIdportOptions): Promise<TestIdpor
   const issuer = `${origin}${basePath}`;
   const settings: ProviderSettings = {
     issuer, basePath, responseTypes: ['code', 'id_token', 'id_token token', 'code id_token', 'code token', 'code id_token token'],
-    grantTypes: ['authorization_code', 'refresh_token'], pkceEnforce: false, codeChallengeMethods: ['S256', 'plain'],
+    grantTypes: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'], pkceEnforce: false, codeChallengeMethods: ['S256', 'plain'],
     skipApprovalScreen: false, alwaysShowLoginScreen: false, idTokenTtlMs: 24 * 3600_000, accessTokenTtlMs: 24 * 3600_000,
     authRequestTtlMs: 24 * 3600_000, authCodeTtlMs: 10 * 60_000,
     refresh: { disableRotation: false, reuseIntervalMs: 3_000 },

@@ -1,0 +1,99 @@
+/**
+ * The device flow's routes (RFC 8628), at Dex's paths: POST /device/code for the device (JSON), and for the user's
+ * browser GET /device (enter the code), POST /device/auth/verify_code, and GET /device/callback (the end of the login).
+ * Registered only when `oauth2.grantTypes` enables the device_code grant.
+ */
+import type {} from '@fastify/cookie';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { OAuthError } from '../errors.js';
+import { isDeviceFlowEnabled, startDeviceFlow } from '../oauth/device.js';
+import { checkDeviceCsrf, deviceFormCsrf, findPendingDeviceRequest, finishDeviceLogin, startDeviceLogin } from '../oauth/device-login.js';
+import type { Provider } from '../oauth/provider.js';
+import { randomToken } from '../oauth/tokens.js';
+import { renderDevice, renderDeviceResult, renderLogin } from '../../web/render.js';
+import { BROWSER_COOKIE, sessionCookieOptions } from './auth-routes.js';
+import { jsonErrorHandler, pageErrorHandler } from './errors.js';
+import { formOf } from './form.js';
+import { redirect, sendPage, type PageContext } from './pages.js';
+import { passwordLoginRateLimit } from './rate-limit.js';
+
+export interface DeviceRoutesOptions {
+  readonly provider: Provider;
+  readonly page: PageContext;
+  /** Code entries per client IP per minute (the password-login budget, default PASSWORD_ATTEMPTS_PER_MINUTE). */
+  readonly passwordAttemptsPerMinute?: number | undefined;
+}
+
+/** Form parameters as single values; RFC 6749 §3.2 (which RFC 8628 §3.1 follows) forbids repeating one. */
+const singleValued = (form: URLSearchParams): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (const [key, value] of form) {
+    if (key in out) throw new OAuthError('invalid_request', `the ${key} parameter was sent more than once`);
+    out[key] = value;
+  }
+  return out;
+};
+
+/** POST /device/code: the device authorization endpoint, answering in JSON like /token. */
+const deviceAuthorizationRoute = async (app: FastifyInstance, options: { provider: Provider }): Promise<void> => {
+  const { provider } = options;
+  app.setErrorHandler(jsonErrorHandler('Basic'));
+  app.post('/device/code', async (request, reply) => {
+    if (!(request.body instanceof URLSearchParams)) throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
+    const response = await startDeviceFlow(provider, { authorization: request.headers.authorization, form: singleValued(request.body) });
+    void reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(response);
+  });
+};
+
+/** The browser's side: HTML pages, errors as pages. */
+const devicePageRoutes = async (app: FastifyInstance, options: DeviceRoutesOptions): Promise<void> => {
+  const { provider, page } = options;
+  const base = provider.settings.basePath;
+  const postUrl = `${base}/device/auth/verify_code`;
+  app.setErrorHandler(pageErrorHandler(provider, page));
+
+  /** The browser-binding cookie of the authorization flow, set when absent: the login that follows is bound to it. */
+  const browserIdOf = (request: FastifyRequest, reply: FastifyReply): string => {
+    const existing = request.cookies[BROWSER_COOKIE];
+    if (existing !== undefined && existing.length >= 32) return existing;
+    const created = randomToken(provider.deps.randomBytes);
+    void reply.setCookie(BROWSER_COOKIE, created, sessionCookieOptions(provider));
+    return created;
+  };
+
+  const codePage = (browserId: string, userCode: string, invalid: boolean): string =>
+    renderDevice({ ...page.base, postUrl, userCode, invalid, csrfToken: deviceFormCsrf(browserId) });
+
+  app.get('/device', async (request, reply) => {
+    const userCode = (request.query as Record<string, unknown>).user_code;
+    sendPage(reply, page, codePage(browserIdOf(request, reply), typeof userCode === 'string' ? userCode : '', false));
+  });
+
+  // Rate-limited per client IP like password logins: with 20^8 codes and this budget, guessing someone's code is hopeless.
+  app.post('/device/auth/verify_code', { config: { rateLimit: passwordLoginRateLimit(options.passwordAttemptsPerMinute) } }, async (request, reply) => {
+    const form = formOf(request);
+    const browserId = request.cookies[BROWSER_COOKIE];
+    checkDeviceCsrf(browserId, form.get('csrf') ?? undefined);
+    const typed = form.get('user_code') ?? '';
+    const device = await findPendingDeviceRequest(provider, typed);
+    if (device === undefined) return sendPage(reply, page, codePage(browserId, typed, true), 400);
+    const start = await startDeviceLogin(provider, device, browserId, request.cookies[provider.settings.sessions.cookieName]);
+    const req = encodeURIComponent(start.request.id);
+    if (start.kind === 'loggedIn') return redirect(reply, `${base}/approval?req=${req}`);
+    if (start.kind === 'connector') return redirect(reply, `${base}/auth/${encodeURIComponent(start.connectorId)}?req=${req}`);
+    const connectors = [...provider.connectors.values()].map((c) => ({ name: c.name, type: c.type, url: `${base}/auth/${encodeURIComponent(c.id)}?req=${req}` }));
+    sendPage(reply, page, renderLogin({ ...page.base, connectors }));
+  });
+
+  app.get('/device/callback', async (request, reply) => {
+    const query = new URLSearchParams(request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '');
+    const result = await finishDeviceLogin(provider, query, request.cookies[BROWSER_COOKIE]);
+    sendPage(reply, page, renderDeviceResult({ ...page.base, ...result }));
+  });
+};
+
+export const deviceRoutes = async (app: FastifyInstance, options: DeviceRoutesOptions): Promise<void> => {
+  if (!isDeviceFlowEnabled(options.provider.settings)) return;
+  await app.register(deviceAuthorizationRoute, { provider: options.provider });
+  await app.register(devicePageRoutes, options);
+};
