@@ -254,6 +254,16 @@ describe('device authorization grant', () => {
     assertTokenResponse(await poll(deviceCode, { client_id: 'kubectl', code_verifier: VERIFIER }));
   });
 
+  it('hands the tokens to only one of two concurrent polls', async () => {
+    const { deviceCode, complete } = await requestCode();
+    await authorizeDevice(new Browser(), complete);
+    const results = await Promise.all([poll(deviceCode), poll(deviceCode)]);
+    assert.deepEqual(results.map((r) => r.status).sort(), [200, 400]);
+    const loser = results.find((r) => r.status === 400);
+    assert.ok(loser);
+    assertJsonError(loser, 400, 'invalid_grant', 'device code already used');
+  });
+
   it('reuses the browser session: a logged-in browser goes straight to the approval page, and the tokens are for the same user and session', async () => {
     const browser = new Browser();
     const code = responseOf(await loginThroughPages(browser, authUrl(idport, codeRequest('grafana')), REDIRECT)).get('code') ?? '';
@@ -271,6 +281,32 @@ describe('device authorization grant', () => {
     assert.equal(second.sub, first.sub);
     assert.equal(second.sid, first.sid);
     assert.equal(second.auth_time, first.auth_time);
+  });
+});
+
+describe('device request lifetime from expiry.deviceRequests', () => {
+  let idport: TestIdport;
+  const clock = new ManualClock(Date.now());
+  before(async () => {
+    idport = await startIdport({ clock, clients: [publicClient('kubectl', [])], settings: { deviceRequestTtlMs: 60_000 } });
+  });
+  after(async () => idport.close());
+
+  it('announces it as expires_in and answers expired_token after it', async () => {
+    const response = await fetch(`${idport.issuer}/device/code`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'client_id=kubectl',
+    });
+    const body: unknown = await response.json();
+    assert.ok(typeof body === 'object' && body !== null && 'expires_in' in body && 'device_code' in body);
+    assert.equal(body.expires_in, 60);
+    const deviceCode = String(body.device_code);
+    clock.advance(59_000);
+    assertJsonError(
+      await postToken(idport, { grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: 'kubectl' }), 400, 'authorization_pending',
+      'the user has not completed the authorization yet',
+    );
+    clock.advance(1_000);
+    assertJsonError(await postToken(idport, { grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: 'kubectl' }), 400, 'expired_token', 'the device code has expired');
   });
 });
 
