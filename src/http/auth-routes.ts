@@ -15,6 +15,7 @@ import {
   startAuthorization,
 } from '../oauth/authflow.js';
 import { AuthorizePageError } from '../oauth/authorize.js';
+import { deviceCallbackUrl, formatUserCode } from '../oauth/device.js';
 import type { Provider } from '../oauth/provider.js';
 import type { SessionCookie } from '../oauth/sessions.js';
 import { randomToken } from '../oauth/tokens.js';
@@ -119,7 +120,7 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
       invalid,
       csrfToken: pending.csrfToken,
       rememberMe: { shown: true, checked: rememberMe },
-      ...(provider.connectors.size > 1 ? { backUrl: `${base}/auth?${backQuery(pending)}` } : {}),
+      ...(provider.connectors.size > 1 ? { backUrl: backUrlOf(provider, pending) } : {}),
     });
   };
 
@@ -190,6 +191,19 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
     const response = form.get('approval') === 'approve' ? await approvedResponse(provider, pending) : await deniedResponse(provider, pending);
     sendAuthorizationResponse(reply, page, response);
   });
+};
+
+/**
+ * Where "Choose another login method" leads: the original request again, or for a device login (whose redirect
+ * URI is idport's own device callback, not a client's) the code-entry page with its user code.
+ */
+const backUrlOf = (provider: Provider, pending: AuthRequest): string => {
+  const base = provider.settings.basePath;
+  if (pending.redirectUri === deviceCallbackUrl(provider.settings)) {
+    const userCode = pending.state.slice(0, Math.max(0, pending.state.indexOf('.')));
+    return `${base}/device?${new URLSearchParams({ user_code: formatUserCode(userCode) }).toString()}`;
+  }
+  return `${base}/auth?${backQuery(pending)}`;
 };
 
 /**

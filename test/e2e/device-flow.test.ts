@@ -351,3 +351,33 @@ describe('device flow switched off', () => {
     assertJsonError(token, 400, 'unsupported_grant_type', `grant_type '${DEVICE_GRANT}' is not supported`);
   });
 });
+
+describe('device login with several connectors', () => {
+  let idport: TestIdport;
+  before(async () => {
+    const { mockCallback } = await import('../../connectors/mock/mock.js');
+    const { pino } = await import('pino');
+    const connector = await mockCallback.open('mock', {}, { log: pino({ level: 'silent' }), fetch, now: () => new Date() });
+    idport = await startIdport({ clients: [publicClient('kubectl', [])], connectors: [{ id: 'mock', type: 'mockCallback', name: 'Mock', connector }] });
+  });
+  after(async () => idport.close());
+
+  it('links "Choose another login method" back to the code page, not to a client redirect URI', async () => {
+    const response = await fetch(`${idport.issuer}/device/code`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ client_id: 'kubectl' }).toString(),
+    });
+    const body = (await response.json()) as { user_code: string; verification_uri_complete: string };
+    const browser = new Browser();
+    const entry = await browser.follow(body.verification_uri_complete, NOWHERE);
+    const [codeForm] = formsOf(entry.page);
+    assert.ok(codeForm);
+    const chooser = (await browser.submit(codeForm, {}, NOWHERE)).page;
+    const local = /href="([^"]*\/auth\/local\?[^"]*)"/.exec(chooser.body)?.[1]?.replaceAll('&amp;', '&');
+    assert.ok(local, `the chooser lists the password connector: ${chooser.body.slice(0, 400)}`);
+    const passwordPage = (await browser.follow(new URL(local, idport.issuer).href, NOWHERE)).page;
+    const back = /href="([^"]*)"[^>]*>Choose another login method/.exec(passwordPage.body)?.[1]?.replaceAll('&amp;', '&');
+    assert.equal(back, `/dex/device?user_code=${encodeURIComponent(body.user_code)}`);
+    const again = await browser.follow(new URL(back ?? '', idport.issuer).href, NOWHERE);
+    assert.equal(again.page.status, 200);
+  });
+});
