@@ -29,7 +29,7 @@ const GC_INTERVAL_MS = 5 * 60_000;
 const ROTATION_CHECK_MS = 60_000;
 
 /** Grant types the token endpoint implements; Dex's defaults name more, which are not advertised. */
-const IMPLEMENTED_GRANTS = ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'];
+const IMPLEMENTED_GRANTS = ['authorization_code', 'refresh_token', 'password', 'urn:ietf:params:oauth:grant-type:device_code'];
 /** Every response type combination OIDC defines (Core §3, Multiple Response Types §5). */
 const RESPONSE_TYPE_COMBINATIONS = ['code', 'id_token', 'token', 'id_token token', 'code id_token', 'code token', 'code id_token token'];
 
@@ -44,7 +44,10 @@ export const settingsFromConfig = (config: Config): ProviderSettings => {
     issuer: config.issuer.replace(/\/+$/, ''),
     basePath: basePathOf(config.issuer),
     responseTypes: RESPONSE_TYPE_COMBINATIONS.filter((combo) => combo.split(' ').every((word) => enabled.has(word))).map(normaliseResponseType),
-    grantTypes: IMPLEMENTED_GRANTS.filter((grant) => config.oauth2.grantTypes.includes(grant as never)),
+    grantTypes: IMPLEMENTED_GRANTS.filter((grant) => config.oauth2.grantTypes.includes(grant as never))
+      // As Dex: the password grant exists only when oauth2.passwordConnector names the connector it logs in with.
+      .filter((grant) => grant !== 'password' || config.oauth2.passwordConnector !== undefined),
+    passwordConnector: config.oauth2.passwordConnector,
     pkceEnforce: config.oauth2.pkce.enforce,
     codeChallengeMethods: config.oauth2.pkce.codeChallengeMethodsSupported,
     skipApprovalScreen: config.oauth2.skipApprovalScreen,

@@ -1,11 +1,14 @@
 /** Back-channel endpoints: /token and /userinfo, answering in JSON (RFC 6749 §5, OIDC Core §5.3). */
+import type { RateLimitOptions } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError } from '../errors.js';
 import type { Provider } from '../oauth/provider.js';
-import { handleTokenRequest } from '../oauth/token.js';
+import { handleTokenRequest, type TokenRequest } from '../oauth/token.js';
 import { bearerToken, userinfo } from '../oauth/userinfo.js';
+import { wireDescription } from '../oauth/error-description.js';
 import { jsonErrorHandler } from './errors.js';
 import { formOf } from './form.js';
+import { passwordLoginRateLimit, RateLimitedError } from './rate-limit.js';
 
 /** Form parameters as single values; RFC 6749 §3.2 forbids repeating one. */
 const singleValued = (form: URLSearchParams): Record<string, string> => {
@@ -17,12 +20,40 @@ const singleValued = (form: URLSearchParams): Record<string, string> => {
   return out;
 };
 
-export const tokenRoutes = async (app: FastifyInstance, options: { provider: Provider }): Promise<void> => {
+/** The form of a POST to /token and its Authorization header; anything but a form is invalid_request. */
+const formRequest = (request: FastifyRequest): TokenRequest => {
+  if (!(request.body instanceof URLSearchParams)) throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
+  return { authorization: request.headers.authorization, form: singleValued(request.body) };
+};
+
+/**
+ * The password page's per-IP limit, counted for password-grant requests only: other grants guess no passwords, and
+ * a client refreshing often must not lock its users out of the password grant. Counted in preHandler, once the
+ * body (and so grant_type) is parsed.
+ */
+const passwordGrantRateLimit = (perMinute: number | undefined): RateLimitOptions => ({
+  ...passwordLoginRateLimit(perMinute),
+  hook: 'preHandler',
+  allowList: (request) => !(request.body instanceof URLSearchParams && request.body.get('grant_type') === 'password'),
+});
+
+/** The JSON error handler, plus 429 with Retry-After for a client over the password-grant limit. */
+const tokenErrorHandler = (err: unknown, request: FastifyRequest, reply: FastifyReply): void => {
+  if (!(err instanceof RateLimitedError)) return jsonErrorHandler('Basic')(err, request, reply);
+  void reply
+    .code(429)
+    .header('Retry-After', String(err.retryAfterSeconds))
+    .header('Cache-Control', 'no-store')
+    .header('Pragma', 'no-cache')
+    // RFC 6749 defines no code for this; temporarily_unavailable says "try again later", Retry-After says when.
+    .send({ error: 'temporarily_unavailable', error_description: wireDescription(err.message) });
+};
+
+export const tokenRoutes = async (app: FastifyInstance, options: { provider: Provider; passwordAttemptsPerMinute?: number | undefined }): Promise<void> => {
   const { provider } = options;
-  app.setErrorHandler(jsonErrorHandler('Basic'));
-  app.post('/token', async (request, reply) => {
-    if (!(request.body instanceof URLSearchParams)) throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
-    const response = await handleTokenRequest(provider, { authorization: request.headers.authorization, form: singleValued(request.body) });
+  app.setErrorHandler(tokenErrorHandler);
+  app.post('/token', { config: { rateLimit: passwordGrantRateLimit(options.passwordAttemptsPerMinute) } }, async (request, reply) => {
+    const response = await handleTokenRequest(provider, formRequest(request));
     void reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(response);
   });
 };

@@ -8,7 +8,8 @@ import type { ProviderSettings } from './settings.js';
 export const discoveryDocument = (settings: ProviderSettings, signingAlgorithms: readonly string[]): Record<string, unknown> => {
   const at = (path: string): string => `${settings.issuer}${path}`;
   const types = new Set(settings.responseTypes.flatMap((t) => t.split(' ')));
-  const grantTypes = [...settings.grantTypes];
+  // The password grant needs the connector it logs in with (oauth2.passwordConnector), as in Dex.
+  const grantTypes = settings.grantTypes.filter((grant) => grant !== 'password' || settings.passwordConnector !== undefined);
   // Discovery §3: grant types must be consistent with the response types (implicit for front-channel tokens).
   if ((types.has('token') || types.has('id_token')) && !grantTypes.includes('implicit')) grantTypes.push('implicit');
   return {

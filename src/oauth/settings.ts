@@ -21,6 +21,11 @@ export interface ProviderSettings {
   /** Enabled response types, each normalised (sorted, space-joined), e.g. 'code', 'code id_token'. */
   readonly responseTypes: readonly string[];
   readonly grantTypes: readonly string[];
+  /**
+   * The connector the resource owner password grant logs users in with (`oauth2.passwordConnector`; `local` is the
+   * password database). The grant is served only when this names a password connector and `password` is in grantTypes.
+   */
+  readonly passwordConnector?: string | undefined;
   /** Require PKCE for every client (`oauth2.pkce.enforce`); public clients always need it. */
   readonly pkceEnforce: boolean;
   readonly codeChallengeMethods: readonly ('S256' | 'plain')[];

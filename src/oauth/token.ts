@@ -5,6 +5,7 @@ import { OAuthError } from '../errors.js';
 import { mintTokens, type GrantFacts } from './claims.js';
 import { authenticateClient, presentedCredentials } from './clients.js';
 import { DEVICE_CODE_GRANT, deviceCodeGrant } from './device.js';
+import { passwordGrant } from './password-grant.js';
 import { verifyPkce } from './pkce.js';
 import type { Provider } from './provider.js';
 import { refreshGrant, startRefreshFamily, type StartedFamily } from './refresh.js';
@@ -43,6 +44,8 @@ export const handleTokenRequest = async (provider: Provider, request: TokenReque
       return authorizationCodeGrant(provider, client, form);
     case 'refresh_token':
       return refreshGrant(provider, client, form);
+    case 'password':
+      return passwordGrant(provider, client, form);
     case DEVICE_CODE_GRANT:
       return deviceCodeGrant(provider, client, form);
     default:

@@ -1,0 +1,93 @@
+/**
+ * The resource owner password credentials grant (RFC 6749 §4.3), as Dex serves it: on only when
+ * `oauth2.passwordConnector` names a password connector and `password` is in `oauth2.grantTypes`; `openid` is
+ * required; a refresh token comes with `offline_access` when the connector can refresh. Where Dex differs from the
+ * RFC, the RFC wins: wrong credentials are invalid_grant (§5.2, not Dex's 401 access_denied), and only confidential
+ * clients may use the grant (§4.3.2 has them authenticate; Dex also lets a public client without a secret in).
+ */
+import type { Claims, Client } from '../../storage/storage.js';
+import { ConnectorError, type Identity, type PasswordConnector } from '../../connectors/connector.js';
+import { OAuthError } from '../errors.js';
+import { mintTokens, type GrantFacts } from './claims.js';
+import type { Provider } from './provider.js';
+import { startRefreshFamily, type StartedFamily } from './refresh.js';
+import { checkRequestedScopes, hasScope, parseScopes } from './scopes.js';
+import type { TokenResponse } from './token.js';
+
+/**
+ * The connector the password grant logs users in with, or undefined when `oauth2.passwordConnector` names none or
+ * one that takes no password (a configuration mistake: the grant is then off, as if not configured).
+ */
+const passwordConnectorOf = (provider: Provider): PasswordConnector | undefined => {
+  const id = provider.settings.passwordConnector;
+  const connector = id === undefined ? undefined : provider.connectors.get(id)?.connector;
+  if (connector?.kind === 'password') return connector;
+  provider.log.error({ connector: id }, 'oauth2.passwordConnector names no password connector; the password grant is off');
+  return undefined;
+};
+
+const claimsOf = (identity: Identity): Claims => ({
+  userId: identity.userId, username: identity.username, preferredUsername: identity.preferredUsername ?? '',
+  email: identity.email ?? '', emailVerified: identity.emailVerified, groups: [...identity.groups],
+});
+
+/** Checks the user's credentials with the connector; every refusal is the same invalid_grant (no hint which part was wrong). */
+const login = async (provider: Provider, connector: PasswordConnector, scopes: readonly string[], username: string, password: string): Promise<Identity> => {
+  const invalid = new OAuthError('invalid_grant', 'invalid username or password');
+  let identity: Identity | undefined;
+  try {
+    identity = await connector.login({ offlineAccess: hasScope(scopes, 'offline_access'), groups: hasScope(scopes, 'groups') }, username, password);
+  } catch (err: unknown) {
+    const connectorId = provider.settings.passwordConnector;
+    if (err instanceof ConnectorError && err.temporary) {
+      provider.log.warn({ connector: connectorId, err: err.message }, 'connector unavailable during a password grant');
+      throw new OAuthError('temporarily_unavailable', 'the login service is unavailable; try again later');
+    }
+    if (err instanceof ConnectorError) {
+      provider.log.info({ connector: connectorId, err: err.message }, 'connector refused a password grant login');
+      throw invalid;
+    }
+    throw err;
+  }
+  if (identity === undefined) throw invalid;
+  return identity;
+};
+
+/** RFC 6749 §4.3.2: `username`, `password` and `scope` from the form of an authenticated client. */
+export const passwordGrant = async (provider: Provider, client: Client, form: Readonly<Record<string, string | undefined>>): Promise<TokenResponse> => {
+  const connectorId = provider.settings.passwordConnector;
+  const connector = passwordConnectorOf(provider);
+  if (connectorId === undefined || connector === undefined) throw new OAuthError('unsupported_grant_type', 'grant_type "password" is not supported');
+  // A public client proves nothing about itself, so anyone could guess passwords through it.
+  if (client.public) throw new OAuthError('unauthorized_client', 'public clients may not use the password grant');
+  const scopes = parseScopes(form.scope);
+  await checkRequestedScopes(client, scopes, async (id) => provider.storage.clients.get(id));
+  const { username, password } = form;
+  if (username === undefined || username === '') throw new OAuthError('invalid_request', 'username is required');
+  if (password === undefined || password === '') throw new OAuthError('invalid_request', 'password is required');
+  const identity = await login(provider, connector, scopes, username, password);
+
+  const facts: GrantFacts = {
+    clientId: client.id, scopes, claims: claimsOf(identity), connectorId,
+    nonce: form.nonce ?? '', authTime: provider.deps.clock.now(),
+  };
+  // No browser session is involved, so a client whose refresh tokens end with the session gets none.
+  const family: StartedFamily | undefined =
+    client.refreshTokenLifetime === 'session' ? undefined : await startRefreshFamily(provider, facts, identity.connectorData);
+  let tokens;
+  try {
+    // The access tokens name the family, so revoking the refresh token revokes them too.
+    tokens = await mintTokens(provider, facts, { withIdToken: true, grantRef: family === undefined ? undefined : `r:${family.id}`, includeNonce: true });
+  } catch (err: unknown) {
+    await family?.discard();
+    throw err;
+  }
+  return {
+    access_token: tokens.accessToken,
+    token_type: 'Bearer',
+    expires_in: tokens.expiresIn,
+    ...(tokens.idToken !== undefined ? { id_token: tokens.idToken } : {}),
+    ...(family !== undefined ? { refresh_token: family.token } : {}),
+    scope: scopes.join(' '),
+  };
+};
