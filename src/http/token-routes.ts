@@ -1,8 +1,13 @@
-/** Back-channel endpoints: /token and /userinfo, answering in JSON (RFC 6749 §5, OIDC Core §5.3). */
+/**
+ * Back-channel endpoints: /token, /token/introspect, /token/revoke and /userinfo, answering in JSON (RFC 6749 §5,
+ * RFC 7662, RFC 7009, OIDC Core §5.3).
+ */
 import type { RateLimitOptions } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError } from '../errors.js';
+import { introspect } from '../oauth/introspect.js';
 import type { Provider } from '../oauth/provider.js';
+import { revokeToken } from '../oauth/revoke.js';
 import { handleTokenRequest, type TokenRequest } from '../oauth/token.js';
 import { bearerToken, userinfo } from '../oauth/userinfo.js';
 import { wireDescription } from '../oauth/error-description.js';
@@ -20,7 +25,7 @@ const singleValued = (form: URLSearchParams): Record<string, string> => {
   return out;
 };
 
-/** The form of a POST to /token and its Authorization header; anything but a form is invalid_request. */
+/** The form of a back-channel POST and its Authorization header; anything but a form is invalid_request. */
 const formRequest = (request: FastifyRequest): TokenRequest => {
   if (!(request.body instanceof URLSearchParams)) throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
   return { authorization: request.headers.authorization, form: singleValued(request.body) };
@@ -55,6 +60,16 @@ export const tokenRoutes = async (app: FastifyInstance, options: { provider: Pro
   app.post('/token', { config: { rateLimit: passwordGrantRateLimit(options.passwordAttemptsPerMinute) } }, async (request, reply) => {
     const response = await handleTokenRequest(provider, formRequest(request));
     void reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(response);
+  });
+  // RFC 7662 §2.2; Dex's path.
+  app.post('/token/introspect', async (request, reply) => {
+    const response = await introspect(provider, formRequest(request));
+    void reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(response);
+  });
+  // RFC 7009 §2.2: 200 with an empty body, whether or not there was anything to revoke.
+  app.post('/token/revoke', async (request, reply) => {
+    await revokeToken(provider, formRequest(request));
+    void reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send();
   });
 };
 

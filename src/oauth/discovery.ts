@@ -18,6 +18,11 @@ export const discoveryDocument = (settings: ProviderSettings, signingAlgorithms:
     token_endpoint: at('/token'),
     jwks_uri: at('/keys'),
     userinfo_endpoint: at('/userinfo'),
+    // RFC 8414 §2 (RFC 7662, RFC 7009): both take the token endpoint's client authentication.
+    introspection_endpoint: at('/token/introspect'),
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    revocation_endpoint: at('/token/revoke'),
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     // RFC 8628 §4, at Dex's path; only while the device_code grant is enabled.
     ...(isDeviceFlowEnabled(settings) ? { device_authorization_endpoint: at('/device/code') } : {}),
     end_session_endpoint: at('/logout'),

@@ -9,6 +9,7 @@ import { ConnectorError, type Identity } from '../../connectors/connector.js';
 import { OAuthError } from '../errors.js';
 import { mintTokens, type GrantFacts } from './claims.js';
 import type { Provider } from './provider.js';
+import type { RefreshPolicy } from './settings.js';
 import { hasScope, parseScopes } from './scopes.js';
 import type { TokenResponse } from './token.js';
 import { deriveNextSecret, hashSecret, randomToken } from './tokens.js';
@@ -39,6 +40,44 @@ const LEGACY_HANDLE_LENGTH = 22;
 
 /** The storage id of the family a refresh token belongs to. */
 export const refreshFamilyIdOf = (refreshToken: string): string => familyIdOfHandle(refreshToken.slice(0, Math.max(0, refreshToken.indexOf('.'))));
+
+/** A presented refresh token split into its parts, with the family its handle names. */
+export interface PresentedRefreshToken {
+  readonly family: RefreshToken;
+  readonly handle: string;
+  readonly secret: string;
+}
+
+/**
+ * Finds the family a presented `<handle>.<secret>` names, or undefined when the token is malformed or no family has
+ * that handle (never issued, revoked, collected). The secret is not checked here; the one lookup for the refresh
+ * grant, introspection and revocation.
+ */
+export const findRefreshFamily = async (provider: Pick<Provider, 'storage'>, presented: string): Promise<PresentedRefreshToken | undefined> => {
+  const dot = presented.indexOf('.');
+  const handle = dot > 0 ? presented.slice(0, dot) : '';
+  const secret = dot > 0 ? presented.slice(dot + 1) : '';
+  if (handle === '' || secret === '') return undefined;
+  const { refreshTokens } = provider.storage;
+  const family = (await refreshTokens.get(familyIdOfHandle(handle))) ?? (handle.length === LEGACY_HANDLE_LENGTH ? await refreshTokens.get(handle) : undefined);
+  return family === undefined ? undefined : { family, handle, secret };
+};
+
+/** When a family stops being usable: the earliest of its stored expiry, absolute lifetime and idle lifetime; undefined: never. */
+export const familyEndsAt = (policy: RefreshPolicy, family: RefreshToken): Date | undefined => {
+  const ends = [
+    family.expiry?.getTime(),
+    policy.absoluteLifetimeMs === undefined ? undefined : family.createdAt.getTime() + policy.absoluteLifetimeMs,
+    policy.validIfNotUsedForMs === undefined ? undefined : family.lastUsed.getTime() + policy.validIfNotUsedForMs,
+  ].filter((t): t is number => t !== undefined);
+  return ends.length === 0 ? undefined : new Date(Math.min(...ends));
+};
+
+/** Whether a family has ended by `now` (see familyEndsAt). */
+export const isFamilyExpired = (policy: RefreshPolicy, family: RefreshToken, now: Date): boolean => {
+  const endsAt = familyEndsAt(policy, family);
+  return endsAt !== undefined && endsAt.getTime() <= now.getTime();
+};
 
 /** Starts a refresh-token family for a login, or returns undefined when none may be issued. */
 export const startRefreshFamily = async (
@@ -87,24 +126,15 @@ export const refreshGrant = async (
   const { storage, deps, settings, log } = provider;
   const presented = form.refresh_token;
   if (presented === undefined || presented === '') throw new OAuthError('invalid_request', 'refresh_token is required');
-  const dot = presented.indexOf('.');
-  const handle = dot > 0 ? presented.slice(0, dot) : '';
-  const secret = dot > 0 ? presented.slice(dot + 1) : '';
   const invalid = new OAuthError('invalid_grant', 'invalid refresh token');
-  if (handle === '' || secret === '') throw invalid;
-  const family =
-    (await storage.refreshTokens.get(familyIdOfHandle(handle))) ??
-    (handle.length === LEGACY_HANDLE_LENGTH ? await storage.refreshTokens.get(handle) : undefined);
-  if (family === undefined || family.clientId !== client.id) throw invalid;
+  const found = await findRefreshFamily(provider, presented);
+  if (found === undefined || found.family.clientId !== client.id) throw invalid;
+  const { family, handle, secret } = found;
   const familyId = family.id;
 
   const now = deps.clock.now();
   const policy = settings.refresh;
-  const expired =
-    (family.expiry !== undefined && family.expiry.getTime() <= now.getTime()) ||
-    (policy.absoluteLifetimeMs !== undefined && family.createdAt.getTime() + policy.absoluteLifetimeMs <= now.getTime()) ||
-    (policy.validIfNotUsedForMs !== undefined && family.lastUsed.getTime() + policy.validIfNotUsedForMs <= now.getTime());
-  if (expired) {
+  if (isFamilyExpired(policy, family, now)) {
     await revokeFamily(provider, familyId);
     throw new OAuthError('invalid_grant', 'refresh token expired');
   }

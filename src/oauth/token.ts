@@ -8,7 +8,7 @@ import { DEVICE_CODE_GRANT, deviceCodeGrant } from './device.js';
 import { passwordGrant } from './password-grant.js';
 import { verifyPkce } from './pkce.js';
 import type { Provider } from './provider.js';
-import { refreshGrant, startRefreshFamily, type StartedFamily } from './refresh.js';
+import { refreshGrant, revokeFamily, startRefreshFamily, type StartedFamily } from './refresh.js';
 import { bindRefreshFamily } from './sessions.js';
 import { hashSecret } from './tokens.js';
 
@@ -22,7 +22,7 @@ export interface TokenResponse {
   readonly scope?: string;
 }
 
-/** A POST to /token as parsed form values plus the Authorization header. */
+/** A POST to /token (or /token/introspect, /token/revoke) as parsed form values plus the Authorization header. */
 export interface TokenRequest {
   readonly authorization: string | undefined;
   readonly form: Readonly<Record<string, string | undefined>>;
@@ -140,15 +140,16 @@ const startSessionAwareFamily = async (provider: Provider, client: Client, facts
   return undefined;
 };
 
-/** A replayed code revokes what it issued: its refresh-token family and (via `gid`) its access tokens. */
+/** A replayed code revokes what it issued (RFC 6749 §4.1.2). */
 const revokeCodeGrant = async (provider: Provider, code: AuthCode): Promise<void> => {
-  const { storage, log, deps } = provider;
-  log.warn({ clientId: code.clientId }, 'authorization code replayed; revoking the tokens it issued');
-  if (code.refreshTokenId !== undefined) {
-    await storage.refreshTokens.delete(code.refreshTokenId).catch((err: unknown) => {
-      if (!(err instanceof NotFoundError)) throw err;
-    });
-  }
+  provider.log.warn({ clientId: code.clientId }, 'authorization code replayed; revoking the tokens it issued');
+  await revokeAuthCodeGrant(provider, code);
+};
+
+/** Revokes what a code issued: its refresh-token family and (via `gid`) its access tokens. Also used by /token/revoke. */
+export const revokeAuthCodeGrant = async (provider: Provider, code: AuthCode): Promise<void> => {
+  const { storage, deps } = provider;
+  if (code.refreshTokenId !== undefined) await revokeFamily(provider, code.refreshTokenId);
   await storage.authCodes
     .update(code.id, (old) => ({ ...old, revokedAt: old.revokedAt ?? deps.clock.now() }))
     .catch((err: unknown) => {

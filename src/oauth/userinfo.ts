@@ -1,4 +1,5 @@
-/** The UserInfo endpoint (OIDC Core §5.3) with bearer tokens (RFC 6750). */
+/** The UserInfo endpoint (OIDC Core §5.3) with bearer tokens (RFC 6750), and the access-token check it shares. */
+import type { JWTPayload } from 'jose';
 import { OAuthError } from '../errors.js';
 import { TokenVerificationError } from '../signer/signer.js';
 import type { Provider } from './provider.js';
@@ -18,31 +19,47 @@ export const bearerToken = (authorization: string | undefined, formToken: string
   return token;
 };
 
-/** Verifies an access token this provider issued and that its grant was not revoked; returns the userinfo claims. */
-export const userinfo = async (provider: Provider, accessToken: string): Promise<Record<string, unknown>> => {
+/**
+ * Verifies an access token this provider issued (signature, issuer, expiry, `typ` at+jwt) and that its grant is
+ * still alive: the one check behind /userinfo and token introspection. A bad or revoked token is invalid_token;
+ * anything else (a storage outage) propagates, so it never looks like a bad token.
+ */
+export const verifyAccessToken = async (provider: Provider, accessToken: string): Promise<JWTPayload & { sub: string }> => {
   let payload;
   try {
     payload = await provider.signer.verify(accessToken, { typ: 'at+jwt' });
   } catch (err: unknown) {
-    // Only a bad token is invalid_token; a storage outage must not look like one.
     if (err instanceof TokenVerificationError) throw new OAuthError('invalid_token', 'the access token is invalid or expired');
     throw err;
   }
-  if (typeof payload.sub !== 'string') throw new OAuthError('invalid_token', 'the access token is invalid or expired');
-  await ensureGrantAlive(provider, payload.gid);
+  const { sub } = payload;
+  if (typeof sub !== 'string') throw new OAuthError('invalid_token', 'the access token is invalid or expired');
+  if (!(await isGrantAlive(provider, payload.gid))) throw new OAuthError('invalid_token', 'the access token was revoked');
+  return { ...payload, sub };
+};
+
+/** Verifies an access token (verifyAccessToken) and returns the userinfo claims. */
+export const userinfo = async (provider: Provider, accessToken: string): Promise<Record<string, unknown>> => {
+  const payload = await verifyAccessToken(provider, accessToken);
   const out: Record<string, unknown> = { sub: payload.sub };
   for (const name of USER_CLAIMS) if (payload[name] !== undefined) out[name] = payload[name];
   return out;
 };
 
-/** Revoking a grant (a replayed code, a reused refresh token) also revokes the access tokens it issued. */
-const ensureGrantAlive = async (provider: Provider, gid: unknown): Promise<void> => {
-  if (typeof gid !== 'string') return; // implicit-flow tokens belong to no grant
-  const revoked = new OAuthError('invalid_token', 'the access token was revoked');
+/**
+ * Whether the grant an access token names in `gid` is alive. Revoking a grant (a replayed code, a reused or revoked
+ * refresh token, a logout) also revokes the access tokens it issued. A code's grant ends with the refresh-token family
+ * it started, so revoking the refresh token also ends the access token from the code exchange (RFC 7009 §2.1).
+ */
+export const isGrantAlive = async (provider: Pick<Provider, 'storage'>, gid: unknown): Promise<boolean> => {
+  if (typeof gid !== 'string') return true; // implicit-flow tokens belong to no grant
+  const { storage } = provider;
   if (gid.startsWith('c:')) {
-    const code = await provider.storage.authCodes.get(gid.slice(2));
-    if (code?.revokedAt !== undefined) throw revoked;
-  } else if (gid.startsWith('r:')) {
-    if ((await provider.storage.refreshTokens.get(gid.slice(2))) === undefined) throw revoked;
+    const code = await storage.authCodes.get(gid.slice(2));
+    if (code === undefined) return true; // kept until its access tokens expire, so only gone once they are
+    if (code.revokedAt !== undefined) return false;
+    return code.refreshTokenId === undefined || (await storage.refreshTokens.get(code.refreshTokenId)) !== undefined;
   }
+  if (gid.startsWith('r:')) return (await storage.refreshTokens.get(gid.slice(2))) !== undefined;
+  return true;
 };

@@ -1,0 +1,70 @@
+/**
+ * Token revocation (RFC 7009) at /token/revoke (Dex has none). A client revokes only its own tokens; anything else —
+ * unknown, malformed, expired, another client's — is answered as a success with no effect (§2.2), so the endpoint
+ * tells nobody whether a token exists.
+ */
+import { OAuthError } from '../errors.js';
+import { authenticatedClient, looksLikeJwt } from './introspect.js';
+import type { Provider } from './provider.js';
+import { findRefreshFamily, revokeFamily } from './refresh.js';
+import { revokeAuthCodeGrant, type TokenRequest } from './token.js';
+import { hashSecret } from './tokens.js';
+import { TokenVerificationError } from '../signer/signer.js';
+
+/**
+ * Revokes `token` for the authenticated client. Public clients may revoke their own tokens (§2.1: they identify
+ * themselves with client_id). `token_type_hint` is accepted and not needed: access and refresh tokens differ in shape.
+ */
+export const revokeToken = async (provider: Provider, request: TokenRequest): Promise<void> => {
+  const client = await authenticatedClient(provider, request);
+  const { token } = request.form;
+  if (token === undefined || token === '') throw new OAuthError('invalid_request', 'token is required');
+  if (looksLikeJwt(token)) await revokeAccessToken(provider, client.id, token);
+  else await revokeRefreshToken(provider, client.id, token);
+};
+
+/**
+ * A refresh token ends its whole family, and with it every access token minted from it (their `gid`), including
+ * the one from the code exchange (§2.1). The secret must be the family's current or just-superseded one: the
+ * handle alone of a family stored before handles were hashed is readable from its access tokens.
+ */
+const revokeRefreshToken = async (provider: Provider, clientId: string, token: string): Promise<void> => {
+  const found = await findRefreshFamily(provider, token);
+  if (found === undefined || found.family.clientId !== clientId) return;
+  const hash = hashSecret(found.secret);
+  if (hash !== found.family.currentHash && hash !== found.family.previousHash) return;
+  await revokeFamily(provider, found.family.id);
+  provider.log.info({ clientId }, 'refresh token revoked by its client');
+};
+
+/**
+ * Access tokens are self-contained JWTs, so one is revoked through the grant it names in `gid` (checked at
+ * /userinfo and introspection): the code exchange (with the refresh token it started) or the refresh-token family.
+ * That ends the grant's other tokens too, which §2.1 allows. A token with no grant (implicit flow, a password grant
+ * without a refresh token) cannot be revoked and lives until it expires; it is still answered 200, since clients
+ * revoke on logout and treat an error as a failed logout. An expired token still names its grant, so it revokes it.
+ */
+const revokeAccessToken = async (provider: Provider, clientId: string, token: string): Promise<void> => {
+  let payload;
+  try {
+    payload = await provider.signer.verify(token, { typ: 'at+jwt', ignoreExpiry: true });
+  } catch (err: unknown) {
+    if (err instanceof TokenVerificationError) return;
+    throw err;
+  }
+  const { gid } = payload;
+  if (payload.client_id !== clientId || typeof gid !== 'string') return;
+  const { storage } = provider;
+  if (gid.startsWith('c:')) {
+    const code = await storage.authCodes.get(gid.slice(2));
+    if (code === undefined || code.clientId !== clientId) return;
+    await revokeAuthCodeGrant(provider, code);
+  } else if (gid.startsWith('r:')) {
+    const family = await storage.refreshTokens.get(gid.slice(2));
+    if (family === undefined || family.clientId !== clientId) return;
+    await revokeFamily(provider, family.id);
+  } else {
+    return;
+  }
+  provider.log.info({ clientId }, 'grant revoked by its client through an access token');
+};
