@@ -1,7 +1,8 @@
 /** `buildApp()`: the fastify app with every route under the issuer path. It never listens (src/main.ts does). */
 import { randomUUID } from 'node:crypto';
-import type { RequestListener, Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { BlockList, isIP } from 'node:net';
 import fastifyCookie from '@fastify/cookie';
 import fastifyRateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -11,6 +12,7 @@ import { discoveryRoutes } from './http/discovery-routes.js';
 import { registerFormParser } from './http/form.js';
 import { healthRoutes } from './http/health-routes.js';
 import { logoutRoutes } from './http/logout-routes.js';
+import { instrument, type HttpMetrics } from './http/metrics.js';
 import type { PageContext } from './http/pages.js';
 import { staticRoutes } from './http/static-routes.js';
 import { tokenRoutes, userinfoRoutes } from './http/token-routes.js';
@@ -27,16 +29,36 @@ export interface Branding {
 export interface AppOptions {
   readonly provider: Provider;
   readonly branding: Branding;
-  /** Extra response headers for pages (Dex's `web.headers`). */
+  /** Headers set on every response, over a page's own header of the same name (Dex's `web.headers`). */
   readonly headers?: Readonly<Record<string, string>>;
   /** Origins allowed to call discovery, keys, token and userinfo from a browser (Dex's `web.allowedOrigins`). */
   readonly allowedOrigins?: readonly string[];
-  /** Trust X-Forwarded-* from a proxy in front (for client IPs in logs). */
-  readonly trustProxy?: boolean | string | string[];
+  /** Request headers such a browser may send besides Authorization and Content-Type (Dex's `web.allowedHeaders`). */
+  readonly allowedHeaders?: readonly string[];
+  /** Where client IPs (rate limits, logs) come from behind a proxy (Dex's `web.clientRemoteIP`); the peer's address without it. */
+  readonly clientIp?: ClientIpOptions;
   /** Password attempts per client IP per minute; tests that log in many times raise it. */
   readonly passwordAttemptsPerMinute?: number;
   /** Serve HTTPS with this certificate and key (Dex's `web.https`, `tlsCert`, `tlsKey`). */
-  readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly minVersion?: 'TLSv1.2' | 'TLSv1.3'; readonly maxVersion?: 'TLSv1.2' | 'TLSv1.3' };
+  readonly tls?: TlsOptions;
+  /** Count requests, issued tokens and failed logins here (served by the telemetry listener). */
+  readonly metrics?: HttpMetrics;
+}
+
+/** Certificate, key and protocol bounds of an HTTPS listener. */
+export interface TlsOptions {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  readonly maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+}
+
+/** Dex's `web.clientRemoteIP`. */
+export interface ClientIpOptions {
+  /** The header carrying the client IP, e.g. X-Forwarded-For or X-Real-IP. */
+  readonly header: string;
+  /** CIDR ranges of the proxies whose header is believed; from any other peer it is ignored. */
+  readonly trustedProxies: readonly string[];
 }
 
 const REQUEST_ID_HEADER = 'x-request-id';
@@ -62,48 +84,110 @@ const loggableUrl = (url: string): string => {
   return redacted ? `${url.slice(0, query)}?${params.toString()}` : url;
 };
 
-/** Fastify's request serializer, with the URL made loggable. */
-const serializeRequest = (request: FastifyRequest): Record<string, unknown> => ({
-  method: request.method,
-  url: loggableUrl(request.url),
-  host: request.host,
-  remoteAddress: request.ip,
-  remotePort: request.socket.remotePort,
-});
+/** Fastify's request serializer, with the URL made loggable and the client IP taken as `clientIpOf` says. */
+const requestSerializer =
+  (clientIpOf: (request: FastifyRequest) => string | undefined) =>
+  (request: FastifyRequest): Record<string, unknown> => ({
+    method: request.method,
+    url: loggableUrl(request.url),
+    host: request.host,
+    remoteAddress: clientIpOf(request),
+    remotePort: request.socket.remotePort,
+  });
+
+/** Fastify's own defaults for what its server factory would otherwise set: idle keep-alive, and bounds on slow clients. */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+const CONNECTION_TIMEOUT_MS = 30_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** Applies the timeouts fastify sets only on servers it creates itself (not on a serverFactory's). */
+const withTimeouts = <T extends HttpServer>(server: T): T => {
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.setTimeout(CONNECTION_TIMEOUT_MS);
+  return server;
+};
+
+/** Each app's request handler and the extra servers feeding it (see `addPlainServer`). */
+const appServers = new WeakMap<FastifyInstance, { readonly handler: RequestListener; readonly extra: Set<HttpServer> }>();
+
+/**
+ * A plain-HTTP server for an app that also listens elsewhere with TLS (Dex serves `web.http` and `web.https`
+ * together). It feeds the same app, so both listeners share routes, hooks and rate-limit counters (two apps
+ * would give a password guesser a fresh budget per listener). It stops accepting when the app closes, and the
+ * app's close waits for it. The caller listens.
+ */
+export const addPlainServer = (app: FastifyInstance): HttpServer => {
+  const entry = appServers.get(app);
+  if (entry === undefined) throw new Error('addPlainServer: not an app from buildApp');
+  const server = withTimeouts(createHttpServer(entry.handler));
+  entry.extra.add(server);
+  return server;
+};
 
 export const buildApp = async (options: AppOptions): Promise<FastifyInstance> => {
   const { provider, branding } = options;
+  const clientIp = options.clientIp !== undefined && options.clientIp.trustedProxies.length > 0 ? clientIpReader(options.clientIp) : undefined;
+  const clientIpOf = (request: FastifyRequest): string | undefined => (clientIp !== undefined ? clientIp(request.raw) : request.ip);
+  let handler: RequestListener | undefined;
   const app = Fastify({
-    loggerInstance: provider.log.child({}, { serializers: { req: serializeRequest } }) as FastifyBaseLogger,
+    loggerInstance: provider.log.child({}, { serializers: { req: requestSerializer(clientIpOf) } }) as FastifyBaseLogger,
     // A caller-supplied request id is kept (so logs line up across a proxy) only when it looks like one.
     genReqId: (request) => {
       const given = request.headers[REQUEST_ID_HEADER];
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
     },
     requestIdHeader: false,
-    trustProxy: options.trustProxy ?? false,
     routerOptions: { ignoreTrailingSlash: true },
-    connectionTimeout: 30_000,
-    requestTimeout: 30_000,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    // An https.Server is an http.Server subclass for fastify's purposes; the factory keeps one app type for both.
-    ...(options.tls !== undefined
-      ? { serverFactory: (handler: RequestListener) => createHttpsServer({ ...options.tls }, handler) as unknown as HttpServer }
-      : {}),
+    // Always a factory, so the handler can feed a second (plain) server too. An https.Server is an http.Server
+    // subclass for fastify's purposes; the factory keeps one app type for both.
+    serverFactory: (routing: RequestListener) => {
+      handler = routing;
+      return withTimeouts(options.tls !== undefined ? (createHttpsServer({ ...options.tls }, routing) as unknown as HttpServer) : createHttpServer(routing));
+    },
   });
+  if (handler === undefined) throw new Error('fastify did not call the server factory');
+  const extraServers = new Set<HttpServer>();
+  appServers.set(app, { handler, extra: extraServers });
+  const extraClosed: Promise<void>[] = [];
+  app.addHook('preClose', async () => {
+    // Node ≥ 19 closes idle keep-alive connections on close(); in-flight requests finish (fastify answers 503 to new ones).
+    for (const server of extraServers) if (server.listening) extraClosed.push(new Promise((resolve) => server.close(() => resolve())));
+  });
+  app.addHook('onClose', async () => {
+    await Promise.all(extraClosed);
+  });
+  if (clientIp !== undefined) {
+    // First hook of all, so the rate limiter (and everything after) sees the client, not the proxy.
+    app.addHook('onRequest', async (request) => {
+      Object.defineProperty(request, 'ip', { value: clientIp(request.raw), enumerable: true });
+    });
+  }
+  if (options.metrics !== undefined) {
+    const { connectors } = provider;
+    instrument(app, options.metrics, { basePath: provider.settings.basePath, grantTypes: provider.settings.grantTypes, isConnector: (id) => connectors.has(id) });
+  }
+  const headers = options.headers ?? {};
   app.addHook('onSend', async (request, reply) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
+    // Last, so a configured header replaces a page's default of the same name (Dex applies them to every response).
+    void reply.headers(headers);
   });
   registerFormParser(app);
   await app.register(fastifyCookie);
   // Only routes that opt in are limited (password logins); see src/http/rate-limit.ts.
   await app.register(fastifyRateLimit, { global: false });
-  if (options.allowedOrigins !== undefined && options.allowedOrigins.length > 0) registerCors(app, options.allowedOrigins);
+  if (options.allowedOrigins !== undefined && options.allowedOrigins.length > 0) registerCors(app, options.allowedOrigins, options.allowedHeaders ?? []);
 
   const page: PageContext = {
     base: { issuerName: branding.issuerName, logoUrl: branding.logoUrl, theme: branding.theme, basePath: provider.settings.basePath },
-    extraHeaders: options.headers ?? {},
+    // `web.headers` are set on every response by the onSend hook above.
+    extraHeaders: {},
   };
   const prefix = provider.settings.basePath;
   await app.register(async (scope) => {
@@ -124,9 +208,15 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
   return app;
 };
 
+/** Request headers every CORS preflight allows: what token and userinfo calls need. */
+const CORS_ALLOWED_HEADERS = ['Authorization', 'Content-Type'];
+
 /** CORS for the endpoints a browser app calls directly (Dex's `web.allowedOrigins`; `*` allows any). */
-const registerCors = (app: FastifyInstance, allowedOrigins: readonly string[]): void => {
+const registerCors = (app: FastifyInstance, allowedOrigins: readonly string[], extraHeaders: readonly string[]): void => {
   const anyOrigin = allowedOrigins.includes('*');
+  const allowedHeaders = [...CORS_ALLOWED_HEADERS];
+  for (const name of extraHeaders) if (!allowedHeaders.some((known) => known.toLowerCase() === name.toLowerCase())) allowedHeaders.push(name);
+  const allowHeaders = allowedHeaders.join(', ');
   app.addHook('onRequest', async (request, reply) => {
     const origin = request.headers.origin;
     if (origin === undefined || (!anyOrigin && !allowedOrigins.includes(origin))) return;
@@ -134,10 +224,49 @@ const registerCors = (app: FastifyInstance, allowedOrigins: readonly string[]): 
     if (request.method === 'OPTIONS') {
       void reply
         .header('Access-Control-Allow-Methods', 'GET, POST, OPTIONS')
-        .header('Access-Control-Allow-Headers', 'Authorization, Content-Type')
+        .header('Access-Control-Allow-Headers', allowHeaders)
         .header('Access-Control-Max-Age', '600')
         .code(204)
         .send();
     }
   });
+};
+
+/** The IP in a header entry: the entry itself, or its address when written with a port (`[v6]:port`, `v4:port`); undefined for anything else. */
+const ipOf = (entry: string): string | undefined => {
+  if (isIP(entry) !== 0) return entry;
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(entry);
+  if (bracketed?.[1] !== undefined) return isIP(bracketed[1]) === 6 ? bracketed[1] : undefined;
+  const withPort = /^([\d.]+):\d+$/.exec(entry);
+  return withPort?.[1] !== undefined && isIP(withPort[1]) === 4 ? withPort[1] : undefined;
+};
+
+/**
+ * Reads client IPs as `options` say. A request's IP is its peer's address unless that peer is a trusted proxy;
+ * then the header's addresses are read from the right (each proxy appends the one it saw) past every trusted
+ * one, and the first untrusted address is the client. An entry that is not an IP ends the walk at the last
+ * address known good, so a client cannot choose its IP by sending the header through a proxy that appends.
+ */
+export const clientIpReader = (options: ClientIpOptions): ((raw: IncomingMessage) => string | undefined) => {
+  const trusted = new BlockList();
+  for (const range of options.trustedProxies) {
+    const [network = '', bits = ''] = range.split('/');
+    trusted.addSubnet(network, Number(bits), isIP(network) === 6 ? 'ipv6' : 'ipv4');
+  }
+  const isTrusted = (ip: string): boolean => trusted.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+  const header = options.header.toLowerCase();
+  return (raw) => {
+    const peer = raw.socket.remoteAddress;
+    if (peer === undefined || !isTrusted(peer)) return peer;
+    const value = raw.headers[header];
+    const entries = (Array.isArray(value) ? value.join(',') : (value ?? '')).split(',').map((entry) => entry.trim());
+    let client = peer;
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const ip = ipOf(entries[i] ?? '');
+      if (ip === undefined) break;
+      client = ip;
+      if (!isTrusted(ip)) break;
+    }
+    return client;
+  };
 };

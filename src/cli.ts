@@ -9,7 +9,8 @@ import { connectorSchemas } from '../connectors/registry.js';
 import { ConfigError, loadConfigFile } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger } from './log.js';
-import { createServer, httpsOptions } from './server.js';
+import { configWarnings } from './config/warnings.js';
+import { createServer } from './server.js';
 
 const USAGE = `Usage: idport <command>
 
@@ -36,22 +37,13 @@ const load = async (path: string | undefined): Promise<Config> => {
   return loadConfigFile(path, { env: process.env, connectorSchemas: connectorSchemas() });
 };
 
-/** host:port from Dex's `web.http` ("0.0.0.0:5556", "[::1]:5556", ":5556"). */
-const splitAddress = (address: string): { host: string; port: number } => {
-  const colon = address.lastIndexOf(':');
-  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
-  return { host: host === '' ? '0.0.0.0' : host, port: Number(address.slice(colon + 1)) };
-};
-
 const serve = async (path: string | undefined): Promise<void> => {
   const config = await load(path);
   const log = createLogger({ level: config.logger.level, format: config.logger.format });
-  const tls = httpsOptions(config);
-  const server = await createServer(config, { log, ...(tls !== undefined ? { tls } : {}) });
-  const address = splitAddress((tls !== undefined ? config.web.https : config.web.http) ?? '127.0.0.1:5556');
-  await server.app.listen({ host: address.host, port: address.port });
+  const server = await createServer(config, { log });
+  const addresses = await server.listen();
   server.startTimers();
-  log.info({ issuer: server.provider.settings.issuer, address: `${address.host}:${address.port}`, connectors: [...server.provider.connectors.keys()] }, 'idport listening');
+  log.info({ issuer: server.provider.settings.issuer, ...addresses, connectors: [...server.provider.connectors.keys()] }, 'idport listening');
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -109,6 +101,7 @@ export const main = async (argv: readonly string[]): Promise<void> => {
       case 'check-config': {
         const config = await load(arg);
         process.stdout.write(`${arg}: valid (issuer ${config.issuer}, storage ${config.storage.type}, ${config.staticClients.length} static client(s), ${config.connectors.length} connector(s))\n`);
+        for (const { key, message } of configWarnings(config)) process.stderr.write(`idport: warning: ${key} ${message}\n`);
         return;
       }
       case 'hash-password':

@@ -4,6 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ConnectorDeps } from '../connectors/connector.js';
@@ -14,12 +16,15 @@ import { openPostgres } from '../storage/postgres/postgres.js';
 import { openSqlite } from '../storage/sqlite/sqlite.js';
 import { withStaticOverlay } from '../storage/static.js';
 import type { Client, Password, Storage } from '../storage/storage.js';
-import { buildApp, type AppOptions } from './app.js';
+import { addPlainServer, buildApp, type TlsOptions } from './app.js';
 import { PASSWORD_DB_CONNECTOR_ID, type Config } from './config/schema.js';
+import { configWarnings } from './config/warnings.js';
 import { defaultDeps, type Deps } from './deps.js';
+import { createHttpMetrics } from './http/metrics.js';
 import type { ConnectorEntry, Provider } from './oauth/provider.js';
 import { normaliseResponseType, type ProviderSettings } from './oauth/settings.js';
 import { createSigner, type Signer } from './signer/signer.js';
+import { buildTelemetryApp } from './telemetry.js';
 
 /** Authorization codes live 10 minutes (DESIGN.md decision 3). */
 const AUTH_CODE_TTL_MS = 10 * 60_000;
@@ -98,11 +103,29 @@ const staticPasswords = (config: Config): Password[] =>
     preferredUsername: p.preferredUsername, emailVerified: p.emailVerified, groups: p.groups,
   }));
 
-/** A running idport: the app (not yet listening), what it owns, and how to stop it. */
+/** The addresses a server listens on, as host:port with the port actually bound. */
+export interface ListenAddresses {
+  /** `web.https` (TLS). */
+  readonly https?: string;
+  /** `web.http` (plain). */
+  readonly http?: string;
+  /** `telemetry.http`: /metrics and the health checks. */
+  readonly telemetry?: string;
+}
+
+/** A running idport: the apps (not yet listening), what it owns, and how to stop it. */
 export interface Server {
+  /** The provider's routes; with TLS when `web.https` is set. */
   readonly app: FastifyInstance;
+  /** The telemetry listener's app (/metrics, /healthz*), when `telemetry.http` is set. */
+  readonly telemetry: FastifyInstance | undefined;
   readonly provider: Provider;
   readonly signer: Signer;
+  /**
+   * Listens where the config says: `web.https` with TLS and/or `web.http` in plain HTTP (both, as in Dex, when
+   * both are set), and `telemetry.http`. A port of 0 binds a free one; the result tells which.
+   */
+  listen(): Promise<ListenAddresses>;
   /** Starts garbage collection and key rotation timers. */
   startTimers(): void;
   /** Stops accepting connections, finishes in-flight requests, stops timers, closes connectors and storage. */
@@ -112,12 +135,39 @@ export interface Server {
 export interface ServerOptions {
   readonly log: Logger;
   readonly deps?: Deps;
-  readonly tls?: AppOptions['tls'];
+  /** TLS for `web.https`; read from `web.tlsCert` and `web.tlsKey` when omitted. */
+  readonly tls?: TlsOptions;
 }
+
+/** host:port from Dex's listen addresses ("0.0.0.0:5556", "[::1]:5556", ":5556" for every interface). */
+export const splitAddress = (address: string): { host: string; port: number } => {
+  const colon = address.lastIndexOf(':');
+  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
+  return { host: host === '' ? '0.0.0.0' : host, port: Number(address.slice(colon + 1)) };
+};
+
+const boundAddress = (server: HttpServer): string => {
+  const { address, port } = server.address() as AddressInfo;
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+};
+
+const listenOn = async (server: HttpServer, address: string): Promise<string> => {
+  const { host, port } = splitAddress(address);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return boundAddress(server);
+};
 
 export const createServer = async (config: Config, options: ServerOptions): Promise<Server> => {
   const { log } = options;
+  for (const { key, message } of configWarnings(config)) log.warn({ key }, `${key} ${message}`);
   const deps = options.deps ?? defaultDeps;
+  const tls = options.tls ?? httpsOptions(config);
   const settings = settingsFromConfig(config);
   const storage = withStaticOverlay(await openStorage(config), {
     clients: staticClients(config),
@@ -148,6 +198,8 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
   }
 
   const provider: Provider = { settings, storage, signer, connectors, deps: { ...deps, randomBytes: deps.randomBytes ?? randomBytes }, log };
+  // Metrics are kept only when something can read them.
+  const metrics = config.telemetry.http !== undefined ? createHttpMetrics() : undefined;
   const app = await buildApp({
     provider,
     branding: {
@@ -157,10 +209,15 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
     },
     headers: webHeaders(config),
     allowedOrigins: config.web.allowedOrigins,
-    // Behind a proxy, client IPs (rate limits, logs) come from X-Forwarded-For, but only when it was set by a trusted proxy.
-    ...(config.web.clientRemoteIP.trustedProxies.length > 0 ? { trustProxy: config.web.clientRemoteIP.trustedProxies } : {}),
-    ...(options.tls !== undefined ? { tls: options.tls } : {}),
+    allowedHeaders: config.web.allowedHeaders,
+    // Behind a proxy, client IPs (rate limits, logs) come from the header, but only when a trusted proxy sent it.
+    clientIp: config.web.clientRemoteIP,
+    ...(tls !== undefined ? { tls } : {}),
+    ...(metrics !== undefined ? { metrics } : {}),
   });
+  // A plain listener beside the TLS one: the same app, so both share routes and rate-limit counters.
+  const plain = tls !== undefined && config.web.http !== undefined ? addPlainServer(app) : undefined;
+  const telemetry = metrics !== undefined ? await buildTelemetryApp({ metrics, storage, log: log.child({ component: 'telemetry' }) }) : undefined;
 
   let gcTimer: NodeJS.Timeout | undefined;
   const collect = async (): Promise<void> => {
@@ -173,8 +230,24 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
   };
   return {
     app,
+    telemetry,
     provider,
     signer,
+    listen: async () => {
+      const main = tls !== undefined ? config.web.https : config.web.http;
+      // The schema requires web.http or web.https, and tlsCert/tlsKey with https.
+      if (main === undefined) throw new Error('web.https is set but no TLS certificate was given');
+      const { host, port } = splitAddress(main);
+      await app.listen({ host, port });
+      const addresses: { -readonly [K in keyof ListenAddresses]: ListenAddresses[K] } = { [tls !== undefined ? 'https' : 'http']: boundAddress(app.server) };
+      if (plain !== undefined && config.web.http !== undefined) addresses.http = await listenOn(plain, config.web.http);
+      if (telemetry !== undefined && config.telemetry.http !== undefined) {
+        const { host: telemetryHost, port: telemetryPort } = splitAddress(config.telemetry.http);
+        await telemetry.listen({ host: telemetryHost, port: telemetryPort });
+        addresses.telemetry = boundAddress(telemetry.server);
+      }
+      return addresses;
+    },
     startTimers: () => {
       signer.startRotation(ROTATION_CHECK_MS);
       gcTimer = setInterval(() => void collect(), GC_INTERVAL_MS);
@@ -184,7 +257,7 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
     close: async () => {
       if (gcTimer !== undefined) clearInterval(gcTimer);
       signer.stop();
-      await app.close();
+      await Promise.all([app.close(), telemetry?.close()]);
       for (const { connector } of connectors.values()) await connector.close?.();
       await storage.close();
     },
@@ -206,7 +279,7 @@ const webHeaders = (config: Config): Record<string, string> => {
 };
 
 /** TLS options for `web.https`, read once at start. */
-export const httpsOptions = (config: Config): AppOptions['tls'] => {
+export const httpsOptions = (config: Config): TlsOptions | undefined => {
   if (config.web.https === undefined || config.web.tlsCert === undefined || config.web.tlsKey === undefined) return undefined;
   const version = (v: '1.2' | '1.3' | undefined) => (v === undefined ? undefined : (`TLSv${v}` as const));
   const minVersion = version(config.web.tlsMinVersion);

@@ -102,6 +102,12 @@ export const listenAddress = () =>
     }),
   );
 
+// RFC 9110 §5.1: a header name is a token.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** An HTTP header name ("X-Forwarded-For"). */
+export const headerName = () => text(z.string().regex(TOKEN, { error: 'expected an HTTP header name like "X-Forwarded-For"' }));
+
 /** A CIDR range with an explicit prefix length, as Go's netip.ParsePrefix requires. */
 export const cidr = () =>
   text(

@@ -236,7 +236,11 @@ export function createConfigSchema(options: ConfigSchemaOptions = {}) {
 
   const frontendSchema = z
     .strictObject({
-      /** Directory with static/, templates/ and themes/; Dex falls back to $DEX_FRONTEND_DIR. */
+      /**
+       * Dex's directory of Go templates, static files and themes. idport renders its own pages, so a value here
+       * only earns a startup warning (config/warnings.ts). Dex's fallback to $DEX_FRONTEND_DIR is not taken:
+       * Dex's container image sets that variable for every deployment, so it says nothing about this config.
+       */
       dir: nonEmptyText().optional(),
       theme: text(z.string().regex(/^[A-Za-z0-9_-]+$/, { error: 'expected a theme name like "light" or "dark"' }))
         // Dex maps its retired theme names to the default one.
@@ -246,13 +250,8 @@ export function createConfigSchema(options: ConfigSchemaOptions = {}) {
       issuer: nonEmptyText().default('dex'),
       /** Logo URL; relative URLs are resolved against the issuer. */
       logoURL: nonEmptyText().default('theme/logo.png'),
-      /** Extra values passed to the templates. */
+      /** Extra values for Dex's templates; idport's pages do not read them (a startup warning when set). */
       extra: z.record(z.string(), text()).default({}),
-    })
-    .transform(({ dir, ...frontend }) => {
-      const fromEnv = env['DEX_FRONTEND_DIR'];
-      const effective = dir ?? (fromEnv === '' ? undefined : fromEnv);
-      return { ...frontend, dir: effective };
     })
     .prefault({});
 

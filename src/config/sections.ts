@@ -7,6 +7,7 @@ import {
   cidr,
   duration,
   evenWithOtherErrors,
+  headerName,
   limitDuration,
   listenAddress,
   nonEmptyText,
@@ -92,13 +93,30 @@ export const webSchema = z
       .prefault({}),
     /** CORS origins allowed on discovery, keys, token and userinfo; "*" allows any. */
     allowedOrigins: z.array(nonEmptyText()).default([]),
-    allowedHeaders: z.array(nonEmptyText()).default([]),
-    /** Where the client IP comes from behind a proxy; the header is trusted only from these proxies. */
+    /** Request headers a browser may send cross-origin, besides Authorization and Content-Type (CORS preflight). */
+    allowedHeaders: z.array(headerName()).default([]),
+    /**
+     * Where the client IP (rate limits, logs) comes from behind a proxy: `header`, read only when the peer is in
+     * `trustedProxies`. Dex trusts a header from any peer when trustedProxies is empty; a client could then pick
+     * its own IP and dodge the per-IP login limit, so idport asks for the proxies (0.0.0.0/0 and ::/0 trust all).
+     */
     clientRemoteIP: z
       .strictObject({
-        header: nonEmptyText().optional(),
+        header: headerName().optional(),
         trustedProxies: z.array(cidr()).default([]),
       })
+      .superRefine((remote, ctx) => {
+        if (!parsedCleanly(ctx.issues, 'header') || !parsedCleanly(ctx.issues, 'trustedProxies')) return;
+        if (remote.header !== undefined && remote.trustedProxies.length === 0)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['header'],
+            input: remote.header,
+            message: 'is read only from clientRemoteIP.trustedProxies, which is empty: list your proxies\' CIDR ranges (0.0.0.0/0 and ::/0 trust every peer, as Dex does)',
+          });
+      }, evenWithOtherErrors('mapping'))
+      // X-Forwarded-For unless told otherwise: what proxies set, and what idport read before `header` was honoured.
+      .transform(({ header, trustedProxies }) => ({ header: header ?? 'X-Forwarded-For', trustedProxies }))
       .prefault({}),
   })
   .superRefine((web, ctx) => {
@@ -118,8 +136,10 @@ export const webSchema = z
 /** `telemetry`: the separate listener for /metrics and health checks. */
 export const telemetrySchema = z
   .strictObject({
+    /** Address of the second listener serving /metrics (Prometheus) and the health checks. */
     http: listenAddress().optional(),
-    enableProfiling: z.boolean().default(false),
+    /** Dex serves Go's pprof here; Node has no equivalent, so only false is accepted. */
+    enableProfiling: z.boolean().refine((enabled) => !enabled, { error: 'not supported by idport yet' }).default(false),
   })
   .prefault({});
 

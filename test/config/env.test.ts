@@ -169,9 +169,9 @@ staticPasswords:
     assert.equal(user !== undefined && 'hashFromEnv' in user, false);
   });
 
-  it('sets frontend.dir from DEX_FRONTEND_DIR when unset, as Dex does', () => {
+  it('does not take frontend.dir from DEX_FRONTEND_DIR, which Dex\'s image sets for every deployment', () => {
     const minimal = 'issuer: https://idp.example.com\nstorage: {type: memory}\nweb: {http: ":5556"}\n';
-    assert.equal(loadConfig(minimal, 'c.yaml', { env: { DEX_FRONTEND_DIR: '/srv/web' }, connectorSchemas: {} }).frontend.dir, '/srv/web');
+    assert.equal(loadConfig(minimal, 'c.yaml', { env: { DEX_FRONTEND_DIR: '/srv/web' }, connectorSchemas: {} }).frontend.dir, undefined);
     assert.equal(
       loadConfig(`${minimal}frontend: {dir: ./web}\n`, 'c.yaml', { env: { DEX_FRONTEND_DIR: '/srv/web' }, connectorSchemas: {} }).frontend.dir,
       './web',

@@ -103,11 +103,11 @@ describe('config.example.yaml', () => {
       headers: {},
       allowedOrigins: [],
       allowedHeaders: [],
-      clientRemoteIP: { trustedProxies: [] },
+      clientRemoteIP: { header: 'X-Forwarded-For', trustedProxies: [] },
     });
     assert.deepEqual(config.telemetry, { enableProfiling: false });
     assert.deepEqual(config.logger, { level: 'info', format: 'text' });
-    assert.deepEqual(config.frontend, { theme: 'light', issuer: 'idport', logoURL: 'theme/logo.png', extra: {}, dir: undefined });
+    assert.deepEqual(config.frontend, { theme: 'light', issuer: 'idport', logoURL: 'theme/logo.png', extra: {} });
     assert.deepEqual(config.sessions, {
       cookieName: 'dex_session',
       absoluteLifetime: 24 * 3_600_000,
@@ -222,7 +222,7 @@ web:
     trustedProxies: [10.0.0.0/8, "::1/128"]
 telemetry:
   http: 0.0.0.0:5558
-  enableProfiling: yes
+  enableProfiling: no
 expiry:
   deviceRequests: 10m
   signingKeys: 12h
@@ -295,7 +295,8 @@ staticPasswords:
     });
     assert.equal(config.web.tlsMinVersion, '1.2'); // a YAML number, read as text like Dex does
     assert.equal(config.web.headers['X-XSS-Protection'], '1; mode=block');
-    assert.equal(config.telemetry.enableProfiling, true); // YAML 1.1 "yes", as go-yaml reads it
+    assert.equal(config.telemetry.enableProfiling, false); // YAML 1.1 "no", as go-yaml reads it
+    assert.deepEqual(config.web.clientRemoteIP, { header: 'X-Forwarded-For', trustedProxies: ['10.0.0.0/8', '::1/128'] });
     assert.deepEqual(config.expiry.refreshTokens, { disableRotation: false, reuseInterval: 500, validIfNotUsedFor: 7_776_000_000, absoluteLifetime: undefined });
     assert.equal(config.expiry.authRequests, 5_400_000);
     assert.deepEqual(config.oauth2.grantTypes, ['authorization_code', 'refresh_token', 'client_credentials']);

@@ -1,13 +1,14 @@
 /** The idport command as an operator runs it: real processes, real config files, real signals. */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import bcrypt from 'bcryptjs';
+import { httpsGet, selfSigned } from './support.js';
 
 const CLI = ['--import', 'tsx', 'src/cli.ts'];
 const dir = mkdtempSync(join(tmpdir(), 'idport-cli-'));
@@ -69,6 +70,22 @@ describe('idport CLI', () => {
     assert.match(result.stderr, /nope\.yaml: cannot read the config file \(no such file\)/);
   });
 
+  it('check-config exits 2 for telemetry.enableProfiling: true, naming it', () => {
+    const result = run(['check-config', write('pprof.yaml', configFor(5556, 'telemetry:\n  http: 127.0.0.1:5558\n  enableProfiling: true\n'))]);
+    assert.equal(result.status, 2);
+    assert.equal(result.stderr, `idport: invalid configuration (1 problem):\n  ${join(dir, 'pprof.yaml')}:18:3 telemetry.enableProfiling: not supported by idport yet\n`);
+  });
+
+  it('check-config accepts frontend.dir and frontend.extra with a warning naming each', () => {
+    const result = run(['check-config', write('frontend.yaml', configFor(5556, 'frontend:\n  dir: /srv/dex/web\n  extra:\n    tos: https://example.com/tos\n'))]);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(
+      result.stderr,
+      'idport: warning: frontend.dir is ignored: idport renders its own pages and themes, so Dex\'s Go templates and static files in "/srv/dex/web" are not used\n' +
+        'idport: warning: frontend.extra is ignored: idport\'s pages do not read template values ("tos")\n',
+    );
+  });
+
   it('hash-password prints a bcrypt hash of the password read from stdin', async () => {
     const result = run(['hash-password'], 's3cret!\n');
     assert.equal(result.status, 0, result.stderr);
@@ -120,6 +137,49 @@ describe('idport CLI', () => {
       const lines = logs.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
       assert.ok(lines.some((line) => line.reqId === requestId), 'request lines carry the request id');
       assert.ok(lines.some((line) => line.msg === 'stopped'));
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('serve listens on web.http, web.https and telemetry.http, warns about frontend.dir, and stops all three on SIGTERM', async () => {
+    const [http, https, telemetry] = [await freePort(), await freePort(), await freePort()];
+    const { cert, key } = selfSigned(dir);
+    const yaml = configFor(http, `telemetry:\n  http: 127.0.0.1:${telemetry}\nfrontend:\n  dir: /srv/dex/web\n`).replace(
+      `  http: 127.0.0.1:${http}\n`,
+      `  http: 127.0.0.1:${http}\n  https: 127.0.0.1:${https}\n  tlsCert: ${cert}\n  tlsKey: ${key}\n`,
+    );
+    const child = spawn(process.execPath, [...CLI, 'serve', write('both.yaml', yaml)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let logs = '';
+    child.stderr.on('data', (chunk: Buffer) => (logs += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      let metrics: Response | undefined;
+      for (let i = 0; i < 100 && metrics === undefined; i++) {
+        metrics = await fetch(`http://127.0.0.1:${telemetry}/metrics`).catch(() => undefined);
+        if (metrics === undefined) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(metrics?.status, 200);
+      assert.match(await metrics.text(), /^process_cpu_user_seconds_total /m);
+      assert.equal((await fetch(`http://127.0.0.1:${http}/dex/healthz/ready`)).status, 200);
+      const secure = await httpsGet(`https://127.0.0.1:${https}/dex/healthz/ready`, readFileSync(cert));
+      assert.deepEqual({ status: secure.status, subject: secure.subject }, { status: 200, subject: 'idport test' });
+      assert.equal((await fetch(`http://127.0.0.1:${http}/metrics`)).status, 404, 'no metrics on the web listener');
+      const lines = () => logs.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      const listening = lines().find((line) => line.msg === 'idport listening');
+      assert.deepEqual(
+        { https: listening?.https, http: listening?.http, telemetry: listening?.telemetry },
+        { https: `127.0.0.1:${https}`, http: `127.0.0.1:${http}`, telemetry: `127.0.0.1:${telemetry}` },
+      );
+      const warning = lines().find((line) => line.key === 'frontend.dir');
+      assert.equal(warning?.level, 40);
+      assert.match(String(warning?.msg), /^frontend\.dir is ignored: idport renders its own pages/);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      for (const url of [`http://127.0.0.1:${http}/dex/healthz/live`, `http://127.0.0.1:${telemetry}/healthz/live`])
+        await assert.rejects(fetch(url), { message: 'fetch failed' }, url);
+      await assert.rejects(httpsGet(`https://127.0.0.1:${https}/dex/healthz/live`, readFileSync(cert)), { code: 'ECONNREFUSED' });
+      assert.ok(lines().some((line) => line.msg === 'stopped'));
     } finally {
       child.kill('SIGKILL');
     }
