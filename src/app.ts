@@ -192,7 +192,7 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
   const prefix = provider.settings.basePath;
   await app.register(async (scope) => {
     await scope.register(discoveryRoutes, { provider });
-    await scope.register(tokenRoutes, { provider });
+    await scope.register(tokenRoutes, { provider, passwordAttemptsPerMinute: options.passwordAttemptsPerMinute });
     await scope.register(userinfoRoutes, { provider });
     await scope.register(authRoutes, { provider, page, passwordAttemptsPerMinute: options.passwordAttemptsPerMinute });
     await scope.register(logoutRoutes, { provider, page });
