@@ -46,16 +46,12 @@ export const sessionCookieOptions = (provider: Provider) =>
     path: provider.settings.basePath === '' ? '/' : provider.settings.basePath,
   }) as const;
 
-const browserIdOf = (provider: Provider, request: FastifyRequest, reply: FastifyReply): string => {
+/** The browser-binding cookie (sent on the top-level redirect back from an upstream: SameSite=Lax), set when absent. */
+export const browserIdOf = (provider: Provider, request: FastifyRequest, reply: FastifyReply): string => {
   const existing = request.cookies[BROWSER_COOKIE];
   if (existing !== undefined && existing.length >= 32) return existing;
   const created = randomToken(provider.deps.randomBytes);
-  void reply.setCookie(BROWSER_COOKIE, created, {
-    httpOnly: true,
-    sameSite: 'lax', // sent on the top-level redirect back from an upstream provider
-    secure: provider.settings.issuer.startsWith('https:'),
-    path: provider.settings.basePath === '' ? '/' : provider.settings.basePath,
-  });
+  void reply.setCookie(BROWSER_COOKIE, created, sessionCookieOptions(provider));
   return created;
 };
 

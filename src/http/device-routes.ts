@@ -4,16 +4,14 @@
  * Registered only when `oauth2.grantTypes` enables the device_code grant.
  */
 import type {} from '@fastify/cookie';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { OAuthError } from '../errors.js';
+import type { FastifyInstance } from 'fastify';
 import { isDeviceFlowEnabled, startDeviceFlow } from '../oauth/device.js';
 import { checkDeviceCsrf, deviceFormCsrf, findPendingDeviceRequest, finishDeviceLogin, startDeviceLogin } from '../oauth/device-login.js';
 import type { Provider } from '../oauth/provider.js';
-import { randomToken } from '../oauth/tokens.js';
 import { renderDevice, renderDeviceResult, renderLogin } from '../../web/render.js';
-import { BROWSER_COOKIE, sessionCookieOptions } from './auth-routes.js';
+import { BROWSER_COOKIE, browserIdOf } from './auth-routes.js';
 import { jsonErrorHandler, pageErrorHandler } from './errors.js';
-import { formOf } from './form.js';
+import { formOf, formRequest } from './form.js';
 import { redirect, sendPage, type PageContext } from './pages.js';
 import { passwordLoginRateLimit } from './rate-limit.js';
 
@@ -24,23 +22,12 @@ export interface DeviceRoutesOptions {
   readonly passwordAttemptsPerMinute?: number | undefined;
 }
 
-/** Form parameters as single values; RFC 6749 §3.2 (which RFC 8628 §3.1 follows) forbids repeating one. */
-const singleValued = (form: URLSearchParams): Record<string, string> => {
-  const out: Record<string, string> = {};
-  for (const [key, value] of form) {
-    if (key in out) throw new OAuthError('invalid_request', `the ${key} parameter was sent more than once`);
-    out[key] = value;
-  }
-  return out;
-};
-
 /** POST /device/code: the device authorization endpoint, answering in JSON like /token. */
 const deviceAuthorizationRoute = async (app: FastifyInstance, options: { provider: Provider }): Promise<void> => {
   const { provider } = options;
   app.setErrorHandler(jsonErrorHandler('Basic'));
   app.post('/device/code', async (request, reply) => {
-    if (!(request.body instanceof URLSearchParams)) throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
-    const response = await startDeviceFlow(provider, { authorization: request.headers.authorization, form: singleValued(request.body) });
+    const response = await startDeviceFlow(provider, formRequest(request));
     void reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(response);
   });
 };
@@ -52,21 +39,12 @@ const devicePageRoutes = async (app: FastifyInstance, options: DeviceRoutesOptio
   const postUrl = `${base}/device/auth/verify_code`;
   app.setErrorHandler(pageErrorHandler(provider, page));
 
-  /** The browser-binding cookie of the authorization flow, set when absent: the login that follows is bound to it. */
-  const browserIdOf = (request: FastifyRequest, reply: FastifyReply): string => {
-    const existing = request.cookies[BROWSER_COOKIE];
-    if (existing !== undefined && existing.length >= 32) return existing;
-    const created = randomToken(provider.deps.randomBytes);
-    void reply.setCookie(BROWSER_COOKIE, created, sessionCookieOptions(provider));
-    return created;
-  };
-
   const codePage = (browserId: string, userCode: string, invalid: boolean): string =>
     renderDevice({ ...page.base, postUrl, userCode, invalid, csrfToken: deviceFormCsrf(browserId) });
 
   app.get('/device', async (request, reply) => {
     const userCode = (request.query as Record<string, unknown>).user_code;
-    sendPage(reply, page, codePage(browserIdOf(request, reply), typeof userCode === 'string' ? userCode : '', false));
+    sendPage(reply, page, codePage(browserIdOf(provider, request, reply), typeof userCode === 'string' ? userCode : '', false));
   });
 
   // Rate-limited per client IP like password logins: with 20^8 codes and this budget, guessing someone's code is hopeless.

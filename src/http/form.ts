@@ -1,5 +1,7 @@
 /** application/x-www-form-urlencoded bodies, kept as URLSearchParams so repeated parameters stay visible. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { OAuthError } from '../errors.js';
+import type { TokenRequest } from '../oauth/token.js';
 
 /** Registers the form parser on an app; the parsed body is a URLSearchParams. */
 export const registerFormParser = (app: FastifyInstance): void => {
@@ -11,3 +13,19 @@ export const registerFormParser = (app: FastifyInstance): void => {
 /** The request's form body, or an empty one when it sent none. */
 export const formOf = (request: FastifyRequest): URLSearchParams =>
   request.body instanceof URLSearchParams ? request.body : new URLSearchParams();
+
+/** Form parameters as single values; RFC 6749 §3.2 (and RFC 8628 §3.1, RFC 7662, RFC 7009) forbid repeating one. */
+const singleValued = (form: URLSearchParams): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (const [key, value] of form) {
+    if (key in out) throw new OAuthError('invalid_request', `the ${key} parameter was sent more than once`);
+    out[key] = value;
+  }
+  return out;
+};
+
+/** The form of a back-channel POST and its Authorization header; anything but a form is invalid_request. */
+export const formRequest = (request: FastifyRequest): TokenRequest => {
+  if (!(request.body instanceof URLSearchParams)) throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
+  return { authorization: request.headers.authorization, form: singleValued(request.body) };
+};

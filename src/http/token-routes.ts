@@ -4,32 +4,15 @@
  */
 import type { RateLimitOptions } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { OAuthError } from '../errors.js';
 import { introspect } from '../oauth/introspect.js';
 import type { Provider } from '../oauth/provider.js';
 import { revokeToken } from '../oauth/revoke.js';
-import { handleTokenRequest, type TokenRequest } from '../oauth/token.js';
+import { handleTokenRequest } from '../oauth/token.js';
 import { bearerToken, userinfo } from '../oauth/userinfo.js';
 import { wireDescription } from '../oauth/error-description.js';
 import { jsonErrorHandler } from './errors.js';
-import { formOf } from './form.js';
+import { formOf, formRequest } from './form.js';
 import { passwordLoginRateLimit, RateLimitedError } from './rate-limit.js';
-
-/** Form parameters as single values; RFC 6749 §3.2 forbids repeating one. */
-const singleValued = (form: URLSearchParams): Record<string, string> => {
-  const out: Record<string, string> = {};
-  for (const [key, value] of form) {
-    if (key in out) throw new OAuthError('invalid_request', `the ${key} parameter was sent more than once`);
-    out[key] = value;
-  }
-  return out;
-};
-
-/** The form of a back-channel POST and its Authorization header; anything but a form is invalid_request. */
-const formRequest = (request: FastifyRequest): TokenRequest => {
-  if (!(request.body instanceof URLSearchParams)) throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
-  return { authorization: request.headers.authorization, form: singleValued(request.body) };
-};
 
 /**
  * The password page's per-IP limit, counted for password-grant requests only: other grants guess no passwords, and

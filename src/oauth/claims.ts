@@ -116,3 +116,17 @@ export const mintTokens = async (provider: Provider, facts: GrantFacts, options:
   }
   return { accessToken, idToken, expiresIn: accessTtl, accessTokenId };
 };
+
+/** The JSON body of a successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3) for minted tokens. */
+export const tokenResponseBody = (
+  tokens: MintedTokens,
+  refreshToken: string | undefined,
+  scopes: readonly string[],
+): { access_token: string; token_type: 'Bearer'; expires_in: number; id_token?: string; refresh_token?: string; scope: string } => ({
+  access_token: tokens.accessToken,
+  token_type: 'Bearer',
+  expires_in: tokens.expiresIn,
+  ...(tokens.idToken !== undefined ? { id_token: tokens.idToken } : {}),
+  ...(refreshToken !== undefined ? { refresh_token: refreshToken } : {}),
+  scope: scopes.join(' '),
+});

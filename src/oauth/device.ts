@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { Client, CodeChallengeMethod, DeviceToken } from '../../storage/storage.js';
 import { AlreadyExistsError, NotFoundError } from '../../storage/storage.js';
 import { OAuthError } from '../errors.js';
-import { mintTokens, type GrantFacts } from './claims.js';
+import { mintTokens, type GrantFacts, tokenResponseBody } from './claims.js';
 import { authenticateClient, presentedCredentials } from './clients.js';
 import { isValidChallenge, verifyPkce } from './pkce.js';
 import type { Provider } from './provider.js';
@@ -251,14 +251,7 @@ export const deviceCodeGrant = async (provider: Provider, client: Client, form: 
     if (err instanceof NotFoundError) throw new OAuthError('invalid_grant', 'device code already used');
     throw err;
   }
-  return {
-    access_token: tokens.accessToken,
-    token_type: 'Bearer',
-    expires_in: tokens.expiresIn,
-    ...(tokens.idToken !== undefined ? { id_token: tokens.idToken } : {}),
-    ...(family !== undefined ? { refresh_token: family.token } : {}),
-    scope: facts.scopes.join(' '),
-  };
+  return tokenResponseBody(tokens, family?.token, facts.scopes);
 };
 
 /**

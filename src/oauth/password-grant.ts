@@ -8,7 +8,7 @@
 import type { Claims, Client } from '../../storage/storage.js';
 import { ConnectorError, type Identity, type PasswordConnector } from '../../connectors/connector.js';
 import { OAuthError } from '../errors.js';
-import { mintTokens, type GrantFacts } from './claims.js';
+import { mintTokens, type GrantFacts, tokenResponseBody } from './claims.js';
 import type { Provider } from './provider.js';
 import { startRefreshFamily, type StartedFamily } from './refresh.js';
 import { checkRequestedScopes, hasScope, parseScopes } from './scopes.js';
@@ -82,12 +82,5 @@ export const passwordGrant = async (provider: Provider, client: Client, form: Re
     await family?.discard();
     throw err;
   }
-  return {
-    access_token: tokens.accessToken,
-    token_type: 'Bearer',
-    expires_in: tokens.expiresIn,
-    ...(tokens.idToken !== undefined ? { id_token: tokens.idToken } : {}),
-    ...(family !== undefined ? { refresh_token: family.token } : {}),
-    scope: scopes.join(' '),
-  };
+  return tokenResponseBody(tokens, family?.token, scopes);
 };

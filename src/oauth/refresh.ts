@@ -7,7 +7,7 @@ import type { Client, RefreshToken } from '../../storage/storage.js';
 import { NotFoundError } from '../../storage/storage.js';
 import { ConnectorError, type Identity } from '../../connectors/connector.js';
 import { OAuthError } from '../errors.js';
-import { mintTokens, type GrantFacts } from './claims.js';
+import { mintTokens, type GrantFacts, tokenResponseBody } from './claims.js';
 import type { Provider } from './provider.js';
 import type { RefreshPolicy } from './settings.js';
 import { hasScope, parseScopes } from './scopes.js';
@@ -186,14 +186,7 @@ export const refreshGrant = async (
     nonce: updated.nonce, authTime: updated.authTime, sessionId: updated.sessionId,
   };
   const tokens = await mintTokens(provider, facts, { withIdToken: hasScope(scopes, 'openid'), grantRef: `r:${familyId}`, includeNonce: false });
-  return {
-    access_token: tokens.accessToken,
-    token_type: 'Bearer',
-    expires_in: tokens.expiresIn,
-    ...(tokens.idToken !== undefined ? { id_token: tokens.idToken } : {}),
-    refresh_token: nextToken,
-    scope: scopes.join(' '),
-  };
+  return tokenResponseBody(tokens, nextToken, scopes);
 };
 
 /** Asks the connector to re-check the user (DESIGN.md decision 8); a refusal ends the family's usefulness. */

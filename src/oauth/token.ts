@@ -2,7 +2,7 @@
 import type { AuthCode, Client } from '../../storage/storage.js';
 import { NotFoundError } from '../../storage/storage.js';
 import { OAuthError } from '../errors.js';
-import { mintTokens, type GrantFacts } from './claims.js';
+import { mintTokens, type GrantFacts, tokenResponseBody } from './claims.js';
 import { authenticateClient, presentedCredentials } from './clients.js';
 import { DEVICE_CODE_GRANT, deviceCodeGrant } from './device.js';
 import { passwordGrant } from './password-grant.js';
@@ -118,14 +118,7 @@ const authorizationCodeGrant = async (
     }
     throw err;
   }
-  return {
-    access_token: tokens.accessToken,
-    token_type: 'Bearer',
-    expires_in: tokens.expiresIn,
-    ...(tokens.idToken !== undefined ? { id_token: tokens.idToken } : {}),
-    ...(family !== undefined ? { refresh_token: family.token } : {}),
-    scope: stored.scopes.join(' '),
-  };
+  return tokenResponseBody(tokens, family?.token, stored.scopes);
 };
 
 /**
