@@ -100,8 +100,8 @@ export const startAuthorization = async (
     // OIDC Core §3.1.2.6: answer at once, without any page.
     if (!reuse) throw new RedirectableError(new OAuthError('login_required', 'the user is not logged in'), target);
     if (await needsApproval(provider, request)) throw new RedirectableError(new OAuthError('consent_required', 'the user has not approved this client'), target);
-    await storage.authRequests.create(request);
-    return { kind: 'respond', response: await approvedResponse(provider, request) };
+    // Answered within this request, so the auth request is never stored (silent renewals are frequent).
+    return { kind: 'respond', response: await approvedResponse(provider, request, { stored: false }) };
   }
   await storage.authRequests.create(request);
   if (request.loggedIn) return { kind: 'loggedIn', request };
@@ -216,10 +216,14 @@ const consumeRequest = async (provider: Provider, request: AuthRequest): Promise
 };
 
 /** Issues the code and/or tokens for an approved, logged-in request and builds the response (OIDC Core §3.1.2.5, §3.2.2.5, §3.3.2.5). */
-export const approvedResponse = async (provider: Provider, request: AuthRequest): Promise<AuthorizationResponse> => {
+export const approvedResponse = async (
+  provider: Provider,
+  request: AuthRequest,
+  options: { readonly stored: boolean } = { stored: true },
+): Promise<AuthorizationResponse> => {
   const { storage, deps, settings } = provider;
   if (!request.loggedIn || request.claims === undefined || request.authTime === undefined) throw expiredRequest();
-  await consumeRequest(provider, request);
+  if (options.stored) await consumeRequest(provider, request);
   if (request.sessionId !== undefined) await recordGrant(provider, request.sessionId, request.clientId, request.scopes);
   const now = deps.clock.now();
   const params: Record<string, string> = {};

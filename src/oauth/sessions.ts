@@ -119,6 +119,9 @@ export const hasConsent = (session: Session | undefined, clientId: string, scope
 
 /** Remembers that the client got tokens in this session with these scopes (consent, and back-channel logout). */
 export const recordGrant = async (provider: Provider, sessionId: string, clientId: string, scopes: readonly string[]): Promise<void> => {
+  // Silent renewals (prompt=none) repeat a grant the session already records: a read instead of a write.
+  const current = await provider.storage.sessions.get(sessionId);
+  if (current === undefined || (current.clients.includes(clientId) && hasConsent(current, clientId, scopes))) return;
   await provider.storage.sessions
     .update(sessionId, (old) => ({
       ...old,

@@ -92,7 +92,9 @@ describe('browser sessions', () => {
       error: 'login_required', description: 'the user is not logged in', state: 'the-state', issuer: idport.issuer,
     });
     const first = decodeJwt(await idTokenOf('grafana', (await loginAt(browser, 'grafana')).get('code') ?? ''));
+    const pending = (await idport.storage.authRequests.list()).length;
     const silent = await firstHop(browser, 'grafana', { prompt: 'none' });
+    assert.equal((await idport.storage.authRequests.list()).length, pending, 'a silent answer stores no auth request');
     const second = decodeJwt(await idTokenOf('grafana', responseOf(silent.location ?? '').get('code') ?? ''));
     assert.equal(second.sub, first.sub);
     assert.equal(second.auth_time, first.auth_time);
