@@ -6,16 +6,20 @@
 import { z } from 'zod';
 
 import type { Connector, ConnectorDeps, ConnectorModule } from './connector.js';
+import { github } from './github/github.js';
 import { ldap } from './ldap/ldap.js';
 import { mockCallback, mockPassword } from './mock/mock.js';
 import { oidc } from './oidc/oidc.js';
+import { saml } from './saml/saml.js';
 
 /** Every configurable connector type, keyed by its Dex `type` name. */
 export const connectorModules = {
+  github,
   ldap,
   mockCallback,
   mockPassword,
   oidc,
+  saml,
 } satisfies Record<string, ConnectorModule>;
 
 /** A connector `type` idport supports. */

@@ -85,7 +85,7 @@ describe('connector registry', () => {
 
   it('rejects an unknown connector type with an error naming it and the supported types', async () => {
     await assert.rejects(openConnector('kerberos', 'k', {}, deps), {
-      message: 'connector "k": unknown connector type "kerberos" (supported: ldap, mockCallback, mockPassword, oidc)',
+      message: 'connector "k": unknown connector type "kerberos" (supported: github, ldap, mockCallback, mockPassword, oidc, saml)',
     });
   });
 
