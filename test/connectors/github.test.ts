@@ -4,6 +4,11 @@
  * GitHub Enterprise mode with `hostName` set to the fake's loopback http origin.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { get as httpsGet } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { pino } from 'pino';
@@ -307,6 +312,60 @@ describe('github connector', () => {
   test('refuses a callback URL other than redirectURI', async () => {
     const connector = await connect();
     await assert.rejects(connector.loginUrl(PLAIN, 'http://127.0.0.1:9999/callback', 's'), refused({ message: /does not match redirectURI/ }));
+  });
+});
+
+describe('github connector on a GitHub Enterprise host with its own CA (rootCA)', () => {
+  let dir: string;
+  let cert: string;
+  let fake: FakeGithub;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'idport-github-tls-'));
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=github.test',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt'),
+    ], { stdio: 'ignore' });
+    cert = await readFile(join(dir, 'tls.crt'), 'utf8');
+    fake = await startFakeGithub({ users: [LONER], tls: { cert, key: await readFile(join(dir, 'tls.key'), 'utf8') } });
+  });
+  after(async () => {
+    await fake?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  // The browser's hop to the authorize page, trusting the test CA.
+  const codeFrom = (url: string): Promise<URLSearchParams> =>
+    new Promise((resolve, reject) => {
+      httpsGet(url, { ca: cert }, (res) => {
+        res.resume();
+        resolve(new URL(res.headers.location ?? '').searchParams);
+      }).on('error', reject);
+    });
+
+  test('logs in over https with rootCA given as a file path, and refuses an untrusted certificate', async () => {
+    const hostName = fake.origin.replace('https://', '');
+    const config = { clientID: fake.clientId, clientSecret: fake.clientSecret, redirectURI: CALLBACK, hostName };
+    const connector = await open('github', configSchema.parse({ ...config, rootCA: join(dir, 'tls.crt') }), testDeps(fetch));
+    assert.equal(connector.kind, 'callback');
+    if (connector.kind !== 'callback') return;
+    try {
+      fake.loginAs('loner');
+      const { url } = await connector.loginUrl(PLAIN, CALLBACK, 's');
+      assert.ok(url.startsWith(`https://${hostName}/login/oauth/authorize?`));
+      assert.equal((await connector.handleCallback(PLAIN, undefined, await codeFrom(url))).userId, '7');
+    } finally {
+      await connector.close?.();
+    }
+    const untrusting = await open('github', configSchema.parse(config), testDeps(fetch));
+    if (untrusting.kind !== 'callback') return;
+    const query = await codeFrom((await untrusting.loginUrl(PLAIN, CALLBACK, 's')).url);
+    await assert.rejects(untrusting.handleCallback(PLAIN, undefined, query), (err: unknown) => err instanceof ConnectorError && /access_token/.test(err.message));
+  });
+
+  test('refuses a rootCA that is not a PEM certificate at open', async () => {
+    const config = configSchema.parse({ clientID: 'id', clientSecret: 'secret', redirectURI: CALLBACK, hostName: 'github.example.com', rootCA: 'not a certificate' });
+    await assert.rejects(open('github', config, testDeps(fetch)), /not in PEM format/);
   });
 });
 

@@ -8,7 +8,8 @@
  * whole service can be taken down (503).
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 /** One of the user's addresses, as GET /user/emails lists it. */
@@ -40,7 +41,7 @@ export interface FakeRequest {
 }
 
 export interface FakeGithub {
-  /** http://127.0.0.1:PORT, usable as the connector's `hostName` (GitHub Enterprise mode). */
+  /** http://127.0.0.1:PORT (https with `tls`); the http one is usable as the connector's `hostName`. */
   readonly origin: string;
   readonly clientId: string;
   readonly clientSecret: string;
@@ -64,8 +65,18 @@ export interface FakeGithub {
 interface IssuedCode { readonly login: string; readonly scopes: readonly string[]; readonly redirectUri: string }
 interface IssuedToken { readonly login: string; readonly scopes: readonly string[] }
 
-/** Starts the fake on a free loopback port. `pageSize` is GitHub's per_page cap (100 at GitHub). */
-export async function startFakeGithub(options: { users: readonly FakeGithubUser[]; pageSize?: number; clientId?: string; clientSecret?: string }): Promise<FakeGithub> {
+/**
+ * Starts the fake on a free loopback port. `pageSize` is GitHub's per_page cap (100 at GitHub);
+ * `tls` (PEM) serves https, as a GitHub Enterprise host with its own CA.
+ */
+export async function startFakeGithub(options: {
+  users: readonly FakeGithubUser[];
+  pageSize?: number;
+  clientId?: string;
+  clientSecret?: string;
+  tls?: { cert: string; key: string };
+}): Promise<FakeGithub> {
+  const scheme = options.tls === undefined ? 'http' : 'https';
   const clientId = options.clientId ?? 'Iv1.fakegithubclient';
   const clientSecret = options.clientSecret ?? 'fake-github-secret';
   const pageSize = options.pageSize ?? 2;
@@ -140,7 +151,7 @@ export async function startFakeGithub(options: { users: readonly FakeGithubUser[
     }
     const notFound = (): void => json(res, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' });
     const hasScope = (scope: string): boolean => token.scopes.includes(scope);
-    const base = `http://${req.headers.host ?? '127.0.0.1'}${prefix}${path}`;
+    const base = `${scheme}://${req.headers.host ?? '127.0.0.1'}${prefix}${path}`;
     const paginate = (items: readonly unknown[]): void => {
       const perPage = Math.min(pageSize, Number(url.searchParams.get('per_page') ?? 30) || 30);
       const page = Math.max(1, Number(url.searchParams.get('page') ?? 1) || 1);
@@ -182,7 +193,7 @@ export async function startFakeGithub(options: { users: readonly FakeGithubUser[
     }
   };
 
-  const server = createServer((req, res) => {
+  const handler: RequestListener = (req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers });
     let body = '';
@@ -197,9 +208,10 @@ export async function startFakeGithub(options: { users: readonly FakeGithubUser[
       if (req.method === 'GET') return api(req, url, prefix, url.pathname.slice(prefix.length), res);
       return json(res, 404, { message: 'Not Found' });
     });
-  });
+  };
+  const server = options.tls === undefined ? createServer(handler) : createTlsServer(options.tls, handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const origin = `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const githubDotComFetch: typeof fetch = async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : input.toString());
