@@ -315,6 +315,51 @@ describe('github connector', () => {
   });
 });
 
+describe('github connector with expiring user tokens (a GitHub App)', () => {
+  let fake: FakeGithub;
+  before(async () => {
+    fake = await startFakeGithub({ users: [LONER], expiringTokens: true });
+  });
+  after(async () => fake?.close());
+
+  test('renews an expired access token with the refresh token before re-reading the user', async () => {
+    let now = Date.parse('2025-06-01T12:00:00Z');
+    const deps = { ...testDeps(fake.githubDotComFetch), now: () => new Date(now) };
+    const config = configSchema.parse({ clientID: fake.clientId, clientSecret: fake.clientSecret, redirectURI: CALLBACK });
+    const connector = await open('github', config, deps);
+    if (connector.kind !== 'callback' || connector.refresh === undefined) return assert.fail('a refreshable callback connector');
+    try {
+      fake.loginAs('loner');
+      const back = await fake.githubDotComFetch((await connector.loginUrl(OFFLINE, CALLBACK, 's')).url, { redirect: 'manual' });
+      const identity = await connector.handleCallback(OFFLINE, undefined, new URL(back.headers.get('location') ?? '').searchParams);
+      const decode = (bytes: Uint8Array | undefined): Record<string, string> => JSON.parse(new TextDecoder().decode(bytes)) as Record<string, string>;
+      const first = decode(identity.connectorData);
+      assert.match(first.refreshToken ?? '', /^ghr_/);
+      assert.equal(first.expiry, '2025-06-01T20:00:00.000Z');
+
+      // Still valid: no renewal.
+      const renewals = (): number => fake.requests.filter((r) => r.path === '/login/oauth/access_token').length;
+      const before = renewals();
+      assert.equal(decode((await connector.refresh(OFFLINE, identity)).connectorData).accessToken, first.accessToken);
+      assert.equal(renewals(), before);
+
+      now += 9 * 3600_000;
+      const renewed = await connector.refresh(OFFLINE, identity);
+      const second = decode(renewed.connectorData);
+      assert.equal(renewals(), before + 1);
+      assert.notEqual(second.accessToken, first.accessToken);
+      assert.notEqual(second.refreshToken, first.refreshToken, 'the rotated refresh token is kept');
+      assert.equal(renewed.preferredUsername, 'loner');
+
+      // The used refresh token is gone (rotated): presenting it again ends the session.
+      await assert.rejects(connector.refresh(OFFLINE, identity), (err: unknown) => err instanceof ConnectorError && !err.temporary && /bad_refresh_token/.test(err.message));
+    } finally {
+      await connector.close?.();
+    }
+    return undefined;
+  });
+});
+
 describe('github connector on a GitHub Enterprise host with its own CA (rootCA)', () => {
   let dir: string;
   let cert: string;

@@ -75,6 +75,8 @@ export async function startFakeGithub(options: {
   clientId?: string;
   clientSecret?: string;
   tls?: { cert: string; key: string };
+  /** Issue expiring user tokens with refresh tokens, as a GitHub App with token expiration does. */
+  expiringTokens?: boolean;
 }): Promise<FakeGithub> {
   const scheme = options.tls === undefined ? 'http' : 'https';
   const clientId = options.clientId ?? 'Iv1.fakegithubclient';
@@ -83,6 +85,7 @@ export async function startFakeGithub(options: {
   const users = new Map(options.users.map((u) => [u.login, u]));
   const codes = new Map<string, IssuedCode>();
   const tokens = new Map<string, IssuedToken>();
+  const refreshTokens = new Map<string, IssuedToken>();
   const requests: FakeRequest[] = [];
   let nextLogin: string = options.users[0]?.login ?? 'deny';
   let isDown = false;
@@ -115,15 +118,30 @@ export async function startFakeGithub(options: {
 
   const accessToken = (req: IncomingMessage, body: string, res: ServerResponse): void => {
     const form = new URLSearchParams(body);
-    const reply = (payload: Record<string, string>): void => {
+    const reply = (payload: Record<string, string | number>): void => {
       // Without Accept: application/json GitHub answers form-encoded, so a client forgetting it notices.
       if ((req.headers.accept ?? '').includes('application/json')) json(res, 200, payload);
-      else res.writeHead(200, { 'content-type': 'application/x-www-form-urlencoded' }).end(new URLSearchParams(payload).toString());
+      else res.writeHead(200, { 'content-type': 'application/x-www-form-urlencoded' }).end(new URLSearchParams(Object.entries(payload).map(([k, v]): [string, string] => [k, String(v)])).toString());
+    };
+    const grant = (issued: IssuedToken): void => {
+      const token = `gh${options.expiringTokens === true ? 'u' : 'o'}_${randomBytes(18).toString('base64url')}`;
+      tokens.set(token, issued);
+      if (options.expiringTokens !== true) return reply({ access_token: token, token_type: 'bearer', scope: issued.scopes.join(',') });
+      const refreshToken = `ghr_${randomBytes(30).toString('base64url')}`;
+      refreshTokens.set(refreshToken, issued);
+      return reply({ access_token: token, expires_in: 28800, refresh_token: refreshToken, refresh_token_expires_in: 15897600, token_type: 'bearer', scope: '' });
     };
     const error = (code: string, description: string): void => reply({ error: code, error_description: description, error_uri: `https://docs.github.com/apps/oauth#${code}` });
     if (form.get('client_id') !== clientId || form.get('client_secret') !== clientSecret) {
       error('incorrect_client_credentials', 'The client_id and/or client_secret passed are incorrect.');
       return;
+    }
+    if (form.get('grant_type') === 'refresh_token') {
+      const refreshToken = form.get('refresh_token') ?? '';
+      const issued = refreshTokens.get(refreshToken);
+      refreshTokens.delete(refreshToken); // GitHub rotates refresh tokens
+      if (issued === undefined) return error('bad_refresh_token', 'The refresh token passed is incorrect or expired.');
+      return grant(issued);
     }
     const code = form.get('code') ?? '';
     const issued = codes.get(code);
@@ -136,9 +154,7 @@ export async function startFakeGithub(options: {
       error('redirect_uri_mismatch', 'The redirect_uri MUST match the registered callback URL for this application.');
       return;
     }
-    const token = `gho_${randomBytes(18).toString('base64url')}`;
-    tokens.set(token, { login: issued.login, scopes: issued.scopes });
-    reply({ access_token: token, token_type: 'bearer', scope: issued.scopes.join(',') });
+    grant({ login: issued.login, scopes: issued.scopes });
   };
 
   const api = (req: IncomingMessage, url: URL, prefix: string, path: string, res: ServerResponse): void => {
@@ -233,10 +249,12 @@ export async function startFakeGithub(options: {
     setUser: (user) => void users.set(user.login, user),
     revokeTokens: (login) => {
       let revoked = 0;
-      for (const [token, issued] of tokens) {
-        if (issued.login === login) {
-          tokens.delete(token);
-          revoked++;
+      for (const map of [tokens, refreshTokens]) {
+        for (const [token, issued] of map) {
+          if (issued.login === login) {
+            map.delete(token);
+            revoked++;
+          }
         }
       }
       return revoked;
