@@ -21,10 +21,12 @@ import type { SessionCookie } from '../oauth/sessions.js';
 import { randomToken } from '../oauth/tokens.js';
 import { renderApproval, renderLogin, renderPassword } from '../../web/render.js';
 import type { AuthRequest } from '../../storage/storage.js';
+import type { Identity } from '../../connectors/connector.js';
 import { pageErrorHandler } from './errors.js';
 import { passwordLoginRateLimit } from './rate-limit.js';
 import { formOf } from './form.js';
 import { redirect, sendAuthorizationResponse, sendPage, type PageContext } from './pages.js';
+import { samlRoutes, sendSamlLogin } from './saml-routes.js';
 
 /** The cookie that binds a login to the browser that started it (login CSRF across browsers). */
 export const BROWSER_COOKIE = 'idport_browser';
@@ -102,7 +104,7 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
       await saveConnectorState(provider, chosen, connectorState);
       return redirect(reply, url);
     }
-    throw new AuthorizePageError('SAML connectors are not supported yet.');
+    return sendSamlLogin(provider, page, reply, chosen, connector);
   });
 
   const passwordPage = (pending: AuthRequest, connectorId: string, username: string, invalid: boolean, rememberMe = provider.settings.sessions.rememberMeDefault): string => {
@@ -142,6 +144,13 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
     return afterLogin(loggedIn.request, reply);
   });
 
+  /** An upstream login (callback or SAML) has no form to ask "remember me": the configured default decides. */
+  const completeLogin = async (request: FastifyRequest, reply: FastifyReply, pending: AuthRequest, identity: Identity): Promise<void> => {
+    const loggedIn = await finishLogin(provider, pending, identity, { rememberMe: provider.settings.sessions.rememberMeDefault, sessionCookie: request.cookies[sessionCookie] });
+    setSessionCookie(reply, loggedIn.cookie);
+    return afterLogin(loggedIn.request, reply);
+  };
+
   const callback = async (request: FastifyRequest<{ Params: { connector?: string } }>, reply: FastifyReply): Promise<void> => {
     const pending = await loadRequest(provider, param(request, 'state'), request.cookies[BROWSER_COOKIE]);
     const connectorId = request.params.connector ?? pending.connectorId;
@@ -150,13 +159,12 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
     if (entry.connector.kind !== 'callback') throw new AuthorizePageError('This connector does not use callbacks.');
     const query = new URLSearchParams(request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '');
     const identity = await entry.connector.handleCallback(scopesOf(pending), pending.connectorState, query);
-    // No form to ask on an upstream login: the configured default decides whether it is remembered.
-    const loggedIn = await finishLogin(provider, pending, identity, { rememberMe: provider.settings.sessions.rememberMeDefault, sessionCookie: request.cookies[sessionCookie] });
-    setSessionCookie(reply, loggedIn.cookie);
-    return afterLogin(loggedIn.request, reply);
+    return completeLogin(request, reply, pending, identity);
   };
   app.get('/callback', callback);
   app.get('/callback/:connector', callback);
+  // SAML's ACS: POST /callback and /callback/:connector (Dex's paths), continued same-site (see saml-routes.ts).
+  samlRoutes(app, { provider, page, browserCookie: BROWSER_COOKIE, complete: completeLogin });
 
   const afterLogin = async (request: AuthRequest, reply: FastifyReply): Promise<void> => {
     if (!(await needsApproval(provider, request))) return sendAuthorizationResponse(reply, page, await approvedResponse(provider, request));
