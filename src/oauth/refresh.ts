@@ -11,6 +11,7 @@ import { mintTokens, type GrantFacts, tokenResponseBody } from './claims.js';
 import type { Provider } from './provider.js';
 import type { RefreshPolicy } from './settings.js';
 import { hasScope, parseScopes } from './scopes.js';
+import { isSessionLive } from './sessions.js';
 import type { TokenResponse } from './token.js';
 import { deriveNextSecret, hashSecret, randomToken } from './tokens.js';
 
@@ -137,6 +138,11 @@ export const refreshGrant = async (
   if (isFamilyExpired(policy, family, now)) {
     await revokeFamily(provider, familyId);
     throw new OAuthError('invalid_grant', 'refresh token expired');
+  }
+  // `refreshTokenLifetime: session`: the tokens end with the browser session, whether it was logged out or ran out.
+  if (client.refreshTokenLifetime === 'session' && (family.sessionId === undefined || !(await isSessionLive(provider, family.sessionId)))) {
+    await revokeFamily(provider, familyId);
+    throw new OAuthError('invalid_grant', 'the login session of this refresh token has ended');
   }
 
   const presentedHash = hashSecret(secret);

@@ -265,6 +265,19 @@ describe('browser sessions', () => {
       assert.equal(typeof payload.jti, 'string');
     });
 
+    it('ends refresh tokens of a client with refreshTokenLifetime: session when the session runs out, too', async () => {
+      const browser = new Browser();
+      const response = await loginAt(browser, 'argocd', { scope: 'openid offline_access' });
+      const tokens = await redeemCode(idport, 'argocd', response.get('code') ?? '');
+      const first = await refreshWith(idport, 'argocd', str(tokens.body, 'refresh_token'));
+      assert.equal(first.status, 200);
+      clock.advance(24 * 3600_000 + 1_000); // past sessions.absoluteLifetime
+      const after = await refreshWith(idport, 'argocd', str(first.body, 'refresh_token'));
+      assert.deepEqual({ status: after.status, body: after.body }, {
+        status: 400, body: { error: 'invalid_grant', error_description: 'the login session of this refresh token has ended' },
+      });
+    });
+
     it('revokes refresh tokens of a client with refreshTokenLifetime: session at logout, and only then', async () => {
       const browser = new Browser();
       const response = await loginAt(browser, 'argocd', { scope: 'openid offline_access' });
