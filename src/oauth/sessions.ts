@@ -105,6 +105,12 @@ export const startSession = async (provider: Provider, login: NewSession, previo
       if (!(err instanceof NotFoundError)) throw err;
     });
   }
+  // Session-bound refresh tokens carried over to the new session follow it (they end with it, and its sid).
+  for (const familyId of session.refreshTokenIds) {
+    await storage.refreshTokens.update(familyId, (old) => ({ ...old, sessionId: session.id })).catch((err: unknown) => {
+      if (!(err instanceof NotFoundError)) throw err;
+    });
+  }
   return {
     session,
     cookie: { value: `${session.id}.${secret}`, maxAgeSeconds: login.rememberMe ? Math.floor(settings.sessions.absoluteLifetimeMs / 1000) : undefined },
