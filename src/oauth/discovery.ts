@@ -22,7 +22,8 @@ export const discoveryDocument = (settings: ProviderSettings, signingAlgorithms:
     introspection_endpoint: at('/token/introspect'),
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     revocation_endpoint: at('/token/revoke'),
-    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    // Public clients may revoke their own tokens with client_id alone (RFC 7009 §2.1).
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     // RFC 8628 §4, at Dex's path; only while the device_code grant is enabled.
     ...(isDeviceFlowEnabled(settings) ? { device_authorization_endpoint: at('/device/code') } : {}),
     end_session_endpoint: at('/logout'),
@@ -33,7 +34,8 @@ export const discoveryDocument = (settings: ProviderSettings, signingAlgorithms:
     id_token_signing_alg_values_supported: [...signingAlgorithms],
     code_challenge_methods_supported: [...settings.codeChallengeMethods],
     scopes_supported: [...SUPPORTED_SCOPES],
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    // `none`: public clients (CLIs, SPAs) send only client_id and prove possession with PKCE instead.
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     claims_supported: [...SUPPORTED_CLAIMS],
     claims_parameter_supported: false,
     request_parameter_supported: false,

@@ -41,7 +41,7 @@ describe('discovery', () => {
       introspection_endpoint: at('/token/introspect'),
       introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       revocation_endpoint: at('/token/revoke'),
-      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
       device_authorization_endpoint: at('/device/code'),
       end_session_endpoint: at('/logout'),
       response_types_supported: ['code', 'id_token', 'id_token token', 'code id_token', 'code token', 'code id_token token'],
@@ -51,7 +51,7 @@ describe('discovery', () => {
       id_token_signing_alg_values_supported: ['RS256'],
       code_challenge_methods_supported: ['S256', 'plain'],
       scopes_supported: ['openid', 'email', 'profile', 'groups', 'offline_access', 'federated:id'],
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
       claims_supported: [
         'iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'at_hash', 'c_hash',
         'email', 'email_verified', 'name', 'preferred_username', 'groups', 'federated_claims', 'sid',
