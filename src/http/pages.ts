@@ -4,16 +4,15 @@ import type { AuthorizationResponse } from '../oauth/authflow.js';
 import { securityHeaders } from '../../web/assets.js';
 import { renderFormPost, renderOob, type Page } from '../../web/render.js';
 
-/** Branding and paths every page needs, plus extra headers from `web.headers`. */
+/** Branding and paths every page needs (`web.headers` are added to every response by an onSend hook in app.ts). */
 export interface PageContext {
   readonly base: Page;
-  readonly extraHeaders: Readonly<Record<string, string>>;
 }
 
 export const sendPage = (reply: FastifyReply, page: PageContext, body: string, status = 200, redirectUri?: string): void => {
   void reply
     .code(status)
-    .headers({ ...securityHeaders(redirectUri === undefined ? {} : { redirectUri }), ...page.extraHeaders })
+    .headers(securityHeaders(redirectUri === undefined ? {} : { redirectUri }))
     .type('text/html; charset=utf-8')
     .send(body);
 };

@@ -3,13 +3,13 @@
  * and the approval page to the authorization response. Plain functions over a Provider; src/http renders.
  */
 import type { Identity, Scopes } from '../../connectors/connector.js';
-import type { AuthRequest, Claims, ResponseMode, Session } from '../../storage/storage.js';
+import type { AuthRequest, ResponseMode, Session } from '../../storage/storage.js';
 import { NotFoundError } from '../../storage/storage.js';
 import { OAuthError } from '../errors.js';
 import { AuthorizePageError, RedirectableError, validateAuthorization, type ValidatedAuthorization } from './authorize.js';
 import { endSession, subjectOf } from './logout.js';
 import { hasConsent, isSessionLive, loadSession, recordGrant, startSession, type SessionCookie } from './sessions.js';
-import { mintTokens, verifyIdTokenHint, type GrantFacts } from './claims.js';
+import { claimsOf, mintTokens, verifyIdTokenHint, type GrantFacts } from './claims.js';
 import { OOB_REDIRECT_URI } from './clients.js';
 import { wireDescription } from './error-description.js';
 import type { ConnectorEntry, Provider } from './provider.js';
@@ -151,14 +151,6 @@ export const saveConnectorState = async (provider: Provider, request: AuthReques
   await provider.storage.authRequests.update(request.id, (old) => ({ ...old, connectorState }));
 };
 
-const claimsOf = (identity: Identity): Claims => ({
-  userId: identity.userId,
-  username: identity.username,
-  preferredUsername: identity.preferredUsername ?? '',
-  email: identity.email ?? '',
-  emailVerified: identity.emailVerified,
-  groups: [...identity.groups],
-});
 
 /**
  * Records a successful connector login on the request and starts a new browser session for it (a new id, so

@@ -1,10 +1,21 @@
 /** ID token, access token and userinfo claims (OIDC Core §2, §5.1, §5.4; RFC 9068 for access tokens). */
 import type { JWTPayload } from 'jose';
 import { encodeSubject } from '../../connectors/sub.js';
+import type { Identity } from '../../connectors/connector.js';
 import type { Claims } from '../../storage/storage.js';
 import type { Provider } from './provider.js';
 import { audienceOf, hasScope } from './scopes.js';
 import { halfHash, randomToken } from './tokens.js';
+
+/** The identity a connector reported, as the claims idport stores and issues. */
+export const claimsOf = (identity: Identity): Claims => ({
+  userId: identity.userId,
+  username: identity.username,
+  preferredUsername: identity.preferredUsername ?? '',
+  email: identity.email ?? '',
+  emailVerified: identity.emailVerified,
+  groups: [...identity.groups],
+});
 
 /** Everything a token is minted from: one user's login, for one client and set of scopes. */
 export interface GrantFacts {

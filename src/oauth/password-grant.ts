@@ -5,10 +5,10 @@
  * RFC, the RFC wins: wrong credentials are invalid_grant (§5.2, not Dex's 401 access_denied), and only confidential
  * clients may use the grant (§4.3.2 has them authenticate; Dex also lets a public client without a secret in).
  */
-import type { Claims, Client } from '../../storage/storage.js';
+import type { Client } from '../../storage/storage.js';
 import { ConnectorError, type Identity, type PasswordConnector } from '../../connectors/connector.js';
 import { OAuthError } from '../errors.js';
-import { mintTokens, type GrantFacts, tokenResponseBody } from './claims.js';
+import { claimsOf, mintTokens, type GrantFacts, tokenResponseBody } from './claims.js';
 import type { Provider } from './provider.js';
 import { startRefreshFamily, type StartedFamily } from './refresh.js';
 import { checkRequestedScopes, hasScope, parseScopes } from './scopes.js';
@@ -26,10 +26,6 @@ const passwordConnectorOf = (provider: Provider): PasswordConnector | undefined 
   return undefined;
 };
 
-const claimsOf = (identity: Identity): Claims => ({
-  userId: identity.userId, username: identity.username, preferredUsername: identity.preferredUsername ?? '',
-  email: identity.email ?? '', emailVerified: identity.emailVerified, groups: [...identity.groups],
-});
 
 /** Checks the user's credentials with the connector; every refusal is the same invalid_grant (no hint which part was wrong). */
 const login = async (provider: Provider, connector: PasswordConnector, scopes: readonly string[], username: string, password: string): Promise<Identity> => {

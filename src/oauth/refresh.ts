@@ -7,7 +7,7 @@ import type { Client, RefreshToken } from '../../storage/storage.js';
 import { NotFoundError } from '../../storage/storage.js';
 import { ConnectorError, type Identity } from '../../connectors/connector.js';
 import { OAuthError } from '../errors.js';
-import { mintTokens, type GrantFacts, tokenResponseBody } from './claims.js';
+import { claimsOf, mintTokens, type GrantFacts, tokenResponseBody } from './claims.js';
 import type { Provider } from './provider.js';
 import type { RefreshPolicy } from './settings.js';
 import { hasScope, parseScopes } from './scopes.js';
@@ -222,11 +222,8 @@ const refreshIdentity = async (
     throw err;
   }
   return {
-    claims: {
-      // `sub` must not change across a refresh (OIDC Core §12.2), so the stored user id stays.
-      userId: family.claims.userId, username: identity.username, preferredUsername: identity.preferredUsername ?? '',
-      email: identity.email ?? '', emailVerified: identity.emailVerified, groups: identity.groups,
-    },
+    // `sub` must not change across a refresh (OIDC Core §12.2), so the stored user id stays.
+    claims: { ...claimsOf(identity), userId: family.claims.userId },
     connectorData: identity.connectorData ?? family.connectorData,
   };
 };

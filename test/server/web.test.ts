@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { clientIpReader } from '../../src/app.js';
+import { clientIpReader } from '../../src/http/client-ip.js';
 import { PASSWORD_ATTEMPTS_PER_MINUTE } from '../../src/http/rate-limit.js';
 import { Browser } from '../support/browser.js';
 import { configYaml, EMAIL, passwordForm, start, type Started } from './support.js';
