@@ -30,7 +30,8 @@ interface Ready {
 
 const round = (x: number): number => Math.round(x * 100) / 100;
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+const percentile = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 
 /** Runs `task(i)` for i in [0, n) with CONCURRENCY in flight; stops early at the time limit. */
 const measure = async (scenario: string, n: number, task: (i: number) => Promise<void>): Promise<Result> => {
@@ -49,7 +50,13 @@ const measure = async (scenario: string, n: number, task: (i: number) => Promise
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const elapsed = performance.now() - started;
   latencies.sort((a, b) => a - b);
-  return { scenario, ops: latencies.length, perSecond: Math.round((latencies.length / elapsed) * 1000), p50Ms: round(percentile(latencies, 0.5)), p99Ms: round(percentile(latencies, 0.99)) };
+  return {
+    scenario,
+    ops: latencies.length,
+    perSecond: Math.round((latencies.length / elapsed) * 1000),
+    p50Ms: round(percentile(latencies, 0.5)),
+    p99Ms: round(percentile(latencies, 0.99)),
+  };
 };
 
 const message = <T>(child: ChildProcess, kind: string): Promise<T> =>
@@ -65,32 +72,48 @@ const message = <T>(child: ChildProcess, kind: string): Promise<T> =>
   });
 
 const runBackend = async (backend: 'sqlite' | 'memory', algorithm: 'RS256' | 'ES256' | 'EdDSA'): Promise<Result[]> => {
-  const child = fork('bench/server.ts', [backend, algorithm, String(N)], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: 'inherit' });
+  const child = fork('bench/server.ts', [backend, algorithm, String(N)], {
+    execArgv: ['--import', 'tsx', '--expose-gc'],
+    stdio: 'inherit',
+  });
   try {
     const ready = await message<Ready>(child, 'ready');
     const basic = `Basic ${Buffer.from('bench:bench-secret').toString('base64')}`;
     const post = async (body: string): Promise<Record<string, string>> => {
-      const response = await fetch(`${ready.issuer}/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body });
-      if (response.status !== 200) throw new Error(`token endpoint answered ${response.status}: ${await response.text()}`);
+      const response = await fetch(`${ready.issuer}/token`, {
+        method: 'POST',
+        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+      });
+      if (response.status !== 200)
+        throw new Error(`token endpoint answered ${response.status}: ${await response.text()}`);
       return (await response.json()) as Record<string, string>;
     };
     const label = `${backend} ${algorithm}`;
     const refreshTokens: string[] = [];
     const results = [
       await measure(`${label}: authorization_code grant`, ready.codes.length, async (i) => {
-        const tokens = await post(`grant_type=authorization_code&code=${ready.codes[i]}&redirect_uri=${encodeURIComponent('http://127.0.0.1/cb')}`);
+        const tokens = await post(
+          `grant_type=authorization_code&code=${ready.codes[i]}&redirect_uri=${encodeURIComponent('http://127.0.0.1/cb')}`,
+        );
         if (tokens.refresh_token !== undefined) refreshTokens.push(tokens.refresh_token);
       }),
     ];
-    results.push(await measure(`${label}: refresh_token grant (rotation)`, refreshTokens.length, async (i) => {
-      await post(`grant_type=refresh_token&refresh_token=${encodeURIComponent(refreshTokens[i] ?? '')}`);
-    }));
-    results.push(await measure(`${label}: discovery`, N, async () => {
-      await (await fetch(`${ready.issuer}/.well-known/openid-configuration`)).arrayBuffer();
-    }));
+    results.push(
+      await measure(`${label}: refresh_token grant (rotation)`, refreshTokens.length, async (i) => {
+        await post(`grant_type=refresh_token&refresh_token=${encodeURIComponent(refreshTokens[i] ?? '')}`);
+      }),
+    );
+    results.push(
+      await measure(`${label}: discovery`, N, async () => {
+        await (await fetch(`${ready.issuer}/.well-known/openid-configuration`)).arrayBuffer();
+      }),
+    );
     child.send('memory');
     const after = await message<{ memory: NodeJS.MemoryUsage }>(child, 'memory');
-    console.log(`  ${label}: server RSS ${mib(ready.memory.rss)} → ${mib(after.memory.rss)}, heap ${mib(ready.memory.heapUsed)} → ${mib(after.memory.heapUsed)} after ${N * 2} token responses`);
+    console.log(
+      `  ${label}: server RSS ${mib(ready.memory.rss)} → ${mib(after.memory.rss)}, heap ${mib(ready.memory.heapUsed)} → ${mib(after.memory.heapUsed)} after ${N * 2} token responses`,
+    );
     return results;
   } finally {
     child.send('stop');

@@ -28,19 +28,71 @@ const log = pino({ level: 'silent' });
 const issuerPort = 20_000 + Math.floor(Math.random() * 30_000);
 const issuer = `http://127.0.0.1:${issuerPort}/dex`;
 const settings: ProviderSettings = {
-  issuer, basePath: '/dex', responseTypes: ['code'], grantTypes: ['authorization_code', 'refresh_token'], pkceEnforce: false,
-  codeChallengeMethods: ['S256', 'plain'], skipApprovalScreen: true, alwaysShowLoginScreen: false, idTokenTtlMs: 86_400_000,
-  accessTokenTtlMs: 86_400_000, authRequestTtlMs: 86_400_000, authCodeTtlMs: 600_000,
+  issuer,
+  basePath: '/dex',
+  responseTypes: ['code'],
+  grantTypes: ['authorization_code', 'refresh_token'],
+  pkceEnforce: false,
+  codeChallengeMethods: ['S256', 'plain'],
+  skipApprovalScreen: true,
+  alwaysShowLoginScreen: false,
+  idTokenTtlMs: 86_400_000,
+  accessTokenTtlMs: 86_400_000,
+  authRequestTtlMs: 86_400_000,
+  authCodeTtlMs: 600_000,
   refresh: { disableRotation: false, reuseIntervalMs: 3000 },
-  sessions: { cookieName: 'idport_session', absoluteLifetimeMs: 86_400_000, idleLifetimeMs: 3_600_000, rememberMeDefault: true },
+  sessions: {
+    cookieName: 'idport_session',
+    absoluteLifetimeMs: 86_400_000,
+    idleLifetimeMs: 3_600_000,
+    rememberMeDefault: true,
+  },
 };
-await storage.clients.create({ id: 'bench', secret: 'bench-secret', redirectURIs: ['http://127.0.0.1/cb'], trustedPeers: [], public: false, name: 'bench', logoURL: '' });
+await storage.clients.create({
+  id: 'bench',
+  secret: 'bench-secret',
+  redirectURIs: ['http://127.0.0.1/cb'],
+  trustedPeers: [],
+  public: false,
+  name: 'bench',
+  logoURL: '',
+});
 // The local connector's refresh re-reads this entry, as it would in production.
-await storage.passwords.create({ email: 'b@example.com', hash: '$2b$10$95MS.6yF4X7/zb2PKBYKtOTjJFSfF8Iz9EZhD8koUPteIrvlOAmwy', username: 'bench', userId: 'bench-user' });
-const signer = createSigner({ storage, clock: systemClock, issuer, algorithm, rotationPeriodMs: 6 * 3600_000, idTokenTtlMs: 86_400_000, log });
+await storage.passwords.create({
+  email: 'b@example.com',
+  hash: '$2b$10$95MS.6yF4X7/zb2PKBYKtOTjJFSfF8Iz9EZhD8koUPteIrvlOAmwy',
+  username: 'bench',
+  userId: 'bench-user',
+});
+const signer = createSigner({
+  storage,
+  clock: systemClock,
+  issuer,
+  algorithm,
+  rotationPeriodMs: 6 * 3600_000,
+  idTokenTtlMs: 86_400_000,
+  log,
+});
 await signer.ensureKeys();
-const connectors = new Map([['local', { id: 'local', type: 'local', name: 'Email', connector: openLocal(storage.passwords, { log, fetch, now: () => new Date() }) }]]);
-const provider: Provider = { settings, storage, signer, connectors, deps: { clock: systemClock, randomBytes, fetch }, log };
+const connectors = new Map([
+  [
+    'local',
+    {
+      id: 'local',
+      type: 'local',
+      name: 'Email',
+      connector: openLocal(storage.passwords, { log, fetch, now: () => new Date() }),
+    },
+  ],
+]);
+const provider: Provider = {
+  settings,
+  storage,
+  signer,
+  connectors,
+  deps: { clock: systemClock, randomBytes, fetch },
+  log,
+};
 const app = await buildApp({ provider, branding: { issuerName: 'bench', logoUrl: '', theme: 'light' } });
 await app.listen({ port: issuerPort, host: '127.0.0.1' });
 
@@ -50,9 +102,25 @@ for (let i = 0; i < n; i++) {
   const code = randomBytes(32).toString('base64url');
   codes.push(code);
   await storage.authCodes.create({
-    id: hashSecret(code), clientId: 'bench', redirectUri: 'http://127.0.0.1/cb', redirectUriSent: true, scopes: ['openid', 'email', 'profile', 'offline_access'],
-    nonce: 'n', claims: { userId: 'bench-user', username: 'bench', preferredUsername: '', email: 'b@example.com', emailVerified: true, groups: [] },
-    connectorId: 'local', codeChallenge: '', codeChallengeMethod: '', authTime: new Date(now), expiry: new Date(now + 600_000),
+    id: hashSecret(code),
+    clientId: 'bench',
+    redirectUri: 'http://127.0.0.1/cb',
+    redirectUriSent: true,
+    scopes: ['openid', 'email', 'profile', 'offline_access'],
+    nonce: 'n',
+    claims: {
+      userId: 'bench-user',
+      username: 'bench',
+      preferredUsername: '',
+      email: 'b@example.com',
+      emailVerified: true,
+      groups: [],
+    },
+    connectorId: 'local',
+    codeChallenge: '',
+    codeChallengeMethod: '',
+    authTime: new Date(now),
+    expiry: new Date(now + 600_000),
   });
 }
 global.gc?.();

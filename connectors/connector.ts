@@ -45,9 +45,17 @@ export interface CallbackConnector {
 export interface SamlConnector {
   readonly kind: 'saml';
   /** The SAML AuthnRequest to POST to the IdP (HTTP-POST binding), with RelayState set to `state`. */
-  postData(scopes: Scopes, state: string): Promise<{ action: string; samlRequest: string; connectorState?: Uint8Array }>;
+  postData(
+    scopes: Scopes,
+    state: string,
+  ): Promise<{ action: string; samlRequest: string; connectorState?: Uint8Array }>;
   /** Validates the IdP's SAMLResponse. Throws ConnectorError when it is invalid or meant for someone else. */
-  handlePost(scopes: Scopes, connectorState: Uint8Array | undefined, samlResponse: string, relayState: string): Promise<Identity>;
+  handlePost(
+    scopes: Scopes,
+    connectorState: Uint8Array | undefined,
+    samlResponse: string,
+    relayState: string,
+  ): Promise<Identity>;
 }
 
 export interface Refreshable {
@@ -55,10 +63,11 @@ export interface Refreshable {
   refresh(scopes: Scopes, identity: Identity): Promise<Identity>;
 }
 
-export type Connector = (PasswordConnector | CallbackConnector | SamlConnector) & Partial<Refreshable> & {
-  /** Releases sockets, timers and pools. */
-  close?(): Promise<void>;
-};
+export type Connector = (PasswordConnector | CallbackConnector | SamlConnector) &
+  Partial<Refreshable> & {
+    /** Releases sockets, timers and pools. */
+    close?(): Promise<void>;
+  };
 
 /**
  * A login the connector refused or could not complete. `userMessage` is safe to show; `message` is for the log.

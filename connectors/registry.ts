@@ -63,10 +63,17 @@ function formatPath(path: readonly PropertyKey[]): string {
  * Parses `config` with the schema of `type` and opens the connector. Throws an Error for an unknown
  * type and ConnectorConfigError (with every zod issue) for an invalid config.
  */
-export async function openConnector(type: string, id: string, config: unknown, deps: ConnectorDeps): Promise<Connector> {
+export async function openConnector(
+  type: string,
+  id: string,
+  config: unknown,
+  deps: ConnectorDeps,
+): Promise<Connector> {
   if (!isConnectorType(type)) {
     const known = Object.keys(connectorModules).join(', ');
-    throw new Error(`connector ${JSON.stringify(id)}: unknown connector type ${JSON.stringify(type)} (supported: ${known})`);
+    throw new Error(
+      `connector ${JSON.stringify(id)}: unknown connector type ${JSON.stringify(type)} (supported: ${known})`,
+    );
   }
   // Widened to the common module type: the schema below produced exactly what this module's open expects.
   const module: ConnectorModule = connectorModules[type];

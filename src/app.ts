@@ -60,7 +60,16 @@ const REQUEST_ID_HEADER = 'x-request-id';
  * tokens sent as id_token_hint to /auth and /logout, the user's email as login_hint, and credentials a client
  * misplaces in a query string. The logger's redact paths cover log objects, not the URL of "incoming request".
  */
-const SECRET_QUERY_PARAMS = ['code', 'id_token_hint', 'login_hint', 'access_token', 'refresh_token', 'id_token', 'client_secret', 'password'];
+const SECRET_QUERY_PARAMS = [
+  'code',
+  'id_token_hint',
+  'login_hint',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'client_secret',
+  'password',
+];
 
 /** The request URL for logs, with the values of SECRET_QUERY_PARAMS replaced. */
 const loggableUrl = (url: string): string => {
@@ -101,7 +110,10 @@ const withTimeouts = <T extends HttpServer>(server: T): T => {
 };
 
 /** Each app's request handler and the extra servers feeding it (see `addPlainServer`). */
-const appServers = new WeakMap<FastifyInstance, { readonly handler: RequestListener; readonly extra: Set<HttpServer> }>();
+const appServers = new WeakMap<
+  FastifyInstance,
+  { readonly handler: RequestListener; readonly extra: Set<HttpServer> }
+>();
 
 /**
  * A plain-HTTP server for an app that also listens elsewhere with TLS (Dex serves `web.http` and `web.https`
@@ -119,11 +131,18 @@ export const addPlainServer = (app: FastifyInstance): HttpServer => {
 
 export const buildApp = async (options: AppOptions): Promise<FastifyInstance> => {
   const { provider, branding } = options;
-  const clientIp = options.clientIp !== undefined && options.clientIp.trustedProxies.length > 0 ? clientIpReader(options.clientIp) : undefined;
-  const clientIpOf = (request: FastifyRequest): string | undefined => (clientIp !== undefined ? clientIp(request.raw) : request.ip);
+  const clientIp =
+    options.clientIp !== undefined && options.clientIp.trustedProxies.length > 0
+      ? clientIpReader(options.clientIp)
+      : undefined;
+  const clientIpOf = (request: FastifyRequest): string | undefined =>
+    clientIp !== undefined ? clientIp(request.raw) : request.ip;
   let handler: RequestListener | undefined;
   const app = Fastify({
-    loggerInstance: provider.log.child({}, { serializers: { req: requestSerializer(clientIpOf) } }) as FastifyBaseLogger,
+    loggerInstance: provider.log.child(
+      {},
+      { serializers: { req: requestSerializer(clientIpOf) } },
+    ) as FastifyBaseLogger,
     // A caller-supplied request id is kept (so logs line up across a proxy) only when it looks like one.
     genReqId: (request) => {
       const given = request.headers[REQUEST_ID_HEADER];
@@ -140,7 +159,11 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
     // subclass for fastify's purposes; the factory keeps one app type for both.
     serverFactory: (routing: RequestListener) => {
       handler = routing;
-      return withTimeouts(options.tls !== undefined ? (createHttpsServer({ ...options.tls }, routing) as unknown as HttpServer) : createHttpServer(routing));
+      return withTimeouts(
+        options.tls !== undefined
+          ? (createHttpsServer({ ...options.tls }, routing) as unknown as HttpServer)
+          : createHttpServer(routing),
+      );
     },
   });
   if (handler === undefined) throw new Error('fastify did not call the server factory');
@@ -149,7 +172,8 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
   const extraClosed: Promise<void>[] = [];
   app.addHook('preClose', async () => {
     // Node ≥ 19 closes idle keep-alive connections on close(); in-flight requests finish (fastify answers 503 to new ones).
-    for (const server of extraServers) if (server.listening) extraClosed.push(new Promise((resolve) => server.close(() => resolve())));
+    for (const server of extraServers)
+      if (server.listening) extraClosed.push(new Promise((resolve) => server.close(() => resolve())));
   });
   app.addHook('onClose', async () => {
     await Promise.all(extraClosed);
@@ -162,7 +186,11 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
   }
   if (options.metrics !== undefined) {
     const { connectors } = provider;
-    instrument(app, options.metrics, { basePath: provider.settings.basePath, grantTypes: provider.settings.grantTypes, isConnector: (id) => connectors.has(id) });
+    instrument(app, options.metrics, {
+      basePath: provider.settings.basePath,
+      grantTypes: provider.settings.grantTypes,
+      isConnector: (id) => connectors.has(id),
+    });
   }
   const headers = options.headers ?? {};
   app.addHook('onSend', async (request, reply) => {
@@ -174,22 +202,39 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
   await app.register(fastifyCookie);
   // Only routes that opt in are limited (password logins); see src/http/rate-limit.ts.
   await app.register(fastifyRateLimit, { global: false });
-  if (options.allowedOrigins !== undefined && options.allowedOrigins.length > 0) registerCors(app, options.allowedOrigins, options.allowedHeaders ?? []);
+  if (options.allowedOrigins !== undefined && options.allowedOrigins.length > 0)
+    registerCors(app, options.allowedOrigins, options.allowedHeaders ?? []);
 
   const page: PageContext = {
-    base: { issuerName: branding.issuerName, logoUrl: branding.logoUrl, theme: branding.theme, basePath: provider.settings.basePath },
+    base: {
+      issuerName: branding.issuerName,
+      logoUrl: branding.logoUrl,
+      theme: branding.theme,
+      basePath: provider.settings.basePath,
+    },
   };
   const prefix = provider.settings.basePath;
-  await app.register(async (scope) => {
-    await scope.register(discoveryRoutes, { provider });
-    await scope.register(tokenRoutes, { provider, passwordAttemptsPerMinute: options.passwordAttemptsPerMinute });
-    await scope.register(userinfoRoutes, { provider });
-    await scope.register(authRoutes, { provider, page, passwordAttemptsPerMinute: options.passwordAttemptsPerMinute });
-    await scope.register(logoutRoutes, { provider, page });
-    await scope.register(deviceRoutes, { provider, page, passwordAttemptsPerMinute: options.passwordAttemptsPerMinute });
-    await scope.register(healthRoutes, { storage: provider.storage });
-    await scope.register(staticRoutes, { staticDir, themeDir: themeDir(branding.theme) });
-  }, { prefix });
+  await app.register(
+    async (scope) => {
+      await scope.register(discoveryRoutes, { provider });
+      await scope.register(tokenRoutes, { provider, passwordAttemptsPerMinute: options.passwordAttemptsPerMinute });
+      await scope.register(userinfoRoutes, { provider });
+      await scope.register(authRoutes, {
+        provider,
+        page,
+        passwordAttemptsPerMinute: options.passwordAttemptsPerMinute,
+      });
+      await scope.register(logoutRoutes, { provider, page });
+      await scope.register(deviceRoutes, {
+        provider,
+        page,
+        passwordAttemptsPerMinute: options.passwordAttemptsPerMinute,
+      });
+      await scope.register(healthRoutes, { storage: provider.storage });
+      await scope.register(staticRoutes, { staticDir, themeDir: themeDir(branding.theme) });
+    },
+    { prefix },
+  );
   // Probes also answer at the root, so a container HEALTHCHECK works whatever the issuer path is.
   if (prefix !== '') await app.register(healthRoutes, { storage: provider.storage });
   app.setNotFoundHandler((_request, reply) => {
@@ -202,10 +247,15 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
 const CORS_ALLOWED_HEADERS = ['Authorization', 'Content-Type'];
 
 /** CORS for the endpoints a browser app calls directly (Dex's `web.allowedOrigins`; `*` allows any). */
-const registerCors = (app: FastifyInstance, allowedOrigins: readonly string[], extraHeaders: readonly string[]): void => {
+const registerCors = (
+  app: FastifyInstance,
+  allowedOrigins: readonly string[],
+  extraHeaders: readonly string[],
+): void => {
   const anyOrigin = allowedOrigins.includes('*');
   const allowedHeaders = [...CORS_ALLOWED_HEADERS];
-  for (const name of extraHeaders) if (!allowedHeaders.some((known) => known.toLowerCase() === name.toLowerCase())) allowedHeaders.push(name);
+  for (const name of extraHeaders)
+    if (!allowedHeaders.some((known) => known.toLowerCase() === name.toLowerCase())) allowedHeaders.push(name);
   const allowHeaders = allowedHeaders.join(', ');
   app.addHook('onRequest', async (request, reply) => {
     const origin = request.headers.origin;

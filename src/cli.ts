@@ -43,7 +43,10 @@ const serve = async (path: string | undefined): Promise<void> => {
   const server = await createServer(config, { log });
   const addresses = await server.listen();
   server.startTimers();
-  log.info({ issuer: server.provider.settings.issuer, ...addresses, connectors: [...server.provider.connectors.keys()] }, 'idport listening');
+  log.info(
+    { issuer: server.provider.settings.issuer, ...addresses, connectors: [...server.provider.connectors.keys()] },
+    'idport listening',
+  );
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -69,7 +72,9 @@ const readPassword = async (): Promise<string> => {
   if (!process.stdin.isTTY) {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    return Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
   }
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
   // Mute echo: readline writes what is typed through _writeToOutput.
@@ -100,8 +105,11 @@ export const main = async (argv: readonly string[]): Promise<void> => {
         return await serve(arg);
       case 'check-config': {
         const config = await load(arg);
-        process.stdout.write(`${arg}: valid (issuer ${config.issuer}, storage ${config.storage.type}, ${config.staticClients.length} static client(s), ${config.connectors.length} connector(s))\n`);
-        for (const { key, message } of configWarnings(config)) process.stderr.write(`idport: warning: ${key} ${message}\n`);
+        process.stdout.write(
+          `${arg}: valid (issuer ${config.issuer}, storage ${config.storage.type}, ${config.staticClients.length} static client(s), ${config.connectors.length} connector(s))\n`,
+        );
+        for (const { key, message } of configWarnings(config))
+          process.stderr.write(`idport: warning: ${key} ${message}\n`);
         return;
       }
       case 'hash-password':

@@ -7,12 +7,39 @@ import { pino, type Logger } from 'pino';
 
 /** Paths pino replaces with [Redacted] (STYLE.md: password, client_secret, code, refresh_token, authorization). */
 export const REDACTED_PATHS = [
-  'password', '*.password', 'client_secret', '*.client_secret', 'code', '*.code', 'refresh_token', '*.refresh_token',
-  'access_token', '*.access_token', 'id_token', '*.id_token', 'authorization', '*.authorization', 'cookie', '*.cookie',
-  'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'bindPW', '*.bindPW', 'clientSecret', '*.clientSecret',
+  'password',
+  '*.password',
+  'client_secret',
+  '*.client_secret',
+  'code',
+  '*.code',
+  'refresh_token',
+  '*.refresh_token',
+  'access_token',
+  '*.access_token',
+  'id_token',
+  '*.id_token',
+  'authorization',
+  '*.authorization',
+  'cookie',
+  '*.cookie',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  'bindPW',
+  '*.bindPW',
+  'clientSecret',
+  '*.clientSecret',
 ];
 
-const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVEL_NAMES: Readonly<Record<number, string>> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 
 /** logfmt-style value: bare when safe, JSON-quoted otherwise. */
 const formatValue = (value: unknown): string => {
@@ -29,7 +56,11 @@ const textStream = (out: NodeJS.WritableStream): Writable =>
         try {
           const entry = JSON.parse(line) as Record<string, unknown>;
           const { time, level, msg, pid: _pid, hostname: _hostname, ...rest } = entry;
-          const parts = [`time=${new Date(Number(time)).toISOString()}`, `level=${LEVEL_NAMES[Number(level)] ?? String(level)}`, `msg=${formatValue(msg ?? '')}`];
+          const parts = [
+            `time=${new Date(Number(time)).toISOString()}`,
+            `level=${LEVEL_NAMES[Number(level)] ?? String(level)}`,
+            `msg=${formatValue(msg ?? '')}`,
+          ];
           for (const [key, value] of Object.entries(rest)) parts.push(`${key}=${formatValue(value)}`);
           out.write(`${parts.join(' ')}\n`);
         } catch {
@@ -40,7 +71,11 @@ const textStream = (out: NodeJS.WritableStream): Writable =>
     },
   });
 
-export const createLogger = (options: { level: string; format: 'text' | 'json'; destination?: NodeJS.WritableStream }): Logger => {
+export const createLogger = (options: {
+  level: string;
+  format: 'text' | 'json';
+  destination?: NodeJS.WritableStream;
+}): Logger => {
   const destination = options.destination ?? process.stderr;
   return pino(
     { level: options.level, redact: { paths: REDACTED_PATHS, censor: '[Redacted]' }, base: undefined },

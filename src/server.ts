@@ -34,9 +34,22 @@ const GC_INTERVAL_MS = 5 * 60_000;
 const ROTATION_CHECK_MS = 60_000;
 
 /** Grant types the token endpoint implements; Dex's defaults name more, which are not advertised. */
-const IMPLEMENTED_GRANTS = ['authorization_code', 'refresh_token', 'password', 'urn:ietf:params:oauth:grant-type:device_code'];
+const IMPLEMENTED_GRANTS = [
+  'authorization_code',
+  'refresh_token',
+  'password',
+  'urn:ietf:params:oauth:grant-type:device_code',
+];
 /** Every response type combination OIDC defines (Core §3, Multiple Response Types §5). */
-const RESPONSE_TYPE_COMBINATIONS = ['code', 'id_token', 'token', 'id_token token', 'code id_token', 'code token', 'code id_token token'];
+const RESPONSE_TYPE_COMBINATIONS = [
+  'code',
+  'id_token',
+  'token',
+  'id_token token',
+  'code id_token',
+  'code token',
+  'code id_token token',
+];
 
 /** The issuer path without a trailing slash ('' when the issuer is at the host root). */
 export const basePathOf = (issuer: string): string => new URL(issuer).pathname.replace(/\/+$/, '');
@@ -48,7 +61,9 @@ export const settingsFromConfig = (config: Config): ProviderSettings => {
   return {
     issuer: config.issuer.replace(/\/+$/, ''),
     basePath: basePathOf(config.issuer),
-    responseTypes: RESPONSE_TYPE_COMBINATIONS.filter((combo) => combo.split(' ').every((word) => enabled.has(word))).map(normaliseResponseType),
+    responseTypes: RESPONSE_TYPE_COMBINATIONS.filter((combo) =>
+      combo.split(' ').every((word) => enabled.has(word)),
+    ).map(normaliseResponseType),
     grantTypes: IMPLEMENTED_GRANTS.filter((grant) => config.oauth2.grantTypes.includes(grant as never))
       // As Dex: the password grant exists only when oauth2.passwordConnector names the connector it logs in with.
       .filter((grant) => grant !== 'password' || config.oauth2.passwordConnector !== undefined),
@@ -92,15 +107,28 @@ export const openStorage = async (config: Config): Promise<Storage> => {
 
 const staticClients = (config: Config): Client[] =>
   config.staticClients.map((c) => ({
-    id: c.id, secret: c.secret, redirectURIs: c.redirectURIs, trustedPeers: c.trustedPeers, public: c.public,
-    name: c.name, logoURL: c.logoURL, postLogoutRedirectURIs: c.postLogoutRedirectURIs, backchannelLogoutURI: c.backchannelLogoutURI,
+    id: c.id,
+    secret: c.secret,
+    redirectURIs: c.redirectURIs,
+    trustedPeers: c.trustedPeers,
+    public: c.public,
+    name: c.name,
+    logoURL: c.logoURL,
+    postLogoutRedirectURIs: c.postLogoutRedirectURIs,
+    backchannelLogoutURI: c.backchannelLogoutURI,
     refreshTokenLifetime: c.refreshTokenLifetime,
   }));
 
 const staticPasswords = (config: Config): Password[] =>
   config.staticPasswords.map((p) => ({
-    email: p.email, hash: p.hash, username: p.username, userId: p.userID, name: p.name,
-    preferredUsername: p.preferredUsername, emailVerified: p.emailVerified, groups: p.groups,
+    email: p.email,
+    hash: p.hash,
+    username: p.username,
+    userId: p.userID,
+    name: p.name,
+    preferredUsername: p.preferredUsername,
+    emailVerified: p.emailVerified,
+    groups: p.groups,
   }));
 
 /** The addresses a server listens on, as host:port with the port actually bound. */
@@ -186,10 +214,17 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
   await signer.ensureKeys();
 
   const connectors = new Map<string, ConnectorEntry>();
-  const connectorDeps = (id: string): ConnectorDeps => ({ log: log.child({ connector: id }), fetch: deps.fetch, now: () => deps.clock.now() });
+  const connectorDeps = (id: string): ConnectorDeps => ({
+    log: log.child({ connector: id }),
+    fetch: deps.fetch,
+    now: () => deps.clock.now(),
+  });
   if (config.enablePasswordDB || config.staticPasswords.length > 0) {
     connectors.set(PASSWORD_DB_CONNECTOR_ID, {
-      id: PASSWORD_DB_CONNECTOR_ID, type: 'local', name: 'Email', connector: openLocal(storage.passwords, connectorDeps(PASSWORD_DB_CONNECTOR_ID)),
+      id: PASSWORD_DB_CONNECTOR_ID,
+      type: 'local',
+      name: 'Email',
+      connector: openLocal(storage.passwords, connectorDeps(PASSWORD_DB_CONNECTOR_ID)),
     });
   }
   for (const entry of config.connectors) {
@@ -197,7 +232,14 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
     connectors.set(entry.id, { id: entry.id, type: entry.type, name: entry.name, connector });
   }
 
-  const provider: Provider = { settings, storage, signer, connectors, deps: { ...deps, randomBytes: deps.randomBytes ?? randomBytes }, log };
+  const provider: Provider = {
+    settings,
+    storage,
+    signer,
+    connectors,
+    deps: { ...deps, randomBytes: deps.randomBytes ?? randomBytes },
+    log,
+  };
   // Metrics are kept only when something can read them.
   const metrics = config.telemetry.http !== undefined ? createHttpMetrics() : undefined;
   const app = await buildApp({
@@ -217,7 +259,10 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
   });
   // A plain listener beside the TLS one: the same app, so both share routes and rate-limit counters.
   const plain = tls !== undefined && config.web.http !== undefined ? addPlainServer(app) : undefined;
-  const telemetry = metrics !== undefined ? await buildTelemetryApp({ metrics, storage, log: log.child({ component: 'telemetry' }) }) : undefined;
+  const telemetry =
+    metrics !== undefined
+      ? await buildTelemetryApp({ metrics, storage, log: log.child({ component: 'telemetry' }) })
+      : undefined;
 
   let gcTimer: NodeJS.Timeout | undefined;
   const collect = async (): Promise<void> => {
@@ -239,7 +284,9 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
       if (main === undefined) throw new Error('web.https is set but no TLS certificate was given');
       const { host, port } = splitAddress(main);
       await app.listen({ host, port });
-      const addresses: { -readonly [K in keyof ListenAddresses]: ListenAddresses[K] } = { [tls !== undefined ? 'https' : 'http']: boundAddress(app.server) };
+      const addresses: { -readonly [K in keyof ListenAddresses]: ListenAddresses[K] } = {
+        [tls !== undefined ? 'https' : 'http']: boundAddress(app.server),
+      };
       if (plain !== undefined && config.web.http !== undefined) addresses.http = await listenOn(plain, config.web.http);
       if (telemetry !== undefined && config.telemetry.http !== undefined) {
         const { host: telemetryHost, port: telemetryPort } = splitAddress(config.telemetry.http);
@@ -274,13 +321,15 @@ const logoUrlOf = (config: Config, issuer: string): string => {
 /** Dex's `web.headers` keys mapped to their HTTP header names. */
 const webHeaders = (config: Config): Record<string, string> => {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(config.web.headers ?? {})) if (typeof value === 'string' && value !== '') headers[name] = value;
+  for (const [name, value] of Object.entries(config.web.headers ?? {}))
+    if (typeof value === 'string' && value !== '') headers[name] = value;
   return headers;
 };
 
 /** TLS options for `web.https`, read once at start. */
 export const httpsOptions = (config: Config): TlsOptions | undefined => {
-  if (config.web.https === undefined || config.web.tlsCert === undefined || config.web.tlsKey === undefined) return undefined;
+  if (config.web.https === undefined || config.web.tlsCert === undefined || config.web.tlsKey === undefined)
+    return undefined;
   const version = (v: '1.2' | '1.3' | undefined) => (v === undefined ? undefined : (`TLSv${v}` as const));
   const minVersion = version(config.web.tlsMinVersion);
   const maxVersion = version(config.web.tlsMaxVersion);

@@ -26,7 +26,8 @@ const isPlainObject = (value: object): value is Record<string, unknown> => {
 };
 
 // Paths name keys but never values: a refused value may be a secret.
-const child = (path: string, key: string): string => (/^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`);
+const child = (path: string, key: string): string =>
+  /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 
 const escapeKey = (key: string): string => (key.startsWith('$') ? `$${key}` : key);
 

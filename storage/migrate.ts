@@ -43,6 +43,7 @@ export function nextMigration<M extends Migration<never, unknown>>(
 ): M | undefined {
   const latest = latestVersion(migrations);
   if (current > latest) throw new SchemaTooNewError(current, latest);
-  if (!Number.isInteger(target) || target < 0 || target > latest) throw new RangeError(`no migration to version ${target}`);
+  if (!Number.isInteger(target) || target < 0 || target > latest)
+    throw new RangeError(`no migration to version ${target}`);
   return current >= target ? undefined : migrations[current];
 }

@@ -31,11 +31,16 @@ export interface TableSpec<K, T> {
 }
 
 /** Whether two key-column tuples are equal (an update must not move a row). */
-export const sameKey = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+export const sameKey = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && a.every((v, i) => v === b[i]);
 
 const byId = { keyColumns: ['id'], keyOf: (v: { id: string }): string => v.id, keyParams: (k: string) => [k] };
 const expiry = (v: { expiry?: Date | undefined }): Date | undefined => v.expiry;
-const single = <T>(column: string, keyOf: (value: T) => string) => ({ keyColumns: [column], keyOf, keyParams: (k: string) => [k] });
+const single = <T>(column: string, keyOf: (value: T) => string) => ({
+  keyColumns: [column],
+  keyOf,
+  keyParams: (k: string) => [k],
+});
 
 /** The spec of each entity table, by the Storage property that exposes it. */
 export interface TableSpecs {
@@ -74,10 +79,16 @@ export const tableSpecs: TableSpecs = {
   },
   connectors: { what: 'connector', table: 'connectors', ...byId },
   deviceRequests: {
-    what: 'device request', table: 'device_requests', ...single('user_code', (d: DeviceRequest) => d.userCode), expiryOf: expiry,
+    what: 'device request',
+    table: 'device_requests',
+    ...single('user_code', (d: DeviceRequest) => d.userCode),
+    expiryOf: expiry,
   },
   deviceTokens: {
-    what: 'device token', table: 'device_tokens', ...single('device_code', (d: DeviceToken) => d.deviceCode), expiryOf: expiry,
+    what: 'device token',
+    table: 'device_tokens',
+    ...single('device_code', (d: DeviceToken) => d.deviceCode),
+    expiryOf: expiry,
   },
   sessions: { what: 'session', table: 'sessions', ...byId, expiryOf: expiry },
 };

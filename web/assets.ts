@@ -22,7 +22,8 @@ export function themeExists(name: string): boolean {
 
 /** Absolute path of one theme's folder; throws for a theme that does not exist, so config errors show at startup. */
 export function themeDir(name: string): string {
-  if (!themeExists(name)) throw new Error(`unknown theme ${JSON.stringify(name)}: no ${join(themesDir, name, 'styles.css')}`);
+  if (!themeExists(name))
+    throw new Error(`unknown theme ${JSON.stringify(name)}: no ${join(themesDir, name, 'styles.css')}`);
   return join(themesDir, name);
 }
 

@@ -176,7 +176,8 @@ function renderHole(value: Interpolation, kind: HoleKind): string {
 /** Tagged template that escapes every interpolated value (see the module comment for attribute rules). */
 export function html(strings: TemplateStringsArray, ...values: readonly Interpolation[]): SafeHtml {
   // Template literals hand over frozen arrays; refusing anything else keeps html([userText]) from becoming a raw().
-  if (!Object.isFrozen(strings) || !Array.isArray(strings.raw)) throw new TypeError('html must be used as a tagged template');
+  if (!Object.isFrozen(strings) || !Array.isArray(strings.raw))
+    throw new TypeError('html must be used as a tagged template');
   const kinds = classifyHoles(strings);
   let out = strings[0] ?? '';
   values.forEach((value, i) => {

@@ -117,7 +117,9 @@ ${
     ? html`<p class="muted">No login methods are configured.</p>`
     : html`<ul class="connectors">
 ${page.connectors.map(
-  (c) => html`<li><a class="button button-secondary connector connector-${c.type}" href="${c.url}">Log in with ${c.name}</a></li>
+  (
+    c,
+  ) => html`<li><a class="button button-secondary connector connector-${c.type}" href="${c.url}">Log in with ${c.name}</a></li>
 `,
 )}</ul>`
 }`;
@@ -208,7 +210,9 @@ export function renderError(page: ErrorPage): string {
  * it on load; the button inside `<noscript>` lets users without JavaScript continue by hand.
  */
 export function renderFormPost(page: FormPostPage): string {
-  const fields = Object.entries(page.params).flatMap(([name, value]) => (value === undefined ? [] : [hidden(name, value)]));
+  const fields = Object.entries(page.params).flatMap(([name, value]) =>
+    value === undefined ? [] : [hidden(name, value)],
+  );
   const body = html`<h1>Returning to the application</h1>
 <form method="post" action="${page.redirectUri}" class="form">
 ${fields}

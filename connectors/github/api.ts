@@ -48,17 +48,30 @@ export interface GithubToken {
 // GitHub answers token-endpoint errors with HTTP 200 and an `error` member, so both shapes are read.
 const tokenResponseSchema = z.union([
   z.object({ error: z.string(), error_description: z.string().optional() }),
-  z.object({ access_token: z.string().min(1), refresh_token: z.string().optional(), expires_in: z.number().optional() }),
+  z.object({
+    access_token: z.string().min(1),
+    refresh_token: z.string().optional(),
+    expires_in: z.number().optional(),
+  }),
 ]);
 
 /** `GET /user`: the fields the connector uses. */
-export const userSchema = z.object({ id: z.number().int(), login: z.string().min(1), name: z.string().nullable().optional(), email: z.string().nullable().optional() });
+export const userSchema = z.object({
+  id: z.number().int(),
+  login: z.string().min(1),
+  name: z.string().nullable().optional(),
+  email: z.string().nullable().optional(),
+});
 /** One entry of `GET /user/emails`. */
 export const emailSchema = z.object({ email: z.string(), primary: z.boolean(), verified: z.boolean() });
 /** One entry of `GET /user/orgs`. */
 export const orgSchema = z.object({ login: z.string() });
 /** One entry of `GET /user/teams`. */
-export const teamSchema = z.object({ name: z.string(), slug: z.string(), organization: z.object({ login: z.string() }) });
+export const teamSchema = z.object({
+  name: z.string(),
+  slug: z.string(),
+  organization: z.object({ login: z.string() }),
+});
 
 /** A GitHub user as `GET /user` describes them. */
 export type GithubUser = z.infer<typeof userSchema>;
@@ -80,7 +93,11 @@ export class GithubApi {
   ) {}
 
   /** Exchanges an authorization code (or a refresh token) at `/login/oauth/access_token`. */
-  async token(client: { id: string; secret: string }, grant: { code: string; redirectUri: string } | { refreshToken: string }, now: Date): Promise<GithubToken> {
+  async token(
+    client: { id: string; secret: string },
+    grant: { code: string; redirectUri: string } | { refreshToken: string },
+    now: Date,
+  ): Promise<GithubToken> {
     const form = new URLSearchParams({ client_id: client.id, client_secret: client.secret });
     if ('code' in grant) {
       form.set('grant_type', 'authorization_code');
@@ -91,16 +108,31 @@ export class GithubApi {
       form.set('refresh_token', grant.refreshToken);
     }
     const url = `${this.endpoints.web}/login/oauth/access_token`;
-    const response = await this.send(url, 'POST', { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' }, form.toString());
+    const response = await this.send(
+      url,
+      'POST',
+      { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+      form.toString(),
+    );
     if (response.status !== 200) throw await statusError('POST /login/oauth/access_token', response);
     const body = tokenResponseSchema.safeParse(await readJson('POST /login/oauth/access_token', response));
-    if (!body.success) throw new GithubRequestError('POST /login/oauth/access_token: unexpected response', 200, false, { cause: body.error });
+    if (!body.success)
+      throw new GithubRequestError('POST /login/oauth/access_token: unexpected response', 200, false, {
+        cause: body.error,
+      });
     if ('error' in body.data) {
-      const detail = body.data.error_description === undefined ? body.data.error : `${body.data.error}: ${body.data.error_description}`;
+      const detail =
+        body.data.error_description === undefined
+          ? body.data.error
+          : `${body.data.error}: ${body.data.error_description}`;
       throw new GithubRequestError(`POST /login/oauth/access_token: ${detail}`, 200, false);
     }
     const { access_token: accessToken, refresh_token: refreshToken, expires_in: expiresIn } = body.data;
-    return { accessToken, refreshToken, expiry: expiresIn === undefined ? undefined : new Date(now.getTime() + expiresIn * 1000) };
+    return {
+      accessToken,
+      refreshToken,
+      expiry: expiresIn === undefined ? undefined : new Date(now.getTime() + expiresIn * 1000),
+    };
   }
 
   /** GET one API resource (`path` under the API base). */
@@ -114,7 +146,11 @@ export class GithubApi {
     let url: string | undefined = `${this.endpoints.api}${path}?per_page=100`;
     for (let page = 0; url !== undefined; page++) {
       if (page === MAX_PAGES) throw new GithubRequestError(`GET ${path}: more than ${MAX_PAGES} pages`, 200, false);
-      const result: { value: Array<z.infer<T>>; next: string | undefined } = await this.getPage(url, token, z.array(item));
+      const result: { value: Array<z.infer<T>>; next: string | undefined } = await this.getPage(
+        url,
+        token,
+        z.array(item),
+      );
       items.push(...result.value);
       url = result.next;
     }
@@ -133,18 +169,28 @@ export class GithubApi {
     throw await statusError(`GET ${path}`, response);
   }
 
-  private async getPage<T extends z.ZodType>(url: string, token: string, schema: T): Promise<{ value: z.infer<T>; next: string | undefined }> {
+  private async getPage<T extends z.ZodType>(
+    url: string,
+    token: string,
+    schema: T,
+  ): Promise<{ value: z.infer<T>; next: string | undefined }> {
     const what = `GET ${new URL(url).pathname}`;
     const response = await this.send(url, 'GET', apiHeaders(token));
     if (response.status !== 200) throw await statusError(what, response);
     const parsed = schema.safeParse(await readJson(what, response));
-    if (!parsed.success) throw new GithubRequestError(`${what}: unexpected response: ${parsed.error.message}`, 200, false, { cause: parsed.error });
+    if (!parsed.success)
+      throw new GithubRequestError(`${what}: unexpected response: ${parsed.error.message}`, 200, false, {
+        cause: parsed.error,
+      });
     return { value: parsed.data, next: this.nextPage(what, response.headers.get('link')) };
   }
 
   // The access token goes with every page, so a next link is followed only on the API's own origin.
   private nextPage(what: string, link: string | null): string | undefined {
-    const next = link?.split(',').map((part) => /^\s*<([^>]+)>\s*;(?:.*;)?\s*rel="?next"?/.exec(part)?.[1]).find((url) => url !== undefined);
+    const next = link
+      ?.split(',')
+      .map((part) => /^\s*<([^>]+)>\s*;(?:.*;)?\s*rel="?next"?/.exec(part)?.[1])
+      .find((url) => url !== undefined);
     if (next === undefined) return undefined;
     const api = new URL(this.endpoints.api);
     let url: URL;
@@ -153,15 +199,27 @@ export class GithubApi {
     } catch (err: unknown) {
       throw new GithubRequestError(`${what}: unreadable Link header`, 200, false, { cause: err });
     }
-    if (url.origin !== api.origin) throw new GithubRequestError(`${what}: next page ${url.origin} is not on the API host ${api.origin}`, 200, false);
+    if (url.origin !== api.origin)
+      throw new GithubRequestError(`${what}: next page ${url.origin} is not on the API host ${api.origin}`, 200, false);
     return url.href;
   }
 
-  private async send(url: string, method: 'GET' | 'POST', headers: Record<string, string>, body?: string): Promise<Response> {
+  private async send(
+    url: string,
+    method: 'GET' | 'POST',
+    headers: Record<string, string>,
+    body?: string,
+  ): Promise<Response> {
     const signal = AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.closing]);
     try {
       // GitHub refuses API requests without a User-Agent.
-      return await this.fetchFn(url, { method, headers: { 'user-agent': 'idport', ...headers }, body, redirect: 'manual', signal });
+      return await this.fetchFn(url, {
+        method,
+        headers: { 'user-agent': 'idport', ...headers },
+        body,
+        redirect: 'manual',
+        signal,
+      });
     } catch (err: unknown) {
       const reason = err instanceof Error ? err.message : String(err);
       throw new GithubRequestError(`${method} ${new URL(url).pathname}: ${reason}`, undefined, true, { cause: err });
@@ -180,7 +238,12 @@ async function readJson(what: string, response: Response): Promise<unknown> {
     return await response.json();
   } catch (err: unknown) {
     // A body cut off mid-way is the network's fault; a complete body that is not JSON is GitHub's.
-    throw new GithubRequestError(`${what}: response is not JSON`, response.status, err instanceof Error && err.name === 'AbortError', { cause: err });
+    throw new GithubRequestError(
+      `${what}: response is not JSON`,
+      response.status,
+      err instanceof Error && err.name === 'AbortError',
+      { cause: err },
+    );
   }
 }
 
@@ -190,10 +253,16 @@ async function statusError(what: string, response: Response): Promise<GithubRequ
   let message = text.slice(0, 200);
   try {
     const body: unknown = JSON.parse(text);
-    if (typeof body === 'object' && body !== null && 'message' in body && typeof body.message === 'string') message = body.message;
+    if (typeof body === 'object' && body !== null && 'message' in body && typeof body.message === 'string')
+      message = body.message;
   } catch {
     // Not JSON (an HTML error page from a proxy): the start of the text is the best description.
   }
-  const rateLimited = response.status === 429 || (response.status === 403 && response.headers.get('x-ratelimit-remaining') === '0');
-  return new GithubRequestError(`${what}: HTTP ${response.status} ${message}`.trim(), response.status, response.status >= 500 || rateLimited);
+  const rateLimited =
+    response.status === 429 || (response.status === 403 && response.headers.get('x-ratelimit-remaining') === '0');
+  return new GithubRequestError(
+    `${what}: HTTP ${response.status} ${message}`.trim(),
+    response.status,
+    response.status >= 500 || rateLimited,
+  );
 }

@@ -53,20 +53,33 @@ export const configSchema = z
   })
   .superRefine((config, ctx) => {
     if (config.org !== '' && config.orgs.length > 0) {
-      ctx.addIssue({ code: 'custom', path: ['org'], message: "cannot use both 'org' and 'orgs' fields simultaneously (as in Dex); move org into orgs" });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['org'],
+        message: "cannot use both 'org' and 'orgs' fields simultaneously (as in Dex); move org into orgs",
+      });
     }
     if (config.hostName.includes('/') && !LOOPBACK_HTTP_HOST.test(config.hostName)) {
       ctx.addIssue({
         code: 'custom',
         path: ['hostName'],
-        message: 'invalid hostname: hostname cannot contain `/` (write github.example.com; only a loopback host may be given as http://127.0.0.1:PORT)',
+        message:
+          'invalid hostname: hostname cannot contain `/` (write github.example.com; only a loopback host may be given as http://127.0.0.1:PORT)',
       });
     }
     if (config.rootCA !== '' && config.hostName === '') {
-      ctx.addIssue({ code: 'custom', path: ['rootCA'], message: 'hostName is required for a root certificate (rootCA is for GitHub Enterprise only)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rootCA'],
+        message: 'hostName is required for a root certificate (rootCA is for GitHub Enterprise only)',
+      });
     }
     if (config.preferredEmailDomain.endsWith('*')) {
-      ctx.addIssue({ code: 'custom', path: ['preferredEmailDomain'], message: 'invalid preferredEmailDomain: glob pattern cannot end with "*"' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['preferredEmailDomain'],
+        message: 'invalid preferredEmailDomain: glob pattern cannot end with "*"',
+      });
     }
   });
 

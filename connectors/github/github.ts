@@ -8,9 +8,28 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 
-import { type CallbackConnector, type Connector, type ConnectorDeps, ConnectorError, type ConnectorModule, type Identity, type Refreshable, type Scopes } from '../connector.js';
+import {
+  type CallbackConnector,
+  type Connector,
+  type ConnectorDeps,
+  ConnectorError,
+  type ConnectorModule,
+  type Identity,
+  type Refreshable,
+  type Scopes,
+} from '../connector.js';
 import { loadRootCAs, upstreamFetch } from '../oidc/http.js';
-import { emailSchema, endpointsFor, GithubApi, GithubRequestError, type GithubTeam, type GithubToken, orgSchema, teamSchema, userSchema } from './api.js';
+import {
+  emailSchema,
+  endpointsFor,
+  GithubApi,
+  GithubRequestError,
+  type GithubTeam,
+  type GithubToken,
+  orgSchema,
+  teamSchema,
+  userSchema,
+} from './api.js';
 import { configSchema, type GithubConfig, LOOPBACK_HTTP_HOST } from './config.js';
 
 export { configSchema, type GithubConfig } from './config.js';
@@ -52,15 +71,29 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Opens the connector (no network: GitHub is first contacted at a login). */
-export async function open(id: string, config: GithubConfig, deps: ConnectorDeps, options: GithubOptions = {}): Promise<Connector> {
+export async function open(
+  id: string,
+  config: GithubConfig,
+  deps: ConnectorDeps,
+  options: GithubOptions = {},
+): Promise<Connector> {
   const log = deps.log.child({ connector: id });
   if (config.org !== '') log.warn("legacy field 'org' being used; switch to the newer 'orgs' field structure");
-  if (LOOPBACK_HTTP_HOST.test(config.hostName)) log.warn({ hostName: config.hostName }, 'GitHub is reached over plain http on a loopback host; use this for development only');
+  if (LOOPBACK_HTTP_HOST.test(config.hostName))
+    log.warn(
+      { hostName: config.hostName },
+      'GitHub is reached over plain http on a loopback host; use this for development only',
+    );
   // Node's fetch takes no per-request CA, so with rootCA the requests go through node:https (as the oidc connector's).
   const tls = config.rootCA === '' ? undefined : { ca: await loadRootCAs([config.rootCA]), rejectUnauthorized: true };
   const closing = new AbortController();
   const timeoutMs = (options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
-  const api = new GithubApi(upstreamFetch(deps.fetch, tls, closing.signal), endpointsFor(config.hostName), timeoutMs, closing.signal);
+  const api = new GithubApi(
+    upstreamFetch(deps.fetch, tls, closing.signal),
+    endpointsFor(config.hostName),
+    timeoutMs,
+    closing.signal,
+  );
   return new GithubConnector(config, api, closing, log, deps.now);
 }
 
@@ -83,7 +116,10 @@ class GithubConnector implements CallbackConnector, Refreshable {
 
   async loginUrl(scopes: Scopes, callbackUrl: string, state: string): Promise<{ url: string }> {
     if (callbackUrl !== this.settings.redirectURI) {
-      throw new ConnectorError(`callback URL ${callbackUrl} does not match redirectURI ${this.settings.redirectURI} in the connector config`, USER.failed);
+      throw new ConnectorError(
+        `callback URL ${callbackUrl} does not match redirectURI ${this.settings.redirectURI} in the connector config`,
+        USER.failed,
+      );
     }
     const url = new URL('/login/oauth/authorize', this.api.endpoints.web);
     url.search = new URLSearchParams({
@@ -96,17 +132,28 @@ class GithubConnector implements CallbackConnector, Refreshable {
     return { url: url.href };
   }
 
-  async handleCallback(scopes: Scopes, _connectorState: Uint8Array | undefined, query: URLSearchParams): Promise<Identity> {
+  async handleCallback(
+    scopes: Scopes,
+    _connectorState: Uint8Array | undefined,
+    query: URLSearchParams,
+  ): Promise<Identity> {
     const error = query.get('error');
     if (error !== null) {
       const description = query.get('error_description');
-      throw new ConnectorError(`github returned error=${error}${description === null ? '' : `: ${description}`}`, error === 'access_denied' ? USER.denied : USER.failed);
+      throw new ConnectorError(
+        `github returned error=${error}${description === null ? '' : `: ${description}`}`,
+        error === 'access_denied' ? USER.denied : USER.failed,
+      );
     }
     const code = query.get('code');
     if (code === null || code === '') throw new ConnectorError('github callback without a code', USER.failed);
     let token: GithubToken;
     try {
-      token = await this.api.token({ id: this.settings.clientID, secret: this.settings.clientSecret }, { code, redirectUri: this.settings.redirectURI }, this.now());
+      token = await this.api.token(
+        { id: this.settings.clientID, secret: this.settings.clientSecret },
+        { code, redirectUri: this.settings.redirectURI },
+        this.now(),
+      );
     } catch (err: unknown) {
       throw failure('token exchange', err, USER.failed);
     }
@@ -120,7 +167,11 @@ class GithubConnector implements CallbackConnector, Refreshable {
     const expiresSoon = token.expiry !== undefined && token.expiry.getTime() - EXPIRY_MARGIN_MS <= this.now().getTime();
     if (expiresSoon && token.refreshToken !== undefined) {
       try {
-        const renewed = await this.api.token({ id: this.settings.clientID, secret: this.settings.clientSecret }, { refreshToken: token.refreshToken }, this.now());
+        const renewed = await this.api.token(
+          { id: this.settings.clientID, secret: this.settings.clientSecret },
+          { refreshToken: token.refreshToken },
+          this.now(),
+        );
         token = { ...renewed, refreshToken: renewed.refreshToken ?? token.refreshToken };
       } catch (err: unknown) {
         throw failure('token refresh', err, USER.sessionEnded);
@@ -150,7 +201,8 @@ class GithubConnector implements CallbackConnector, Refreshable {
       const user = await this.api.get('/user', accessToken, userSchema);
       // GET /user shows only a public email (which GitHub lets users pick only from verified ones).
       const publicEmail = user.email ?? '';
-      const email = publicEmail === '' || this.settings.preferredEmailDomain !== '' ? await this.email(accessToken) : publicEmail;
+      const email =
+        publicEmail === '' || this.settings.preferredEmailDomain !== '' ? await this.email(accessToken) : publicEmail;
       const groups = this.groupsRequired(scopes) ? await this.groups(scopes, accessToken, user.login) : [];
       return {
         userId: this.settings.useLoginAsID ? user.login : String(user.id),
@@ -176,12 +228,15 @@ class GithubConnector implements CallbackConnector, Refreshable {
       if (isVerified && entry.primary) primary = entry.email;
       if (this.settings.preferredEmailDomain !== '') {
         const at = entry.email.indexOf('@');
-        if (at < 0) throw new ConnectorError(`github returned an email address without a domain: ${entry.email}`, USER.failed);
-        if (isVerified && matchesDomain(entry.email.slice(at + 1), this.settings.preferredEmailDomain)) preferred.push(entry.email);
+        if (at < 0)
+          throw new ConnectorError(`github returned an email address without a domain: ${entry.email}`, USER.failed);
+        if (isVerified && matchesDomain(entry.email.slice(at + 1), this.settings.preferredEmailDomain))
+          preferred.push(entry.email);
       }
     }
     const chosen = preferred[0] ?? primary;
-    if (chosen === undefined) throw new ConnectorError('github user has no verified, primary email or preferred-domain email', USER.noEmail);
+    if (chosen === undefined)
+      throw new ConnectorError('github user has no verified, primary email or preferred-domain email', USER.noEmail);
     return chosen;
   }
 
@@ -192,7 +247,8 @@ class GithubConnector implements CallbackConnector, Refreshable {
       return scopes.groups ? groups : [];
     }
     // The legacy `org` yields bare team names of that org, as in Dex (no org prefix, nobody refused).
-    if (this.settings.org !== '') return scopes.groups ? this.teamsOf(await this.userTeams(accessToken), this.settings.org) : [];
+    if (this.settings.org !== '')
+      return scopes.groups ? this.teamsOf(await this.userTeams(accessToken), this.settings.org) : [];
     if (scopes.groups && this.settings.loadAllGroups) return this.allGroups(accessToken);
     return [];
   }
@@ -216,11 +272,13 @@ class GithubConnector implements CallbackConnector, Refreshable {
         inOrgWithoutTeams = true;
       } else {
         names = names.filter((name) => org.teams.includes(name));
-        if (names.length === 0) this.log.info({ user: login, org: org.name }, 'user in org but in none of its configured teams');
+        if (names.length === 0)
+          this.log.info({ user: login, org: org.name }, 'user in org but in none of its configured teams');
       }
       groups.push(...names.map((name) => `${org.name}:${name}`));
     }
-    if (!inOrgWithoutTeams && groups.length === 0) throw new ConnectorError(`github user ${login} is not in the required orgs or teams`, USER.notAllowed);
+    if (!inOrgWithoutTeams && groups.length === 0)
+      throw new ConnectorError(`github user ${login} is not in the required orgs or teams`, USER.notAllowed);
     return groups;
   }
 
@@ -260,25 +318,36 @@ function encodeConnectorData(token: GithubToken): Uint8Array {
 }
 
 function parseConnectorData(bytes: Uint8Array | undefined): GithubToken {
-  if (bytes === undefined || bytes.length === 0) throw new ConnectorError('no upstream access token found (the login had no offline access)', USER.sessionEnded);
+  if (bytes === undefined || bytes.length === 0)
+    throw new ConnectorError('no upstream access token found (the login had no offline access)', USER.sessionEnded);
   let data: z.infer<typeof connectorDataSchema>;
   try {
     data = connectorDataSchema.parse(JSON.parse(decoder.decode(bytes)));
   } catch (err: unknown) {
     throw new ConnectorError('connector data of this session is unreadable', USER.sessionEnded, { cause: err });
   }
-  if (data.accessToken === '' && data.refreshToken === '') throw new ConnectorError('no upstream access token found', USER.sessionEnded);
+  if (data.accessToken === '' && data.refreshToken === '')
+    throw new ConnectorError('no upstream access token found', USER.sessionEnded);
   const expiry = data.expiry === undefined ? undefined : new Date(data.expiry);
   // Go's zero time (0001-01-01) and anything unreadable mean "does not expire".
   const expires = expiry !== undefined && !Number.isNaN(expiry.getTime()) && expiry.getUTCFullYear() > 1;
-  return { accessToken: data.accessToken, refreshToken: data.refreshToken === '' ? undefined : data.refreshToken, expiry: expires ? expiry : undefined };
+  return {
+    accessToken: data.accessToken,
+    refreshToken: data.refreshToken === '' ? undefined : data.refreshToken,
+    expiry: expires ? expiry : undefined,
+  };
 }
 
 /** A failed GitHub call as a ConnectorError: GitHub's words in the message, a safe text for the user. */
 function failure(step: string, err: unknown, userMessage: string): ConnectorError {
   if (err instanceof ConnectorError) return err;
   if (err instanceof GithubRequestError) {
-    return new ConnectorError(`github: ${step}: ${err.message}`, err.temporary ? USER.unreachable : userMessage, { cause: err, temporary: err.temporary });
+    return new ConnectorError(`github: ${step}: ${err.message}`, err.temporary ? USER.unreachable : userMessage, {
+      cause: err,
+      temporary: err.temporary,
+    });
   }
-  return new ConnectorError(`github: ${step}: ${err instanceof Error ? err.message : String(err)}`, userMessage, { cause: err });
+  return new ConnectorError(`github: ${step}: ${err instanceof Error ? err.message : String(err)}`, userMessage, {
+    cause: err,
+  });
 }

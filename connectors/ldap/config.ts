@@ -15,7 +15,16 @@ import { z } from 'zod';
 /** How long one network step (connect + TLS handshake, StartTLS, one request) may take by default. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
-const GO_UNITS_MS: Readonly<Record<string, number>> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const GO_UNITS_MS: Readonly<Record<string, number>> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  μs: 1e-3,
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+};
 
 /**
  * Parses a Go duration ("10s", "1m30s", "1.5s", "500ms") into milliseconds; undefined if it is not
@@ -37,16 +46,17 @@ export function parseGoDuration(text: string): number | undefined {
 }
 
 // A Go duration string, or a plain number of milliseconds (what a YAML author writes without thinking of Go).
-const timeoutSchema = z
-  .union([z.number(), z.string()])
-  .transform((value, ctx) => {
-    const ms = typeof value === 'number' ? value : parseGoDuration(value);
-    if (ms === undefined || !(ms >= 1)) {
-      ctx.addIssue({ code: 'custom', message: 'must be a duration of at least 1ms, such as "10s" or "500ms" (a number means milliseconds)' });
-      return z.NEVER;
-    }
-    return Math.round(ms);
-  });
+const timeoutSchema = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const ms = typeof value === 'number' ? value : parseGoDuration(value);
+  if (ms === undefined || !(ms >= 1)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be a duration of at least 1ms, such as "10s" or "500ms" (a number means milliseconds)',
+    });
+    return z.NEVER;
+  }
+  return Math.round(ms);
+});
 
 /** One directory server: host, or host:port, or [v6]:port, as Dex's `host`. */
 export interface HostAddress {
@@ -75,7 +85,10 @@ function withPort(hostname: string, port: string | undefined): HostAddress | und
 const hostSchema = z
   .string()
   .min(1)
-  .refine((h) => !h.includes('://'), 'must be host or host:port, without a scheme (use insecureNoSSL / startTLS to pick the transport)')
+  .refine(
+    (h) => !h.includes('://'),
+    'must be host or host:port, without a scheme (use insecureNoSSL / startTLS to pick the transport)',
+  )
   .refine((h) => h.includes('://') || parseHostAddress(h) !== undefined, 'must be host or host:port');
 
 /** Parses an LDAP filter string (RFC 4515); undefined for "" (no filter) and for one that does not parse. */
@@ -92,7 +105,10 @@ export function parseFilter(text: string): Filter | undefined {
 const filterSchema = z
   .string()
   .default('')
-  .refine((f) => f === '' || parseFilter(f) !== undefined, 'must be an LDAP filter such as "(objectClass=person)" (RFC 4515)');
+  .refine(
+    (f) => f === '' || parseFilter(f) !== undefined,
+    'must be an LDAP filter such as "(objectClass=person)" (RFC 4515)',
+  );
 
 // Dex accepts one attribute or a list; an empty string means "unset" (Dex's UnmarshalJSON drops it).
 const usernameSchema = z
@@ -100,7 +116,10 @@ const usernameSchema = z
   .transform((value) => (typeof value === 'string' ? (value === '' ? [] : [value]) : value));
 
 // Dex's parseScope: "" and "sub" search the subtree, "one" a single level.
-const scopeSchema = z.enum(['', 'sub', 'one']).default('sub').transform((s) => (s === 'one' ? 'one' : 'sub'));
+const scopeSchema = z
+  .enum(['', 'sub', 'one'])
+  .default('sub')
+  .transform((s) => (s === 'one' ? 'one' : 'sub'));
 
 const userMatcherSchema = z.strictObject({
   /** Attribute of the user entry whose values are looked up in groups; `DN` means the entry's DN. */
@@ -138,7 +157,10 @@ export const configSchema = z
     kerberos: z
       .looseObject({ enabled: z.boolean().optional() })
       .optional()
-      .refine((k) => k?.enabled !== true, 'Kerberos (SPNEGO) login is not supported by idport yet; remove the block or set enabled: false'),
+      .refine(
+        (k) => k?.enabled !== true,
+        'Kerberos (SPNEGO) login is not supported by idport yet; remove the block or set enabled: false',
+      ),
     userSearch: z.strictObject({
       baseDN: z.string().min(1, 'userSearch.baseDN is required'),
       filter: filterSchema,
@@ -168,20 +190,34 @@ export const configSchema = z
     timeout: timeoutSchema.default(DEFAULT_TIMEOUT_MS),
   })
   .superRefine((c, ctx) => {
-    if (c.host === undefined && c.hosts === undefined) ctx.addIssue({ code: 'custom', path: ['host'], message: 'host is required' });
-    if (c.host !== undefined && c.hosts !== undefined) ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'set host or hosts, not both' });
+    if (c.host === undefined && c.hosts === undefined)
+      ctx.addIssue({ code: 'custom', path: ['host'], message: 'host is required' });
+    if (c.host !== undefined && c.hosts !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'set host or hosts, not both' });
     // Dex silently ignores a lone clientCert or clientKey; here that is a mistake worth hearing about.
     if ((c.clientCert === '') !== (c.clientKey === '')) {
-      ctx.addIssue({ code: 'custom', path: [c.clientCert === '' ? 'clientCert' : 'clientKey'], message: 'clientCert and clientKey must be set together' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.clientCert === '' ? 'clientCert' : 'clientKey'],
+        message: 'clientCert and clientKey must be set together',
+      });
     }
     const g = c.groupSearch;
     if (c.bindDN !== '' && c.bindPW === '') {
       // An empty password is an unauthenticated bind (RFC 4513 §5.1.2); go-ldap refuses it, so Dex never worked this way.
-      ctx.addIssue({ code: 'custom', path: ['bindPW'], message: 'bindPW is required with bindDN (leave both empty for an anonymous search)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['bindPW'],
+        message: 'bindPW is required with bindDN (leave both empty for an anonymous search)',
+      });
     }
     if (g.baseDN !== '' && g.nameAttr === '') {
       // Dex fails every groups login with "missing required attribute" instead; better at startup.
-      ctx.addIssue({ code: 'custom', path: ['groupSearch', 'nameAttr'], message: 'groupSearch.nameAttr is required when groupSearch.baseDN is set' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['groupSearch', 'nameAttr'],
+        message: 'groupSearch.nameAttr is required when groupSearch.baseDN is set',
+      });
     }
   });
 

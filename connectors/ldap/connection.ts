@@ -8,7 +8,16 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 
-import { BusyError, Client, ConstraintViolationError, type Entry, type Filter, InvalidCredentialsError, ResultCodeError, UnavailableError } from 'ldapts';
+import {
+  BusyError,
+  Client,
+  ConstraintViolationError,
+  type Entry,
+  type Filter,
+  InvalidCredentialsError,
+  ResultCodeError,
+  UnavailableError,
+} from 'ldapts';
 import type { Logger } from 'pino';
 
 import { ConnectorError } from '../connector.js';
@@ -32,7 +41,10 @@ export interface ConnectionSettings {
 }
 
 /** Resolves transport and TLS files from the config; throws at startup for unreadable or empty CA data. */
-export async function connectionSettings(config: LdapConfig, hosts: readonly HostAddress[]): Promise<ConnectionSettings> {
+export async function connectionSettings(
+  config: LdapConfig,
+  hosts: readonly HostAddress[],
+): Promise<ConnectionSettings> {
   const transport: Transport = config.insecureNoSSL ? 'plain' : config.startTLS ? 'startTLS' : 'ldaps';
   let ca: string | undefined;
   if (config.rootCAData !== '') {
@@ -116,7 +128,13 @@ export class Session {
   }
 
   /** Searches with a filter object, so values are encoded as BER octets and never parsed as filter syntax. */
-  async search(baseDN: string, scope: 'sub' | 'one', filter: Filter, attributes: string[], sizeLimit = 0): Promise<Entry[]> {
+  async search(
+    baseDN: string,
+    scope: 'sub' | 'one',
+    filter: Filter,
+    attributes: string[],
+    sizeLimit = 0,
+  ): Promise<Entry[]> {
     const { searchEntries } = await this.client.search(baseDN, { scope, filter, attributes, sizeLimit });
     return searchEntries;
   }
@@ -154,10 +172,16 @@ export async function openSession(settings: ConnectionSettings, log: Logger): Pr
       const reason = describeFailure(err, server, settings.timeoutMs);
       if (err instanceof ResultCodeError && !(err instanceof BusyError || err instanceof UnavailableError)) {
         log.error({ server, reason }, 'LDAP service account bind failed; check bindDN and bindPW');
-        throw new ConnectorError(`ldap: ${server}: service account bind failed: ${reason}`, UNAVAILABLE_MESSAGE, { cause: err, temporary: true });
+        throw new ConnectorError(`ldap: ${server}: service account bind failed: ${reason}`, UNAVAILABLE_MESSAGE, {
+          cause: err,
+          temporary: true,
+        });
       }
       if (isCertificateError(err)) {
-        log.error({ server, reason }, `TLS certificate of ${server} did not verify: ${reason}; trust its CA with rootCA or rootCAData (insecureSkipVerify only for testing)`);
+        log.error(
+          { server, reason },
+          `TLS certificate of ${server} did not verify: ${reason}; trust its CA with rootCA or rootCAData (insecureSkipVerify only for testing)`,
+        );
       } else {
         log.warn({ server, reason }, `LDAP server ${server} cannot be used`);
       }
@@ -165,7 +189,9 @@ export async function openSession(settings: ConnectionSettings, log: Logger): Pr
     }
   }
   const more = settings.hosts.length > 1 ? ' (all hosts tried)' : '';
-  throw new ConnectorError(`ldap: no directory server usable${more}: ${failures.join('; ')}`, UNAVAILABLE_MESSAGE, { temporary: true });
+  throw new ConnectorError(`ldap: no directory server usable${more}: ${failures.join('; ')}`, UNAVAILABLE_MESSAGE, {
+    temporary: true,
+  });
 }
 
 // ldapts bounds the StartTLS request but not the TLS handshake that follows it, so bound that here.
@@ -179,7 +205,10 @@ async function startTLS(client: Client, host: HostAddress, settings: ConnectionS
   const upgrade = client.startTLS(options);
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('TLS handshake after StartTLS: Operation timed out')), settings.timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error('TLS handshake after StartTLS: Operation timed out')),
+      settings.timeoutMs,
+    );
   });
   try {
     await Promise.race([upgrade, deadline]);
@@ -194,7 +223,9 @@ async function startTLS(client: Client, host: HostAddress, settings: ConnectionS
 // Node's X.509 verification codes (UNABLE_TO_VERIFY_LEAF_SIGNATURE, SELF_SIGNED_CERT_IN_CHAIN, CERT_HAS_EXPIRED, ...).
 function isCertificateError(err: unknown): boolean {
   const code = codeOf(err);
-  return code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_GET_ISSUER|UNABLE_TO_VERIFY|SIGNATURE|ALTNAME|HOSTNAME/.test(code);
+  return (
+    code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_GET_ISSUER|UNABLE_TO_VERIFY|SIGNATURE|ALTNAME|HOSTNAME/.test(code)
+  );
 }
 
 /** One line for the log: what went wrong at `server`, with timeouts and TLS failures spelled out. */

@@ -27,8 +27,22 @@ import {
   type Refreshable,
   type Scopes,
 } from '../connector.js';
-import { configSchema, configuredHosts, effectiveUserMatchers, type LdapConfig, parseFilter, type UserMatcher } from './config.js';
-import { connectionSettings, type ConnectionSettings, describeFailure, openSession, type Session, UNAVAILABLE_MESSAGE } from './connection.js';
+import {
+  configSchema,
+  configuredHosts,
+  effectiveUserMatchers,
+  type LdapConfig,
+  parseFilter,
+  type UserMatcher,
+} from './config.js';
+import {
+  connectionSettings,
+  type ConnectionSettings,
+  describeFailure,
+  openSession,
+  type Session,
+  UNAVAILABLE_MESSAGE,
+} from './connection.js';
 
 export { configSchema, type LdapConfig } from './config.js';
 
@@ -37,13 +51,21 @@ export { configSchema, type LdapConfig } from './config.js';
 const refreshDataSchema = z.object({ username: z.string(), entry: z.object({ DN: z.string() }) });
 
 /** Opens an `ldap` connector; reads CA and client certificate files now, so a bad path fails at startup. */
-export async function open(id: string, config: LdapConfig, deps: ConnectorDeps): Promise<PasswordConnector & Refreshable & Connector> {
+export async function open(
+  id: string,
+  config: LdapConfig,
+  deps: ConnectorDeps,
+): Promise<PasswordConnector & Refreshable & Connector> {
   const log = deps.log.child({ connector: id });
   const settings = await connectionSettings(config, configuredHosts(config));
   const { matchers, isDeprecated } = effectiveUserMatchers(config);
-  if (isDeprecated) log.warn({ deprecated: true }, 'use "groupSearch.userMatchers" instead of "groupSearch.userAttr/groupAttr"');
-  if (config.insecureNoSSL && config.startTLS) log.warn('insecureNoSSL and startTLS are both set; as in Dex, insecureNoSSL wins and the connection is not encrypted');
-  if (config.insecureSkipVerify) log.warn('insecureSkipVerify is set: the directory\'s TLS certificate is not checked');
+  if (isDeprecated)
+    log.warn({ deprecated: true }, 'use "groupSearch.userMatchers" instead of "groupSearch.userAttr/groupAttr"');
+  if (config.insecureNoSSL && config.startTLS)
+    log.warn(
+      'insecureNoSSL and startTLS are both set; as in Dex, insecureNoSSL wins and the connection is not encrypted',
+    );
+  if (config.insecureSkipVerify) log.warn("insecureSkipVerify is set: the directory's TLS certificate is not checked");
   const directory = new Directory(config, settings, matchers, log);
   return {
     kind: 'password',
@@ -76,7 +98,14 @@ class Directory {
     this.userFilter = parseFilter(config.userSearch.filter);
     this.groupFilter = parseFilter(config.groupSearch.filter);
     const u = config.userSearch;
-    this.userAttributes = requestable([u.idAttr, u.emailAttr, ...u.username, ...matchers.map((m) => m.userAttr), u.nameAttr, u.preferredUsernameAttr]);
+    this.userAttributes = requestable([
+      u.idAttr,
+      u.emailAttr,
+      ...u.username,
+      ...matchers.map((m) => m.userAttr),
+      u.nameAttr,
+      u.preferredUsernameAttr,
+    ]);
   }
 
   async login(scopes: Scopes, username: string, password: string): Promise<Identity | undefined> {
@@ -110,12 +139,16 @@ class Directory {
       }
       if (user.dn !== data.entry.DN) {
         this.log.info({ username: data.username, dn: data.entry.DN, newDN: user.dn }, 'refresh refused: DN changed');
-        throw new ConnectorError(`ldap: refresh: username ${JSON.stringify(data.username)} expected DN ${JSON.stringify(data.entry.DN)}, got ${JSON.stringify(user.dn)}`);
+        throw new ConnectorError(
+          `ldap: refresh: username ${JSON.stringify(data.username)} expected DN ${JSON.stringify(data.entry.DN)}, got ${JSON.stringify(user.dn)}`,
+        );
       }
       const fresh = this.identityFromEntry(user);
       // Not in Dex: an entry deleted and re-created under the same DN is a different person.
       if (fresh.userId !== identity.userId) {
-        throw new ConnectorError(`ldap: refresh: ${user.dn} now has id ${JSON.stringify(fresh.userId)}, not ${JSON.stringify(identity.userId)}`);
+        throw new ConnectorError(
+          `ldap: refresh: ${user.dn} now has id ${JSON.stringify(fresh.userId)}, not ${JSON.stringify(identity.userId)}`,
+        );
       }
       const groups = scopes.groups ? await this.findGroups(session, user) : [];
       return { ...fresh, groups, connectorData: identity.connectorData };
@@ -136,7 +169,10 @@ class Directory {
       if (err instanceof ConnectorError) throw err;
       const reason = describeFailure(err, session.server, this.settings.timeoutMs);
       this.log.error({ server: session.server, reason }, `LDAP ${operation} failed`);
-      throw new ConnectorError(`ldap: ${operation} at ${session.server} failed: ${reason}`, UNAVAILABLE_MESSAGE, { cause: err, temporary: true });
+      throw new ConnectorError(`ldap: ${operation} at ${session.server} failed: ${reason}`, UNAVAILABLE_MESSAGE, {
+        cause: err,
+        temporary: true,
+      });
     } finally {
       this.sessions.delete(session);
       await session.close();
@@ -151,14 +187,20 @@ class Directory {
     if (this.userFilter !== undefined) filter = new AndFilter({ filters: [this.userFilter, filter] });
     // sizeLimit 2: enough to tell one match from several without reading a whole directory.
     const entries = await session.search(u.baseDN, u.scope, filter, this.userAttributes, 2);
-    this.log.debug({ baseDN: u.baseDN, scope: u.scope, filter: filter.toString(), matches: entries.length }, 'user search');
+    this.log.debug(
+      { baseDN: u.baseDN, scope: u.scope, filter: filter.toString(), matches: entries.length },
+      'user search',
+    );
     const [user, ...others] = entries;
     if (user === undefined) {
       this.log.info({ filter: filter.toString() }, 'no user matched');
       return undefined;
     }
     if (others.length > 0) {
-      this.log.error({ filter: filter.toString(), dns: entries.map((e) => e.dn) }, 'several entries match one username; login refused');
+      this.log.error(
+        { filter: filter.toString(), dns: entries.map((e) => e.dn) },
+        'several entries match one username; login refused',
+      );
       throw new ConnectorError(`ldap: filter ${filter.toString()} matched more than one entry`);
     }
     return user;
@@ -176,7 +218,8 @@ class Directory {
     const username = u.nameAttr !== '' ? required(u.nameAttr) : '';
     const preferredUsername = u.preferredUsernameAttr !== '' ? required(u.preferredUsernameAttr) : undefined;
     // Dex builds this from the name (nameAttr); without one it would write "@suffix", so fall back to the id.
-    const email = u.emailSuffix !== '' ? `${username !== '' ? username : userId}@${u.emailSuffix}` : required(u.emailAttr);
+    const email =
+      u.emailSuffix !== '' ? `${username !== '' ? username : userId}@${u.emailSuffix}` : required(u.emailAttr);
     if (missing.length > 0) {
       this.log.error({ dn: user.dn, missing }, 'user entry lacks required attributes');
       throw new ConnectorError(`ldap: entry ${user.dn} is missing required attribute(s) ${missing.join(', ')}`);
@@ -194,7 +237,8 @@ class Directory {
     for (const matcher of this.matchers) {
       const visited = new Set<string>();
       let level: Entry[] = [];
-      for (const value of attributeValues(user, matcher.userAttr)) level.push(...(await this.queryGroups(session, matcher.groupAttr, value)));
+      for (const value of attributeValues(user, matcher.userAttr))
+        level.push(...(await this.queryGroups(session, matcher.groupAttr, value)));
       while (level.length > 0) {
         const next: Entry[] = [];
         for (const group of level) {
@@ -207,7 +251,8 @@ class Directory {
             throw new ConnectorError(`ldap: group ${group.dn} is missing required attribute ${g.nameAttr}`);
           }
           if (!names.includes(name)) names.push(name);
-          if (matcher.recursionGroupAttr !== '') next.push(...(await this.queryGroups(session, matcher.recursionGroupAttr, group.dn)));
+          if (matcher.recursionGroupAttr !== '')
+            next.push(...(await this.queryGroups(session, matcher.recursionGroupAttr, group.dn)));
         }
         level = next;
       }

@@ -6,7 +6,13 @@
 import bcrypt from 'bcryptjs';
 
 import type { Password, Table } from '../../storage/storage.js';
-import { ConnectorError, type ConnectorDeps, type Identity, type PasswordConnector, type Refreshable } from '../connector.js';
+import {
+  ConnectorError,
+  type ConnectorDeps,
+  type Identity,
+  type PasswordConnector,
+  type Refreshable,
+} from '../connector.js';
 
 /** Checks a password against a bcrypt hash; injectable so tests can observe that the work is done. */
 export type BcryptCompare = (password: string, hash: string) => Promise<boolean>;
@@ -94,7 +100,10 @@ export function openLocal(
       if (entry === undefined) throw new ConnectorError('user not found', 'Your account no longer exists.');
       // The user was removed and someone else now has the same email: not the same account.
       if (entry.userId !== identity.userId) {
-        throw new ConnectorError('user not found: email now belongs to another user id', 'Your account no longer exists.');
+        throw new ConnectorError(
+          'user not found: email now belongs to another user id',
+          'Your account no longer exists.',
+        );
       }
       // The email is the identifier and stays; everything else may have been edited since login.
       return {

@@ -74,8 +74,15 @@ const stringClaim = (claims: Claims, key: string): string | undefined => {
 const isString = (value: unknown): value is string => typeof value === 'string';
 
 // Dex: the standard claim wins unless it is missing (or of the wrong type) or overrideClaimMapping is set; then the mapped key is read.
-function mapped(claims: Claims, standardKey: string, mappedKey: string, override: boolean, usable: (value: unknown) => boolean): { key: string; value: unknown } {
-  if ((!usable(claims[standardKey]) || override) && mappedKey !== '') return { key: mappedKey, value: claims[mappedKey] };
+function mapped(
+  claims: Claims,
+  standardKey: string,
+  mappedKey: string,
+  override: boolean,
+  usable: (value: unknown) => boolean,
+): { key: string; value: unknown } {
+  if ((!usable(claims[standardKey]) || override) && mappedKey !== '')
+    return { key: mappedKey, value: claims[mappedKey] };
   return { key: standardKey, value: claims[standardKey] };
 }
 
@@ -90,29 +97,49 @@ export function mapClaims(claims: Claims, rules: ClaimRules): MappedUser {
   const username = stringClaim(claims, rules.userNameKey);
   if (username === undefined) throw incomplete(`upstream claims have no string "${rules.userNameKey}" (userNameKey)`);
 
-  const preferred = mapped(claims, 'preferred_username', rules.preferredUsernameKey, rules.overrideClaimMapping, isString);
+  const preferred = mapped(
+    claims,
+    'preferred_username',
+    rules.preferredUsernameKey,
+    rules.overrideClaimMapping,
+    isString,
+  );
   const preferredUsername = typeof preferred.value === 'string' ? preferred.value : undefined;
 
   const emailClaim = mapped(claims, 'email', rules.emailKey, rules.overrideClaimMapping, isString);
   const email = typeof emailClaim.value === 'string' ? emailClaim.value : undefined;
-  if (email === undefined && rules.hasEmailScope) throw incomplete(`upstream claims have no string "${emailClaim.key}" although the email scope was requested`);
+  if (email === undefined && rules.hasEmailScope)
+    throw incomplete(`upstream claims have no string "${emailClaim.key}" although the email scope was requested`);
 
   const emailVerified = checkEmailVerified(claims, rules);
   const groups = rules.insecureEnableGroups ? upstreamGroups(claims, rules) : [];
   const modified = groups.map((g) => rules.groupsPrefix + g + rules.groupsSuffix);
-  return { userId, username, preferredUsername, email, emailVerified, groups: [...modified, ...groupsFromClaims(claims, rules)] };
+  return {
+    userId,
+    username,
+    preferredUsername,
+    email,
+    emailVerified,
+    groups: [...modified, ...groupsFromClaims(claims, rules)],
+  };
 }
 
 function checkEmailVerified(claims: Claims, rules: ClaimRules): boolean {
   const value = claims.email_verified;
   if (value === false && !rules.insecureSkipEmailVerified) {
-    throw new ConnectorError('upstream says email_verified: false (set insecureSkipEmailVerified to allow it)', REFUSED.emailNotVerified);
+    throw new ConnectorError(
+      'upstream says email_verified: false (set insecureSkipEmailVerified to allow it)',
+      REFUSED.emailNotVerified,
+    );
   }
   if (typeof value === 'boolean') return value; // with insecureSkipEmailVerified a false stays false: clients see the truth
   // Dex: a missing (or non-boolean) email_verified counts as verified when skipping, is refused when email was asked for.
   if (rules.insecureSkipEmailVerified) return true;
   if (rules.hasEmailScope) {
-    throw new ConnectorError('upstream claims have no boolean "email_verified" (set insecureSkipEmailVerified to treat it as verified)', REFUSED.emailNotVerified);
+    throw new ConnectorError(
+      'upstream claims have no boolean "email_verified" (set insecureSkipEmailVerified to treat it as verified)',
+      REFUSED.emailNotVerified,
+    );
   }
   return false;
 }
@@ -126,8 +153,10 @@ function upstreamGroups(claims: Claims, rules: ClaimRules): string[] {
   } else if (Array.isArray(value)) {
     for (const item of value) {
       // Arrays of group objects (`{ name }`) are what some IdPs (e.g. Authelia, Zitadel) send.
-      const name = typeof item === 'string' ? item : isRecord(item) && typeof item.name === 'string' ? item.name : undefined;
-      if (name === undefined) throw incomplete(`upstream claim "${key}" is malformed: groups must be strings or objects with a "name"`);
+      const name =
+        typeof item === 'string' ? item : isRecord(item) && typeof item.name === 'string' ? item.name : undefined;
+      if (name === undefined)
+        throw incomplete(`upstream claim "${key}" is malformed: groups must be strings or objects with a "name"`);
       if (keep(name)) groups.push(name);
     }
   }
@@ -135,7 +164,10 @@ function upstreamGroups(claims: Claims, rules: ClaimRules): string[] {
   const allowed = new Set(rules.allowedGroups);
   const matching = groups.filter((g) => allowed.has(g));
   if (matching.length === 0) {
-    throw new ConnectorError(`user is not a member of any of allowedGroups (${rules.allowedGroups.join(', ')})`, REFUSED.notInAllowedGroups);
+    throw new ConnectorError(
+      `user is not a member of any of allowedGroups (${rules.allowedGroups.join(', ')})`,
+      REFUSED.notInAllowedGroups,
+    );
   }
   return matching; // Dex keeps only the allowed groups
 }

@@ -88,7 +88,8 @@ export const configSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['allowedGroups'],
-        message: 'allowedGroups needs insecureEnableGroups: true (without it Dex ignores allowedGroups and lets every user in)',
+        message:
+          'allowedGroups needs insecureEnableGroups: true (without it Dex ignores allowedGroups and lets every user in)',
       });
     }
     // Dex logs an invalid regexp and then keeps every group; a filter that filters nothing is refused here.

@@ -51,20 +51,30 @@ export function upstreamFetch(base: typeof fetch, tls: TlsOptions | undefined, c
 }
 
 // openid-client sends strings or URLSearchParams; the rest of its FetchBody union is passed on as bytes.
-function toBody(body: CustomFetchOptions['body']): string | Uint8Array | URLSearchParams | ReadableStream | null | undefined {
+function toBody(
+  body: CustomFetchOptions['body'],
+): string | Uint8Array | URLSearchParams | ReadableStream | null | undefined {
   return body instanceof ArrayBuffer ? new Uint8Array(body) : body;
 }
 
 function httpsFetch(url: string, options: CustomFetchOptions, tls: TlsOptions): Promise<Response> {
   const body = options.body;
   if (body instanceof ReadableStream) return Promise.reject(new TypeError('streamed request bodies are not supported'));
-  const payload = body === undefined || body === null ? undefined : typeof body === 'string' || body instanceof URLSearchParams ? String(body) : Buffer.from(body instanceof ArrayBuffer ? new Uint8Array(body) : body);
+  const payload =
+    body === undefined || body === null
+      ? undefined
+      : typeof body === 'string' || body instanceof URLSearchParams
+        ? String(body)
+        : Buffer.from(body instanceof ArrayBuffer ? new Uint8Array(body) : body);
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
       url,
       {
         method: options.method,
-        headers: payload === undefined ? options.headers : { ...options.headers, 'content-length': String(Buffer.byteLength(payload)) },
+        headers:
+          payload === undefined
+            ? options.headers
+            : { ...options.headers, 'content-length': String(Buffer.byteLength(payload)) },
         ca: [...rootCertificates, ...tls.ca],
         rejectUnauthorized: tls.rejectUnauthorized,
         signal: options.signal,

@@ -11,7 +11,16 @@ import * as client from 'openid-client';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 
-import { type CallbackConnector, type Connector, type ConnectorDeps, ConnectorError, type ConnectorModule, type Identity, type Refreshable, type Scopes } from '../connector.js';
+import {
+  type CallbackConnector,
+  type Connector,
+  type ConnectorDeps,
+  ConnectorError,
+  type ConnectorModule,
+  type Identity,
+  type Refreshable,
+  type Scopes,
+} from '../connector.js';
 import { claimRules, type ClaimRules, mapClaims } from './claims.js';
 import { configSchema, type OidcConfig } from './config.js';
 import { loadRootCAs, upstreamFetch } from './http.js';
@@ -59,7 +68,12 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Opens the connector. Resolves at once: discovery runs (and is retried) in the background. */
-export async function open(id: string, config: OidcConfig, deps: ConnectorDeps, options: OidcOptions = {}): Promise<Connector> {
+export async function open(
+  id: string,
+  config: OidcConfig,
+  deps: ConnectorDeps,
+  options: OidcOptions = {},
+): Promise<Connector> {
   const log = deps.log.child({ connector: id });
   const insecureHttp = new URL(config.issuer).protocol === 'http:';
   // openid-client refuses plain http unless told; Dex allows http issuers (local setups, tests), so we do too.
@@ -69,11 +83,16 @@ export async function open(id: string, config: OidcConfig, deps: ConnectorDeps, 
     log.warn('providerDiscoveryOverrides are set; this can be a vulnerability when not properly configured');
   }
   if (overrides.deviceAuthURL !== '' || overrides.endSessionURL !== '') {
-    log.warn('providerDiscoveryOverrides.deviceAuthURL and endSessionURL are accepted but unused: idport has no upstream device flow or logout yet');
+    log.warn(
+      'providerDiscoveryOverrides.deviceAuthURL and endSessionURL are accepted but unused: idport has no upstream device flow or logout yet',
+    );
   }
   if (config.insecureSkipVerify) log.warn('insecureSkipVerify is set: the upstream TLS certificate is not verified');
 
-  const tls = config.rootCAs.length > 0 || config.insecureSkipVerify ? { ca: await loadRootCAs(config.rootCAs), rejectUnauthorized: !config.insecureSkipVerify } : undefined;
+  const tls =
+    config.rootCAs.length > 0 || config.insecureSkipVerify
+      ? { ca: await loadRootCAs(config.rootCAs), rejectUnauthorized: !config.insecureSkipVerify }
+      : undefined;
   const scopes = requestedScopes(config.scopes);
   const rules = claimRules(config, scopes);
   const loader = new RetryingLoader<Upstream>(
@@ -95,12 +114,25 @@ function requestedScopes(configured: readonly string[]): string[] {
   return ['openid', ...extra.filter((s) => s !== 'openid')];
 }
 
-async function discover(config: OidcConfig, fetchFn: client.CustomFetch, insecureHttp: boolean, timeout: number | undefined, log: Logger): Promise<Upstream> {
+async function discover(
+  config: OidcConfig,
+  fetchFn: client.CustomFetch,
+  insecureHttp: boolean,
+  timeout: number | undefined,
+  log: Logger,
+): Promise<Upstream> {
   const execute = insecureHttp ? [client.allowInsecureRequests] : [];
   // With issuerAlias the discovery document may name another issuer (Azure's templated one); like Dex
   // we then skip that comparison, which openid-client does when given the document's own URL.
-  const server = config.issuerAlias === '' ? new URL(config.issuer) : new URL('.well-known/openid-configuration', withSlash(config.issuer));
-  const discovered = await client.discovery(server, config.clientID, undefined, undefined, { [client.customFetch]: fetchFn, execute, timeout });
+  const server =
+    config.issuerAlias === ''
+      ? new URL(config.issuer)
+      : new URL('.well-known/openid-configuration', withSlash(config.issuer));
+  const discovered = await client.discovery(server, config.clientID, undefined, undefined, {
+    [client.customFetch]: fetchFn,
+    execute,
+    timeout,
+  });
   // The helper methods serverMetadata() adds are not metadata; only the document's fields are kept.
   const { supportsPKCE: _helper, ...found } = discovered.serverMetadata();
   const overrides = config.providerDiscoveryOverrides;
@@ -114,7 +146,12 @@ async function discover(config: OidcConfig, fetchFn: client.CustomFetch, insecur
     userinfo_endpoint: overrides.userInfoURL || found.userinfo_endpoint,
   };
   const auth = clientAuth(config, metadata);
-  const upstream = new client.Configuration(metadata, config.clientID, config.clientSecret === '' ? undefined : { client_secret: config.clientSecret }, auth);
+  const upstream = new client.Configuration(
+    metadata,
+    config.clientID,
+    config.clientSecret === '' ? undefined : { client_secret: config.clientSecret },
+    auth,
+  );
   upstream[client.customFetch] = fetchFn;
   if (timeout !== undefined) upstream.timeout = timeout;
   if (insecureHttp) client.allowInsecureRequests(upstream);
@@ -136,15 +173,21 @@ function clientAuth(config: OidcConfig, metadata: client.ServerMetadata): client
   if (BASIC_AUTH_BROKEN_HOSTS.some((h) => host === h || host.endsWith(`.${h}`))) return post;
   // Dex's oauth2 library falls back to POST when Basic fails; we decide up front from the metadata instead.
   const methods = metadata.token_endpoint_auth_methods_supported;
-  if (methods !== undefined && !methods.includes('client_secret_basic') && methods.includes('client_secret_post')) return post;
+  if (methods !== undefined && !methods.includes('client_secret_basic') && methods.includes('client_secret_post'))
+    return post;
   return basic;
 }
 
 // Dex picks S256, else plain, from the metadata; we also send S256 when the upstream does not say
 // (RFC 6749 §3.1: unknown parameters are ignored), since PKCE is what binds the code to this login.
-function pkceMethod(configured: OidcConfig['pkceChallenge'], supported: readonly string[] | undefined, log: Logger): Upstream['pkce'] {
+function pkceMethod(
+  configured: OidcConfig['pkceChallenge'],
+  supported: readonly string[] | undefined,
+  log: Logger,
+): Upstream['pkce'] {
   if (configured !== '') {
-    if (supported !== undefined && !supported.includes(configured)) log.warn({ pkceChallenge: configured }, 'the upstream does not advertise this PKCE method');
+    if (supported !== undefined && !supported.includes(configured))
+      log.warn({ pkceChallenge: configured }, 'the upstream does not advertise this PKCE method');
     return configured;
   }
   if (supported === undefined || supported.includes('S256')) return 'S256';
@@ -165,9 +208,16 @@ class OidcConnector implements CallbackConnector, Refreshable {
     this.unreachable = `The identity provider ${new URL(settings.issuer).host} is not reachable. Please try again later.`;
   }
 
-  async loginUrl(scopes: Scopes, callbackUrl: string, state: string): Promise<{ url: string; connectorState: Uint8Array }> {
+  async loginUrl(
+    scopes: Scopes,
+    callbackUrl: string,
+    state: string,
+  ): Promise<{ url: string; connectorState: Uint8Array }> {
     if (callbackUrl !== this.settings.redirectURI) {
-      throw new ConnectorError(`callback URL ${callbackUrl} does not match redirectURI ${this.settings.redirectURI} in the connector config`, USER.failed);
+      throw new ConnectorError(
+        `callback URL ${callbackUrl} does not match redirectURI ${this.settings.redirectURI} in the connector config`,
+        USER.failed,
+      );
     }
     const upstream = await this.upstream();
     const login: LoginState = { state, nonce: client.randomNonce() };
@@ -180,7 +230,8 @@ class OidcConnector implements CallbackConnector, Refreshable {
     });
     if (upstream.pkce !== undefined) {
       login.codeVerifier = client.randomPKCECodeVerifier();
-      const challenge = upstream.pkce === 'S256' ? await client.calculatePKCECodeChallenge(login.codeVerifier) : login.codeVerifier;
+      const challenge =
+        upstream.pkce === 'S256' ? await client.calculatePKCECodeChallenge(login.codeVerifier) : login.codeVerifier;
       params.set('code_challenge', challenge); // RFC 7636 §4.3
       params.set('code_challenge_method', upstream.pkce);
     }
@@ -194,7 +245,11 @@ class OidcConnector implements CallbackConnector, Refreshable {
     return { url: url.href, connectorState: encoder.encode(JSON.stringify(login)) };
   }
 
-  async handleCallback(scopes: Scopes, connectorState: Uint8Array | undefined, query: URLSearchParams): Promise<Identity> {
+  async handleCallback(
+    scopes: Scopes,
+    connectorState: Uint8Array | undefined,
+    query: URLSearchParams,
+  ): Promise<Identity> {
     const login = parseLoginState(connectorState);
     const upstream = await this.upstream();
     const callback = new URL(this.settings.redirectURI);
@@ -213,9 +268,13 @@ class OidcConnector implements CallbackConnector, Refreshable {
     const idClaims = tokens.claims();
     if (idClaims === undefined) throw new ConnectorError('upstream returned no ID token', USER.upstreamError);
     if (scopes.offlineAccess && tokens.refresh_token === undefined) {
-      this.log.warn('offline access was requested but the upstream returned no refresh token; add offline_access to the connector scopes');
+      this.log.warn(
+        'offline access was requested but the upstream returned no refresh token; add offline_access to the connector scopes',
+      );
     }
-    const claims = this.settings.getUserInfo ? await this.withUserInfo(upstream, tokens.access_token, idClaims) : idClaims;
+    const claims = this.settings.getUserInfo
+      ? await this.withUserInfo(upstream, tokens.access_token, idClaims)
+      : idClaims;
     const user = mapClaims(claims, this.rules);
     return { ...user, connectorData: encodeConnectorData(tokens.refresh_token, idClaims.sub) };
   }
@@ -256,12 +315,21 @@ class OidcConnector implements CallbackConnector, Refreshable {
 
   private async upstream(): Promise<Upstream> {
     const upstream = await this.loader.get();
-    if (upstream === undefined) throw new ConnectorError(`upstream ${this.settings.issuer} has not been discovered yet (not reachable)`, this.unreachable, { temporary: true });
+    if (upstream === undefined)
+      throw new ConnectorError(
+        `upstream ${this.settings.issuer} has not been discovered yet (not reachable)`,
+        this.unreachable,
+        { temporary: true },
+      );
     return upstream;
   }
 
   // Dex merges userinfo over the ID token claims; openid-client also checks it is about the same `sub` (OIDC Core §5.3.4).
-  private async withUserInfo(upstream: Upstream, accessToken: string, idClaims: client.IDToken): Promise<Record<string, unknown>> {
+  private async withUserInfo(
+    upstream: Upstream,
+    accessToken: string,
+    idClaims: client.IDToken,
+  ): Promise<Record<string, unknown>> {
     return { ...idClaims, ...(await this.userInfo(upstream, accessToken, idClaims.sub)) };
   }
 
@@ -275,7 +343,8 @@ class OidcConnector implements CallbackConnector, Refreshable {
 }
 
 function parseLoginState(bytes: Uint8Array | undefined): LoginState {
-  if (bytes === undefined) throw new ConnectorError('no connector state for this login (was it started by this connector?)', USER.failed);
+  if (bytes === undefined)
+    throw new ConnectorError('no connector state for this login (was it started by this connector?)', USER.failed);
   try {
     return loginStateSchema.parse(JSON.parse(decoder.decode(bytes)));
   } catch (err: unknown) {
@@ -284,7 +353,9 @@ function parseLoginState(bytes: Uint8Array | undefined): LoginState {
 }
 
 function encodeConnectorData(refreshToken: string | undefined, subject: string | undefined): Uint8Array {
-  const data: z.input<typeof connectorDataSchema> = { RefreshToken: Buffer.from(refreshToken ?? '').toString('base64') };
+  const data: z.input<typeof connectorDataSchema> = {
+    RefreshToken: Buffer.from(refreshToken ?? '').toString('base64'),
+  };
   if (subject !== undefined) data.Subject = subject;
   return encoder.encode(JSON.stringify(data));
 }
@@ -297,27 +368,47 @@ function parseConnectorData(bytes: Uint8Array | undefined): { refreshToken: stri
     throw new ConnectorError('connector data of this session is unreadable', USER.sessionEnded, { cause: err });
   }
   const refreshToken = Buffer.from(parsed.RefreshToken, 'base64').toString('utf8');
-  if (refreshToken === '') throw new ConnectorError('the upstream issued no refresh token for this session (is offline_access in scopes?)', USER.sessionEnded);
+  if (refreshToken === '')
+    throw new ConnectorError(
+      'the upstream issued no refresh token for this session (is offline_access in scopes?)',
+      USER.sessionEnded,
+    );
   return { refreshToken, subject: parsed.Subject };
 }
 
 /** Turns an openid-client error into a ConnectorError: the upstream's words in the message, a safe text for the user. */
-function upstreamFailure(step: 'login' | 'refresh' | 'userinfo', err: unknown, userMessage: string = USER.failed): ConnectorError {
+function upstreamFailure(
+  step: 'login' | 'refresh' | 'userinfo',
+  err: unknown,
+  userMessage: string = USER.failed,
+): ConnectorError {
   if (err instanceof client.AuthorizationResponseError) {
     const detail = err.error_description === undefined ? err.error : `${err.error}: ${err.error_description}`;
-    return new ConnectorError(`upstream returned error=${detail}`, err.error === 'access_denied' ? USER.denied : USER.upstreamError, { cause: err });
+    return new ConnectorError(
+      `upstream returned error=${detail}`,
+      err.error === 'access_denied' ? USER.denied : USER.upstreamError,
+      { cause: err },
+    );
   }
   if (err instanceof client.ResponseBodyError) {
     const detail = err.error_description === undefined ? err.error : `${err.error}: ${err.error_description}`;
-    return new ConnectorError(`${step}: upstream answered HTTP ${err.status} ${detail}`, userMessage, { cause: err, temporary: err.status >= 500 });
+    return new ConnectorError(`${step}: upstream answered HTTP ${err.status} ${detail}`, userMessage, {
+      cause: err,
+      temporary: err.status >= 500,
+    });
   }
   if (err instanceof client.WWWAuthenticateChallengeError) {
     // A 401 from the token or userinfo endpoint (e.g. a wrong client secret) carries its error in the header.
-    const detail = err.cause.map((c) => [c.parameters.error, c.parameters.error_description].filter((p) => p !== undefined).join(': ')).join('; ');
+    const detail = err.cause
+      .map((c) => [c.parameters.error, c.parameters.error_description].filter((p) => p !== undefined).join(': '))
+      .join('; ');
     return new ConnectorError(`${step}: upstream answered HTTP ${err.status} ${detail}`, userMessage, { cause: err });
   }
   // Anything else is the network or the upstream failing, not a verdict about the user.
-  return new ConnectorError(`${step}: ${describe(err)}`, userMessage, { cause: err, temporary: !(err instanceof client.ClientError) });
+  return new ConnectorError(`${step}: ${describe(err)}`, userMessage, {
+    cause: err,
+    temporary: !(err instanceof client.ClientError),
+  });
 }
 
 // The messages down the cause chain ("unexpected JWT claim value encountered: unexpected ID Token "nonce" claim value"),

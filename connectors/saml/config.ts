@@ -62,7 +62,10 @@ export const configSchema = z
     /** Our Assertion Consumer Service URL (`<issuer>/callback`): the assertion's Recipient must equal it. */
     redirectURI: z.url(),
     /** Refused: node-saml always checks signatures (see the file comment). */
-    insecureSkipSignatureValidation: flag.refine((skip) => !skip, 'insecureSkipSignatureValidation is not supported by idport: every SAML response must be signed by a certificate in ca or caData'),
+    insecureSkipSignatureValidation: flag.refine(
+      (skip) => !skip,
+      'insecureSkipSignatureValidation is not supported by idport: every SAML response must be signed by a certificate in ca or caData',
+    ),
     usernameAttr: z.string().min(1, 'usernameAttr is required'),
     emailAttr: z.string().min(1, 'emailAttr is required'),
     groupsAttr: text,
@@ -73,7 +76,10 @@ export const configSchema = z
     /** With `allowedGroups`: report only the allowed groups. */
     filterGroups: flag,
     /** Requested NameID format: a full URN or its last part ("emailAddress"); Dex's default is persistent. */
-    nameIDPolicyFormat: text.refine((f) => resolveNameIdFormat(f) !== undefined, 'must be a SAML NameID format such as "persistent", "emailAddress" or its full URN'),
+    nameIDPolicyFormat: text.refine(
+      (f) => resolveNameIdFormat(f) !== undefined,
+      'must be a SAML NameID format such as "persistent", "emailAddress" or its full URN',
+    ),
   })
   .superRefine((config, ctx) => {
     if ((config.ca === '') === (config.caData === '')) {
@@ -83,7 +89,11 @@ export const configSchema = z
       try {
         parseCertificates(Buffer.from(config.caData, 'base64').toString('utf8'));
       } catch (err: unknown) {
-        ctx.addIssue({ code: 'custom', path: ['caData'], message: `must be base64 of PEM certificates: ${err instanceof Error ? err.message : String(err)}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['caData'],
+          message: `must be base64 of PEM certificates: ${err instanceof Error ? err.message : String(err)}`,
+        });
       }
     }
   });
@@ -93,10 +103,14 @@ export type SamlConfig = z.infer<typeof configSchema>;
 
 /** The IdP's signing certificates (PEM) from `ca` (read now, as Dex reads it at startup) or `caData`. */
 export async function loadCertificates(config: SamlConfig): Promise<string[]> {
-  const pem = config.caData !== '' ? Buffer.from(config.caData, 'base64').toString('utf8') : await readFile(config.ca, 'utf8');
+  const pem =
+    config.caData !== '' ? Buffer.from(config.caData, 'base64').toString('utf8') : await readFile(config.ca, 'utf8');
   try {
     return parseCertificates(pem);
   } catch (err: unknown) {
-    throw new Error(`saml: ${config.caData !== '' ? 'caData' : `ca file ${config.ca}`}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(
+      `saml: ${config.caData !== '' ? 'caData' : `ca file ${config.ca}`}: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
 }

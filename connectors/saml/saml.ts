@@ -8,11 +8,24 @@
  * (Dex's unreleased dexidp/dex#4565 replays the cached identity instead).
  */
 import { randomBytes } from 'node:crypto';
-import { SAML, ValidateInResponseTo, type CacheProvider, type Profile, type SamlConfig as NodeSamlConfig } from '@node-saml/node-saml';
+import {
+  SAML,
+  ValidateInResponseTo,
+  type CacheProvider,
+  type Profile,
+  type SamlConfig as NodeSamlConfig,
+} from '@node-saml/node-saml';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 
-import { ConnectorError, type ConnectorDeps, type ConnectorModule, type Identity, type SamlConnector, type Scopes } from '../connector.js';
+import {
+  ConnectorError,
+  type ConnectorDeps,
+  type ConnectorModule,
+  type Identity,
+  type SamlConnector,
+  type Scopes,
+} from '../connector.js';
 import { configSchema, loadCertificates, resolveNameIdFormat, type SamlConfig } from './config.js';
 
 export { configSchema, type SamlConfig } from './config.js';
@@ -41,12 +54,20 @@ type LoginState = z.infer<typeof loginStateSchema>;
 const confirmationDataSchema = z.object({ $: z.record(z.string(), z.string()).optional() });
 const signedAssertionSchema = z.object({
   Assertion: z.object({
-    Subject: z.array(z.object({
-      SubjectConfirmation: z.array(z.object({
-        $: z.record(z.string(), z.string()).optional(),
-        SubjectConfirmationData: z.array(confirmationDataSchema).optional(),
-      })).optional(),
-    })).optional(),
+    Subject: z
+      .array(
+        z.object({
+          SubjectConfirmation: z
+            .array(
+              z.object({
+                $: z.record(z.string(), z.string()).optional(),
+                SubjectConfirmationData: z.array(confirmationDataSchema).optional(),
+              }),
+            )
+            .optional(),
+        }),
+      )
+      .optional(),
   }),
 });
 
@@ -98,29 +119,51 @@ class SamlProvider implements SamlConnector {
     };
   }
 
-  async postData(_scopes: Scopes, state: string): Promise<{ action: string; samlRequest: string; connectorState: Uint8Array }> {
+  async postData(
+    _scopes: Scopes,
+    state: string,
+  ): Promise<{ action: string; samlRequest: string; connectorState: Uint8Array }> {
     // An XML ID is an NCName: it may not start with a digit, hence the underscore.
     const requestId = `_${randomBytes(20).toString('hex')}`;
     const sp = new SAML({ ...this.options, generateUniqueId: () => requestId, cacheProvider: NO_CACHE });
     const message = await sp.getAuthorizeMessageAsync(state);
     if (typeof message.SAMLRequest !== 'string') throw new Error('node-saml produced no SAMLRequest');
     const loginState: LoginState = { requestId, relayState: state, issuedAt: this.deps.now().toISOString() };
-    return { action: this.config.ssoURL, samlRequest: message.SAMLRequest, connectorState: encoder.encode(JSON.stringify(loginState)) };
+    return {
+      action: this.config.ssoURL,
+      samlRequest: message.SAMLRequest,
+      connectorState: encoder.encode(JSON.stringify(loginState)),
+    };
   }
 
-  async handlePost(scopes: Scopes, connectorState: Uint8Array | undefined, samlResponse: string, relayState: string): Promise<Identity> {
+  async handlePost(
+    scopes: Scopes,
+    connectorState: Uint8Array | undefined,
+    samlResponse: string,
+    relayState: string,
+  ): Promise<Identity> {
     const state = parseLoginState(connectorState);
-    if (state === undefined) throw new ConnectorError('no SAML request is pending for this login (already used or never sent)', USER.expired);
-    if (state.relayState !== relayState) throw new ConnectorError('RelayState does not belong to the pending SAML request', USER.expired);
+    if (state === undefined)
+      throw new ConnectorError('no SAML request is pending for this login (already used or never sent)', USER.expired);
+    if (state.relayState !== relayState)
+      throw new ConnectorError('RelayState does not belong to the pending SAML request', USER.expired);
     // InResponseTo may only name the request this login sent: node-saml looks it up in a cache holding just that id.
     const sp = new SAML({ ...this.options, cacheProvider: singleRequestCache(state) });
     let profile: Profile | null;
     try {
       ({ profile } = await sp.validatePostResponseAsync({ SAMLResponse: samlResponse }));
     } catch (err: unknown) {
-      throw new ConnectorError(`SAML response refused: ${err instanceof Error ? err.message : String(err)}`, USER.invalid, { cause: err });
+      throw new ConnectorError(
+        `SAML response refused: ${err instanceof Error ? err.message : String(err)}`,
+        USER.invalid,
+        { cause: err },
+      );
     }
-    if (profile === null) throw new ConnectorError('SAML response carries no assertion (passive login refused or a logout response)', USER.invalid);
+    if (profile === null)
+      throw new ConnectorError(
+        'SAML response carries no assertion (passive login refused or a logout response)',
+        USER.invalid,
+      );
     this.checkAssertion(profile, state);
     return this.identityOf(scopes, profile);
   }
@@ -131,7 +174,10 @@ class SamlProvider implements SamlConnector {
    */
   private checkAssertion(profile: Profile, state: LoginState): void {
     if (this.config.ssoIssuer !== '' && profile.issuer !== this.config.ssoIssuer) {
-      throw new ConnectorError(`SAML assertion issuer ${JSON.stringify(profile.issuer)} is not ssoIssuer ${JSON.stringify(this.config.ssoIssuer)}`, USER.invalid);
+      throw new ConnectorError(
+        `SAML assertion issuer ${JSON.stringify(profile.issuer)} is not ssoIssuer ${JSON.stringify(this.config.ssoIssuer)}`,
+        USER.invalid,
+      );
     }
     const parsed = signedAssertionSchema.safeParse(profile.getAssertion?.());
     if (!parsed.success) throw new ConnectorError('SAML assertion has no readable Subject', USER.invalid);
@@ -140,16 +186,23 @@ class SamlProvider implements SamlConnector {
     const problems = confirmations.map((confirmation): string | undefined => {
       if (confirmation.$?.Method !== BEARER) return `method ${confirmation.$?.Method ?? '(none)'} is not bearer`;
       const data = confirmation.SubjectConfirmationData?.[0]?.$ ?? {};
-      if (data.Recipient !== this.config.redirectURI) return `Recipient ${JSON.stringify(data.Recipient)} is not ${this.config.redirectURI}`;
-      if (data.InResponseTo !== state.requestId) return `InResponseTo ${JSON.stringify(data.InResponseTo)} is not the pending request`;
+      if (data.Recipient !== this.config.redirectURI)
+        return `Recipient ${JSON.stringify(data.Recipient)} is not ${this.config.redirectURI}`;
+      if (data.InResponseTo !== state.requestId)
+        return `InResponseTo ${JSON.stringify(data.InResponseTo)} is not the pending request`;
       const notOnOrAfter = Date.parse(data.NotOnOrAfter ?? '');
-      if (Number.isNaN(notOnOrAfter) || now - CLOCK_SKEW_MS >= notOnOrAfter) return `expired or without NotOnOrAfter (${data.NotOnOrAfter ?? 'none'})`;
+      if (Number.isNaN(notOnOrAfter) || now - CLOCK_SKEW_MS >= notOnOrAfter)
+        return `expired or without NotOnOrAfter (${data.NotOnOrAfter ?? 'none'})`;
       const notBefore = Date.parse(data.NotBefore ?? '');
-      if (!Number.isNaN(notBefore) && now + CLOCK_SKEW_MS < notBefore) return `not valid before ${data.NotBefore ?? ''}`;
+      if (!Number.isNaN(notBefore) && now + CLOCK_SKEW_MS < notBefore)
+        return `not valid before ${data.NotBefore ?? ''}`;
       return undefined;
     });
     if (!problems.includes(undefined)) {
-      throw new ConnectorError(`SAML subject confirmation refused: ${problems.join('; ') || 'none present'}`, USER.invalid);
+      throw new ConnectorError(
+        `SAML subject confirmation refused: ${problems.join('; ') || 'none present'}`,
+        USER.invalid,
+      );
     }
   }
 
@@ -159,20 +212,34 @@ class SamlProvider implements SamlConnector {
     const names = [...attributes.keys()].join(', ');
     const first = (name: string): string => attributes.get(name)?.[0] ?? '';
     const userId = profile.nameID;
-    if (typeof userId !== 'string' || userId === '') throw new ConnectorError('SAML assertion has no NameID', USER.attributes);
+    if (typeof userId !== 'string' || userId === '')
+      throw new ConnectorError('SAML assertion has no NameID', USER.attributes);
     // Dex logs what arrived, to debug IdP attribute mappings; values stay out (they are personal data).
     this.log.info({ attributes: names }, 'verified SAML response');
     const email = first(this.config.emailAttr);
-    if (email === '') throw new ConnectorError(`no attribute with name ${JSON.stringify(this.config.emailAttr)}: [${names}]`, USER.attributes);
+    if (email === '')
+      throw new ConnectorError(
+        `no attribute with name ${JSON.stringify(this.config.emailAttr)}: [${names}]`,
+        USER.attributes,
+      );
     const username = first(this.config.usernameAttr);
-    if (username === '') throw new ConnectorError(`no attribute with name ${JSON.stringify(this.config.usernameAttr)}: [${names}]`, USER.attributes);
+    if (username === '')
+      throw new ConnectorError(
+        `no attribute with name ${JSON.stringify(this.config.usernameAttr)}: [${names}]`,
+        USER.attributes,
+      );
     // SAML has no email_verified: like Dex, trust the IdP that signed the assertion.
     const identity = { userId, username, email, emailVerified: true };
     const { groupsAttr, groupsDelim, allowedGroups, filterGroups } = this.config;
     if (allowedGroups.length === 0 && (!scopes.groups || groupsAttr === '')) return { ...identity, groups: [] };
-    if (!scopes.groups || groupsAttr === '') throw new ConnectorError('user not a member of allowed groups (groups not requested or groupsAttr unset)', USER.groups);
+    if (!scopes.groups || groupsAttr === '')
+      throw new ConnectorError(
+        'user not a member of allowed groups (groups not requested or groupsAttr unset)',
+        USER.groups,
+      );
     const values = attributes.get(groupsAttr);
-    if (values === undefined) throw new ConnectorError(`no attribute with name ${JSON.stringify(groupsAttr)}: [${names}]`, USER.attributes);
+    if (values === undefined)
+      throw new ConnectorError(`no attribute with name ${JSON.stringify(groupsAttr)}: [${names}]`, USER.attributes);
     const groups = groupsDelim !== '' ? (values[0] ?? '').split(groupsDelim) : values;
     if (allowedGroups.length === 0) return { ...identity, groups };
     const matches = groups.filter((g) => allowedGroups.includes(g));
@@ -187,7 +254,10 @@ function attributesOf(profile: Profile): Map<string, string[]> {
   const out = new Map<string, string[]>();
   if (!parsed.success) return out;
   for (const [name, value] of Object.entries(parsed.data)) {
-    out.set(name, (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string'));
+    out.set(
+      name,
+      (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string'),
+    );
   }
   return out;
 }

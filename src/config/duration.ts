@@ -7,8 +7,8 @@
 const NANOS_PER_UNIT: Readonly<Record<string, number>> = {
   ns: 1,
   us: 1e3,
-  'µs': 1e3, // U+00B5 micro sign
-  'μs': 1e3, // U+03BC Greek small letter mu
+  µs: 1e3, // U+00B5 micro sign
+  μs: 1e3, // U+03BC Greek small letter mu
   ms: 1e6,
   s: 1e9,
   m: 60e9,
@@ -54,7 +54,8 @@ export function parseDuration(text: string): number {
     const perUnit = NANOS_PER_UNIT[unit];
     if (perUnit === undefined) throw new SyntaxError(`unknown unit "${unit}" in duration "${text}"`);
     // Whole and fractional parts are scaled separately, like Go, so "0.1s" is exactly 100ms.
-    nanos += Number(whole || '0') * perUnit + (fraction === '' ? 0 : (Number(fraction) * perUnit) / 10 ** fraction.length);
+    nanos +=
+      Number(whole || '0') * perUnit + (fraction === '' ? 0 : (Number(fraction) * perUnit) / 10 ** fraction.length);
     if (nanos > MAX_NANOS) throw new RangeError(`duration "${text}" is too long`);
     s = s.slice(i);
   }

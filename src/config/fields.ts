@@ -29,7 +29,10 @@ export const notSupported = () => z.never({ error: 'not supported by idport yet'
 export function wholeNumber(options: { min?: number; max?: number } = {}) {
   return z.preprocess(
     (value) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value),
-    z.int().min(options.min ?? 0).max(options.max ?? Number.MAX_SAFE_INTEGER),
+    z
+      .int()
+      .min(options.min ?? 0)
+      .max(options.max ?? Number.MAX_SAFE_INTEGER),
   );
 }
 
@@ -89,7 +92,10 @@ export const redirectUri = () =>
 
 /** A list of redirect URIs, with the message a reader expects when it is not a list. */
 export const redirectUriList = () =>
-  z.array(redirectUri(), { error: (issue) => (issue.code === 'invalid_type' && issue.input !== undefined ? 'expected a list of URLs' : undefined) });
+  z.array(redirectUri(), {
+    error: (issue) =>
+      issue.code === 'invalid_type' && issue.input !== undefined ? 'expected a list of URLs' : undefined,
+  });
 
 // "host:port", ":port" or "[::1]:port", what Go's net.Listen takes.
 const ADDRESS = /^(\[[0-9A-Fa-f:.%\w]+\]|[^\s:[\]]*):(\d{1,5})$/;
@@ -106,7 +112,8 @@ export const listenAddress = () =>
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** An HTTP header name ("X-Forwarded-For"). */
-export const headerName = () => text(z.string().regex(TOKEN, { error: 'expected an HTTP header name like "X-Forwarded-For"' }));
+export const headerName = () =>
+  text(z.string().regex(TOKEN, { error: 'expected an HTTP header name like "X-Forwarded-For"' }));
 
 /** A CIDR range with an explicit prefix length, as Go's netip.ParsePrefix requires. */
 export const cidr = () =>
@@ -115,7 +122,9 @@ export const cidr = () =>
       (value) => {
         const [ip = '', bits = '', extra] = value.split('/');
         const version = isIP(ip);
-        return extra === undefined && version !== 0 && /^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128);
+        return (
+          extra === undefined && version !== 0 && /^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128)
+        );
       },
       { error: 'expected a CIDR range like "10.0.0.0/8"' },
     ),

@@ -22,7 +22,10 @@ export interface LoadConfigOptions {
 export class ConfigError extends Error {
   readonly issues: readonly string[];
   constructor(issues: readonly string[], options?: { cause?: unknown }) {
-    super(`invalid configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n  ${issues.join('\n  ')}`, options);
+    super(
+      `invalid configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n  ${issues.join('\n  ')}`,
+      options,
+    );
     this.name = 'ConfigError';
     this.issues = issues;
   }
@@ -77,7 +80,11 @@ interface Position {
  */
 function locate(doc: Document, lineCounter: LineCounter, path: readonly PropertyKey[]): Position | undefined {
   const startOf = (node: unknown): number | undefined =>
-    typeof node === 'object' && node !== null && 'range' in node && Array.isArray(node.range) && typeof node.range[0] === 'number'
+    typeof node === 'object' &&
+    node !== null &&
+    'range' in node &&
+    Array.isArray(node.range) &&
+    typeof node.range[0] === 'number'
       ? node.range[0]
       : undefined;
   let node: unknown = doc.contents;
@@ -133,7 +140,8 @@ export function loadConfig(text: string, file: string, options: LoadConfigOption
     throw new ConfigError(
       doc.errors.map((err) => {
         // The library's advice ("use YAML.parseAllDocuments()") is for programmers, not for this file's author.
-        const message = err.code === 'MULTIPLE_DOCS' ? 'a config file holds one YAML document; remove the second "---"' : err.message;
+        const message =
+          err.code === 'MULTIPLE_DOCS' ? 'a config file holds one YAML document; remove the second "---"' : err.message;
         return `${at(file, lineCounter.linePos(err.pos[0]))} invalid YAML: ${message}`;
       }),
     );
@@ -144,14 +152,21 @@ export function loadConfig(text: string, file: string, options: LoadConfigOption
     data = withoutNulls(doc.toJS({ maxAliasCount: 100 })) ?? {};
   } catch (err: unknown) {
     // toJS refuses alias bombs (more than maxAliasCount expansions); a self-containing anchor is caught above.
-    const reason = err instanceof RecursiveAliasError ? 'an anchor is used inside itself' : err instanceof Error ? err.message : String(err);
+    const reason =
+      err instanceof RecursiveAliasError
+        ? 'an anchor is used inside itself'
+        : err instanceof Error
+          ? err.message
+          : String(err);
     throw new ConfigError([`${file} invalid YAML: ${reason}`], { cause: err });
   }
   const schema = createConfigSchema({ env: options.env, connectorSchemas: options.connectorSchemas });
   const result = schema.safeParse(data, { error: humanError });
   if (result.success) return result.data;
   const lines = result.error.issues.flatMap((issue) => describeIssue(issue, file, doc, lineCounter));
-  lines.sort((a, b) => (a.position?.line ?? 0) - (b.position?.line ?? 0) || (a.position?.col ?? 0) - (b.position?.col ?? 0));
+  lines.sort(
+    (a, b) => (a.position?.line ?? 0) - (b.position?.line ?? 0) || (a.position?.col ?? 0) - (b.position?.col ?? 0),
+  );
   throw new ConfigError([...new Set(lines.map((line) => line.text))]);
 }
 
@@ -161,7 +176,12 @@ export async function loadConfigFile(path: string, options: LoadConfigOptions): 
   try {
     text = await readFile(path, 'utf8');
   } catch (err: unknown) {
-    const reason = err instanceof Error && 'code' in err && err.code === 'ENOENT' ? 'no such file' : err instanceof Error ? err.message : String(err);
+    const reason =
+      err instanceof Error && 'code' in err && err.code === 'ENOENT'
+        ? 'no such file'
+        : err instanceof Error
+          ? err.message
+          : String(err);
     throw new ConfigError([`${path}: cannot read the config file (${reason})`], { cause: err });
   }
   return loadConfig(text, path, options);

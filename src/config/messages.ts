@@ -12,7 +12,8 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (value instanceof Uint8Array) return 'binary data';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return JSON.stringify(value.length > MAX_SHOWN ? `${value.slice(0, MAX_SHOWN)}…` : value);
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > MAX_SHOWN ? `${value.slice(0, MAX_SHOWN)}…` : value);
   return String(value);
 }
 
@@ -40,7 +41,8 @@ export const humanError: z.core.$ZodErrorMap = (issue) => {
         ? `expected ${quoteAll(issue.values)}, got ${describeValue(issue.input)}`
         : `expected one of ${quoteAll(issue.values)}, got ${describeValue(issue.input)}`;
     case 'too_small':
-      if (issue.origin === 'string') return issue.minimum === 1 ? 'must not be empty' : `must be at least ${issue.minimum} characters`;
+      if (issue.origin === 'string')
+        return issue.minimum === 1 ? 'must not be empty' : `must be at least ${issue.minimum} characters`;
       if (issue.origin === 'array') return `must have at least ${issue.minimum} item${issue.minimum === 1 ? '' : 's'}`;
       return `must be at least ${issue.minimum}`;
     case 'too_big':
@@ -51,7 +53,9 @@ export const humanError: z.core.$ZodErrorMap = (issue) => {
       // The loader reports each key on its own line, at the key; this text is only a fallback.
       return `unknown key${issue.keys.length === 1 ? '' : 's'} ${quoteAll(issue.keys)}`;
     case 'invalid_format':
-      return issue.format === 'url' ? 'expected a URL' : `expected ${issue.format === 'regex' ? 'a different format' : `a valid ${issue.format}`}`;
+      return issue.format === 'url'
+        ? 'expected a URL'
+        : `expected ${issue.format === 'regex' ? 'a different format' : `a valid ${issue.format}`}`;
     case 'invalid_union':
       return 'did not match any allowed form';
     case 'invalid_key':

@@ -40,8 +40,24 @@ const SUPPORTED_STORAGE = ['memory', 'sqlite3', 'postgres'];
 const DEX_ONLY_STORAGE = ['etcd', 'kubernetes', 'mysql'];
 // Connector types Dex has (server/connector.go), to say "not supported yet" rather than "unknown".
 const DEX_CONNECTOR_TYPES = [
-  'keystone', 'mockCallback', 'mockPassword', 'ldap', 'gitea', 'github', 'gitlab', 'google', 'oidc', 'oauth', 'saml',
-  'authproxy', 'linkedin', 'microsoft', 'bitbucket-cloud', 'openshift', 'atlassian-crowd', 'samlExperimental',
+  'keystone',
+  'mockCallback',
+  'mockPassword',
+  'ldap',
+  'gitea',
+  'github',
+  'gitlab',
+  'google',
+  'oidc',
+  'oauth',
+  'saml',
+  'authproxy',
+  'linkedin',
+  'microsoft',
+  'bitbucket-cloud',
+  'openshift',
+  'atlassian-crowd',
+  'samlExperimental',
 ];
 /** The connector id Dex gives the password database when `enablePasswordDB` is true. */
 export const PASSWORD_DB_CONNECTOR_ID = 'local';
@@ -53,7 +69,8 @@ function storageTypeMessage(input: unknown): string | undefined {
   const type = typeof input === 'object' && input !== null && 'type' in input ? input.type : undefined;
   const supported = `(supported: ${SUPPORTED_STORAGE.join(', ')})`;
   if (type === undefined || type === null) return `required ${supported}`;
-  if (typeof type === 'string' && DEX_ONLY_STORAGE.includes(type)) return `"${type}" is not supported by idport yet ${supported}`;
+  if (typeof type === 'string' && DEX_ONLY_STORAGE.includes(type))
+    return `"${type}" is not supported by idport yet ${supported}`;
   return `unknown storage type ${JSON.stringify(type)} ${supported}`;
 }
 
@@ -85,7 +102,12 @@ export function createConfigSchema(options: ConfigSchemaOptions = {}) {
   );
 
   const signerSchema = z.strictObject({
-    type: text(z.literal('local', { error: (issue) => (issue.input === 'vault' ? '"vault" is not supported by idport yet (supported: local)' : undefined) })),
+    type: text(
+      z.literal('local', {
+        error: (issue) =>
+          issue.input === 'vault' ? '"vault" is not supported by idport yet (supported: local)' : undefined,
+      }),
+    ),
     config: withExpansion(
       z.strictObject({
         keysRotationPeriod: duration({ positive: true }),
@@ -115,7 +137,9 @@ export function createConfigSchema(options: ConfigSchemaOptions = {}) {
       name: nonEmptyText(),
       logoURL: text().default(''),
       /** idport addition: `session` makes refresh tokens end with the browser session that issued them (revoked at logout). */
-      refreshTokenLifetime: text(z.literal('session', { error: 'expected "session" (refresh tokens end at logout)' })).optional(),
+      refreshTokenLifetime: text(
+        z.literal('session', { error: 'expected "session" (refresh tokens end at logout)' }),
+      ).optional(),
       allowedConnectors: notSupported(),
       mfaChain: notSupported(),
       ssoSharedWith: notSupported(),
@@ -124,8 +148,10 @@ export function createConfigSchema(options: ConfigSchemaOptions = {}) {
     .superRefine((client, ctx) => {
       const clean = (key: string): boolean => parsedCleanly(ctx.issues, key);
       if (clean('id') && clean('idEnv')) {
-        if (client.id !== undefined && client.idEnv !== undefined) ctx.addIssue(custom(['idEnv'], 'set either id or idEnv, not both', client.idEnv));
-        else if (client.id === undefined && client.idEnv === undefined) ctx.addIssue(custom(['id'], 'required (or idEnv)'));
+        if (client.id !== undefined && client.idEnv !== undefined)
+          ctx.addIssue(custom(['idEnv'], 'set either id or idEnv, not both', client.idEnv));
+        else if (client.id === undefined && client.idEnv === undefined)
+          ctx.addIssue(custom(['id'], 'required (or idEnv)'));
         else if (client.idEnv !== undefined) {
           const problem = envProblem(client.idEnv);
           if (problem !== undefined) ctx.addIssue(custom(['idEnv'], problem, client.idEnv));
@@ -177,7 +203,9 @@ export function createConfigSchema(options: ConfigSchemaOptions = {}) {
         const parsed = problem === undefined ? parseBcryptHash(env[user.hashFromEnv] ?? '') : undefined;
         if (problem !== undefined) ctx.addIssue(custom(['hashFromEnv'], problem, user.hashFromEnv));
         else if (parsed !== undefined && 'error' in parsed)
-          ctx.addIssue(custom(['hashFromEnv'], `environment variable ${user.hashFromEnv}: ${parsed.error}`, user.hashFromEnv));
+          ctx.addIssue(
+            custom(['hashFromEnv'], `environment variable ${user.hashFromEnv}: ${parsed.error}`, user.hashFromEnv),
+          );
       } else ctx.addIssue(custom(['hash'], 'required (or hashFromEnv)'));
     }, evenWithOtherErrors('mapping'))
     .transform(({ hashFromEnv, ...user }) => {
@@ -198,7 +226,8 @@ export function createConfigSchema(options: ConfigSchemaOptions = {}) {
       return;
     }
     const result = schema.safeParse(expanded(config ?? {}), { error: humanError });
-    if (!result.success) for (const issue of result.error.issues) ctx.addIssue({ ...issue, path: ['config', ...issue.path] });
+    if (!result.success)
+      for (const issue of result.error.issues) ctx.addIssue({ ...issue, path: ['config', ...issue.path] });
   };
 
   const connectorSchema = z
@@ -214,7 +243,8 @@ export function createConfigSchema(options: ConfigSchemaOptions = {}) {
       grantTypes: notSupported(),
     })
     .superRefine((connector, ctx) => {
-      if (parsedCleanly(ctx.issues, 'type') && parsedCleanly(ctx.issues, 'config')) checkConnectorConfig(connector.type, connector.config, ctx);
+      if (parsedCleanly(ctx.issues, 'type') && parsedCleanly(ctx.issues, 'config'))
+        checkConnectorConfig(connector.type, connector.config, ctx);
     }, evenWithOtherErrors('mapping'))
     // The validated YAML after `$VAR` expansion, not the schema's output: the registry parses it again when
     // it opens the connector, and a schema with transforms need not accept its own output.
@@ -230,7 +260,10 @@ export function createConfigSchema(options: ConfigSchemaOptions = {}) {
         if (typeof key !== 'string' || key === '') return;
         const first = seen.get(normalize(key));
         if (first === undefined) seen.set(normalize(key), index);
-        else ctx.addIssue(custom([index, field], `duplicate ${what} ${JSON.stringify(key)} (also ${list}[${first}])`, key));
+        else
+          ctx.addIssue(
+            custom([index, field], `duplicate ${what} ${JSON.stringify(key)} (also ${list}[${first}])`, key),
+          );
       });
     };
 
@@ -268,18 +301,36 @@ export function createConfigSchema(options: ConfigSchemaOptions = {}) {
       oauth2: oauth2Schema,
       staticClients: z
         .array(staticClientSchema)
-        .superRefine(noDuplicates('staticClients', 'id', 'client id', (client) => client.id), evenWithOtherErrors('list'))
+        .superRefine(
+          noDuplicates('staticClients', 'id', 'client id', (client) => client.id),
+          evenWithOtherErrors('list'),
+        )
         .default([]),
       connectors: z
         .array(connectorSchema)
-        .superRefine(noDuplicates('connectors', 'id', 'connector id', (connector) => connector.id), evenWithOtherErrors('list'))
+        .superRefine(
+          noDuplicates('connectors', 'id', 'connector id', (connector) => connector.id),
+          evenWithOtherErrors('list'),
+        )
         .default([]),
       /** Adds the built-in "local" connector backed by the password store. */
       enablePasswordDB: z.boolean().default(false),
       staticPasswords: z
         .array(staticPasswordSchema)
-        .superRefine(noDuplicates('staticPasswords', 'email', 'email', (user) => user.email, (email) => email.toLowerCase()), evenWithOtherErrors('list'))
-        .superRefine(noDuplicates('staticPasswords', 'userID', 'userID', (user) => user.userID), evenWithOtherErrors('list'))
+        .superRefine(
+          noDuplicates(
+            'staticPasswords',
+            'email',
+            'email',
+            (user) => user.email,
+            (email) => email.toLowerCase(),
+          ),
+          evenWithOtherErrors('list'),
+        )
+        .superRefine(
+          noDuplicates('staticPasswords', 'userID', 'userID', (user) => user.userID),
+          evenWithOtherErrors('list'),
+        )
         .default([]),
       frontend: frontendSchema,
       logger: loggerSchema,
@@ -297,17 +348,27 @@ export function createConfigSchema(options: ConfigSchemaOptions = {}) {
         ctx.addIssue(custom(['staticPasswords'], 'requires enablePasswordDB: true'));
       if (!Array.isArray(config.connectors)) return;
       // Connector ids that parsed, even when another part of that connector did not.
-      const ids = config.connectors.flatMap((connector, index) => (clean('connectors', index, 'id') ? [{ id: connector.id, index }] : []));
+      const ids = config.connectors.flatMap((connector, index) =>
+        clean('connectors', index, 'id') ? [{ id: connector.id, index }] : [],
+      );
       const known = ids.map(({ id }) => id);
       if (config.enablePasswordDB) {
         for (const { id, index } of ids)
           if (id === PASSWORD_DB_CONNECTOR_ID)
-            ctx.addIssue(custom(['connectors', index, 'id'], `"${id}" is the password database's id (enablePasswordDB: true)`, id));
+            ctx.addIssue(
+              custom(['connectors', index, 'id'], `"${id}" is the password database's id (enablePasswordDB: true)`, id),
+            );
         known.unshift(PASSWORD_DB_CONNECTOR_ID);
       }
       const wanted = clean('oauth2') ? config.oauth2.passwordConnector : undefined;
       if (wanted !== undefined && ids.length === config.connectors.length && !known.includes(wanted))
-        ctx.addIssue(custom(['oauth2', 'passwordConnector'], `no connector with id ${JSON.stringify(wanted)} (connectors: ${[...new Set(known)].join(', ') || 'none'})`, wanted));
+        ctx.addIssue(
+          custom(
+            ['oauth2', 'passwordConnector'],
+            `no connector with id ${JSON.stringify(wanted)} (connectors: ${[...new Set(known)].join(', ') || 'none'})`,
+            wanted,
+          ),
+        );
     }, evenWithOtherErrors('mapping'))
     .transform(({ signer, ...config }) => ({
       ...config,

@@ -67,7 +67,12 @@ export const postgresConfigSchema = z
     if (!parsedCleanly(ctx.issues, 'url') || pg.url === undefined) return;
     const discrete = (['host', 'port', 'database', 'user', 'password'] as const).filter((key) => pg[key] !== undefined);
     if (discrete.length > 0)
-      ctx.addIssue({ code: 'custom', path: ['url'], input: pg.url, message: `set either url or ${discrete.join('/')}, not both` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        input: pg.url,
+        message: `set either url or ${discrete.join('/')}, not both`,
+      });
   }, evenWithOtherErrors('mapping'));
 
 const TLS_VERSIONS = ['1.2', '1.3'] as const;
@@ -112,7 +117,8 @@ export const webSchema = z
             code: 'custom',
             path: ['header'],
             input: remote.header,
-            message: 'is read only from clientRemoteIP.trustedProxies, which is empty: list your proxies\' CIDR ranges (0.0.0.0/0 and ::/0 trust every peer, as Dex does)',
+            message:
+              "is read only from clientRemoteIP.trustedProxies, which is empty: list your proxies' CIDR ranges (0.0.0.0/0 and ::/0 trust every peer, as Dex does)",
           });
       }, evenWithOtherErrors('mapping'))
       // X-Forwarded-For unless told otherwise: what proxies set, and what idport read before `header` was honoured.
@@ -129,8 +135,19 @@ export const webSchema = z
       if (web.tlsKey === undefined && clean('tlsKey'))
         ctx.addIssue({ code: 'custom', path: ['tlsKey'], input: undefined, message: 'required when https is set' });
     }
-    if (clean('tlsMinVersion') && clean('tlsMaxVersion') && web.tlsMinVersion !== undefined && web.tlsMaxVersion !== undefined && web.tlsMinVersion > web.tlsMaxVersion)
-      ctx.addIssue({ code: 'custom', path: ['tlsMinVersion'], input: web.tlsMinVersion, message: 'must not be greater than tlsMaxVersion' });
+    if (
+      clean('tlsMinVersion') &&
+      clean('tlsMaxVersion') &&
+      web.tlsMinVersion !== undefined &&
+      web.tlsMaxVersion !== undefined &&
+      web.tlsMinVersion > web.tlsMaxVersion
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tlsMinVersion'],
+        input: web.tlsMinVersion,
+        message: 'must not be greater than tlsMaxVersion',
+      });
   }, evenWithOtherErrors('mapping'));
 
 /** `telemetry`: the separate listener for /metrics and health checks. */
@@ -139,7 +156,10 @@ export const telemetrySchema = z
     /** Address of the second listener serving /metrics (Prometheus) and the health checks. */
     http: listenAddress().optional(),
     /** Dex serves Go's pprof here; Node has no equivalent, so only false is accepted. */
-    enableProfiling: z.boolean().refine((enabled) => !enabled, { error: 'not supported by idport yet' }).default(false),
+    enableProfiling: z
+      .boolean()
+      .refine((enabled) => !enabled, { error: 'not supported by idport yet' })
+      .default(false),
   })
   .prefault({});
 
@@ -232,9 +252,9 @@ const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** `sessions` (Dex master): the browser login session, with Dex's defaults. */
 export const sessionsSchema = z
   .strictObject({
-    cookieName: text(z.string().regex(COOKIE_NAME, { error: 'expected a cookie name (letters, digits, "_" or "-")' })).default(
-      'dex_session',
-    ),
+    cookieName: text(
+      z.string().regex(COOKIE_NAME, { error: 'expected a cookie name (letters, digits, "_" or "-")' }),
+    ).default('dex_session'),
     absoluteLifetime: duration({ positive: true }).prefault('24h'),
     validIfNotUsedFor: duration({ positive: true }).prefault('1h'),
     rememberMeCheckedByDefault: z.boolean().default(true),
@@ -244,6 +264,11 @@ export const sessionsSchema = z
   .superRefine((sessions, ctx) => {
     if (!parsedCleanly(ctx.issues, 'absoluteLifetime') || !parsedCleanly(ctx.issues, 'validIfNotUsedFor')) return;
     if (sessions.validIfNotUsedFor > sessions.absoluteLifetime)
-      ctx.addIssue({ code: 'custom', path: ['validIfNotUsedFor'], input: sessions.validIfNotUsedFor, message: 'must not exceed absoluteLifetime' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['validIfNotUsedFor'],
+        input: sessions.validIfNotUsedFor,
+        message: 'must not exceed absoluteLifetime',
+      });
   }, evenWithOtherErrors('mapping'))
   .prefault({});

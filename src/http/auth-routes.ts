@@ -81,13 +81,25 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
 
   // OIDC Core §3.1.2.1: the authorization endpoint must support GET and POST.
   const authorize = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const params = request.method === 'POST' ? formOf(request) : new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1));
+    const params =
+      request.method === 'POST'
+        ? formOf(request)
+        : new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1));
     if (!request.url.includes('?') && request.method === 'GET') params.delete(request.url);
-    const start = await startAuthorization(provider, params, browserIdOf(provider, request, reply), request.cookies[sessionCookie]);
+    const start = await startAuthorization(
+      provider,
+      params,
+      browserIdOf(provider, request, reply),
+      request.cookies[sessionCookie],
+    );
     if (start.kind === 'respond') return sendAuthorizationResponse(reply, page, start.response);
     if (start.kind === 'loggedIn') return afterLogin(start.request, reply);
     if (start.kind === 'connector') return redirect(reply, connectorUrl(start.connectorId, start.request));
-    const connectors = [...provider.connectors.values()].map((c) => ({ name: c.name, type: c.type, url: connectorUrl(c.id, start.request) }));
+    const connectors = [...provider.connectors.values()].map((c) => ({
+      name: c.name,
+      type: c.type,
+      url: connectorUrl(c.id, start.request),
+    }));
     sendPage(reply, page, renderLogin({ ...page.base, connectors }));
   };
   app.get('/auth', authorize);
@@ -98,16 +110,30 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
     const entry = connectorOf(provider, request.params.connector);
     const chosen = await chooseConnector(provider, pending, entry.id);
     const { connector } = entry;
-    if (connector.kind === 'password') return redirect(reply, `${base}/auth/${encodeURIComponent(entry.id)}/login?state=${encodeURIComponent(chosen.id)}`);
+    if (connector.kind === 'password')
+      return redirect(
+        reply,
+        `${base}/auth/${encodeURIComponent(entry.id)}/login?state=${encodeURIComponent(chosen.id)}`,
+      );
     if (connector.kind === 'callback') {
-      const { url, connectorState } = await connector.loginUrl(scopesOf(chosen), `${provider.settings.issuer}/callback`, chosen.id);
+      const { url, connectorState } = await connector.loginUrl(
+        scopesOf(chosen),
+        `${provider.settings.issuer}/callback`,
+        chosen.id,
+      );
       await saveConnectorState(provider, chosen, connectorState);
       return redirect(reply, url);
     }
     return sendSamlLogin(provider, page, reply, chosen, connector);
   });
 
-  const passwordPage = (pending: AuthRequest, connectorId: string, username: string, invalid: boolean, rememberMe = provider.settings.sessions.rememberMeDefault): string => {
+  const passwordPage = (
+    pending: AuthRequest,
+    connectorId: string,
+    username: string,
+    invalid: boolean,
+    rememberMe = provider.settings.sessions.rememberMeDefault,
+  ): string => {
     const entry = connectorOf(provider, connectorId);
     if (entry.connector.kind !== 'password') throw new AuthorizePageError('This connector does not take a password.');
     return renderPassword({
@@ -124,37 +150,59 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
 
   app.get<{ Params: { connector: string } }>('/auth/:connector/login', async (request, reply) => {
     const pending = await loadRequest(provider, param(request, 'state'), request.cookies[BROWSER_COOKIE]);
-    if (pending.connectorId !== request.params.connector) throw new AuthorizePageError('This login request belongs to another connector.');
+    if (pending.connectorId !== request.params.connector)
+      throw new AuthorizePageError('This login request belongs to another connector.');
     sendPage(reply, page, passwordPage(pending, pending.connectorId, pending.loginHint, false));
   });
 
-  app.post<{ Params: { connector: string } }>('/auth/:connector/login', { config: { rateLimit: passwordLoginRateLimit(options.passwordAttemptsPerMinute) } }, async (request, reply) => {
-    const pending = await loadRequest(provider, param(request, 'state'), request.cookies[BROWSER_COOKIE]);
-    const form = formOf(request);
-    checkCsrf(pending, form.get('csrf') ?? undefined);
-    if (pending.connectorId !== request.params.connector) throw new AuthorizePageError('This login request belongs to another connector.');
-    const entry = connectorOf(provider, pending.connectorId);
-    if (entry.connector.kind !== 'password') throw new AuthorizePageError('This connector does not take a password.');
-    const username = form.get('login') ?? '';
-    const identity = await entry.connector.login(scopesOf(pending), username, form.get('password') ?? '');
-    const rememberMe = form.get('remember_me') === 'on';
-    if (identity === undefined) return sendPage(reply, page, passwordPage(pending, pending.connectorId, username, true, rememberMe), 401);
-    const loggedIn = await finishLogin(provider, pending, identity, { rememberMe, sessionCookie: request.cookies[sessionCookie] });
-    setSessionCookie(reply, loggedIn.cookie);
-    return afterLogin(loggedIn.request, reply);
-  });
+  app.post<{ Params: { connector: string } }>(
+    '/auth/:connector/login',
+    { config: { rateLimit: passwordLoginRateLimit(options.passwordAttemptsPerMinute) } },
+    async (request, reply) => {
+      const pending = await loadRequest(provider, param(request, 'state'), request.cookies[BROWSER_COOKIE]);
+      const form = formOf(request);
+      checkCsrf(pending, form.get('csrf') ?? undefined);
+      if (pending.connectorId !== request.params.connector)
+        throw new AuthorizePageError('This login request belongs to another connector.');
+      const entry = connectorOf(provider, pending.connectorId);
+      if (entry.connector.kind !== 'password') throw new AuthorizePageError('This connector does not take a password.');
+      const username = form.get('login') ?? '';
+      const identity = await entry.connector.login(scopesOf(pending), username, form.get('password') ?? '');
+      const rememberMe = form.get('remember_me') === 'on';
+      if (identity === undefined)
+        return sendPage(reply, page, passwordPage(pending, pending.connectorId, username, true, rememberMe), 401);
+      const loggedIn = await finishLogin(provider, pending, identity, {
+        rememberMe,
+        sessionCookie: request.cookies[sessionCookie],
+      });
+      setSessionCookie(reply, loggedIn.cookie);
+      return afterLogin(loggedIn.request, reply);
+    },
+  );
 
   /** An upstream login (callback or SAML) has no form to ask "remember me": the configured default decides. */
-  const completeLogin = async (request: FastifyRequest, reply: FastifyReply, pending: AuthRequest, identity: Identity): Promise<void> => {
-    const loggedIn = await finishLogin(provider, pending, identity, { rememberMe: provider.settings.sessions.rememberMeDefault, sessionCookie: request.cookies[sessionCookie] });
+  const completeLogin = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    pending: AuthRequest,
+    identity: Identity,
+  ): Promise<void> => {
+    const loggedIn = await finishLogin(provider, pending, identity, {
+      rememberMe: provider.settings.sessions.rememberMeDefault,
+      sessionCookie: request.cookies[sessionCookie],
+    });
     setSessionCookie(reply, loggedIn.cookie);
     return afterLogin(loggedIn.request, reply);
   };
 
-  const callback = async (request: FastifyRequest<{ Params: { connector?: string } }>, reply: FastifyReply): Promise<void> => {
+  const callback = async (
+    request: FastifyRequest<{ Params: { connector?: string } }>,
+    reply: FastifyReply,
+  ): Promise<void> => {
     const pending = await loadRequest(provider, param(request, 'state'), request.cookies[BROWSER_COOKIE]);
     const connectorId = request.params.connector ?? pending.connectorId;
-    if (connectorId !== pending.connectorId) throw new AuthorizePageError('This login request belongs to another connector.');
+    if (connectorId !== pending.connectorId)
+      throw new AuthorizePageError('This login request belongs to another connector.');
     const entry = connectorOf(provider, connectorId);
     if (entry.connector.kind !== 'callback') throw new AuthorizePageError('This connector does not use callbacks.');
     const query = new URLSearchParams(request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '');
@@ -167,24 +215,30 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
   samlRoutes(app, { provider, page, browserCookie: BROWSER_COOKIE, complete: completeLogin });
 
   const afterLogin = async (request: AuthRequest, reply: FastifyReply): Promise<void> => {
-    if (!(await needsApproval(provider, request))) return sendAuthorizationResponse(reply, page, await approvedResponse(provider, request));
+    if (!(await needsApproval(provider, request)))
+      return sendAuthorizationResponse(reply, page, await approvedResponse(provider, request));
     return redirect(reply, `${base}/approval?req=${encodeURIComponent(request.id)}`);
   };
 
   app.get('/approval', async (request, reply) => {
     const pending = await loadRequest(provider, param(request, 'req'), request.cookies[BROWSER_COOKIE]);
     if (!pending.loggedIn) throw new AuthorizePageError('Log in before approving this request.');
-    if (!(await needsApproval(provider, pending))) return sendAuthorizationResponse(reply, page, await approvedResponse(provider, pending));
+    if (!(await needsApproval(provider, pending)))
+      return sendAuthorizationResponse(reply, page, await approvedResponse(provider, pending));
     const client = await provider.storage.clients.get(pending.clientId);
-    sendPage(reply, page, renderApproval({
-      ...page.base,
-      clientName: client?.name !== undefined && client.name !== '' ? client.name : pending.clientId,
-      ...(client?.logoURL ? { clientLogoUrl: client.logoURL } : {}),
-      scopes: pending.scopes,
-      postUrl: `${base}/approval`,
-      authReqId: pending.id,
-      csrfToken: pending.csrfToken,
-    }));
+    sendPage(
+      reply,
+      page,
+      renderApproval({
+        ...page.base,
+        clientName: client?.name !== undefined && client.name !== '' ? client.name : pending.clientId,
+        ...(client?.logoURL ? { clientLogoUrl: client.logoURL } : {}),
+        scopes: pending.scopes,
+        postUrl: `${base}/approval`,
+        authReqId: pending.id,
+        csrfToken: pending.csrfToken,
+      }),
+    );
   });
 
   app.post('/approval', async (request, reply) => {
@@ -192,7 +246,10 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
     const pending = await loadRequest(provider, form.get('req') ?? undefined, request.cookies[BROWSER_COOKIE]);
     checkCsrf(pending, form.get('csrf') ?? undefined);
     if (!pending.loggedIn) throw new AuthorizePageError('Log in before approving this request.');
-    const response = form.get('approval') === 'approve' ? await approvedResponse(provider, pending) : await deniedResponse(provider, pending);
+    const response =
+      form.get('approval') === 'approve'
+        ? await approvedResponse(provider, pending)
+        : await deniedResponse(provider, pending);
     sendAuthorizationResponse(reply, page, response);
   });
 };
@@ -217,7 +274,10 @@ const backUrlOf = (provider: Provider, pending: AuthRequest): string => {
  */
 const backQuery = (request: AuthRequest): string => {
   const params = new URLSearchParams({
-    client_id: request.clientId, response_type: request.responseTypes.join(' '), scope: request.scopes.join(' '), response_mode: request.responseMode,
+    client_id: request.clientId,
+    response_type: request.responseTypes.join(' '),
+    scope: request.scopes.join(' '),
+    response_mode: request.responseMode,
   });
   // Only when the client sent it: a redirect_uri in the request obliges the client to repeat it at /token (RFC 6749 §4.1.3).
   if (request.redirectUriSent) params.set('redirect_uri', request.redirectUri);

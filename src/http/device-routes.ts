@@ -6,7 +6,13 @@
 import type {} from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import { isDeviceFlowEnabled, startDeviceFlow } from '../oauth/device.js';
-import { checkDeviceCsrf, deviceFormCsrf, findPendingDeviceRequest, finishDeviceLogin, startDeviceLogin } from '../oauth/device-login.js';
+import {
+  checkDeviceCsrf,
+  deviceFormCsrf,
+  findPendingDeviceRequest,
+  finishDeviceLogin,
+  startDeviceLogin,
+} from '../oauth/device-login.js';
 import type { Provider } from '../oauth/provider.js';
 import { renderDevice, renderDeviceResult, renderLogin } from '../../web/render.js';
 import { BROWSER_COOKIE, browserIdOf } from './auth-routes.js';
@@ -44,24 +50,42 @@ const devicePageRoutes = async (app: FastifyInstance, options: DeviceRoutesOptio
 
   app.get('/device', async (request, reply) => {
     const userCode = (request.query as Record<string, unknown>).user_code;
-    sendPage(reply, page, codePage(browserIdOf(provider, request, reply), typeof userCode === 'string' ? userCode : '', false));
+    sendPage(
+      reply,
+      page,
+      codePage(browserIdOf(provider, request, reply), typeof userCode === 'string' ? userCode : '', false),
+    );
   });
 
   // Rate-limited per client IP like password logins: with 20^8 codes and this budget, guessing someone's code is hopeless.
-  app.post('/device/auth/verify_code', { config: { rateLimit: passwordLoginRateLimit(options.passwordAttemptsPerMinute) } }, async (request, reply) => {
-    const form = formOf(request);
-    const browserId = request.cookies[BROWSER_COOKIE];
-    checkDeviceCsrf(browserId, form.get('csrf') ?? undefined);
-    const typed = form.get('user_code') ?? '';
-    const device = await findPendingDeviceRequest(provider, typed);
-    if (device === undefined) return sendPage(reply, page, codePage(browserId, typed, true), 400);
-    const start = await startDeviceLogin(provider, device, browserId, request.cookies[provider.settings.sessions.cookieName]);
-    const req = encodeURIComponent(start.request.id);
-    if (start.kind === 'loggedIn') return redirect(reply, `${base}/approval?req=${req}`);
-    if (start.kind === 'connector') return redirect(reply, `${base}/auth/${encodeURIComponent(start.connectorId)}?req=${req}`);
-    const connectors = [...provider.connectors.values()].map((c) => ({ name: c.name, type: c.type, url: `${base}/auth/${encodeURIComponent(c.id)}?req=${req}` }));
-    sendPage(reply, page, renderLogin({ ...page.base, connectors }));
-  });
+  app.post(
+    '/device/auth/verify_code',
+    { config: { rateLimit: passwordLoginRateLimit(options.passwordAttemptsPerMinute) } },
+    async (request, reply) => {
+      const form = formOf(request);
+      const browserId = request.cookies[BROWSER_COOKIE];
+      checkDeviceCsrf(browserId, form.get('csrf') ?? undefined);
+      const typed = form.get('user_code') ?? '';
+      const device = await findPendingDeviceRequest(provider, typed);
+      if (device === undefined) return sendPage(reply, page, codePage(browserId, typed, true), 400);
+      const start = await startDeviceLogin(
+        provider,
+        device,
+        browserId,
+        request.cookies[provider.settings.sessions.cookieName],
+      );
+      const req = encodeURIComponent(start.request.id);
+      if (start.kind === 'loggedIn') return redirect(reply, `${base}/approval?req=${req}`);
+      if (start.kind === 'connector')
+        return redirect(reply, `${base}/auth/${encodeURIComponent(start.connectorId)}?req=${req}`);
+      const connectors = [...provider.connectors.values()].map((c) => ({
+        name: c.name,
+        type: c.type,
+        url: `${base}/auth/${encodeURIComponent(c.id)}?req=${req}`,
+      }));
+      sendPage(reply, page, renderLogin({ ...page.base, connectors }));
+    },
+  );
 
   app.get('/device/callback', async (request, reply) => {
     const query = new URLSearchParams(request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '');

@@ -15,6 +15,8 @@ export const discoveryRoutes = async (app: FastifyInstance, options: { provider:
     const [jwks, nextRotation] = await Promise.all([provider.signer.jwks(), provider.signer.nextRotation()]);
     // Cache until the next rotation (as Dex does), so clients pick up a new key soon after it appears.
     const untilRotation = Math.floor((nextRotation.getTime() - provider.deps.clock.now().getTime()) / 1000);
-    void reply.header('Cache-Control', `public, max-age=${Math.max(0, Math.min(untilRotation, 86_400))}, must-revalidate`).send(jwks);
+    void reply
+      .header('Cache-Control', `public, max-age=${Math.max(0, Math.min(untilRotation, 86_400))}, must-revalidate`)
+      .send(jwks);
   });
 };

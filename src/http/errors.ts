@@ -45,7 +45,10 @@ export const jsonErrorHandler =
       .code(status)
       .header('Cache-Control', 'no-store')
       .header('Pragma', 'no-cache')
-      .send({ error: error.code, ...(error.description !== undefined ? { error_description: wireDescription(error.description) } : {}) });
+      .send({
+        error: error.code,
+        ...(error.description !== undefined ? { error_description: wireDescription(error.description) } : {}),
+      });
   };
 
 /**
@@ -82,7 +85,8 @@ export const pageErrorHandler =
       const error = toOAuthError(err, request);
       status = statusOf(error);
       title = status >= 500 ? 'Something went wrong' : 'Bad request';
-      message = status >= 500 ? 'idport could not complete the request. Try again later.' : (error.description ?? error.code);
+      message =
+        status >= 500 ? 'idport could not complete the request. Try again later.' : (error.description ?? error.code);
     }
     sendPage(reply, page, renderError({ ...page.base, title, message }), status);
   };

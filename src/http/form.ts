@@ -5,9 +5,13 @@ import type { TokenRequest } from '../oauth/token.js';
 
 /** Registers the form parser on an app; the parsed body is a URLSearchParams. */
 export const registerFormParser = (app: FastifyInstance): void => {
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => {
-    done(null, new URLSearchParams(typeof body === 'string' ? body : body.toString('utf8')));
-  });
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: 64 * 1024 },
+    (_request, body, done) => {
+      done(null, new URLSearchParams(typeof body === 'string' ? body : body.toString('utf8')));
+    },
+  );
 };
 
 /** The request's form body, or an empty one when it sent none. */
@@ -26,6 +30,7 @@ const singleValued = (form: URLSearchParams): Record<string, string> => {
 
 /** The form of a back-channel POST and its Authorization header; anything but a form is invalid_request. */
 export const formRequest = (request: FastifyRequest): TokenRequest => {
-  if (!(request.body instanceof URLSearchParams)) throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
+  if (!(request.body instanceof URLSearchParams))
+    throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
   return { authorization: request.headers.authorization, form: singleValued(request.body) };
 };

@@ -11,7 +11,13 @@ const storageAnswers = async (storage: Storage): Promise<boolean> => {
     timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS);
   });
   try {
-    return await Promise.race([storage.ping().then(() => true, () => false), timeout]);
+    return await Promise.race([
+      storage.ping().then(
+        () => true,
+        () => false,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -24,7 +30,10 @@ export const healthRoutes = async (app: FastifyInstance, options: { storage: Sto
   });
   const ready = async (_request: unknown, reply: FastifyReply): Promise<void> => {
     const ok = await storageAnswers(storage);
-    void reply.code(ok ? 200 : 503).header('Cache-Control', 'no-store').send({ status: ok ? 'ok' : 'unavailable', checks: { storage: ok ? 'ok' : 'unavailable' } });
+    void reply
+      .code(ok ? 200 : 503)
+      .header('Cache-Control', 'no-store')
+      .send({ status: ok ? 'ok' : 'unavailable', checks: { storage: ok ? 'ok' : 'unavailable' } });
   };
   app.get('/healthz/ready', ready);
   app.get('/healthz', ready);

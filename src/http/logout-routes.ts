@@ -22,17 +22,26 @@ const finish = (reply: FastifyReply, page: PageContext, request: LogoutRequest):
     if (request.state !== undefined) url.searchParams.set('state', request.state);
     return redirect(reply, url.href);
   }
-  sendPage(reply, page, renderLoggedOut({ ...page.base, ...(request.client?.name ? { clientName: request.client.name } : {}) }));
+  sendPage(
+    reply,
+    page,
+    renderLoggedOut({ ...page.base, ...(request.client?.name ? { clientName: request.client.name } : {}) }),
+  );
 };
 
-export const logoutRoutes = async (app: FastifyInstance, options: { provider: Provider; page: PageContext }): Promise<void> => {
+export const logoutRoutes = async (
+  app: FastifyInstance,
+  options: { provider: Provider; page: PageContext },
+): Promise<void> => {
   const { provider, page } = options;
   const cookieName = provider.settings.sessions.cookieName;
   app.setErrorHandler(pageErrorHandler(provider, page));
 
   const logout = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     // The confirmation form carries the original parameters in its action URL and the CSRF token in its body.
-    const params = new URLSearchParams(request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '');
+    const params = new URLSearchParams(
+      request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '',
+    );
     if (request.method === 'POST') for (const [name, value] of formOf(request)) params.set(name, value);
     const logoutRequest = await validateLogout(provider, params);
     const cookie = request.cookies[cookieName];
@@ -42,14 +51,24 @@ export const logoutRoutes = async (app: FastifyInstance, options: { provider: Pr
       throw new AuthorizePageError('The logout form was not submitted from this browser. Go back and try again.');
     }
     // A valid id_token_hint for this session's user proves the client asks on the user's behalf (§2); otherwise ask the user.
-    const proven = logoutRequest.hintSubject !== undefined && (session === undefined || logoutRequest.hintSubject === subjectOf(session));
+    const proven =
+      logoutRequest.hintSubject !== undefined &&
+      (session === undefined || logoutRequest.hintSubject === subjectOf(session));
     if (session !== undefined && cookie !== undefined && !proven && !confirmed) {
       const carried = new URLSearchParams();
       for (const name of ['post_logout_redirect_uri', 'state', 'client_id', 'id_token_hint']) {
         const value = params.get(name);
         if (value !== null) carried.set(name, value);
       }
-      return sendPage(reply, page, renderLogout({ ...page.base, postUrl: `${provider.settings.basePath}/logout?${carried.toString()}`, csrfToken: csrfFor(cookie) }));
+      return sendPage(
+        reply,
+        page,
+        renderLogout({
+          ...page.base,
+          postUrl: `${provider.settings.basePath}/logout?${carried.toString()}`,
+          csrfToken: csrfFor(cookie),
+        }),
+      );
     }
     if (session !== undefined) {
       const { deliveries } = await endSession(provider, session);

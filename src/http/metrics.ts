@@ -41,7 +41,12 @@ export const createHttpMetrics = (): HttpMetrics => {
   const registry = new Registry();
   return {
     registry,
-    requests: new Counter({ name: 'http_requests_total', help: 'Count of all HTTP requests.', labelNames: ['code', 'method', 'handler'], registers: [registry] }),
+    requests: new Counter({
+      name: 'http_requests_total',
+      help: 'Count of all HTTP requests.',
+      labelNames: ['code', 'method', 'handler'],
+      registers: [registry],
+    }),
     duration: new Histogram({
       name: 'request_duration_seconds',
       help: 'A histogram of latencies for requests.',
@@ -82,7 +87,10 @@ export interface InstrumentOptions {
 
 /** Dex's handler label: the route pattern under the issuer path, parameters written `{name}` ("/auth/{connector}"). */
 export const handlerLabel = (route: string, basePath: string): string => {
-  const underIssuer = basePath !== '' && (route === basePath || route.startsWith(`${basePath}/`)) ? route.slice(basePath.length) || '/' : route;
+  const underIssuer =
+    basePath !== '' && (route === basePath || route.startsWith(`${basePath}/`))
+      ? route.slice(basePath.length) || '/'
+      : route;
   return underIssuer.replace(/:(\w+)/g, '{$1}');
 };
 
@@ -97,14 +105,20 @@ export const instrument = (app: FastifyInstance, metrics: HttpMetrics, options: 
     const route = request.routeOptions.url;
     // Requests that matched no route (404s) have no bounded name; Dex does not count them either.
     if (route === undefined) return;
-    const labels = { code: String(reply.statusCode), method: request.method, handler: handlerLabel(route, options.basePath) };
+    const labels = {
+      code: String(reply.statusCode),
+      method: request.method,
+      handler: handlerLabel(route, options.basePath),
+    };
     metrics.requests.inc(labels);
     metrics.duration.observe(labels, reply.elapsedTime / 1000);
     if (request.method !== 'POST') return;
-    if (labels.handler === '/token' && reply.statusCode === 200) metrics.tokensIssued.inc({ grant_type: grantTypeOf(request, options.grantTypes) });
+    if (labels.handler === '/token' && reply.statusCode === 200)
+      metrics.tokensIssued.inc({ grant_type: grantTypeOf(request, options.grantTypes) });
     if (labels.handler === '/auth/{connector}/login' && reply.statusCode === 401) {
       const { connector } = request.params as { connector?: unknown };
-      if (typeof connector === 'string' && options.isConnector(connector)) metrics.passwordLoginFailures.inc({ connector });
+      if (typeof connector === 'string' && options.isConnector(connector))
+        metrics.passwordLoginFailures.inc({ connector });
     }
   });
 };

@@ -9,7 +9,13 @@ export interface PageContext {
   readonly base: Page;
 }
 
-export const sendPage = (reply: FastifyReply, page: PageContext, body: string, status = 200, redirectUri?: string): void => {
+export const sendPage = (
+  reply: FastifyReply,
+  page: PageContext,
+  body: string,
+  status = 200,
+  redirectUri?: string,
+): void => {
   void reply
     .code(status)
     .headers(securityHeaders(redirectUri === undefined ? {} : { redirectUri }))
@@ -19,16 +25,30 @@ export const sendPage = (reply: FastifyReply, page: PageContext, body: string, s
 
 /** 303 so a POSTed form becomes a GET at the client (RFC 7231 §6.4.4). */
 export const redirect = (reply: FastifyReply, location: string): void => {
-  void reply.code(303).header('Cache-Control', 'no-store').header('Referrer-Policy', 'no-referrer').redirect(location, 303);
+  void reply
+    .code(303)
+    .header('Cache-Control', 'no-store')
+    .header('Referrer-Policy', 'no-referrer')
+    .redirect(location, 303);
 };
 
-export const sendAuthorizationResponse = (reply: FastifyReply, page: PageContext, response: AuthorizationResponse): void => {
+export const sendAuthorizationResponse = (
+  reply: FastifyReply,
+  page: PageContext,
+  response: AuthorizationResponse,
+): void => {
   switch (response.kind) {
     case 'redirect':
       redirect(reply, response.location);
       return;
     case 'form_post':
-      sendPage(reply, page, renderFormPost({ ...page.base, redirectUri: response.redirectUri, params: response.params }), 200, response.redirectUri);
+      sendPage(
+        reply,
+        page,
+        renderFormPost({ ...page.base, redirectUri: response.redirectUri, params: response.params }),
+        200,
+        response.redirectUri,
+      );
       return;
     case 'oob':
       sendPage(reply, page, renderOob({ ...page.base, code: response.code }));

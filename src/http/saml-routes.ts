@@ -31,14 +31,31 @@ export interface SamlRoutesOptions {
   /** Name of the browser-binding cookie (auth-routes' BROWSER_COOKIE; passed in to keep the imports one-way). */
   readonly browserCookie: string;
   /** Finishes a verified login as for every connector: session cookie, then approval or the authorization response. */
-  readonly complete: (request: FastifyRequest, reply: FastifyReply, pending: AuthRequest, identity: Identity) => Promise<void>;
+  readonly complete: (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    pending: AuthRequest,
+    identity: Identity,
+  ) => Promise<void>;
 }
 
 /** Sends the browser to the IdP: the AuthnRequest in an auto-submitting form, RelayState = the auth request id (as Dex). */
-export const sendSamlLogin = async (provider: Provider, page: PageContext, reply: FastifyReply, chosen: AuthRequest, connector: SamlConnector): Promise<void> => {
+export const sendSamlLogin = async (
+  provider: Provider,
+  page: PageContext,
+  reply: FastifyReply,
+  chosen: AuthRequest,
+  connector: SamlConnector,
+): Promise<void> => {
   const { action, samlRequest, connectorState } = await connector.postData(scopesOf(chosen), chosen.id);
   await saveConnectorState(provider, chosen, connectorState);
-  sendPage(reply, page, renderFormPost({ ...page.base, redirectUri: action, params: { SAMLRequest: samlRequest, RelayState: chosen.id } }), 200, action);
+  sendPage(
+    reply,
+    page,
+    renderFormPost({ ...page.base, redirectUri: action, params: { SAMLRequest: samlRequest, RelayState: chosen.id } }),
+    200,
+    action,
+  );
 };
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b));
@@ -58,7 +75,8 @@ const takeConnectorState = async (provider: Provider, pending: AuthRequest): Pro
       return { ...old, connectorState: undefined };
     });
   } catch (err: unknown) {
-    if (err instanceof NotFoundError) throw new ConnectorError('SAML response for a login that has just ended (replay)');
+    if (err instanceof NotFoundError)
+      throw new ConnectorError('SAML response for a login that has just ended (replay)');
     throw err;
   }
   return taken;
@@ -69,16 +87,32 @@ export const samlRoutes = (app: FastifyInstance, options: SamlRoutesOptions): vo
   const { provider, page } = options;
   const base = provider.settings.basePath;
 
-  const acs = async (request: FastifyRequest<{ Params: { connector?: string } }>, reply: FastifyReply): Promise<void> => {
+  const acs = async (
+    request: FastifyRequest<{ Params: { connector?: string } }>,
+    reply: FastifyReply,
+  ): Promise<void> => {
     const form = formOf(request);
     const samlResponse = form.get('SAMLResponse');
     const relayState = form.get('RelayState');
     if (samlResponse === null || samlResponse === '' || relayState === null || relayState === '') {
       request.log.warn({ reason: 'POST without SAMLResponse or RelayState' }, 'SAML response refused');
-      throw new AuthorizePageError('The identity provider sent no login response. Go back to the application and sign in again.');
+      throw new AuthorizePageError(
+        'The identity provider sent no login response. Go back to the application and sign in again.',
+      );
     }
-    const query = request.params.connector === undefined ? '' : `?${new URLSearchParams({ connector: request.params.connector }).toString()}`;
-    sendPage(reply, page, renderFormPost({ ...page.base, redirectUri: `${base}${SAML_CONTINUE_PATH}${query}`, params: { SAMLResponse: samlResponse, RelayState: relayState } }));
+    const query =
+      request.params.connector === undefined
+        ? ''
+        : `?${new URLSearchParams({ connector: request.params.connector }).toString()}`;
+    sendPage(
+      reply,
+      page,
+      renderFormPost({
+        ...page.base,
+        redirectUri: `${base}${SAML_CONTINUE_PATH}${query}`,
+        params: { SAMLResponse: samlResponse, RelayState: relayState },
+      }),
+    );
   };
   app.post('/callback', acs);
   app.post('/callback/:connector', acs);
@@ -90,7 +124,12 @@ export const samlRoutes = (app: FastifyInstance, options: SamlRoutesOptions): vo
     try {
       pending = await loadRequest(provider, relayState, request.cookies[options.browserCookie]);
     } catch (err: unknown) {
-      request.log.warn({ reason: 'RelayState names no pending login of this browser (unknown, expired, finished, or another browser)' }, 'SAML response refused');
+      request.log.warn(
+        {
+          reason: 'RelayState names no pending login of this browser (unknown, expired, finished, or another browser)',
+        },
+        'SAML response refused',
+      );
       throw err;
     }
     // Dex: /callback/<id> must be the connector the login was started with.
@@ -99,7 +138,12 @@ export const samlRoutes = (app: FastifyInstance, options: SamlRoutesOptions): vo
     const { connector } = connectorOf(provider, pending.connectorId);
     if (connector.kind !== 'saml') throw new AuthorizePageError('This login request does not use SAML.');
     const connectorState = await takeConnectorState(provider, pending);
-    const identity = await connector.handlePost(scopesOf(pending), connectorState, form.get('SAMLResponse') ?? '', relayState);
+    const identity = await connector.handlePost(
+      scopesOf(pending),
+      connectorState,
+      form.get('SAMLResponse') ?? '',
+      relayState,
+    );
     return options.complete(request, reply, pending, identity);
   });
 };

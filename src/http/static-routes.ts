@@ -32,7 +32,10 @@ const loadTree = (root: string): Map<string, Asset> => {
   return assets;
 };
 
-export const staticRoutes = async (app: FastifyInstance, options: { staticDir: string; themeDir: string }): Promise<void> => {
+export const staticRoutes = async (
+  app: FastifyInstance,
+  options: { staticDir: string; themeDir: string },
+): Promise<void> => {
   const mounts: [string, Map<string, Asset>][] = [
     ['/static/*', loadTree(options.staticDir)],
     ['/theme/*', loadTree(options.themeDir)],

@@ -37,13 +37,20 @@ const tokenErrorHandler = (err: unknown, request: FastifyRequest, reply: Fastify
     .send({ error: 'temporarily_unavailable', error_description: wireDescription(err.message) });
 };
 
-export const tokenRoutes = async (app: FastifyInstance, options: { provider: Provider; passwordAttemptsPerMinute?: number | undefined }): Promise<void> => {
+export const tokenRoutes = async (
+  app: FastifyInstance,
+  options: { provider: Provider; passwordAttemptsPerMinute?: number | undefined },
+): Promise<void> => {
   const { provider } = options;
   app.setErrorHandler(tokenErrorHandler);
-  app.post('/token', { config: { rateLimit: passwordGrantRateLimit(options.passwordAttemptsPerMinute) } }, async (request, reply) => {
-    const response = await handleTokenRequest(provider, formRequest(request));
-    void reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(response);
-  });
+  app.post(
+    '/token',
+    { config: { rateLimit: passwordGrantRateLimit(options.passwordAttemptsPerMinute) } },
+    async (request, reply) => {
+      const response = await handleTokenRequest(provider, formRequest(request));
+      void reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(response);
+    },
+  );
   // RFC 7662 §2.2; Dex's path.
   app.post('/token/introspect', async (request, reply) => {
     const response = await introspect(provider, formRequest(request));

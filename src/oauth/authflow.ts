@@ -6,7 +6,12 @@ import type { Identity, Scopes } from '../../connectors/connector.js';
 import type { AuthRequest, ResponseMode, Session } from '../../storage/storage.js';
 import { NotFoundError } from '../../storage/storage.js';
 import { OAuthError } from '../errors.js';
-import { AuthorizePageError, RedirectableError, validateAuthorization, type ValidatedAuthorization } from './authorize.js';
+import {
+  AuthorizePageError,
+  RedirectableError,
+  validateAuthorization,
+  type ValidatedAuthorization,
+} from './authorize.js';
 import { endSession, subjectOf } from './logout.js';
 import { hasConsent, isSessionLive, loadSession, recordGrant, startSession, type SessionCookie } from './sessions.js';
 import { claimsOf, mintTokens, verifyIdTokenHint, type GrantFacts } from './claims.js';
@@ -41,7 +46,12 @@ export const scopesOf = (request: Pick<AuthRequest, 'scopes'>): Scopes => ({
  * Whether the browser session can stand in for a login (OIDC Core §3.1.2.1): not with prompt=login, not when
  * the last login is older than max_age, not when id_token_hint names another user.
  */
-const sessionSatisfies = async (provider: Provider, session: Session | undefined, validated: ValidatedAuthorization, idTokenHint: string | null): Promise<boolean> => {
+const sessionSatisfies = async (
+  provider: Provider,
+  session: Session | undefined,
+  validated: ValidatedAuthorization,
+  idTokenHint: string | null,
+): Promise<boolean> => {
   if (session === undefined || validated.prompt.includes('login')) return false;
   const now = provider.deps.clock.now().getTime();
   if (validated.maxAge !== undefined && now - session.authTime.getTime() > validated.maxAge * 1000) return false;
@@ -92,14 +102,20 @@ export const startAuthorization = async (
   const request: AuthRequest =
     reuse && session !== undefined
       ? {
-          ...base, loggedIn: true, connectorId: session.connectorId, claims: session.claims, connectorData: session.connectorData,
-          authTime: session.authTime, sessionId: session.id,
+          ...base,
+          loggedIn: true,
+          connectorId: session.connectorId,
+          claims: session.claims,
+          connectorData: session.connectorData,
+          authTime: session.authTime,
+          sessionId: session.id,
         }
       : { ...base, loggedIn: false };
   if (validated.prompt.includes('none')) {
     // OIDC Core §3.1.2.6: answer at once, without any page.
     if (!reuse) throw new RedirectableError(new OAuthError('login_required', 'the user is not logged in'), target);
-    if (await needsApproval(provider, request)) throw new RedirectableError(new OAuthError('consent_required', 'the user has not approved this client'), target);
+    if (await needsApproval(provider, request))
+      throw new RedirectableError(new OAuthError('consent_required', 'the user has not approved this client'), target);
     // Answered within this request, so the auth request is never stored (silent renewals are frequent).
     return { kind: 'respond', response: await approvedResponse(provider, request, { stored: false }) };
   }
@@ -107,7 +123,8 @@ export const startAuthorization = async (
   if (request.loggedIn) return { kind: 'loggedIn', request };
   if (validated.connectorId !== '') return { kind: 'connector', request, connectorId: validated.connectorId };
   const [only] = provider.connectors.keys();
-  if (provider.connectors.size === 1 && only !== undefined && !settings.alwaysShowLoginScreen) return { kind: 'connector', request, connectorId: only };
+  if (provider.connectors.size === 1 && only !== undefined && !settings.alwaysShowLoginScreen)
+    return { kind: 'connector', request, connectorId: only };
   return { kind: 'choose', request };
 };
 
@@ -115,7 +132,11 @@ const expiredRequest = (): AuthorizePageError =>
   new AuthorizePageError('This login request is invalid or has expired. Go back to the application and sign in again.');
 
 /** Loads a pending request for this browser; anything else (unknown, expired, another browser's) is the same page error. */
-export const loadRequest = async (provider: Provider, requestId: string | undefined, browserId: string | undefined): Promise<AuthRequest> => {
+export const loadRequest = async (
+  provider: Provider,
+  requestId: string | undefined,
+  browserId: string | undefined,
+): Promise<AuthRequest> => {
   if (requestId === undefined || requestId === '') throw expiredRequest();
   const request = await provider.storage.authRequests.get(requestId);
   if (request === undefined || request.expiry.getTime() <= provider.deps.clock.now().getTime()) throw expiredRequest();
@@ -129,7 +150,9 @@ export const loadRequest = async (provider: Provider, requestId: string | undefi
 /** A POSTed form must carry the request's CSRF token. */
 export const checkCsrf = (request: AuthRequest, csrf: string | undefined): void => {
   if (csrf === undefined || !safeEqual(csrf, request.csrfToken)) {
-    throw new AuthorizePageError('The form was not submitted from this login page (missing or wrong CSRF token). Go back and try again.');
+    throw new AuthorizePageError(
+      'The form was not submitted from this login page (missing or wrong CSRF token). Go back and try again.',
+    );
   }
 };
 
@@ -140,17 +163,24 @@ export const connectorOf = (provider: Provider, connectorId: string): ConnectorE
 };
 
 /** Binds the request to the connector the user picked; a finished login cannot switch connectors. */
-export const chooseConnector = async (provider: Provider, request: AuthRequest, connectorId: string): Promise<AuthRequest> => {
+export const chooseConnector = async (
+  provider: Provider,
+  request: AuthRequest,
+  connectorId: string,
+): Promise<AuthRequest> => {
   connectorOf(provider, connectorId);
   if (request.loggedIn) throw expiredRequest();
   return provider.storage.authRequests.update(request.id, (old) => ({ ...old, connectorId }));
 };
 
 /** Stores what a callback connector needs back at the callback (PKCE verifier, nonce, …). */
-export const saveConnectorState = async (provider: Provider, request: AuthRequest, connectorState: Uint8Array | undefined): Promise<void> => {
+export const saveConnectorState = async (
+  provider: Provider,
+  request: AuthRequest,
+  connectorState: Uint8Array | undefined,
+): Promise<void> => {
   await provider.storage.authRequests.update(request.id, (old) => ({ ...old, connectorState }));
 };
-
 
 /**
  * Records a successful connector login on the request and starts a new browser session for it (a new id, so
@@ -165,7 +195,8 @@ export const finishLogin = async (
   const now = provider.deps.clock.now();
   const claims = claimsOf(identity);
   const previous = await loadSession(provider, options.sessionCookie);
-  const sameUser = previous !== undefined && previous.connectorId === request.connectorId && previous.claims.userId === claims.userId;
+  const sameUser =
+    previous !== undefined && previous.connectorId === request.connectorId && previous.claims.userId === claims.userId;
   if (previous !== undefined && !sameUser) {
     // Another user takes over this browser: the previous user's session ends as a logout ends it (its
     // session-bound refresh tokens revoked, its clients told over the back channel), not by a silent delete.
@@ -174,11 +205,22 @@ export const finishLogin = async (
   }
   const { session, cookie } = await startSession(
     provider,
-    { connectorId: request.connectorId, claims, connectorData: identity.connectorData, authTime: now, rememberMe: options.rememberMe },
+    {
+      connectorId: request.connectorId,
+      claims,
+      connectorData: identity.connectorData,
+      authTime: now,
+      rememberMe: options.rememberMe,
+    },
     sameUser ? previous : undefined,
   );
   const updated = await provider.storage.authRequests.update(request.id, (old) => ({
-    ...old, loggedIn: true, claims, connectorData: identity.connectorData, authTime: now, sessionId: session.id,
+    ...old,
+    loggedIn: true,
+    claims,
+    connectorData: identity.connectorData,
+    authTime: now,
+    sessionId: session.id,
   }));
   return { request: updated, cookie };
 };
@@ -194,7 +236,11 @@ export const needsApproval = async (provider: Provider, request: AuthRequest): P
 /** Where the user goes when they deny consent (DESIGN.md decision 3: access_denied, not a page). */
 export const deniedResponse = async (provider: Provider, request: AuthRequest): Promise<AuthorizationResponse> => {
   await consumeRequest(provider, request);
-  return errorResponse(provider, { redirectUri: request.redirectUri, responseMode: request.responseMode, state: request.state }, new OAuthError('access_denied', 'the user denied the request'));
+  return errorResponse(
+    provider,
+    { redirectUri: request.redirectUri, responseMode: request.responseMode, state: request.state },
+    new OAuthError('access_denied', 'the user denied the request'),
+  );
 };
 
 /** The request is single-use: deleting it must succeed, so a double submit cannot mint two codes. */
@@ -224,22 +270,40 @@ export const approvedResponse = async (
   if (types.includes('code')) {
     code = randomToken(deps.randomBytes);
     await storage.authCodes.create({
-      id: hashSecret(code), clientId: request.clientId, redirectUri: request.redirectUri, redirectUriSent: request.redirectUriSent, scopes: request.scopes,
-      nonce: request.nonce, claims: request.claims, connectorId: request.connectorId, connectorData: request.connectorData,
-      codeChallenge: request.codeChallenge, codeChallengeMethod: request.codeChallengeMethod, authTime: request.authTime,
-      sessionId: request.sessionId, expiry: new Date(now.getTime() + settings.authCodeTtlMs),
+      id: hashSecret(code),
+      clientId: request.clientId,
+      redirectUri: request.redirectUri,
+      redirectUriSent: request.redirectUriSent,
+      scopes: request.scopes,
+      nonce: request.nonce,
+      claims: request.claims,
+      connectorId: request.connectorId,
+      connectorData: request.connectorData,
+      codeChallenge: request.codeChallenge,
+      codeChallengeMethod: request.codeChallengeMethod,
+      authTime: request.authTime,
+      sessionId: request.sessionId,
+      expiry: new Date(now.getTime() + settings.authCodeTtlMs),
     });
     if (request.redirectUri === OOB_REDIRECT_URI) return { kind: 'oob', code };
     params.code = code;
   }
   if (types.includes('token') || types.includes('id_token')) {
     const facts: GrantFacts = {
-      clientId: request.clientId, scopes: request.scopes, claims: request.claims, connectorId: request.connectorId,
-      nonce: request.nonce, authTime: request.authTime, sessionId: request.sessionId,
+      clientId: request.clientId,
+      scopes: request.scopes,
+      claims: request.claims,
+      connectorId: request.connectorId,
+      nonce: request.nonce,
+      authTime: request.authTime,
+      sessionId: request.sessionId,
     };
     // A front-channel access token of a hybrid response belongs to its code's grant, so a replayed code revokes it too.
     const tokens = await mintTokens(provider, facts, {
-      code, withIdToken: types.includes('id_token'), includeNonce: true, accessTokenDelivered: types.includes('token'),
+      code,
+      withIdToken: types.includes('id_token'),
+      includeNonce: true,
+      accessTokenDelivered: types.includes('token'),
       grantRef: code === undefined ? undefined : `c:${hashSecret(code)}`,
     });
     if (types.includes('token')) {

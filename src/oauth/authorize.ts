@@ -66,7 +66,10 @@ export interface AuthorizeContext {
 }
 
 /** Validates the parameters of a GET or POST to /auth. */
-export const validateAuthorization = async (params: URLSearchParams, ctx: AuthorizeContext): Promise<ValidatedAuthorization> => {
+export const validateAuthorization = async (
+  params: URLSearchParams,
+  ctx: AuthorizeContext,
+): Promise<ValidatedAuthorization> => {
   let clientId: string | undefined;
   let redirectParam: string | undefined;
   try {
@@ -87,7 +90,8 @@ export const validateAuthorization = async (params: URLSearchParams, ctx: Author
     }
     redirectUri = client.redirectURIs[0];
   } else {
-    if (!isRedirectUriAllowed(client, redirectParam)) throw new AuthorizePageError('The redirect_uri is not registered for this client.');
+    if (!isRedirectUriAllowed(client, redirectParam))
+      throw new AuthorizePageError('The redirect_uri is not registered for this client.');
     redirectUri = redirectParam;
   }
 
@@ -96,11 +100,26 @@ export const validateAuthorization = async (params: URLSearchParams, ctx: Author
   const responseType = normaliseResponseType(rawResponseType ?? '');
   const requestedMode = params.get('response_mode');
   let responseMode: ResponseMode = defaultResponseMode(responseType);
-  if (requestedMode === 'query' || requestedMode === 'fragment' || requestedMode === 'form_post') responseMode = requestedMode;
-  const target: RedirectTarget = { redirectUri, responseMode: redirectUri === OOB_REDIRECT_URI ? 'query' : responseMode, state: rawState };
+  if (requestedMode === 'query' || requestedMode === 'fragment' || requestedMode === 'form_post')
+    responseMode = requestedMode;
+  const target: RedirectTarget = {
+    redirectUri,
+    responseMode: redirectUri === OOB_REDIRECT_URI ? 'query' : responseMode,
+    state: rawState,
+  };
 
   try {
-    return await validateVerified(params, ctx, client, redirectUri, responseType, rawResponseType, requestedMode, responseMode, rawState);
+    return await validateVerified(
+      params,
+      ctx,
+      client,
+      redirectUri,
+      responseType,
+      rawResponseType,
+      requestedMode,
+      responseMode,
+      rawState,
+    );
   } catch (err: unknown) {
     if (err instanceof OAuthError && !(err instanceof RedirectableError)) throw new RedirectableError(err, target);
     throw err;
@@ -118,19 +137,36 @@ const validateVerified = async (
   responseMode: ResponseMode,
   state: string,
 ): Promise<ValidatedAuthorization> => {
-  for (const name of ['response_type', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'prompt', 'max_age', 'response_mode']) {
+  for (const name of [
+    'response_type',
+    'scope',
+    'state',
+    'nonce',
+    'code_challenge',
+    'code_challenge_method',
+    'prompt',
+    'max_age',
+    'response_mode',
+  ]) {
     single(params, name);
   }
   // OIDC Core §6: request objects are not supported, and must be refused rather than ignored.
   if (params.has('request')) throw new OAuthError('request_not_supported', 'request objects are not supported');
   if (params.has('request_uri')) throw new OAuthError('request_uri_not_supported', 'request_uri is not supported');
-  if (params.has('registration')) throw new OAuthError('registration_not_supported', 'the registration parameter is not supported');
+  if (params.has('registration'))
+    throw new OAuthError('registration_not_supported', 'the registration parameter is not supported');
 
-  if (rawResponseType === null || responseType === '') throw new OAuthError('invalid_request', 'response_type is required');
+  if (rawResponseType === null || responseType === '')
+    throw new OAuthError('invalid_request', 'response_type is required');
   if (!ctx.settings.responseTypes.includes(responseType)) {
     throw new OAuthError('unsupported_response_type', `response_type "${responseType}" is not enabled`);
   }
-  if (requestedMode !== null && requestedMode !== 'query' && requestedMode !== 'fragment' && requestedMode !== 'form_post') {
+  if (
+    requestedMode !== null &&
+    requestedMode !== 'query' &&
+    requestedMode !== 'fragment' &&
+    requestedMode !== 'form_post'
+  ) {
     throw new OAuthError('invalid_request', `unsupported response_mode "${requestedMode}"`);
   }
   const types = responseType.split(' ');
@@ -147,7 +183,8 @@ const validateVerified = async (
 
   const nonce = params.get('nonce') ?? '';
   // OIDC Core §3.2.2.1 and §3.3.2.11: nonce is required whenever an ID token comes from the authorization endpoint.
-  if (nonce === '' && types.includes('id_token')) throw new OAuthError('invalid_request', 'nonce is required for this response_type');
+  if (nonce === '' && types.includes('id_token'))
+    throw new OAuthError('invalid_request', 'nonce is required for this response_type');
 
   const codeChallenge = params.get('code_challenge') ?? '';
   const rawMethod = params.get('code_challenge_method');
@@ -167,18 +204,22 @@ const validateVerified = async (
   }
 
   const prompt = (params.get('prompt') ?? '').split(' ').filter((p) => p !== '');
-  for (const p of prompt) if (!PROMPTS.has(p)) throw new OAuthError('invalid_request', `unsupported prompt value "${p}"`);
-  if (prompt.includes('none') && prompt.length > 1) throw new OAuthError('invalid_request', 'prompt=none cannot be combined with other values');
+  for (const p of prompt)
+    if (!PROMPTS.has(p)) throw new OAuthError('invalid_request', `unsupported prompt value "${p}"`);
+  if (prompt.includes('none') && prompt.length > 1)
+    throw new OAuthError('invalid_request', 'prompt=none cannot be combined with other values');
 
   const rawMaxAge = params.get('max_age');
   let maxAge: number | undefined;
   if (rawMaxAge !== null && rawMaxAge !== '') {
-    if (!/^\d{1,10}$/.test(rawMaxAge)) throw new OAuthError('invalid_request', 'max_age must be a non-negative integer');
+    if (!/^\d{1,10}$/.test(rawMaxAge))
+      throw new OAuthError('invalid_request', 'max_age must be a non-negative integer');
     maxAge = Number(rawMaxAge);
   }
 
   const connectorId = params.get('connector_id') ?? '';
-  if (connectorId !== '' && !ctx.connectorIds.includes(connectorId)) throw new OAuthError('invalid_request', `unknown connector_id "${connectorId}"`);
+  if (connectorId !== '' && !ctx.connectorIds.includes(connectorId))
+    throw new OAuthError('invalid_request', `unknown connector_id "${connectorId}"`);
 
   return {
     clientId: client.id,

@@ -29,7 +29,9 @@ export interface GrantFacts {
 }
 
 /** Claims released by scope (OIDC Core §5.4), plus Dex's `groups` and `federated_claims`. */
-export const scopedUserClaims = (facts: Pick<GrantFacts, 'scopes' | 'claims' | 'connectorId'>): Record<string, unknown> => {
+export const scopedUserClaims = (
+  facts: Pick<GrantFacts, 'scopes' | 'claims' | 'connectorId'>,
+): Record<string, unknown> => {
   const out: Record<string, unknown> = {};
   const { scopes, claims } = facts;
   if (hasScope(scopes, 'email') && claims.email !== '') {
@@ -41,7 +43,8 @@ export const scopedUserClaims = (facts: Pick<GrantFacts, 'scopes' | 'claims' | '
     if (claims.preferredUsername !== '') out.preferred_username = claims.preferredUsername;
   }
   if (hasScope(scopes, 'groups')) out.groups = [...claims.groups];
-  if (hasScope(scopes, 'federated:id')) out.federated_claims = { connector_id: facts.connectorId, user_id: claims.userId };
+  if (hasScope(scopes, 'federated:id'))
+    out.federated_claims = { connector_id: facts.connectorId, user_id: claims.userId };
   return out;
 };
 
@@ -58,8 +61,23 @@ export const verifyIdTokenHint = async (provider: Pick<Provider, 'signer'>, hint
 
 /** Claim names idport can release, for discovery's `claims_supported`. */
 export const SUPPORTED_CLAIMS = [
-  'iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'at_hash', 'c_hash',
-  'email', 'email_verified', 'name', 'preferred_username', 'groups', 'federated_claims', 'sid',
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'iat',
+  'auth_time',
+  'nonce',
+  'azp',
+  'at_hash',
+  'c_hash',
+  'email',
+  'email_verified',
+  'name',
+  'preferred_username',
+  'groups',
+  'federated_claims',
+  'sid',
 ] as const;
 
 export interface MintedTokens {
@@ -85,7 +103,11 @@ export interface MintOptions {
 }
 
 /** Signs an access token and, when asked, an ID token for the same grant. */
-export const mintTokens = async (provider: Provider, facts: GrantFacts, options: MintOptions): Promise<MintedTokens & { accessTokenId: string }> => {
+export const mintTokens = async (
+  provider: Provider,
+  facts: GrantFacts,
+  options: MintOptions,
+): Promise<MintedTokens & { accessTokenId: string }> => {
   const { settings, signer, deps } = provider;
   const now = deps.clock.now();
   const iat = Math.floor(now.getTime() / 1000);
@@ -98,8 +120,16 @@ export const mintTokens = async (provider: Provider, facts: GrantFacts, options:
 
   // RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti; scope; the user's claims so /userinfo needs no lookup.
   const accessPayload: JWTPayload = {
-    iss: settings.issuer, sub, aud: aud.length === 1 ? aud[0] : aud, client_id: facts.clientId, scope: facts.scopes.join(' '),
-    iat, exp: iat + accessTtl, auth_time: authTime, jti: accessTokenId, ...userClaims,
+    iss: settings.issuer,
+    sub,
+    aud: aud.length === 1 ? aud[0] : aud,
+    client_id: facts.clientId,
+    scope: facts.scopes.join(' '),
+    iat,
+    exp: iat + accessTtl,
+    auth_time: authTime,
+    jti: accessTokenId,
+    ...userClaims,
   };
   if (options.grantRef !== undefined) accessPayload.gid = options.grantRef;
   if (facts.sessionId !== undefined) accessPayload.sid = facts.sessionId;
@@ -108,8 +138,14 @@ export const mintTokens = async (provider: Provider, facts: GrantFacts, options:
   let idToken: string | undefined;
   if (options.withIdToken) {
     const idPayload: JWTPayload = {
-      iss: settings.issuer, sub, aud: aud.length === 1 ? aud[0] : aud, azp,
-      iat, exp: iat + Math.floor(settings.idTokenTtlMs / 1000), auth_time: authTime, ...userClaims,
+      iss: settings.issuer,
+      sub,
+      aud: aud.length === 1 ? aud[0] : aud,
+      azp,
+      iat,
+      exp: iat + Math.floor(settings.idTokenTtlMs / 1000),
+      auth_time: authTime,
+      ...userClaims,
     };
     if (options.includeNonce && facts.nonce !== '') idPayload.nonce = facts.nonce;
     if (facts.sessionId !== undefined) idPayload.sid = facts.sessionId;
@@ -133,7 +169,14 @@ export const tokenResponseBody = (
   tokens: MintedTokens,
   refreshToken: string | undefined,
   scopes: readonly string[],
-): { access_token: string; token_type: 'Bearer'; expires_in: number; id_token?: string; refresh_token?: string; scope: string } => ({
+): {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  id_token?: string;
+  refresh_token?: string;
+  scope: string;
+} => ({
   access_token: tokens.accessToken,
   token_type: 'Bearer',
   expires_in: tokens.expiresIn,

@@ -57,7 +57,8 @@ export const presentedCredentials = (
   form: { client_id?: string | undefined; client_secret?: string | undefined },
 ): PresentedCredentials => {
   if (authorization !== undefined && /^basic /i.test(authorization)) {
-    if (form.client_secret !== undefined) throw new OAuthError('invalid_request', 'use only one client authentication method');
+    if (form.client_secret !== undefined)
+      throw new OAuthError('invalid_request', 'use only one client authentication method');
     const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) throw new OAuthError('invalid_client', 'malformed Basic credentials');
@@ -69,11 +70,14 @@ export const presentedCredentials = (
     } catch {
       throw new OAuthError('invalid_client', 'malformed Basic credentials');
     }
-    if (form.client_id !== undefined && form.client_id !== clientId) throw new OAuthError('invalid_request', 'client_id does not match the Authorization header');
+    if (form.client_id !== undefined && form.client_id !== clientId)
+      throw new OAuthError('invalid_request', 'client_id does not match the Authorization header');
     return { method: 'client_secret_basic', clientId, clientSecret };
   }
-  if (form.client_id === undefined || form.client_id === '') throw new OAuthError('invalid_client', 'client authentication required');
-  if (form.client_secret !== undefined) return { method: 'client_secret_post', clientId: form.client_id, clientSecret: form.client_secret };
+  if (form.client_id === undefined || form.client_id === '')
+    throw new OAuthError('invalid_client', 'client authentication required');
+  if (form.client_secret !== undefined)
+    return { method: 'client_secret_post', clientId: form.client_id, clientSecret: form.client_secret };
   return { method: 'none', clientId: form.client_id, clientSecret: '' };
 };
 

@@ -19,12 +19,17 @@ export const deviceFormCsrf = (browserId: string): string => hashSecret(`idport-
 /** The code-entry form must come from this browser's own page. */
 export function checkDeviceCsrf(browserId: string | undefined, csrf: string | undefined): asserts browserId is string {
   if (browserId === undefined || csrf === undefined || !safeEqual(csrf, deviceFormCsrf(browserId))) {
-    throw new AuthorizePageError('The form was not submitted from this page (missing or wrong CSRF token). Go back and try again.');
+    throw new AuthorizePageError(
+      'The form was not submitted from this page (missing or wrong CSRF token). Go back and try again.',
+    );
   }
 }
 
 /** The outstanding request a typed user code names; undefined for a malformed, unknown, expired or finished one. */
-export const findPendingDeviceRequest = async (provider: Provider, typed: string): Promise<DeviceRequest | undefined> => {
+export const findPendingDeviceRequest = async (
+  provider: Provider,
+  typed: string,
+): Promise<DeviceRequest | undefined> => {
   const { storage, deps } = provider;
   const userCode = normaliseUserCode(typed);
   if (userCode === undefined) return undefined;
@@ -40,7 +45,8 @@ export const findPendingDeviceRequest = async (provider: Provider, typed: string
  * The `state` of a device login: the user code and a value only this browser can compute, so the callback accepts a
  * response only in the browser that entered the code — a login (or a denial) cannot be planted from elsewhere.
  */
-const stateMac = (browserId: string, userCode: string): string => hashSecret(`idport-device-state:${browserId}:${userCode}`);
+const stateMac = (browserId: string, userCode: string): string =>
+  hashSecret(`idport-device-state:${browserId}:${userCode}`);
 
 /** Where the browser goes after entering a valid code: the connector chooser, a connector, or (logged in) approval. */
 export type DeviceLoginStart = Exclude<AuthStart, { readonly kind: 'respond' }>;
@@ -60,10 +66,25 @@ export const startDeviceLogin = async (
   const session = await loadSession(provider, sessionCookie);
   const now = deps.clock.now();
   const base: AuthRequest = {
-    id: randomToken(deps.randomBytes), clientId: device.clientId, responseTypes: ['code'], scopes: device.scopes,
-    redirectUri: deviceCallbackUrl(settings), redirectUriSent: true, state: `${device.userCode}.${stateMac(browserId, device.userCode)}`,
-    nonce: '', responseMode: 'query', codeChallenge: '', codeChallengeMethod: '', prompt: [], maxAge: undefined, loginHint: '',
-    forceApproval: true, connectorId: '', csrfToken: randomToken(deps.randomBytes), browserHash: hashSecret(browserId), loggedIn: false,
+    id: randomToken(deps.randomBytes),
+    clientId: device.clientId,
+    responseTypes: ['code'],
+    scopes: device.scopes,
+    redirectUri: deviceCallbackUrl(settings),
+    redirectUriSent: true,
+    state: `${device.userCode}.${stateMac(browserId, device.userCode)}`,
+    nonce: '',
+    responseMode: 'query',
+    codeChallenge: '',
+    codeChallengeMethod: '',
+    prompt: [],
+    maxAge: undefined,
+    loginHint: '',
+    forceApproval: true,
+    connectorId: '',
+    csrfToken: randomToken(deps.randomBytes),
+    browserHash: hashSecret(browserId),
+    loggedIn: false,
     // No use in a login that outlives the device request.
     expiry: new Date(Math.min(now.getTime() + settings.authRequestTtlMs, device.expiry.getTime())),
   };
@@ -71,13 +92,19 @@ export const startDeviceLogin = async (
     session === undefined
       ? base
       : {
-          ...base, loggedIn: true, connectorId: session.connectorId, claims: session.claims, connectorData: session.connectorData,
-          authTime: session.authTime, sessionId: session.id,
+          ...base,
+          loggedIn: true,
+          connectorId: session.connectorId,
+          claims: session.claims,
+          connectorData: session.connectorData,
+          authTime: session.authTime,
+          sessionId: session.id,
         };
   await storage.authRequests.create(request);
   if (request.loggedIn) return { kind: 'loggedIn', request };
   const [only] = provider.connectors.keys();
-  if (provider.connectors.size === 1 && only !== undefined && !settings.alwaysShowLoginScreen) return { kind: 'connector', request, connectorId: only };
+  if (provider.connectors.size === 1 && only !== undefined && !settings.alwaysShowLoginScreen)
+    return { kind: 'connector', request, connectorId: only };
   return { kind: 'choose', request };
 };
 
@@ -94,7 +121,11 @@ const finishedDevice = (): AuthorizePageError =>
 class NotPending extends Error {}
 
 /** Settles a pending device token; one settlement wins, later ones (a double submit, another browser) fail. */
-const settle = async (provider: Provider, device: DeviceRequest, outcome: Pick<DeviceToken, 'status' | 'token'>): Promise<void> => {
+const settle = async (
+  provider: Provider,
+  device: DeviceRequest,
+  outcome: Pick<DeviceToken, 'status' | 'token'>,
+): Promise<void> => {
   const now = provider.deps.clock.now().getTime();
   try {
     await provider.storage.deviceTokens.update(device.deviceCode, (old) => {
@@ -111,13 +142,19 @@ const settle = async (provider: Provider, device: DeviceRequest, outcome: Pick<D
  * GET /device/callback: the authorization response of a device login. An approved login's code is consumed here (it
  * never reaches a client) and the login it stands for is stored on the device token; a denial marks it denied.
  */
-export const finishDeviceLogin = async (provider: Provider, query: URLSearchParams, browserId: string | undefined): Promise<DeviceLoginResult> => {
+export const finishDeviceLogin = async (
+  provider: Provider,
+  query: URLSearchParams,
+  browserId: string | undefined,
+): Promise<DeviceLoginResult> => {
   const { storage, deps, settings } = provider;
   const state = query.get('state') ?? '';
   const dot = state.indexOf('.');
   const userCode = state.slice(0, Math.max(0, dot));
   if (dot <= 0 || browserId === undefined || !safeEqual(state.slice(dot + 1), stateMac(browserId, userCode))) {
-    throw new AuthorizePageError('This device login was not started in this browser. Enter the code from your device again.');
+    throw new AuthorizePageError(
+      'This device login was not started in this browser. Enter the code from your device again.',
+    );
   }
   const now = deps.clock.now().getTime();
   const device = await storage.deviceRequests.get(userCode);
@@ -134,8 +171,11 @@ export const finishDeviceLogin = async (provider: Provider, query: URLSearchPara
   const code = query.get('code') ?? '';
   const stored = code === '' ? undefined : await storage.authCodes.get(hashSecret(code));
   if (
-    stored === undefined || stored.expiry.getTime() <= now || stored.redeemedAt !== undefined ||
-    stored.clientId !== device.clientId || stored.redirectUri !== deviceCallbackUrl(settings)
+    stored === undefined ||
+    stored.expiry.getTime() <= now ||
+    stored.redeemedAt !== undefined ||
+    stored.clientId !== device.clientId ||
+    stored.redirectUri !== deviceCallbackUrl(settings)
   ) {
     throw finishedDevice();
   }
@@ -148,9 +188,14 @@ export const finishDeviceLogin = async (provider: Provider, query: URLSearchPara
   await settle(provider, device, {
     status: 'complete',
     token: encodeApprovedGrant({
-      claims: { ...stored.claims, groups: [...stored.claims.groups] }, connectorId: stored.connectorId,
-      ...(stored.connectorData !== undefined ? { connectorData: Buffer.from(stored.connectorData).toString('base64') } : {}),
-      scopes: [...stored.scopes], authTime: stored.authTime.toISOString(), ...(stored.sessionId !== undefined ? { sessionId: stored.sessionId } : {}),
+      claims: { ...stored.claims, groups: [...stored.claims.groups] },
+      connectorId: stored.connectorId,
+      ...(stored.connectorData !== undefined
+        ? { connectorData: Buffer.from(stored.connectorData).toString('base64') }
+        : {}),
+      scopes: [...stored.scopes],
+      authTime: stored.authTime.toISOString(),
+      ...(stored.sessionId !== undefined ? { sessionId: stored.sessionId } : {}),
     }),
   });
   return { approved: true, clientName };

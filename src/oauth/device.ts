@@ -41,13 +41,16 @@ const USER_CODE_LENGTH = 8;
 const USER_CODE_SYNTAX = new RegExp(`^[${USER_CODE_ALPHABET}]{${USER_CODE_LENGTH}}$`);
 
 /** Whether the device flow is enabled (`oauth2.grantTypes`). */
-export const isDeviceFlowEnabled = (settings: Pick<ProviderSettings, 'grantTypes'>): boolean => settings.grantTypes.includes(DEVICE_CODE_GRANT);
+export const isDeviceFlowEnabled = (settings: Pick<ProviderSettings, 'grantTypes'>): boolean =>
+  settings.grantTypes.includes(DEVICE_CODE_GRANT);
 
 /** How long a device authorization request lives. */
-export const deviceRequestTtlMs = (settings: Pick<ProviderSettings, 'deviceRequestTtlMs'>): number => settings.deviceRequestTtlMs ?? DEFAULT_DEVICE_REQUEST_TTL_MS;
+export const deviceRequestTtlMs = (settings: Pick<ProviderSettings, 'deviceRequestTtlMs'>): number =>
+  settings.deviceRequestTtlMs ?? DEFAULT_DEVICE_REQUEST_TTL_MS;
 
 /** The device callback as the internal authorization request names it. */
-export const deviceCallbackUrl = (settings: Pick<ProviderSettings, 'issuer'>): string => `${settings.issuer}${DEVICE_CALLBACK_PATH}`;
+export const deviceCallbackUrl = (settings: Pick<ProviderSettings, 'issuer'>): string =>
+  `${settings.issuer}${DEVICE_CALLBACK_PATH}`;
 
 /**
  * Dex's rule for who may use the device flow: a client that registered the device callback as a redirect URI (Dex
@@ -93,11 +96,15 @@ export interface DeviceAuthorizationResponse {
 }
 
 /** PKCE on the device request (Dex accepts code_challenge at /device/code; RFC 7636 §4.3). */
-const challengeOf = (form: TokenRequest['form'], settings: ProviderSettings): { codeChallenge: string; codeChallengeMethod: CodeChallengeMethod } => {
+const challengeOf = (
+  form: TokenRequest['form'],
+  settings: ProviderSettings,
+): { codeChallenge: string; codeChallengeMethod: CodeChallengeMethod } => {
   const codeChallenge = form.code_challenge ?? '';
   const rawMethod = form.code_challenge_method;
   if (codeChallenge === '') {
-    if (rawMethod !== undefined) throw new OAuthError('invalid_request', 'code_challenge_method sent without code_challenge');
+    if (rawMethod !== undefined)
+      throw new OAuthError('invalid_request', 'code_challenge_method sent without code_challenge');
     return { codeChallenge: '', codeChallengeMethod: '' };
   }
   const method = rawMethod ?? 'plain'; // RFC 7636 §4.3: plain when absent
@@ -109,12 +116,19 @@ const challengeOf = (form: TokenRequest['form'], settings: ProviderSettings): { 
 };
 
 /** POST /device/code (RFC 8628 §3.1, §3.2): authenticates the client and stores a pending device request. */
-export const startDeviceFlow = async (provider: Provider, request: TokenRequest): Promise<DeviceAuthorizationResponse> => {
+export const startDeviceFlow = async (
+  provider: Provider,
+  request: TokenRequest,
+): Promise<DeviceAuthorizationResponse> => {
   const { storage, settings, deps } = provider;
   const { form } = request;
-  const presented = presentedCredentials(request.authorization, { client_id: form.client_id, client_secret: form.client_secret });
+  const presented = presentedCredentials(request.authorization, {
+    client_id: form.client_id,
+    client_secret: form.client_secret,
+  });
   const client = authenticateClient(await storage.clients.get(presented.clientId), presented);
-  if (!mayUseDeviceFlow(client, settings)) throw new OAuthError('unauthorized_client', 'the client is not registered for the device flow');
+  if (!mayUseDeviceFlow(client, settings))
+    throw new OAuthError('unauthorized_client', 'the client is not registered for the device flow');
   const requested = parseScopes(form.scope);
   // RFC 8628 §3.1 makes scope optional; Dex then asks for openid, which every login here needs.
   const scopes = requested.length > 0 ? requested : ['openid'];
@@ -131,14 +145,27 @@ export const startDeviceFlow = async (provider: Provider, request: TokenRequest)
     try {
       // The user code is the key: a clash with an outstanding request fails here and a new code is drawn. The client
       // authenticated just now, so its secret is not kept (Dex stores it to check at the callback).
-      await storage.deviceRequests.create({ userCode, deviceCode: key, clientId: client.id, clientSecret: '', scopes, expiry });
+      await storage.deviceRequests.create({
+        userCode,
+        deviceCode: key,
+        clientId: client.id,
+        clientSecret: '',
+        scopes,
+        expiry,
+      });
     } catch (err: unknown) {
       if (err instanceof AlreadyExistsError && attempt < 3) continue;
       throw err;
     }
     // pollIntervalSeconds 0: the first poll may come at once (as in Dex); from then on `interval` applies.
     await storage.deviceTokens.create({
-      deviceCode: key, status: 'pending', token: '', expiry, lastRequestTime: now, pollIntervalSeconds: 0, ...challenge,
+      deviceCode: key,
+      status: 'pending',
+      token: '',
+      expiry,
+      lastRequestTime: now,
+      pollIntervalSeconds: 0,
+      ...challenge,
     });
     const verificationUri = `${settings.issuer}/device`;
     return {
@@ -158,7 +185,12 @@ export const startDeviceFlow = async (provider: Provider, request: TokenRequest)
  */
 const approvedGrantSchema = z.object({
   claims: z.object({
-    userId: z.string(), username: z.string(), preferredUsername: z.string(), email: z.string(), emailVerified: z.boolean(), groups: z.array(z.string()),
+    userId: z.string(),
+    username: z.string(),
+    preferredUsername: z.string(),
+    email: z.string(),
+    emailVerified: z.boolean(),
+    groups: z.array(z.string()),
   }),
   connectorId: z.string(),
   /** base64 of the connector's opaque data. */
@@ -173,7 +205,11 @@ export type ApprovedGrant = z.infer<typeof approvedGrantSchema>;
 export const encodeApprovedGrant = (grant: ApprovedGrant): string => JSON.stringify(grant);
 
 /** The token request's device code → its request and token keys; every failure is the same invalid_grant. */
-const findDeviceGrant = async (provider: Provider, client: Client, deviceCode: string): Promise<{ key: string; expiry: Date }> => {
+const findDeviceGrant = async (
+  provider: Provider,
+  client: Client,
+  deviceCode: string,
+): Promise<{ key: string; expiry: Date }> => {
   const invalid = new OAuthError('invalid_grant', 'invalid device code');
   const dot = deviceCode.indexOf('.');
   const userCode = dot > 0 ? normaliseUserCode(deviceCode.slice(0, dot)) : undefined;
@@ -201,7 +237,9 @@ const pollPending = async (provider: Provider, key: string, now: Date): Promise<
     await provider.storage.deviceTokens.update(key, (old) => {
       if (old.status !== 'pending') throw new NotPending();
       tooSoon = now.getTime() - old.lastRequestTime.getTime() < old.pollIntervalSeconds * 1000;
-      interval = tooSoon ? old.pollIntervalSeconds + POLL_INTERVAL_SECONDS : Math.max(old.pollIntervalSeconds, POLL_INTERVAL_SECONDS);
+      interval = tooSoon
+        ? old.pollIntervalSeconds + POLL_INTERVAL_SECONDS
+        : Math.max(old.pollIntervalSeconds, POLL_INTERVAL_SECONDS);
       return { ...old, lastRequestTime: now, pollIntervalSeconds: interval };
     });
   } catch (err: unknown) {
@@ -216,7 +254,11 @@ const pollPending = async (provider: Provider, key: string, now: Date): Promise<
 };
 
 /** The device_code grant at /token (RFC 8628 §3.4, §3.5). The client is already authenticated. */
-export const deviceCodeGrant = async (provider: Provider, client: Client, form: TokenRequest['form']): Promise<TokenResponse> => {
+export const deviceCodeGrant = async (
+  provider: Provider,
+  client: Client,
+  form: TokenRequest['form'],
+): Promise<TokenResponse> => {
   const { storage, deps } = provider;
   const deviceCode = form.device_code;
   if (deviceCode === undefined || deviceCode === '') throw new OAuthError('invalid_request', 'device_code is required');
@@ -235,15 +277,25 @@ export const deviceCodeGrant = async (provider: Provider, client: Client, form: 
   verifyPkce(token.codeChallenge, token.codeChallengeMethod, form.code_verifier);
   const grant = approvedGrantSchema.parse(JSON.parse(token.token));
   const facts: GrantFacts = {
-    clientId: client.id, scopes: grant.scopes, claims: grant.claims, connectorId: grant.connectorId,
-    nonce: '', authTime: new Date(grant.authTime), sessionId: grant.sessionId,
+    clientId: client.id,
+    scopes: grant.scopes,
+    claims: grant.claims,
+    connectorId: grant.connectorId,
+    nonce: '',
+    authTime: new Date(grant.authTime),
+    sessionId: grant.sessionId,
   };
-  const connectorData = grant.connectorData === undefined ? undefined : new Uint8Array(Buffer.from(grant.connectorData, 'base64'));
+  const connectorData =
+    grant.connectorData === undefined ? undefined : new Uint8Array(Buffer.from(grant.connectorData, 'base64'));
   const family = await startSessionAwareFamily(provider, client, facts, connectorData);
   let tokens: Awaited<ReturnType<typeof mintTokens>>;
   try {
     // Access tokens name the refresh family in `gid`, so revoking the family revokes them too.
-    tokens = await mintTokens(provider, facts, { withIdToken: hasScope(facts.scopes, 'openid'), includeNonce: false, grantRef: family === undefined ? undefined : `r:${family.id}` });
+    tokens = await mintTokens(provider, facts, {
+      withIdToken: hasScope(facts.scopes, 'openid'),
+      includeNonce: false,
+      grantRef: family === undefined ? undefined : `r:${family.id}`,
+    });
     // Single use: of two polls racing here exactly one deletes the token and answers with tokens.
     await storage.deviceTokens.delete(key);
   } catch (err: unknown) {
@@ -258,7 +310,12 @@ export const deviceCodeGrant = async (provider: Provider, client: Client, form: 
  * The refresh-token family for a device login, as at the code grant: clients with `refreshTokenLifetime: session`
  * get one bound to the browser session that approved (revoked at its logout), and none when that session has ended.
  */
-const startSessionAwareFamily = async (provider: Provider, client: Client, facts: GrantFacts, connectorData: Uint8Array | undefined): Promise<StartedFamily | undefined> => {
+const startSessionAwareFamily = async (
+  provider: Provider,
+  client: Client,
+  facts: GrantFacts,
+  connectorData: Uint8Array | undefined,
+): Promise<StartedFamily | undefined> => {
   const family = await startRefreshFamily(provider, facts, connectorData);
   if (family === undefined || client.refreshTokenLifetime !== 'session') return family;
   if (facts.sessionId !== undefined && (await bindRefreshFamily(provider, facts.sessionId, family.id))) return family;

@@ -5,11 +5,16 @@ import { SUPPORTED_SCOPES } from './scopes.js';
 import type { ProviderSettings } from './settings.js';
 
 /** Builds the discovery document; `signingAlgorithms` comes from the signer's published keys. */
-export const discoveryDocument = (settings: ProviderSettings, signingAlgorithms: readonly string[]): Record<string, unknown> => {
+export const discoveryDocument = (
+  settings: ProviderSettings,
+  signingAlgorithms: readonly string[],
+): Record<string, unknown> => {
   const at = (path: string): string => `${settings.issuer}${path}`;
   const types = new Set(settings.responseTypes.flatMap((t) => t.split(' ')));
   // The password grant needs the connector it logs in with (oauth2.passwordConnector), as in Dex.
-  const grantTypes = settings.grantTypes.filter((grant) => grant !== 'password' || settings.passwordConnector !== undefined);
+  const grantTypes = settings.grantTypes.filter(
+    (grant) => grant !== 'password' || settings.passwordConnector !== undefined,
+  );
   // Discovery §3: grant types must be consistent with the response types (implicit for front-channel tokens).
   if ((types.has('token') || types.has('id_token')) && !grantTypes.includes('implicit')) grantTypes.push('implicit');
   return {

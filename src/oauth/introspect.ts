@@ -16,7 +16,8 @@ import { hashSecret } from './tokens.js';
 import { verifyAccessToken } from './userinfo.js';
 
 /** An introspection answer (RFC 7662 §2.2). Inactive tokens reveal nothing else. */
-export type Introspection = { readonly active: false } | ({ readonly active: true } & Readonly<Record<string, unknown>>);
+export type Introspection =
+  { readonly active: false } | ({ readonly active: true } & Readonly<Record<string, unknown>>);
 
 const INACTIVE: Introspection = { active: false };
 
@@ -26,7 +27,10 @@ export const looksLikeJwt = (token: string): boolean => token.split('.').length 
 /** The client calling /token/introspect or /token/revoke, authenticated as at /token (RFC 6749 §2.3). */
 export const authenticatedClient = async (provider: Provider, request: TokenRequest): Promise<Client> => {
   const { form } = request;
-  const presented = presentedCredentials(request.authorization, { client_id: form.client_id, client_secret: form.client_secret });
+  const presented = presentedCredentials(request.authorization, {
+    client_id: form.client_id,
+    client_secret: form.client_secret,
+  });
   return authenticateClient(await provider.storage.clients.get(presented.clientId), presented);
 };
 
@@ -83,7 +87,12 @@ const introspectRefreshToken = async (provider: Provider, client: Client, token:
   const { family, secret } = found;
   const policy = provider.settings.refresh;
   const now = provider.deps.clock.now();
-  if (family.clientId !== client.id || isFamilyExpired(policy, family, now) || family.currentHash !== hashSecret(secret)) return INACTIVE;
+  if (
+    family.clientId !== client.id ||
+    isFamilyExpired(policy, family, now) ||
+    family.currentHash !== hashSecret(secret)
+  )
+    return INACTIVE;
   const { aud } = audienceOf(family.clientId, family.scopes);
   const endsAt = familyEndsAt(policy, family);
   return {
@@ -91,7 +100,9 @@ const introspectRefreshToken = async (provider: Provider, client: Client, token:
     scope: family.scopes.join(' '),
     client_id: family.clientId,
     // As in its access tokens: the user's name only with the profile scope.
-    ...(hasScope(family.scopes, 'profile') && family.claims.preferredUsername !== '' ? { username: family.claims.preferredUsername } : {}),
+    ...(hasScope(family.scopes, 'profile') && family.claims.preferredUsername !== ''
+      ? { username: family.claims.preferredUsername }
+      : {}),
     token_use: 'refresh_token',
     ...(endsAt !== undefined ? { exp: seconds(endsAt) } : {}),
     iat: seconds(family.rotatedAt ?? family.createdAt),

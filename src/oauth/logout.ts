@@ -32,7 +32,8 @@ export interface LogoutRequest {
   readonly state: string | undefined;
 }
 
-const audiences = (payload: JWTPayload): string[] => (Array.isArray(payload.aud) ? payload.aud : typeof payload.aud === 'string' ? [payload.aud] : []);
+const audiences = (payload: JWTPayload): string[] =>
+  Array.isArray(payload.aud) ? payload.aud : typeof payload.aud === 'string' ? [payload.aud] : [];
 
 /** Validates /logout parameters (RP-Initiated Logout §2, §3); anything wrong is an error page, never a redirect. */
 export const validateLogout = async (provider: Provider, params: URLSearchParams): Promise<LogoutRequest> => {
@@ -43,12 +44,19 @@ export const validateLogout = async (provider: Provider, params: URLSearchParams
       // An expired ID token is still a fine hint (§2: the OP should accept it).
       hintPayload = await verifyIdTokenHint(provider, hint);
     } catch {
-      throw new AuthorizePageError('The logout request carries an id_token_hint that is not an ID token this provider issued.');
+      throw new AuthorizePageError(
+        'The logout request carries an id_token_hint that is not an ID token this provider issued.',
+      );
     }
   }
   // The client the ID token was issued to: its azp (OIDC Core §2), which idport always sets; other audiences are
   // only trusted peers the token may be shown to, and cannot stand in for it.
-  const hintClientId = hintPayload === undefined ? undefined : (typeof hintPayload.azp === 'string' ? hintPayload.azp : audiences(hintPayload)[0]);
+  const hintClientId =
+    hintPayload === undefined
+      ? undefined
+      : typeof hintPayload.azp === 'string'
+        ? hintPayload.azp
+        : audiences(hintPayload)[0];
   const clientIdParam = params.get('client_id') ?? undefined;
   // §2: with both, the OP must verify that client_id is the one used when issuing the ID token.
   if (clientIdParam !== undefined && hintPayload !== undefined && clientIdParam !== hintClientId) {
@@ -61,8 +69,12 @@ export const validateLogout = async (provider: Provider, params: URLSearchParams
   const redirect = params.get('post_logout_redirect_uri') ?? undefined;
   if (redirect !== undefined && redirect !== '') {
     // §3: only to a URI registered for the client the request identifies; exact match.
-    if (client === undefined) throw new AuthorizePageError('post_logout_redirect_uri needs an id_token_hint or client_id to identify the client.');
-    if (!(client.postLogoutRedirectURIs ?? []).includes(redirect)) throw new AuthorizePageError('The post_logout_redirect_uri is not registered for this client.');
+    if (client === undefined)
+      throw new AuthorizePageError(
+        'post_logout_redirect_uri needs an id_token_hint or client_id to identify the client.',
+      );
+    if (!(client.postLogoutRedirectURIs ?? []).includes(redirect))
+      throw new AuthorizePageError('The post_logout_redirect_uri is not registered for this client.');
   }
   return {
     client,
@@ -93,7 +105,9 @@ export const endSession = async (provider: Provider, session: Session): Promise<
     (c): c is Client => c?.backchannelLogoutURI !== undefined && c.backchannelLogoutURI !== '',
   );
   log.info({ sid: session.id, notified: clients.map((c) => c.id) }, 'session ended');
-  const deliveries = Promise.all(clients.map((client) => deliverLogoutToken(provider, client, session))).then(() => undefined);
+  const deliveries = Promise.all(clients.map((client) => deliverLogoutToken(provider, client, session))).then(
+    () => undefined,
+  );
   return { deliveries };
 };
 
@@ -109,8 +123,14 @@ const deliverLogoutToken = async (provider: Provider, client: Client, session: S
       // A fresh token per attempt: a receiver may reject a jti it has seen, and each needs a current iat.
       const token = await signer.sign(
         {
-          iss: settings.issuer, aud: client.id, iat, exp: iat + LOGOUT_TOKEN_TTL_S, jti: randomToken(deps.randomBytes),
-          sub: subjectOf(session), sid: session.id, events: { [BACKCHANNEL_LOGOUT_EVENT]: {} },
+          iss: settings.issuer,
+          aud: client.id,
+          iat,
+          exp: iat + LOGOUT_TOKEN_TTL_S,
+          jti: randomToken(deps.randomBytes),
+          sub: subjectOf(session),
+          sid: session.id,
+          events: { [BACKCHANNEL_LOGOUT_EVENT]: {} },
         },
         { typ: 'logout+jwt' },
       );
@@ -125,7 +145,10 @@ const deliverLogoutToken = async (provider: Provider, client: Client, session: S
       if (response.ok) return;
       log.warn({ client: client.id, status: response.status, attempt }, 'back-channel logout refused');
     } catch (err: unknown) {
-      log.warn({ client: client.id, err: err instanceof Error ? err.message : String(err), attempt }, 'back-channel logout failed');
+      log.warn(
+        { client: client.id, err: err instanceof Error ? err.message : String(err), attempt },
+        'back-channel logout failed',
+      );
     }
     const delay = RETRY_DELAYS_MS[attempt];
     if (delay !== undefined) await sleep(delay);

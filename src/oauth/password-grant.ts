@@ -22,17 +22,29 @@ const passwordConnectorOf = (provider: Provider): PasswordConnector | undefined 
   const id = provider.settings.passwordConnector;
   const connector = id === undefined ? undefined : provider.connectors.get(id)?.connector;
   if (connector?.kind === 'password') return connector;
-  provider.log.error({ connector: id }, 'oauth2.passwordConnector names no password connector; the password grant is off');
+  provider.log.error(
+    { connector: id },
+    'oauth2.passwordConnector names no password connector; the password grant is off',
+  );
   return undefined;
 };
 
-
 /** Checks the user's credentials with the connector; every refusal is the same invalid_grant (no hint which part was wrong). */
-const login = async (provider: Provider, connector: PasswordConnector, scopes: readonly string[], username: string, password: string): Promise<Identity> => {
+const login = async (
+  provider: Provider,
+  connector: PasswordConnector,
+  scopes: readonly string[],
+  username: string,
+  password: string,
+): Promise<Identity> => {
   const invalid = new OAuthError('invalid_grant', 'invalid username or password');
   let identity: Identity | undefined;
   try {
-    identity = await connector.login({ offlineAccess: hasScope(scopes, 'offline_access'), groups: hasScope(scopes, 'groups') }, username, password);
+    identity = await connector.login(
+      { offlineAccess: hasScope(scopes, 'offline_access'), groups: hasScope(scopes, 'groups') },
+      username,
+      password,
+    );
   } catch (err: unknown) {
     const connectorId = provider.settings.passwordConnector;
     if (err instanceof ConnectorError && err.temporary) {
@@ -50,10 +62,15 @@ const login = async (provider: Provider, connector: PasswordConnector, scopes: r
 };
 
 /** RFC 6749 §4.3.2: `username`, `password` and `scope` from the form of an authenticated client. */
-export const passwordGrant = async (provider: Provider, client: Client, form: Readonly<Record<string, string | undefined>>): Promise<TokenResponse> => {
+export const passwordGrant = async (
+  provider: Provider,
+  client: Client,
+  form: Readonly<Record<string, string | undefined>>,
+): Promise<TokenResponse> => {
   const connectorId = provider.settings.passwordConnector;
   const connector = passwordConnectorOf(provider);
-  if (connectorId === undefined || connector === undefined) throw new OAuthError('unsupported_grant_type', 'grant_type "password" is not supported');
+  if (connectorId === undefined || connector === undefined)
+    throw new OAuthError('unsupported_grant_type', 'grant_type "password" is not supported');
   // A public client proves nothing about itself, so anyone could guess passwords through it.
   if (client.public) throw new OAuthError('unauthorized_client', 'public clients may not use the password grant');
   const scopes = parseScopes(form.scope);
@@ -64,16 +81,26 @@ export const passwordGrant = async (provider: Provider, client: Client, form: Re
   const identity = await login(provider, connector, scopes, username, password);
 
   const facts: GrantFacts = {
-    clientId: client.id, scopes, claims: claimsOf(identity), connectorId,
-    nonce: form.nonce ?? '', authTime: provider.deps.clock.now(),
+    clientId: client.id,
+    scopes,
+    claims: claimsOf(identity),
+    connectorId,
+    nonce: form.nonce ?? '',
+    authTime: provider.deps.clock.now(),
   };
   // No browser session is involved, so a client whose refresh tokens end with the session gets none.
   const family: StartedFamily | undefined =
-    client.refreshTokenLifetime === 'session' ? undefined : await startRefreshFamily(provider, facts, identity.connectorData);
+    client.refreshTokenLifetime === 'session'
+      ? undefined
+      : await startRefreshFamily(provider, facts, identity.connectorData);
   let tokens;
   try {
     // The access tokens name the family, so revoking the refresh token revokes them too.
-    tokens = await mintTokens(provider, facts, { withIdToken: true, grantRef: family === undefined ? undefined : `r:${family.id}`, includeNonce: true });
+    tokens = await mintTokens(provider, facts, {
+      withIdToken: true,
+      grantRef: family === undefined ? undefined : `r:${family.id}`,
+      includeNonce: true,
+    });
   } catch (err: unknown) {
     await family?.discard();
     throw err;

@@ -11,13 +11,18 @@ const VERIFIER_SYNTAX = /^[A-Za-z0-9\-._~]{43,128}$/;
 export const verifyPkce = (challenge: string, method: CodeChallengeMethod, verifier: string | undefined): void => {
   if (challenge === '') {
     // A verifier without a challenge means the request was altered in between (OAuth 2.1 §4.1.3).
-    if (verifier !== undefined && verifier !== '') throw new OAuthError('invalid_grant', 'code_verifier sent but no code_challenge was in the authorization request');
+    if (verifier !== undefined && verifier !== '')
+      throw new OAuthError(
+        'invalid_grant',
+        'code_verifier sent but no code_challenge was in the authorization request',
+      );
     return;
   }
   if (verifier === undefined || verifier === '') throw new OAuthError('invalid_grant', 'code_verifier required');
   if (!VERIFIER_SYNTAX.test(verifier)) throw new OAuthError('invalid_grant', 'code_verifier is malformed');
   const computed = method === 'S256' ? createHash('sha256').update(verifier, 'ascii').digest('base64url') : verifier;
-  if (!safeEqual(computed, challenge)) throw new OAuthError('invalid_grant', 'code_verifier does not match code_challenge');
+  if (!safeEqual(computed, challenge))
+    throw new OAuthError('invalid_grant', 'code_verifier does not match code_challenge');
 };
 
 /** RFC 7636 §4.2: the challenge has the same syntax as a verifier. */

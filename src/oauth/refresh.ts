@@ -40,7 +40,8 @@ const familyIdOfHandle = (handle: string): string => hashSecret(handle);
 const LEGACY_HANDLE_LENGTH = 22;
 
 /** The storage id of the family a refresh token belongs to. */
-export const refreshFamilyIdOf = (refreshToken: string): string => familyIdOfHandle(refreshToken.slice(0, Math.max(0, refreshToken.indexOf('.'))));
+export const refreshFamilyIdOf = (refreshToken: string): string =>
+  familyIdOfHandle(refreshToken.slice(0, Math.max(0, refreshToken.indexOf('.'))));
 
 /** A presented refresh token split into its parts, with the family its handle names. */
 export interface PresentedRefreshToken {
@@ -54,13 +55,18 @@ export interface PresentedRefreshToken {
  * that handle (never issued, revoked, collected). The secret is not checked here; the one lookup for the refresh
  * grant, introspection and revocation.
  */
-export const findRefreshFamily = async (provider: Pick<Provider, 'storage'>, presented: string): Promise<PresentedRefreshToken | undefined> => {
+export const findRefreshFamily = async (
+  provider: Pick<Provider, 'storage'>,
+  presented: string,
+): Promise<PresentedRefreshToken | undefined> => {
   const dot = presented.indexOf('.');
   const handle = dot > 0 ? presented.slice(0, dot) : '';
   const secret = dot > 0 ? presented.slice(dot + 1) : '';
   if (handle === '' || secret === '') return undefined;
   const { refreshTokens } = provider.storage;
-  const family = (await refreshTokens.get(familyIdOfHandle(handle))) ?? (handle.length === LEGACY_HANDLE_LENGTH ? await refreshTokens.get(handle) : undefined);
+  const family =
+    (await refreshTokens.get(familyIdOfHandle(handle))) ??
+    (handle.length === LEGACY_HANDLE_LENGTH ? await refreshTokens.get(handle) : undefined);
   return family === undefined ? undefined : { family, handle, secret };
 };
 
@@ -93,11 +99,25 @@ export const startRefreshFamily = async (
   const id = familyIdOfHandle(handle);
   const secret = randomToken(deps.randomBytes);
   const family: RefreshToken = {
-    id, clientId: facts.clientId, connectorId: facts.connectorId, claims: facts.claims, connectorData,
-    scopes: facts.scopes, nonce: facts.nonce, authTime: facts.authTime, sessionId: facts.sessionId,
-    currentHash: hashSecret(secret), previousHash: '', rotationNonce: '', generation: 0,
-    createdAt: now, lastUsed: now,
-    expiry: settings.refresh.absoluteLifetimeMs === undefined ? undefined : new Date(now.getTime() + settings.refresh.absoluteLifetimeMs),
+    id,
+    clientId: facts.clientId,
+    connectorId: facts.connectorId,
+    claims: facts.claims,
+    connectorData,
+    scopes: facts.scopes,
+    nonce: facts.nonce,
+    authTime: facts.authTime,
+    sessionId: facts.sessionId,
+    currentHash: hashSecret(secret),
+    previousHash: '',
+    rotationNonce: '',
+    generation: 0,
+    createdAt: now,
+    lastUsed: now,
+    expiry:
+      settings.refresh.absoluteLifetimeMs === undefined
+        ? undefined
+        : new Date(now.getTime() + settings.refresh.absoluteLifetimeMs),
   };
   // One write: Dex also maintains an OfflineSessions index here, but every family already carries its user
   // and connector, and nothing reads that index, so the token endpoint skips the extra (fsync'd) writes.
@@ -140,7 +160,10 @@ export const refreshGrant = async (
     throw new OAuthError('invalid_grant', 'refresh token expired');
   }
   // `refreshTokenLifetime: session`: the tokens end with the browser session, whether it was logged out or ran out.
-  if (client.refreshTokenLifetime === 'session' && (family.sessionId === undefined || !(await isSessionLive(provider, family.sessionId)))) {
+  if (
+    client.refreshTokenLifetime === 'session' &&
+    (family.sessionId === undefined || !(await isSessionLive(provider, family.sessionId)))
+  ) {
     await revokeFamily(provider, familyId);
     throw new OAuthError('invalid_grant', 'the login session of this refresh token has ended');
   }
@@ -149,7 +172,10 @@ export const refreshGrant = async (
   // A reuse interval of 0 means no reuse at all (as Dex's AllowedToReuse): `<= 0` would otherwise still admit a
   // concurrent request whose clock read came before the winner's rotation.
   const withinReuse = (f: RefreshToken): boolean =>
-    policy.reuseIntervalMs > 0 && f.previousHash === presentedHash && f.rotatedAt !== undefined && now.getTime() - f.rotatedAt.getTime() <= policy.reuseIntervalMs;
+    policy.reuseIntervalMs > 0 &&
+    f.previousHash === presentedHash &&
+    f.rotatedAt !== undefined &&
+    now.getTime() - f.rotatedAt.getTime() <= policy.reuseIntervalMs;
   if (family.currentHash !== presentedHash && !withinReuse(family)) {
     // The handle is known only from the family's own tokens, so this is a superseded token presented again —
     // of any generation, not just the last — and the family has leaked (OAuth 2.0 Security BCP §4.14.2).
@@ -161,7 +187,8 @@ export const refreshGrant = async (
   // RFC 6749 §6: the scope may narrow, never widen.
   const requested = parseScopes(form.scope);
   for (const scope of requested) {
-    if (!family.scopes.includes(scope)) throw new OAuthError('invalid_scope', `scope "${scope}" was not granted originally`);
+    if (!family.scopes.includes(scope))
+      throw new OAuthError('invalid_scope', `scope "${scope}" was not granted originally`);
   }
   const scopes = requested.length > 0 ? requested : family.scopes;
 
@@ -174,8 +201,12 @@ export const refreshGrant = async (
         const base = { ...old, lastUsed: now, claims: refreshed.claims, connectorData: refreshed.connectorData };
         if (policy.disableRotation) return base;
         return {
-          ...base, previousHash: old.currentHash, currentHash: hashSecret(deriveNextSecret(secret, rotationNonce)),
-          rotationNonce, generation: old.generation + 1, rotatedAt: now,
+          ...base,
+          previousHash: old.currentHash,
+          currentHash: hashSecret(deriveNextSecret(secret, rotationNonce)),
+          rotationNonce,
+          generation: old.generation + 1,
+          rotatedAt: now,
         };
       }
       if (withinReuse(old)) return { ...old, lastUsed: now };
@@ -185,13 +216,23 @@ export const refreshGrant = async (
     if (err instanceof ReusedToken || err instanceof NotFoundError) throw invalid;
     throw err;
   }
-  const nextToken = updated.currentHash === presentedHash ? presented : `${handle}.${deriveNextSecret(secret, updated.rotationNonce)}`;
+  const nextToken =
+    updated.currentHash === presentedHash ? presented : `${handle}.${deriveNextSecret(secret, updated.rotationNonce)}`;
 
   const facts: GrantFacts = {
-    clientId: updated.clientId, scopes, claims: updated.claims, connectorId: updated.connectorId,
-    nonce: updated.nonce, authTime: updated.authTime, sessionId: updated.sessionId,
+    clientId: updated.clientId,
+    scopes,
+    claims: updated.claims,
+    connectorId: updated.connectorId,
+    nonce: updated.nonce,
+    authTime: updated.authTime,
+    sessionId: updated.sessionId,
   };
-  const tokens = await mintTokens(provider, facts, { withIdToken: hasScope(scopes, 'openid'), grantRef: `r:${familyId}`, includeNonce: false });
+  const tokens = await mintTokens(provider, facts, {
+    withIdToken: hasScope(scopes, 'openid'),
+    grantRef: `r:${familyId}`,
+    includeNonce: false,
+  });
   return tokenResponseBody(tokens, nextToken, scopes);
 };
 
@@ -202,14 +243,23 @@ const refreshIdentity = async (
   scopes: readonly string[],
 ): Promise<{ claims: RefreshToken['claims']; connectorData: Uint8Array | undefined }> => {
   const entry = provider.connectors.get(family.connectorId);
-  if (entry?.connector.refresh === undefined) throw new OAuthError('invalid_grant', 'the login connector no longer supports refresh');
+  if (entry?.connector.refresh === undefined)
+    throw new OAuthError('invalid_grant', 'the login connector no longer supports refresh');
   const current: Identity = {
-    userId: family.claims.userId, username: family.claims.username, preferredUsername: family.claims.preferredUsername,
-    email: family.claims.email, emailVerified: family.claims.emailVerified, groups: family.claims.groups, connectorData: family.connectorData,
+    userId: family.claims.userId,
+    username: family.claims.username,
+    preferredUsername: family.claims.preferredUsername,
+    email: family.claims.email,
+    emailVerified: family.claims.emailVerified,
+    groups: family.claims.groups,
+    connectorData: family.connectorData,
   };
   let identity: Identity;
   try {
-    identity = await entry.connector.refresh({ offlineAccess: true, groups: hasScope(scopes, 'groups') || hasScope(family.scopes, 'groups') }, current);
+    identity = await entry.connector.refresh(
+      { offlineAccess: true, groups: hasScope(scopes, 'groups') || hasScope(family.scopes, 'groups') },
+      current,
+    );
   } catch (err: unknown) {
     if (err instanceof ConnectorError && err.temporary) {
       provider.log.warn({ connector: family.connectorId, err: err.message }, 'connector unavailable during refresh');

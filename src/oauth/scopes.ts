@@ -8,7 +8,9 @@ export const AUDIENCE_SCOPE_PREFIX = 'audience:server:client_id:';
 export const SUPPORTED_SCOPES = ['openid', 'email', 'profile', 'groups', 'offline_access', 'federated:id'] as const;
 
 /** Splits a `scope` parameter; repeated scopes collapse, order is kept (RFC 6749 §3.3: order does not matter). */
-export const parseScopes = (scope: string | undefined): string[] => [...new Set((scope ?? '').split(' ').filter((s) => s !== ''))];
+export const parseScopes = (scope: string | undefined): string[] => [
+  ...new Set((scope ?? '').split(' ').filter((s) => s !== '')),
+];
 
 export const hasScope = (scopes: readonly string[], scope: string): boolean => scopes.includes(scope);
 

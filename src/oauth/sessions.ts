@@ -79,11 +79,18 @@ export interface SessionCookie {
  * Starts a session after a successful login. Always a new id (an attacker who planted a cookie gains nothing:
  * session fixation); the previous session of this browser ends, and its consents carry over for the same user.
  */
-export const startSession = async (provider: Provider, login: NewSession, previous: Session | undefined): Promise<{ session: Session; cookie: SessionCookie }> => {
+export const startSession = async (
+  provider: Provider,
+  login: NewSession,
+  previous: Session | undefined,
+): Promise<{ session: Session; cookie: SessionCookie }> => {
   const { storage, deps, settings } = provider;
   const now = deps.clock.now();
   const secret = randomToken(deps.randomBytes);
-  const sameUser = previous !== undefined && previous.connectorId === login.connectorId && previous.claims.userId === login.claims.userId;
+  const sameUser =
+    previous !== undefined &&
+    previous.connectorId === login.connectorId &&
+    previous.claims.userId === login.claims.userId;
   const session: Session = {
     id: deps.randomBytes(16).toString('base64url'),
     secretHash: hashSecret(secret),
@@ -107,13 +114,18 @@ export const startSession = async (provider: Provider, login: NewSession, previo
   }
   // Session-bound refresh tokens carried over to the new session follow it (they end with it, and its sid).
   for (const familyId of session.refreshTokenIds) {
-    await storage.refreshTokens.update(familyId, (old) => ({ ...old, sessionId: session.id })).catch((err: unknown) => {
-      if (!(err instanceof NotFoundError)) throw err;
-    });
+    await storage.refreshTokens
+      .update(familyId, (old) => ({ ...old, sessionId: session.id }))
+      .catch((err: unknown) => {
+        if (!(err instanceof NotFoundError)) throw err;
+      });
   }
   return {
     session,
-    cookie: { value: `${session.id}.${secret}`, maxAgeSeconds: login.rememberMe ? Math.floor(settings.sessions.absoluteLifetimeMs / 1000) : undefined },
+    cookie: {
+      value: `${session.id}.${secret}`,
+      maxAgeSeconds: login.rememberMe ? Math.floor(settings.sessions.absoluteLifetimeMs / 1000) : undefined,
+    },
   };
 };
 
@@ -124,7 +136,12 @@ export const hasConsent = (session: Session | undefined, clientId: string, scope
 };
 
 /** Remembers that the client got tokens in this session with these scopes (consent, and back-channel logout). */
-export const recordGrant = async (provider: Provider, sessionId: string, clientId: string, scopes: readonly string[]): Promise<void> => {
+export const recordGrant = async (
+  provider: Provider,
+  sessionId: string,
+  clientId: string,
+  scopes: readonly string[],
+): Promise<void> => {
   // Silent renewals (prompt=none) repeat a grant the session already records: a read instead of a write.
   const current = await provider.storage.sessions.get(sessionId);
   if (current === undefined || (current.clients.includes(clientId) && hasConsent(current, clientId, scopes))) return;
@@ -142,7 +159,10 @@ export const recordGrant = async (provider: Provider, sessionId: string, clientI
 /** Binds a refresh-token family to the session, so logout revokes it (clients with `refreshTokenLifetime: session`). */
 export const bindRefreshFamily = async (provider: Provider, sessionId: string, familyId: string): Promise<boolean> => {
   try {
-    await provider.storage.sessions.update(sessionId, (old) => ({ ...old, refreshTokenIds: [...old.refreshTokenIds, familyId] }));
+    await provider.storage.sessions.update(sessionId, (old) => ({
+      ...old,
+      refreshTokenIds: [...old.refreshTokenIds, familyId],
+    }));
     return true;
   } catch (err: unknown) {
     if (err instanceof NotFoundError) return false; // the session already ended

@@ -33,11 +33,17 @@ export const handleTokenRequest = async (provider: Provider, request: TokenReque
   const { form } = request;
   const grantType = form.grant_type;
   if (grantType === undefined || grantType === '') throw new OAuthError('invalid_request', 'grant_type is required');
-  const presented = presentedCredentials(request.authorization, { client_id: form.client_id, client_secret: form.client_secret });
+  const presented = presentedCredentials(request.authorization, {
+    client_id: form.client_id,
+    client_secret: form.client_secret,
+  });
   const client = authenticateClient(await provider.storage.clients.get(presented.clientId), presented);
   if (!provider.settings.grantTypes.includes(grantType)) {
     const known = grantType === 'authorization_code' || grantType === 'refresh_token';
-    throw new OAuthError(known ? 'unauthorized_client' : 'unsupported_grant_type', `grant_type "${grantType}" is not supported`);
+    throw new OAuthError(
+      known ? 'unauthorized_client' : 'unsupported_grant_type',
+      `grant_type "${grantType}" is not supported`,
+    );
   }
   switch (grantType) {
     case 'authorization_code':
@@ -72,9 +78,11 @@ const authorizationCodeGrant = async (
     await revokeCodeGrant(provider, stored);
     throw new OAuthError('invalid_grant', 'authorization code already used');
   }
-  if (stored.expiry.getTime() <= now.getTime()) throw new OAuthError('invalid_grant', 'invalid or expired authorization code');
+  if (stored.expiry.getTime() <= now.getTime())
+    throw new OAuthError('invalid_grant', 'invalid or expired authorization code');
   // RFC 6749 §4.1.3: the code must have been issued to this client, for this redirect URI.
-  if (stored.clientId !== client.id) throw new OAuthError('invalid_grant', 'authorization code was issued to another client');
+  if (stored.clientId !== client.id)
+    throw new OAuthError('invalid_grant', 'authorization code was issued to another client');
   // RFC 6749 §4.1.3: redirect_uri is required, and must match, exactly when the authorization request had it
   // (a client with one registered URI may leave it out there). Codes from before the field existed
   // (redirectUriSent undefined) keep the old rule: an omitted value stands for the client's only registered URI.
@@ -86,13 +94,22 @@ const authorizationCodeGrant = async (
   verifyPkce(stored.codeChallenge, stored.codeChallengeMethod, form.code_verifier);
 
   const facts: GrantFacts = {
-    clientId: stored.clientId, scopes: stored.scopes, claims: stored.claims, connectorId: stored.connectorId,
-    nonce: stored.nonce, authTime: stored.authTime, sessionId: stored.sessionId,
+    clientId: stored.clientId,
+    scopes: stored.scopes,
+    claims: stored.claims,
+    connectorId: stored.connectorId,
+    nonce: stored.nonce,
+    authTime: stored.authTime,
+    sessionId: stored.sessionId,
   };
   // The refresh-token write and the signing (on libuv's thread pool) do not depend on each other: overlap them.
   const [familyResult, tokensResult] = await Promise.allSettled([
     startSessionAwareFamily(provider, client, facts, stored),
-    mintTokens(provider, facts, { withIdToken: stored.scopes.includes('openid'), grantRef: `c:${codeId}`, includeNonce: true }),
+    mintTokens(provider, facts, {
+      withIdToken: stored.scopes.includes('openid'),
+      grantRef: `c:${codeId}`,
+      includeNonce: true,
+    }),
   ]);
   if (tokensResult.status === 'rejected') {
     if (familyResult.status === 'fulfilled') await familyResult.value?.discard();
@@ -107,7 +124,13 @@ const authorizationCodeGrant = async (
   try {
     await storage.authCodes.update(codeId, (old) => {
       if (old.redeemedAt !== undefined) throw new ReplayedCode();
-      return { ...old, redeemedAt: now, expiry: keepUntil, refreshTokenId: family?.id, accessTokenId: tokens.accessTokenId };
+      return {
+        ...old,
+        redeemedAt: now,
+        expiry: keepUntil,
+        refreshTokenId: family?.id,
+        accessTokenId: tokens.accessTokenId,
+      };
     });
   } catch (err: unknown) {
     if (family !== undefined) await family.discard();
@@ -125,7 +148,12 @@ const authorizationCodeGrant = async (
  * The code's refresh-token family, if one may be issued. Clients with `refreshTokenLifetime: session` get one bound
  * to the browser session (revoked at logout), and none when that session has already ended.
  */
-const startSessionAwareFamily = async (provider: Provider, client: Client, facts: GrantFacts, code: AuthCode): Promise<StartedFamily | undefined> => {
+const startSessionAwareFamily = async (
+  provider: Provider,
+  client: Client,
+  facts: GrantFacts,
+  code: AuthCode,
+): Promise<StartedFamily | undefined> => {
   const family = await startRefreshFamily(provider, facts, code.connectorData);
   if (family === undefined || client.refreshTokenLifetime !== 'session') return family;
   if (code.sessionId !== undefined && (await bindRefreshFamily(provider, code.sessionId, family.id))) return family;

@@ -12,8 +12,10 @@ const USER_CLAIMS = ['email', 'email_verified', 'name', 'preferred_username', 'g
  * ways is invalid_request (§2).
  */
 export const bearerToken = (authorization: string | undefined, formToken: string | undefined): string => {
-  const fromHeader = authorization !== undefined && /^bearer /i.test(authorization) ? authorization.slice(7).trim() : undefined;
-  if (fromHeader !== undefined && formToken !== undefined) throw new OAuthError('invalid_request', 'send the access token only once');
+  const fromHeader =
+    authorization !== undefined && /^bearer /i.test(authorization) ? authorization.slice(7).trim() : undefined;
+  if (fromHeader !== undefined && formToken !== undefined)
+    throw new OAuthError('invalid_request', 'send the access token only once');
   const token = fromHeader ?? formToken;
   if (token === undefined || token === '') throw new OAuthError('invalid_token', 'an access token is required');
   return token;
@@ -24,17 +26,22 @@ export const bearerToken = (authorization: string | undefined, formToken: string
  * still alive: the one check behind /userinfo and token introspection. A bad or revoked token is invalid_token;
  * anything else (a storage outage) propagates, so it never looks like a bad token.
  */
-export const verifyAccessToken = async (provider: Provider, accessToken: string): Promise<JWTPayload & { sub: string }> => {
+export const verifyAccessToken = async (
+  provider: Provider,
+  accessToken: string,
+): Promise<JWTPayload & { sub: string }> => {
   let payload;
   try {
     payload = await provider.signer.verify(accessToken, { typ: 'at+jwt' });
   } catch (err: unknown) {
-    if (err instanceof TokenVerificationError) throw new OAuthError('invalid_token', 'the access token is invalid or expired');
+    if (err instanceof TokenVerificationError)
+      throw new OAuthError('invalid_token', 'the access token is invalid or expired');
     throw err;
   }
   const { sub } = payload;
   if (typeof sub !== 'string') throw new OAuthError('invalid_token', 'the access token is invalid or expired');
-  if (!(await isGrantAlive(provider, payload.gid))) throw new OAuthError('invalid_token', 'the access token was revoked');
+  if (!(await isGrantAlive(provider, payload.gid)))
+    throw new OAuthError('invalid_token', 'the access token was revoked');
   return { ...payload, sub };
 };
 

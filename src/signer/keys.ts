@@ -71,4 +71,5 @@ export function publicProjection(jwk: JWK): JWK {
 }
 
 /** The signing algorithm a stored JWK declares, or undefined when it declares none idport supports. */
-export const algorithmOf = (jwk: JWK): SigningAlgorithm | undefined => (isSigningAlgorithm(jwk.alg) ? jwk.alg : undefined);
+export const algorithmOf = (jwk: JWK): SigningAlgorithm | undefined =>
+  isSigningAlgorithm(jwk.alg) ? jwk.alg : undefined;

@@ -73,7 +73,10 @@ export interface Signer {
    * Pass a function to build claims that depend on the algorithm actually used (`at_hash`, `c_hash`:
    * OIDC Core §3.1.3.6); it can differ from `algorithm` while replicas with another config still run.
    */
-  sign(payload: JWTPayload | ((alg: SigningAlgorithm) => JWTPayload), header?: { readonly typ?: string }): Promise<string>;
+  sign(
+    payload: JWTPayload | ((alg: SigningAlgorithm) => JWTPayload),
+    header?: { readonly typ?: string },
+  ): Promise<string>;
   /** Verifies a token idport issued against the published keys; throws TokenVerificationError. */
   verify(jwt: string, options?: VerifyOptions): Promise<JWTPayload>;
   /** When the current key is due to be replaced; /keys derives `Cache-Control: max-age` from it, as Dex does. */
@@ -127,9 +130,11 @@ class StoredKeySigner implements Signer {
       idTokenTtlMs: options.idTokenTtlMs,
       keyCacheTtlMs,
     })) {
-      if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number, got ${value}`);
+      if (!Number.isFinite(value) || value <= 0)
+        throw new RangeError(`${name} must be a positive number, got ${value}`);
     }
-    if (keyCacheTtlMs >= options.rotationPeriodMs) throw new RangeError('keyCacheTtlMs must be shorter than rotationPeriodMs');
+    if (keyCacheTtlMs >= options.rotationPeriodMs)
+      throw new RangeError('keyCacheTtlMs must be shorter than rotationPeriodMs');
     this.algorithm = options.algorithm;
     this.storage = options.storage;
     this.clock = options.clock;
@@ -168,7 +173,9 @@ class StoredKeySigner implements Signer {
     const claims = typeof payload === 'function' ? payload(alg) : payload;
     const maxExp = Math.ceil((this.clock.now().getTime() + this.idTokenTtlMs) / 1000);
     if (typeof claims.exp !== 'number' || claims.exp > maxExp) {
-      throw new RangeError('exp must be set and at most idTokenTtl from now: retired keys are published only that long');
+      throw new RangeError(
+        'exp must be set and at most idTokenTtl from now: retired keys are published only that long',
+      );
     }
     let key = this.privateKeys.get(kid);
     if (key === undefined) {
@@ -208,7 +215,8 @@ class StoredKeySigner implements Signer {
         jwt,
         async (header) => {
           // jose would also refuse a CryptoKey of another algorithm, but with a TypeError, not a verdict.
-          if (header.alg !== alg) throw new TokenVerificationError('algorithm_not_allowed', `kid ${kid} is not an ${header.alg} key`);
+          if (header.alg !== alg)
+            throw new TokenVerificationError('algorithm_not_allowed', `kid ${kid} is not an ${header.alg} key`);
           return this.publicKey(jwk, kid, alg);
         },
         {
@@ -328,7 +336,10 @@ class StoredKeySigner implements Signer {
 /** Current public key first, then retired keys whose expiry has not passed, by kid. */
 function publishedKeys(keys: Keys, now: Date): Map<string, JWK> {
   const out = new Map<string, JWK>();
-  for (const jwk of [keys.signingKeyPub, ...keys.verificationKeys.filter((v) => v.expiry.getTime() > now.getTime()).map((v) => v.publicKey)]) {
+  for (const jwk of [
+    keys.signingKeyPub,
+    ...keys.verificationKeys.filter((v) => v.expiry.getTime() > now.getTime()).map((v) => v.publicKey),
+  ]) {
     if (jwk.kid !== undefined && !out.has(jwk.kid)) out.set(jwk.kid, jwk);
   }
   return out;
@@ -337,7 +348,8 @@ function publishedKeys(keys: Keys, now: Date): Map<string, JWK> {
 /** The `kid` and `alg` of a stored key; a stored key without them is a storage bug, not a bad token. */
 function usable(jwk: JWK): { kid: string; alg: SigningAlgorithm } {
   const alg = algorithmOf(jwk);
-  if (jwk.kid === undefined || alg === undefined) throw new Error(`stored key ${String(jwk.kid)} has no usable kid or alg`);
+  if (jwk.kid === undefined || alg === undefined)
+    throw new Error(`stored key ${String(jwk.kid)} has no usable kid or alg`);
   return { kid: jwk.kid, alg };
 }
 

@@ -87,7 +87,11 @@ export class MemoryStorage implements Storage {
     (k) => JSON.stringify([k.userId, k.connectorId]),
   );
   readonly clients = new MemoryTable<string, Client>('client', byId, same);
-  readonly passwords = new MemoryTable<string, Password>('password', (p) => p.email, (email) => email.toLowerCase());
+  readonly passwords = new MemoryTable<string, Password>(
+    'password',
+    (p) => p.email,
+    (email) => email.toLowerCase(),
+  );
   readonly connectors = new MemoryTable<string, ConnectorRecord>('connector', byId, same);
   readonly deviceRequests = new MemoryTable<string, DeviceRequest>('device request', (d) => d.userCode, same);
   readonly deviceTokens = new MemoryTable<string, DeviceToken>('device token', (d) => d.deviceCode, same);

@@ -97,7 +97,8 @@ const readPem = (file: string, key: string): string => {
 /** node `tls` options for a libpq sslmode (as lib/pq, which Dex uses, implements them). */
 export function tlsOptionsOf(ssl: PostgresSslOptions): false | ConnectionOptions {
   const mode: string = ssl.mode ?? 'verify-full';
-  if (!isSslMode(mode)) throw new PostgresConfigError(`postgres: unsupported ssl mode "${mode}" (use ${SSL_MODES.join(', ')})`);
+  if (!isSslMode(mode))
+    throw new PostgresConfigError(`postgres: unsupported ssl mode "${mode}" (use ${SSL_MODES.join(', ')})`);
   if (mode === 'disable') return false;
   const files: ConnectionOptions = {
     ...(ssl.caFile !== undefined ? { ca: readPem(ssl.caFile, 'caFile') } : {}),
@@ -108,10 +109,13 @@ export function tlsOptionsOf(ssl: PostgresSslOptions): false | ConnectionOptions
   switch (mode) {
     case 'require':
       // libpq: with a root certificate, require behaves as verify-ca (kept for backwards compatibility).
-      return ssl.caFile !== undefined ? { ...files, rejectUnauthorized: true, ...skipHostname } : { ...files, rejectUnauthorized: false };
+      return ssl.caFile !== undefined
+        ? { ...files, rejectUnauthorized: true, ...skipHostname }
+        : { ...files, rejectUnauthorized: false };
     case 'verify-ca':
       // Checking only the chain against public CAs would accept any certificate any CA ever issued.
-      if (ssl.caFile === undefined) throw new PostgresConfigError('postgres: ssl mode verify-ca needs ssl.caFile (or use verify-full)');
+      if (ssl.caFile === undefined)
+        throw new PostgresConfigError('postgres: ssl mode verify-ca needs ssl.caFile (or use verify-full)');
       return { ...files, rejectUnauthorized: true, ...skipHostname };
     default:
       return { ...files, rejectUnauthorized: true };
@@ -150,7 +154,8 @@ export function connectionSettings(options: PostgresOptions): ConnectionSettings
     }
     const param = (name: string): string | undefined => url.searchParams.get(name) ?? undefined;
     const mode = param('sslmode');
-    if (mode !== undefined && !isSslMode(mode)) throw new PostgresConfigError(`postgres: unsupported sslmode "${mode}" in url (use ${SSL_MODES.join(', ')})`);
+    if (mode !== undefined && !isSslMode(mode))
+      throw new PostgresConfigError(`postgres: unsupported sslmode "${mode}" in url (use ${SSL_MODES.join(', ')})`);
     ssl = {
       ...ssl,
       ...(mode !== undefined ? { mode } : {}),

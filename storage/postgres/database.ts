@@ -23,7 +23,12 @@ export class PostgresError extends Error {
   constructor(err: unknown) {
     super(err instanceof Error ? err.message : String(err));
     this.name = 'PostgresError';
-    this.code = err instanceof DatabaseError ? err.code : typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
+    this.code =
+      err instanceof DatabaseError
+        ? err.code
+        : typeof err === 'object' && err !== null && 'code' in err
+          ? String(err.code)
+          : undefined;
   }
 }
 
@@ -40,7 +45,10 @@ export class DriverFailure extends Error {
 }
 
 /** A statement runner bound to one checked-out connection; driver errors come out as DriverFailure. */
-export type Query = <R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]) => Promise<{ rows: R[]; rowCount: number }>;
+export type Query = <R extends QueryResultRow = QueryResultRow>(
+  text: string,
+  values?: unknown[],
+) => Promise<{ rows: R[]; rowCount: number }>;
 
 /** Wraps a connection's `query` so that driver errors come out as DriverFailure. */
 export const queryOn =
@@ -88,7 +96,12 @@ export class Database {
           return result;
         }, true);
       } catch (err: unknown) {
-        if (err instanceof DriverFailure && err.code !== undefined && RETRYABLE.has(err.code) && attempt < MAX_ATTEMPTS) {
+        if (
+          err instanceof DriverFailure &&
+          err.code !== undefined &&
+          RETRYABLE.has(err.code) &&
+          attempt < MAX_ATTEMPTS
+        ) {
           // Jitter, so the transactions that collided do not collide again in lockstep.
           await sleep(Math.random() * 10 * attempt);
           continue;
@@ -122,7 +135,11 @@ export class Database {
       return await use(queryOn(client));
     } catch (err: unknown) {
       broken = err instanceof DriverFailure && !err.answered;
-      if (inTransaction && !broken) broken = !(await client.query('ROLLBACK').then(() => true, () => false));
+      if (inTransaction && !broken)
+        broken = !(await client.query('ROLLBACK').then(
+          () => true,
+          () => false,
+        ));
       throw err;
     } finally {
       client.off('error', ignore);

@@ -21,7 +21,8 @@ export const MIGRATION_LOCK_KEY = '115797186146932'; // 0x6964706f7274
 export const postgresMigrations: readonly PostgresMigration[] = [
   {
     version: 1,
-    description: 'one table per entity: key columns, expiry (indexed, for garbage collection) and the entity as tagged JSON text',
+    description:
+      'one table per entity: key columns, expiry (indexed, for garbage collection) and the entity as tagged JSON text',
     up: async (query) => {
       // `text`, not `jsonb`: jsonb refuses the \u0000 escape that JSON uses for NUL characters in strings.
       // Keys use the C collation: ids compare byte by byte, whatever the database's locale.
@@ -71,7 +72,9 @@ const hasVersionTable = async (query: Query): Promise<boolean> => {
 /** The applied version in the current schema: 0 when `idport_migrations` does not exist yet. */
 export async function schemaVersionOf(query: Query): Promise<number> {
   if (!(await hasVersionTable(query))) return 0;
-  const { rows: versions } = await query<{ version: number | null }>('SELECT max(version) AS version FROM idport_migrations');
+  const { rows: versions } = await query<{ version: number | null }>(
+    'SELECT max(version) AS version FROM idport_migrations',
+  );
   return versions[0]?.version ?? 0;
 }
 
@@ -125,7 +128,12 @@ export async function migratePostgres(config: ClientConfig, options: MigrateOpti
 }
 
 /** One migration under the lock; resolves with its version, or undefined when there was nothing to do. */
-async function step(query: Query, schema: string | undefined, migrations: readonly PostgresMigration[], upTo: number): Promise<number | undefined> {
+async function step(
+  query: Query,
+  schema: string | undefined,
+  migrations: readonly PostgresMigration[],
+  upTo: number,
+): Promise<number | undefined> {
   // Checked before creating: CREATE … IF NOT EXISTS still needs the CREATE privilege, which a
   // production role may lack once the schema exists.
   if (schema !== undefined) {
@@ -143,6 +151,9 @@ async function step(query: Query, schema: string | undefined, migrations: readon
     )`);
   }
   await migration.up(query);
-  await query('INSERT INTO idport_migrations (version, description) VALUES ($1, $2)', [migration.version, migration.description]);
+  await query('INSERT INTO idport_migrations (version, description) VALUES ($1, $2)', [
+    migration.version,
+    migration.description,
+  ]);
   return migration.version;
 }

@@ -33,7 +33,12 @@ import { connectionSettings, type PostgresOptions } from './connection.js';
 import { Database } from './database.js';
 import { migratePostgres } from './migrations.js';
 
-export { PostgresConfigError, type PostgresOptions, type PostgresSslMode, type PostgresSslOptions } from './connection.js';
+export {
+  PostgresConfigError,
+  type PostgresOptions,
+  type PostgresSslMode,
+  type PostgresSslOptions,
+} from './connection.js';
 
 /** Readiness must answer quickly even when connecting hangs; /healthz/ready waits a little longer. */
 const PING_TIMEOUT_MS = 1_500;
@@ -42,11 +47,9 @@ export const GC_BATCH = 1_000;
 
 type Row = { data: string };
 
-
 // PostgreSQL text cannot hold NUL, so no stored key contains one; such a key (from a request
 // parameter) is simply absent rather than a database error that would read as an outage.
 const hasNul = (params: readonly string[]): boolean => params.some((p) => p.includes('\u0000'));
-
 
 class PostgresTable<K, T> implements Table<K, T> {
   private readonly sql: {
@@ -92,7 +95,9 @@ class PostgresTable<K, T> implements Table<K, T> {
     const data = encodeJson(value);
     const params = this.spec.keyParams(this.spec.keyOf(value));
     if (hasNul(params)) throw new CodecError(`cannot store a ${this.spec.what} whose key contains NUL`);
-    await this.db.run(this.spec.what, 'create', (query) => query(this.sql.insert, [...params, ...this.expiryParam(value), data]));
+    await this.db.run(this.spec.what, 'create', (query) =>
+      query(this.sql.insert, [...params, ...this.expiryParam(value), data]),
+    );
   }
 
   async get(key: K): Promise<T | undefined> {
@@ -115,7 +120,8 @@ class PostgresTable<K, T> implements Table<K, T> {
       const { rows } = await query<Row>(this.sql.selectForUpdate, params);
       if (rows[0] === undefined) throw new NotFoundError(this.spec.what);
       const next = update(this.decode(rows[0].data));
-      if (!sameKey(this.spec.keyParams(this.spec.keyOf(next)), params)) throw new Error(`update must not change the ${this.spec.what} key`);
+      if (!sameKey(this.spec.keyParams(this.spec.keyOf(next)), params))
+        throw new Error(`update must not change the ${this.spec.what} key`);
       const data = encodeJson(next);
       await query(this.sql.update, [...params, ...this.expiryParam(next), data]);
       // Hand back what a later get would return, not the caller's object.
@@ -150,7 +156,6 @@ class PostgresTable<K, T> implements Table<K, T> {
   }
 }
 
-
 // Written by encodeJson from a Keys in updateKeys; nothing else writes the keys table.
 const decodeKeys = (data: string): Keys => decodeJson(data) as Keys;
 
@@ -180,7 +185,9 @@ class PostgresStorage implements Storage {
   }
 
   async getKeys(): Promise<Keys | undefined> {
-    const { rows } = await this.db.run('keys', 'get', (query) => query<{ data: string | null }>('SELECT data FROM keys WHERE id = 1'));
+    const { rows } = await this.db.run('keys', 'get', (query) =>
+      query<{ data: string | null }>('SELECT data FROM keys WHERE id = 1'),
+    );
     const data = rows[0]?.data;
     return data === undefined || data === null ? undefined : decodeKeys(data);
   }
@@ -222,7 +229,10 @@ class PostgresStorage implements Storage {
       timer = setTimeout(() => reject(new StorageUnavailableError('postgres: ping timed out')), PING_TIMEOUT_MS);
     });
     try {
-      const { rows } = await Promise.race([this.db.run('ping', 'run', (query) => query<{ one: number }>('SELECT 1 AS one')), deadline]);
+      const { rows } = await Promise.race([
+        this.db.run('ping', 'run', (query) => query<{ one: number }>('SELECT 1 AS one')),
+        deadline,
+      ]);
       if (rows[0]?.one !== 1) throw new StorageUnavailableError('postgres: SELECT 1 did not return 1');
     } finally {
       clearTimeout(timer);

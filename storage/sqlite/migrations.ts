@@ -7,7 +7,13 @@ import type { Database } from 'better-sqlite3';
 import { latestVersion, nextMigration, type Migration } from '../migrate.js';
 
 /** The tables whose rows expire and are removed by garbage collection. */
-export const expiringTables = ['auth_requests', 'auth_codes', 'refresh_tokens', 'device_requests', 'device_tokens'] as const;
+export const expiringTables = [
+  'auth_requests',
+  'auth_codes',
+  'refresh_tokens',
+  'device_requests',
+  'device_tokens',
+] as const;
 
 /** Every SQLite migration, in order. Never edit a released one; append a new one. */
 export const sqliteMigrations: readonly Migration<Database>[] = [
@@ -35,7 +41,8 @@ export const sqliteMigrations: readonly Migration<Database>[] = [
   },
   {
     version: 2,
-    description: 'expiry as an indexed column (epoch ms), backfilled from the JSON, so garbage collection does not scan every row',
+    description:
+      'expiry as an indexed column (epoch ms), backfilled from the JSON, so garbage collection does not scan every row',
     up: (db) => {
       for (const table of expiringTables) {
         db.exec(`

@@ -61,7 +61,6 @@ function guard<R>(db: Db, what: string, action: string, run: () => R): R {
   }
 }
 
-
 class SqliteTable<K, T> implements Table<K, T> {
   private readonly insertRow: Database.Statement;
   private readonly selectRow: Database.Statement<unknown[], Row>;
@@ -80,7 +79,9 @@ class SqliteTable<K, T> implements Table<K, T> {
     const hasExpiry = spec.expiryOf !== undefined;
     const columns = [...keyColumns, ...(hasExpiry ? ['expiry'] : []), 'data'];
     const where = keyColumns.map((c) => `${c} = ?`).join(' AND ');
-    this.insertRow = db.prepare(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`);
+    this.insertRow = db.prepare(
+      `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+    );
     this.selectRow = db.prepare<unknown[], Row>(`SELECT data FROM ${table} WHERE ${where}`);
     this.selectAll = db.prepare<[], Row>(`SELECT data FROM ${table} ORDER BY ${keyColumns.join(', ')}`);
     this.updateRow = db.prepare(`UPDATE ${table} SET ${hasExpiry ? 'expiry = ?, ' : ''}data = ? WHERE ${where}`);
@@ -90,7 +91,8 @@ class SqliteTable<K, T> implements Table<K, T> {
       const row = this.selectRow.get(...params);
       if (row === undefined) throw new NotFoundError(spec.what);
       const next = update(this.decode(row.data));
-      if (!sameKey(spec.keyParams(spec.keyOf(next)), params)) throw new Error(`update must not change the ${spec.what} key`);
+      if (!sameKey(spec.keyParams(spec.keyOf(next)), params))
+        throw new Error(`update must not change the ${spec.what} key`);
       const data = encodeJson(next);
       this.updateRow.run(...this.expiryParam(next), data, ...params);
       // Hand back what a later get would return, not the caller's object.
@@ -139,8 +141,6 @@ class SqliteTable<K, T> implements Table<K, T> {
   }
 }
 
-
-
 class SqliteStorage implements Storage {
   readonly authRequests: SqliteTable<string, AuthRequest>;
   readonly authCodes: SqliteTable<string, AuthCode>;
@@ -170,23 +170,23 @@ class SqliteStorage implements Storage {
     this.sessions = new SqliteTable(db, tableSpecs.sessions);
 
     this.selectKeys = db.prepare<[], Row>('SELECT data FROM keys WHERE id = 1');
-    const upsertKeys = db.prepare('INSERT INTO keys (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data');
+    const upsertKeys = db.prepare(
+      'INSERT INTO keys (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data',
+    );
     this.updateKeysTx = db.transaction((update: (old: Keys | undefined) => Keys): Keys => {
       const row = this.selectKeys.get();
       const data = encodeJson(update(row === undefined ? undefined : decodeKeys(row.data)));
       upsertKeys.run(data);
       return decodeKeys(data);
     });
-    this.gcTx = db.transaction(
-      (now: Date): GcResult => ({
-        authRequests: this.authRequests.collect(now),
-        authCodes: this.authCodes.collect(now),
-        refreshTokens: this.refreshTokens.collect(now),
-        deviceRequests: this.deviceRequests.collect(now),
-        deviceTokens: this.deviceTokens.collect(now),
-        sessions: this.sessions.collect(now),
-      }),
-    );
+    this.gcTx = db.transaction((now: Date): GcResult => ({
+      authRequests: this.authRequests.collect(now),
+      authCodes: this.authCodes.collect(now),
+      refreshTokens: this.refreshTokens.collect(now),
+      deviceRequests: this.deviceRequests.collect(now),
+      deviceTokens: this.deviceTokens.collect(now),
+      sessions: this.sessions.collect(now),
+    }));
     this.selectOne = db.prepare<[], unknown>('SELECT 1').pluck();
   }
 

@@ -53,8 +53,10 @@ describe('expandEnvInMapping (Dex expandEnvInMap)', () => {
 describe('DEX_EXPAND_ENV', () => {
   it('is on by default and reads Go booleans', () => {
     assert.equal(isEnvExpansionEnabled({}), true);
-    for (const value of ['false', 'FALSE', 'False', 'f', 'F', '0']) assert.equal(isEnvExpansionEnabled({ DEX_EXPAND_ENV: value }), false);
-    for (const value of ['true', '1', 't', 'bogus', 'no']) assert.equal(isEnvExpansionEnabled({ DEX_EXPAND_ENV: value }), true);
+    for (const value of ['false', 'FALSE', 'False', 'f', 'F', '0'])
+      assert.equal(isEnvExpansionEnabled({ DEX_EXPAND_ENV: value }), false);
+    for (const value of ['true', '1', 't', 'bogus', 'no'])
+      assert.equal(isEnvExpansionEnabled({ DEX_EXPAND_ENV: value }), true);
   });
 });
 
@@ -127,8 +129,14 @@ signer:
   });
 
   it('leaves $VAR alone everywhere when DEX_EXPAND_ENV=false', () => {
-    const withoutExpansion = yaml.replace('port: $PGPORT', 'port: 5433').replace('keysRotationPeriod: $ROTATION', 'keysRotationPeriod: 12h').replace('algorithm: $ALG', 'algorithm: ES256');
-    const config = loadConfig(withoutExpansion, 'config.yaml', { env: { ...env, DEX_EXPAND_ENV: 'false' }, connectorSchemas });
+    const withoutExpansion = yaml
+      .replace('port: $PGPORT', 'port: 5433')
+      .replace('keysRotationPeriod: $ROTATION', 'keysRotationPeriod: 12h')
+      .replace('algorithm: $ALG', 'algorithm: ES256');
+    const config = loadConfig(withoutExpansion, 'config.yaml', {
+      env: { ...env, DEX_EXPAND_ENV: 'false' },
+      connectorSchemas,
+    });
     if (config.storage.type !== 'postgres') return assert.fail('expected postgres');
     assert.equal(config.storage.config.host, '$PGHOST');
     assert.equal(config.storage.config.password, '${PGPASSWORD}');
@@ -169,11 +177,17 @@ staticPasswords:
     assert.equal(user !== undefined && 'hashFromEnv' in user, false);
   });
 
-  it('does not take frontend.dir from DEX_FRONTEND_DIR, which Dex\'s image sets for every deployment', () => {
+  it("does not take frontend.dir from DEX_FRONTEND_DIR, which Dex's image sets for every deployment", () => {
     const minimal = 'issuer: https://idp.example.com\nstorage: {type: memory}\nweb: {http: ":5556"}\n';
-    assert.equal(loadConfig(minimal, 'c.yaml', { env: { DEX_FRONTEND_DIR: '/srv/web' }, connectorSchemas: {} }).frontend.dir, undefined);
     assert.equal(
-      loadConfig(`${minimal}frontend: {dir: ./web}\n`, 'c.yaml', { env: { DEX_FRONTEND_DIR: '/srv/web' }, connectorSchemas: {} }).frontend.dir,
+      loadConfig(minimal, 'c.yaml', { env: { DEX_FRONTEND_DIR: '/srv/web' }, connectorSchemas: {} }).frontend.dir,
+      undefined,
+    );
+    assert.equal(
+      loadConfig(`${minimal}frontend: {dir: ./web}\n`, 'c.yaml', {
+        env: { DEX_FRONTEND_DIR: '/srv/web' },
+        connectorSchemas: {},
+      }).frontend.dir,
       './web',
     );
   });

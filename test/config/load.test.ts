@@ -14,11 +14,16 @@ const HASH = '$2a$10$2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W'; // 
 // Stand-ins for the connector registry's schemas.
 const connectorSchemas = {
   mockCallback: z.strictObject({}),
-  sample: z.strictObject({ host: z.string(), port: z.number().default(389), tls: z.strictObject({ insecure: z.boolean() }).optional() }),
+  sample: z.strictObject({
+    host: z.string(),
+    port: z.number().default(389),
+    tls: z.strictObject({ insecure: z.boolean() }).optional(),
+  }),
 };
 
 /** Loads YAML that must be valid. */
-const load = (yaml: string, env: Record<string, string> = {}): Config => loadConfig(yaml, 'config.yaml', { env, connectorSchemas });
+const load = (yaml: string, env: Record<string, string> = {}): Config =>
+  loadConfig(yaml, 'config.yaml', { env, connectorSchemas });
 
 /** Loads YAML that must be invalid and returns every reported problem. */
 function problems(yaml: string, env: Record<string, string> = {}): readonly string[] {
@@ -60,15 +65,18 @@ describe('config.example.yaml', () => {
     const [admin, ...others] = config.staticPasswords;
     assert.equal(others.length, 0);
     assert.ok(admin);
-    assert.deepEqual({ ...admin, hash: '' }, {
-      email: 'admin@example.com',
-      hash: '',
-      username: 'admin',
-      userID: '08a8684b-db88-4b73-90a9-3cd1661f5466',
-      name: 'admin',
-      emailVerified: true,
-      groups: [],
-    });
+    assert.deepEqual(
+      { ...admin, hash: '' },
+      {
+        email: 'admin@example.com',
+        hash: '',
+        username: 'admin',
+        userID: '08a8684b-db88-4b73-90a9-3cd1661f5466',
+        name: 'admin',
+        emailVerified: true,
+        groups: [],
+      },
+    );
     assert.equal(bcrypt.compareSync('password', admin.hash), true);
     assert.deepEqual(config.connectors, []);
     assert.equal(config.frontend.issuer, 'idport');
@@ -83,7 +91,10 @@ describe('config.example.yaml', () => {
       authRequests: 24 * 3_600_000,
       refreshTokens: { disableRotation: false, reuseInterval: 3_000 },
     });
-    assert.deepEqual(config.signer, { type: 'local', config: { keysRotationPeriod: 6 * 3_600_000, algorithm: 'RS256' } });
+    assert.deepEqual(config.signer, {
+      type: 'local',
+      config: { keysRotationPeriod: 6 * 3_600_000, algorithm: 'RS256' },
+    });
     assert.deepEqual(config.oauth2, {
       grantTypes: [
         'authorization_code',
@@ -180,11 +191,14 @@ staticPasswords:
   });
 
   it('names grpc, which config.dev.yaml also has, as not supported yet', () => {
-    assert.deepEqual(problems(`${DEX_DEV}grpc:\n  addr: 127.0.0.1:5557\n`), ['config.yaml:39:1 grpc: not supported by idport yet']);
+    assert.deepEqual(problems(`${DEX_DEV}grpc:\n  addr: 127.0.0.1:5557\n`), [
+      'config.yaml:39:1 grpc: not supported by idport yet',
+    ]);
   });
 
   it('loads every Dex key idport supports', () => {
-    const config = load(`issuer: https://idp.example.com/dex
+    const config = load(
+      `issuer: https://idp.example.com/dex
 storage:
   type: postgres
   config:
@@ -280,7 +294,9 @@ staticPasswords:
     hash: ${Buffer.from(HASH).toString('base64')}
     username: a
     userID: "1"
-`, { APP_ID: 'app', APP_SECRET: 'app-secret' });
+`,
+      { APP_ID: 'app', APP_SECRET: 'app-secret' },
+    );
     assert.deepEqual(config.storage.config, {
       host: 'db.example.com',
       port: 5432,
@@ -296,8 +312,16 @@ staticPasswords:
     assert.equal(config.web.tlsMinVersion, '1.2'); // a YAML number, read as text like Dex does
     assert.equal(config.web.headers['X-XSS-Protection'], '1; mode=block');
     assert.equal(config.telemetry.enableProfiling, false); // YAML 1.1 "no", as go-yaml reads it
-    assert.deepEqual(config.web.clientRemoteIP, { header: 'X-Forwarded-For', trustedProxies: ['10.0.0.0/8', '::1/128'] });
-    assert.deepEqual(config.expiry.refreshTokens, { disableRotation: false, reuseInterval: 500, validIfNotUsedFor: 7_776_000_000, absoluteLifetime: undefined });
+    assert.deepEqual(config.web.clientRemoteIP, {
+      header: 'X-Forwarded-For',
+      trustedProxies: ['10.0.0.0/8', '::1/128'],
+    });
+    assert.deepEqual(config.expiry.refreshTokens, {
+      disableRotation: false,
+      reuseInterval: 500,
+      validIfNotUsedFor: 7_776_000_000,
+      absoluteLifetime: undefined,
+    });
     assert.equal(config.expiry.authRequests, 5_400_000);
     assert.deepEqual(config.oauth2.grantTypes, ['authorization_code', 'refresh_token', 'client_credentials']);
     assert.equal(config.frontend.theme, 'light'); // Dex's retired theme names fall back to light
@@ -325,22 +349,30 @@ describe('config errors', () => {
   });
 
   it('reports YAML that has no finite value or is several documents', () => {
-    assert.deepEqual(problems(`${MINIMAL}oauth2: &loop\n  pkce: *loop\n`), ['config.yaml invalid YAML: an anchor is used inside itself']);
+    assert.deepEqual(problems(`${MINIMAL}oauth2: &loop\n  pkce: *loop\n`), [
+      'config.yaml invalid YAML: an anchor is used inside itself',
+    ]);
     assert.deepEqual(problems(`${MINIMAL}---\nissuer: http://127.0.0.1:5557/dex\n`), [
       'config.yaml:6:1 invalid YAML: a config file holds one YAML document; remove the second "---"',
     ]);
   });
 
   it('reports an unknown top-level key', () => {
-    assert.deepEqual(problems(`${MINIMAL}enablePasswordDb: true\n`), ['config.yaml:6:1 unknown key "enablePasswordDb"']);
+    assert.deepEqual(problems(`${MINIMAL}enablePasswordDb: true\n`), [
+      'config.yaml:6:1 unknown key "enablePasswordDb"',
+    ]);
   });
 
   it('reports an unknown nested key at the key', () => {
-    assert.deepEqual(problems(`${MINIMAL}  tlsCertificate: /tls.crt\n`), ['config.yaml:6:3 web: unknown key "tlsCertificate"']);
+    assert.deepEqual(problems(`${MINIMAL}  tlsCertificate: /tls.crt\n`), [
+      'config.yaml:6:3 web: unknown key "tlsCertificate"',
+    ]);
   });
 
   it('reports a value of the wrong type', () => {
-    assert.deepEqual(problems(`${MINIMAL}enablePasswordDB: "yes"\n`), ['config.yaml:6:1 enablePasswordDB: expected true or false, got "yes"']);
+    assert.deepEqual(problems(`${MINIMAL}enablePasswordDB: "yes"\n`), [
+      'config.yaml:6:1 enablePasswordDB: expected true or false, got "yes"',
+    ]);
   });
 
   it('reports a bad issuer URL', () => {
@@ -357,17 +389,22 @@ describe('config errors', () => {
   });
 
   it('reports a missing issuer at the document', () => {
-    assert.deepEqual(problems(MINIMAL.replace('issuer: http://127.0.0.1:5556/dex\n', '')), ['config.yaml:1:1 issuer: required']);
+    assert.deepEqual(problems(MINIMAL.replace('issuer: http://127.0.0.1:5556/dex\n', '')), [
+      'config.yaml:1:1 issuer: required',
+    ]);
   });
 
   it('reports secret and secretEnv both set', () => {
     assert.deepEqual(
-      problems(`${MINIMAL}staticClients:
+      problems(
+        `${MINIMAL}staticClients:
   - id: example-app
     secret: ZXhhbXBsZS1hcHAtc2VjcmV0
     secretEnv: EXAMPLE_SECRET
     name: Example App
-`, { EXAMPLE_SECRET: 'x' }),
+`,
+        { EXAMPLE_SECRET: 'x' },
+      ),
       ['config.yaml:9:5 staticClients[0].secretEnv: set either secret or secretEnv, not both'],
     );
   });
@@ -434,7 +471,9 @@ describe('config errors', () => {
       'config.yaml:16:9 connectors[1].config.tls.insecure: expected true or false, got "sure"',
       'config.yaml:17:9 connectors[1].config.tls: unknown key "verify"',
     ]);
-    const config = load(`${MINIMAL}${connectors.replace('host: 389', 'host: ldap.example.com').replace('sure', 'true').replace('        verify: false\n', '')}`);
+    const config = load(
+      `${MINIMAL}${connectors.replace('host: 389', 'host: ldap.example.com').replace('sure', 'true').replace('        verify: false\n', '')}`,
+    );
     // The validated YAML: the registry parses it (defaults and all) when it opens the connector.
     assert.deepEqual(config.connectors[1]?.config, { host: 'ldap.example.com', tls: { insecure: true } });
   });
@@ -573,7 +612,10 @@ connectors:
       await writeFile(file, 'issuer: [\n');
       await assert.rejects(loadConfigFile(file, { env: {}, connectorSchemas: {} }), (err: unknown) => {
         assert.ok(err instanceof ConfigError);
-        assert.match(err.issues[0] ?? '', new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2:1 invalid YAML: `));
+        assert.match(
+          err.issues[0] ?? '',
+          new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2:1 invalid YAML: `),
+        );
         assert.match(err.message, /^invalid configuration \(\d+ problems?\):\n {2}/);
         return true;
       });

@@ -11,7 +11,8 @@ web:
   http: 127.0.0.1:5556
 `;
 
-const load = (yaml: string, env: Record<string, string> = {}): Config => loadConfig(yaml, 'config.yaml', { env, connectorSchemas: {} });
+const load = (yaml: string, env: Record<string, string> = {}): Config =>
+  loadConfig(yaml, 'config.yaml', { env, connectorSchemas: {} });
 
 function problems(yaml: string): readonly string[] {
   try {
@@ -36,7 +37,9 @@ describe('telemetry', () => {
   });
 
   it('reports a bad telemetry address', () => {
-    assert.deepEqual(problems(`${MINIMAL}telemetry:\n  http: localhost\n`), ['config.yaml:7:3 telemetry.http: expected an address like "127.0.0.1:5556"']);
+    assert.deepEqual(problems(`${MINIMAL}telemetry:\n  http: localhost\n`), [
+      'config.yaml:7:3 telemetry.http: expected an address like "127.0.0.1:5556"',
+    ]);
   });
 });
 
@@ -46,10 +49,13 @@ describe('web.clientRemoteIP', () => {
       header: 'X-Forwarded-For',
       trustedProxies: ['10.0.0.0/8'],
     });
-    assert.deepEqual(load(`${MINIMAL}  clientRemoteIP:\n    header: X-Real-IP\n    trustedProxies: ["fd00::/8"]\n`).web.clientRemoteIP, {
-      header: 'X-Real-IP',
-      trustedProxies: ['fd00::/8'],
-    });
+    assert.deepEqual(
+      load(`${MINIMAL}  clientRemoteIP:\n    header: X-Real-IP\n    trustedProxies: ["fd00::/8"]\n`).web.clientRemoteIP,
+      {
+        header: 'X-Real-IP',
+        trustedProxies: ['fd00::/8'],
+      },
+    );
   });
 
   it('refuses a header with no trusted proxies, which Dex would believe from any client', () => {
@@ -59,24 +65,30 @@ describe('web.clientRemoteIP', () => {
   });
 
   it('reports a header name that is not one, and a bad CIDR range', () => {
-    assert.deepEqual(problems(`${MINIMAL}  clientRemoteIP:\n    header: "X Real IP"\n    trustedProxies: [10.0.0.0]\n`), [
-      'config.yaml:7:5 web.clientRemoteIP.header: expected an HTTP header name like "X-Forwarded-For"',
-      'config.yaml:8:22 web.clientRemoteIP.trustedProxies[0]: expected a CIDR range like "10.0.0.0/8"',
-    ]);
+    assert.deepEqual(
+      problems(`${MINIMAL}  clientRemoteIP:\n    header: "X Real IP"\n    trustedProxies: [10.0.0.0]\n`),
+      [
+        'config.yaml:7:5 web.clientRemoteIP.header: expected an HTTP header name like "X-Forwarded-For"',
+        'config.yaml:8:22 web.clientRemoteIP.trustedProxies[0]: expected a CIDR range like "10.0.0.0/8"',
+      ],
+    );
   });
 });
 
 describe('config warnings', () => {
-  it('has none for a config that sets none of the ignored keys, even with DEX_FRONTEND_DIR set by Dex\'s image', () => {
+  it("has none for a config that sets none of the ignored keys, even with DEX_FRONTEND_DIR set by Dex's image", () => {
     assert.deepEqual(configWarnings(load(MINIMAL, { DEX_FRONTEND_DIR: '/srv/dex/web' })), []);
   });
 
   it('warns that frontend.dir and frontend.extra are ignored, naming the key', () => {
-    const config = load(`${MINIMAL}frontend:\n  dir: /srv/dex/web\n  extra:\n    tos: https://example.com/tos\n    help: https://example.com/help\n`);
+    const config = load(
+      `${MINIMAL}frontend:\n  dir: /srv/dex/web\n  extra:\n    tos: https://example.com/tos\n    help: https://example.com/help\n`,
+    );
     assert.deepEqual(configWarnings(config), [
       {
         key: 'frontend.dir',
-        message: 'is ignored: idport renders its own pages and themes, so Dex\'s Go templates and static files in "/srv/dex/web" are not used',
+        message:
+          'is ignored: idport renders its own pages and themes, so Dex\'s Go templates and static files in "/srv/dex/web" are not used',
       },
       { key: 'frontend.extra', message: 'is ignored: idport\'s pages do not read template values ("tos", "help")' },
     ]);
@@ -86,6 +98,9 @@ describe('config warnings', () => {
     assert.deepEqual(configWarnings(load(`${MINIMAL}  allowedHeaders: [X-Requested-With]\n`)), [
       { key: 'web.allowedHeaders', message: 'has no effect without web.allowedOrigins (CORS is off)' },
     ]);
-    assert.deepEqual(configWarnings(load(`${MINIMAL}  allowedHeaders: [X-Requested-With]\n  allowedOrigins: ['*']\n`)), []);
+    assert.deepEqual(
+      configWarnings(load(`${MINIMAL}  allowedHeaders: [X-Requested-With]\n  allowedOrigins: ['*']\n`)),
+      [],
+    );
   });
 });

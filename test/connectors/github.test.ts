@@ -13,7 +13,14 @@ import { after, before, describe, test } from 'node:test';
 
 import { pino } from 'pino';
 
-import { type CallbackConnector, type ConnectorDeps, ConnectorError, type Identity, type Refreshable, type Scopes } from '../../connectors/connector.js';
+import {
+  type CallbackConnector,
+  type ConnectorDeps,
+  ConnectorError,
+  type Identity,
+  type Refreshable,
+  type Scopes,
+} from '../../connectors/connector.js';
 import { configSchema, open } from '../../connectors/github/github.js';
 import { freePort } from '../support/config-server.js';
 import { type FakeGithub, type FakeGithubUser, startFakeGithub } from '../support/fake-github.js';
@@ -41,14 +48,33 @@ const OCTOCAT: FakeGithubUser = {
     { name: 'Ops', slug: 'ops', org: 'initech' },
   ],
 };
-const LONER: FakeGithubUser = { id: 7, login: 'loner', name: null, email: 'loner@example.org', emails: [{ email: 'loner@example.org', primary: true, verified: true }], orgs: [], teams: [] };
-const NEWBIE: FakeGithubUser = { id: 8, login: 'newbie', name: 'New Bie', email: null, emails: [{ email: 'newbie@example.org', primary: true, verified: false }], orgs: ['acme'], teams: [] };
+const LONER: FakeGithubUser = {
+  id: 7,
+  login: 'loner',
+  name: null,
+  email: 'loner@example.org',
+  emails: [{ email: 'loner@example.org', primary: true, verified: true }],
+  orgs: [],
+  teams: [],
+};
+const NEWBIE: FakeGithubUser = {
+  id: 8,
+  login: 'newbie',
+  name: 'New Bie',
+  email: null,
+  emails: [{ email: 'newbie@example.org', primary: true, verified: false }],
+  orgs: ['acme'],
+  teams: [],
+};
 
 type GithubConnector = CallbackConnector & Refreshable & { close(): Promise<void> };
 
 function testDeps(fetchFn: typeof fetch): ConnectorDeps & { lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
-  const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const log = pino(
+    { level: 'debug' },
+    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   return { log, fetch: fetchFn, now: () => new Date(), lines };
 }
 
@@ -64,8 +90,16 @@ describe('github connector', () => {
     await fake.close();
   });
 
-  const connect = async (config: Record<string, unknown> = {}, deps = testDeps(fake.githubDotComFetch)): Promise<GithubConnector> => {
-    const parsed = configSchema.parse({ clientID: fake.clientId, clientSecret: fake.clientSecret, redirectURI: CALLBACK, ...config });
+  const connect = async (
+    config: Record<string, unknown> = {},
+    deps = testDeps(fake.githubDotComFetch),
+  ): Promise<GithubConnector> => {
+    const parsed = configSchema.parse({
+      clientID: fake.clientId,
+      clientSecret: fake.clientSecret,
+      redirectURI: CALLBACK,
+      ...config,
+    });
     const connector = await open('github', parsed, deps, { timeoutSeconds: 5 });
     assert.equal(connector.kind, 'callback');
     assert.equal(typeof connector.refresh, 'function');
@@ -88,13 +122,15 @@ describe('github connector', () => {
   const login = async (connector: GithubConnector, scopes: Scopes, user: string): Promise<Identity> =>
     connector.handleCallback(scopes, undefined, await authorize(connector, scopes, user));
 
-  const refused = (check: { userMessage?: RegExp; message?: RegExp; temporary?: boolean }) => (err: unknown): boolean => {
-    assert.ok(err instanceof ConnectorError, `expected a ConnectorError, got ${String(err)}`);
-    if (check.userMessage) assert.match(err.userMessage, check.userMessage);
-    if (check.message) assert.match(err.message, check.message);
-    assert.equal(err.temporary, check.temporary ?? false);
-    return true;
-  };
+  const refused =
+    (check: { userMessage?: RegExp; message?: RegExp; temporary?: boolean }) =>
+    (err: unknown): boolean => {
+      assert.ok(err instanceof ConnectorError, `expected a ConnectorError, got ${String(err)}`);
+      if (check.userMessage) assert.match(err.userMessage, check.userMessage);
+      if (check.message) assert.match(err.message, check.message);
+      assert.equal(err.temporary, check.temporary ?? false);
+      return true;
+    };
 
   test('logs a user in through github.com: numeric id, name, login and the verified primary email', async () => {
     const connector = await connect();
@@ -102,12 +138,21 @@ describe('github connector', () => {
     const authUrl = new URL(url);
     assert.equal(`${authUrl.origin}${authUrl.pathname}`, 'https://github.com/login/oauth/authorize');
     assert.deepEqual(Object.fromEntries(authUrl.searchParams), {
-      client_id: fake.clientId, redirect_uri: CALLBACK, response_type: 'code', scope: 'user:email', state: 'state-123',
+      client_id: fake.clientId,
+      redirect_uri: CALLBACK,
+      response_type: 'code',
+      scope: 'user:email',
+      state: 'state-123',
     });
     const before = fake.requests.length;
     const identity = await login(connector, PLAIN, 'octocat');
     assert.deepEqual(identity, {
-      userId: '2342749', username: 'The Octocat', preferredUsername: 'octocat', email: 'octocat@github.com', emailVerified: true, groups: [],
+      userId: '2342749',
+      username: 'The Octocat',
+      preferredUsername: 'octocat',
+      email: 'octocat@github.com',
+      emailVerified: true,
+      groups: [],
     });
     const seen = fake.requests.slice(before);
     const exchange = seen.find((r) => r.path === '/login/oauth/access_token');
@@ -116,8 +161,15 @@ describe('github connector', () => {
     assert.equal(user?.headers['x-github-api-version'], '2022-11-28');
     assert.match(user?.headers.authorization ?? '', /^Bearer gho_/);
     // Emails span two pages of the fake; the primary one is on the first, but both were read.
-    assert.deepEqual(seen.filter((r) => r.path === '/user/emails').map((r) => r.query.get('page')), [null, '2']);
-    assert.equal(seen.some((r) => r.path.startsWith('/user/teams') || r.path.startsWith('/orgs/')), false, 'no group lookups without groups');
+    assert.deepEqual(
+      seen.filter((r) => r.path === '/user/emails').map((r) => r.query.get('page')),
+      [null, '2'],
+    );
+    assert.equal(
+      seen.some((r) => r.path.startsWith('/user/teams') || r.path.startsWith('/orgs/')),
+      false,
+      'no group lookups without groups',
+    );
   });
 
   test('takes a public email from GET /user and falls back to the login for a user without a name', async () => {
@@ -126,7 +178,10 @@ describe('github connector', () => {
     const identity = await login(connector, PLAIN, 'loner');
     assert.equal(identity.username, 'loner');
     assert.equal(identity.email, 'loner@example.org');
-    assert.equal(fake.requests.slice(before).some((r) => r.path === '/user/emails'), false);
+    assert.equal(
+      fake.requests.slice(before).some((r) => r.path === '/user/emails'),
+      false,
+    );
   });
 
   test('uses the login as the user id with useLoginAsID', async () => {
@@ -140,8 +195,20 @@ describe('github connector', () => {
     assert.equal(new URL(url).searchParams.get('scope'), 'user:email read:org');
     const before = fake.requests.length;
     const identity = await login(connector, GROUPS, 'octocat');
-    assert.deepEqual(identity.groups, ['acme', 'acme:Platform', 'acme:Site Reliability', 'globex', 'globex:Research', 'initech', 'initech:Ops']);
-    const pages = (path: string): Array<string | null> => fake.requests.slice(before).filter((r) => r.path === path).map((r) => r.query.get('page'));
+    assert.deepEqual(identity.groups, [
+      'acme',
+      'acme:Platform',
+      'acme:Site Reliability',
+      'globex',
+      'globex:Research',
+      'initech',
+      'initech:Ops',
+    ]);
+    const pages = (path: string): Array<string | null> =>
+      fake.requests
+        .slice(before)
+        .filter((r) => r.path === path)
+        .map((r) => r.query.get('page'));
     assert.deepEqual(pages('/user/orgs'), [null, '2']);
     assert.deepEqual(pages('/user/teams'), [null, '2']);
   });
@@ -155,32 +222,60 @@ describe('github connector', () => {
 
   test('teamNameField: name (default), slug, or both', async () => {
     const orgs = [{ name: 'acme' }];
-    assert.deepEqual((await login(await connect({ orgs }), GROUPS, 'octocat')).groups, ['acme:Platform', 'acme:Site Reliability']);
-    assert.deepEqual((await login(await connect({ orgs, teamNameField: 'slug' }), GROUPS, 'octocat')).groups, ['acme:platform', 'acme:site-reliability']);
-    assert.deepEqual(
-      (await login(await connect({ orgs, teamNameField: 'both' }), GROUPS, 'octocat')).groups,
-      ['acme:Platform', 'acme:platform', 'acme:Site Reliability', 'acme:site-reliability'],
-    );
+    assert.deepEqual((await login(await connect({ orgs }), GROUPS, 'octocat')).groups, [
+      'acme:Platform',
+      'acme:Site Reliability',
+    ]);
+    assert.deepEqual((await login(await connect({ orgs, teamNameField: 'slug' }), GROUPS, 'octocat')).groups, [
+      'acme:platform',
+      'acme:site-reliability',
+    ]);
+    assert.deepEqual((await login(await connect({ orgs, teamNameField: 'both' }), GROUPS, 'octocat')).groups, [
+      'acme:Platform',
+      'acme:platform',
+      'acme:Site Reliability',
+      'acme:site-reliability',
+    ]);
   });
 
   test('orgs with teams: only the listed teams become groups, and a slug can be listed with teamNameField slug', async () => {
-    const identity = await login(await connect({ orgs: [{ name: 'acme', teams: ['Platform'] }, { name: 'globex' }] }), GROUPS, 'octocat');
+    const identity = await login(
+      await connect({ orgs: [{ name: 'acme', teams: ['Platform'] }, { name: 'globex' }] }),
+      GROUPS,
+      'octocat',
+    );
     assert.deepEqual(identity.groups, ['acme:Platform', 'globex:Research']);
-    const bySlug = await login(await connect({ orgs: [{ name: 'acme', teams: ['site-reliability'] }], teamNameField: 'slug' }), GROUPS, 'octocat');
+    const bySlug = await login(
+      await connect({ orgs: [{ name: 'acme', teams: ['site-reliability'] }], teamNameField: 'slug' }),
+      GROUPS,
+      'octocat',
+    );
     assert.deepEqual(bySlug.groups, ['acme:site-reliability']);
   });
 
   test('refuses a user outside the configured orgs or teams, with a clear message', async () => {
-    const notAllowed = refused({ userMessage: /not a member of an organization or team allowed to log in here/, message: /github user octocat is not in the required orgs or teams/ });
+    const notAllowed = refused({
+      userMessage: /not a member of an organization or team allowed to log in here/,
+      message: /github user octocat is not in the required orgs or teams/,
+    });
     await assert.rejects(login(await connect({ orgs: [{ name: 'umbrella' }] }), GROUPS, 'octocat'), notAllowed);
-    await assert.rejects(login(await connect({ orgs: [{ name: 'acme', teams: ['Legal'] }] }), GROUPS, 'octocat'), notAllowed);
+    await assert.rejects(
+      login(await connect({ orgs: [{ name: 'acme', teams: ['Legal'] }] }), GROUPS, 'octocat'),
+      notAllowed,
+    );
     // Membership is checked even when the client did not ask for groups (and read:org is requested for it).
     const connector = await connect({ orgs: [{ name: 'umbrella' }] });
-    assert.equal(new URL((await connector.loginUrl(PLAIN, CALLBACK, 's')).url).searchParams.get('scope'), 'user:email read:org');
+    assert.equal(
+      new URL((await connector.loginUrl(PLAIN, CALLBACK, 's')).url).searchParams.get('scope'),
+      'user:email read:org',
+    );
     await assert.rejects(login(connector, PLAIN, 'octocat'), notAllowed);
     // A member of an org with no team list is let in; without the groups scope the groups are left out.
     assert.deepEqual((await login(await connect({ orgs: [{ name: 'acme' }] }), PLAIN, 'octocat')).groups, []);
-    assert.deepEqual((await login(await connect({ orgs: [{ name: 'acme' }], hostName: fake.origin }), GROUPS, 'newbie')).groups, []);
+    assert.deepEqual(
+      (await login(await connect({ orgs: [{ name: 'acme' }], hostName: fake.origin }), GROUPS, 'newbie')).groups,
+      [],
+    );
   });
 
   test('legacy org: bare team names of that org, with a warning, and nobody refused', async () => {
@@ -192,16 +287,28 @@ describe('github connector', () => {
   });
 
   test('preferredEmailDomain picks a verified address in the domain, with * for one label, else the primary one', async () => {
-    assert.equal((await login(await connect({ preferredEmailDomain: 'corp.example.com' }), PLAIN, 'octocat')).email, 'octo@corp.example.com');
+    assert.equal(
+      (await login(await connect({ preferredEmailDomain: 'corp.example.com' }), PLAIN, 'octocat')).email,
+      'octo@corp.example.com',
+    );
     // octo@unverified.example.com also matches but is not verified.
-    assert.equal((await login(await connect({ preferredEmailDomain: '*.example.com' }), PLAIN, 'octocat')).email, 'octo@corp.example.com');
-    assert.equal((await login(await connect({ preferredEmailDomain: 'example.net' }), PLAIN, 'octocat')).email, 'octocat@github.com');
+    assert.equal(
+      (await login(await connect({ preferredEmailDomain: '*.example.com' }), PLAIN, 'octocat')).email,
+      'octo@corp.example.com',
+    );
+    assert.equal(
+      (await login(await connect({ preferredEmailDomain: 'example.net' }), PLAIN, 'octocat')).email,
+      'octocat@github.com',
+    );
   });
 
   test('refuses a user whose primary email is not verified on github.com, and accepts it on GitHub Enterprise as Dex does', async () => {
     await assert.rejects(
       login(await connect(), PLAIN, 'newbie'),
-      refused({ userMessage: /no verified primary email address/, message: /no verified, primary email or preferred-domain email/ }),
+      refused({
+        userMessage: /no verified primary email address/,
+        message: /no verified, primary email or preferred-domain email/,
+      }),
     );
     // GitHub Enterprise cannot verify addresses; Dex treats all of them as verified there.
     const identity = await login(await connect({ hostName: fake.origin }), PLAIN, 'newbie');
@@ -215,7 +322,10 @@ describe('github connector', () => {
       calls++;
       return fetch(input, init);
     };
-    const connector = await connect({ hostName: fake.origin, orgs: [{ name: 'acme', teams: ['Platform'] }] }, testDeps(counting));
+    const connector = await connect(
+      { hostName: fake.origin, orgs: [{ name: 'acme', teams: ['Platform'] }] },
+      testDeps(counting),
+    );
     const { url } = await connector.loginUrl(GROUPS, CALLBACK, 's');
     assert.equal(new URL(url).href.split('?')[0], `${fake.origin}/login/oauth/authorize`);
     const before = fake.requests.length;
@@ -232,19 +342,28 @@ describe('github connector', () => {
     const connector = await connect();
     const query = await authorize(connector, PLAIN, 'deny');
     assert.equal(query.get('error'), 'access_denied');
-    await assert.rejects(connector.handleCallback(PLAIN, undefined, query), refused({ userMessage: /did not authorize/, message: /error=access_denied: The user has denied/ }));
+    await assert.rejects(
+      connector.handleCallback(PLAIN, undefined, query),
+      refused({ userMessage: /did not authorize/, message: /error=access_denied: The user has denied/ }),
+    );
   });
 
   test('a wrong client secret fails the code exchange (GitHub answers 200 with an error)', async () => {
     const connector = await connect({ clientSecret: 'wrong' });
-    await assert.rejects(login(connector, PLAIN, 'octocat'), refused({ userMessage: /could not complete the login/, message: /incorrect_client_credentials/ }));
+    await assert.rejects(
+      login(connector, PLAIN, 'octocat'),
+      refused({ userMessage: /could not complete the login/, message: /incorrect_client_credentials/ }),
+    );
   });
 
   test('a replayed code is refused', async () => {
     const connector = await connect();
     const query = await authorize(connector, PLAIN, 'octocat');
     await connector.handleCallback(PLAIN, undefined, query);
-    await assert.rejects(connector.handleCallback(PLAIN, undefined, query), refused({ message: /bad_verification_code/ }));
+    await assert.rejects(
+      connector.handleCallback(PLAIN, undefined, query),
+      refused({ message: /bad_verification_code/ }),
+    );
   });
 
   test('refresh re-reads the user and groups with the stored token, and fails once the token is revoked', async () => {
@@ -266,7 +385,10 @@ describe('github connector', () => {
     fake.setUser(OCTOCAT);
 
     assert.ok(fake.revokeTokens('octocat') > 0);
-    await assert.rejects(connector.refresh(OFFLINE, refreshed), refused({ userMessage: /authorization has ended/, message: /GET \/user: HTTP 401 Bad credentials/ }));
+    await assert.rejects(
+      connector.refresh(OFFLINE, refreshed),
+      refused({ userMessage: /authorization has ended/, message: /GET \/user: HTTP 401 Bad credentials/ }),
+    );
   });
 
   test('refreshes connector data written by Dex (expiry as Go zero time)', async () => {
@@ -275,7 +397,10 @@ describe('github connector', () => {
     const token = (JSON.parse(new TextDecoder().decode(identity.connectorData)) as { accessToken: string }).accessToken;
     const fromDex = new TextEncoder().encode(JSON.stringify({ accessToken: token, expiry: '0001-01-01T00:00:00Z' }));
     assert.equal((await connector.refresh(PLAIN, { ...identity, connectorData: fromDex })).preferredUsername, 'loner');
-    await assert.rejects(connector.refresh(PLAIN, { ...identity, connectorData: undefined }), refused({ message: /no upstream access token/ }));
+    await assert.rejects(
+      connector.refresh(PLAIN, { ...identity, connectorData: undefined }),
+      refused({ message: /no upstream access token/ }),
+    );
   });
 
   test('no connector data without offline access', async () => {
@@ -306,12 +431,18 @@ describe('github connector', () => {
       headers.set('link', '<https://evil.example/user/emails?page=2>; rel="next"');
       return new Response(response.body, { status: response.status, headers });
     };
-    await assert.rejects(login(await connect({}, testDeps(hostile)), PLAIN, 'octocat'), refused({ message: /next page https:\/\/evil\.example is not on the API host/ }));
+    await assert.rejects(
+      login(await connect({}, testDeps(hostile)), PLAIN, 'octocat'),
+      refused({ message: /next page https:\/\/evil\.example is not on the API host/ }),
+    );
   });
 
   test('refuses a callback URL other than redirectURI', async () => {
     const connector = await connect();
-    await assert.rejects(connector.loginUrl(PLAIN, 'http://127.0.0.1:9999/callback', 's'), refused({ message: /does not match redirectURI/ }));
+    await assert.rejects(
+      connector.loginUrl(PLAIN, 'http://127.0.0.1:9999/callback', 's'),
+      refused({ message: /does not match redirectURI/ }),
+    );
   });
 });
 
@@ -325,14 +456,26 @@ describe('github connector with expiring user tokens (a GitHub App)', () => {
   test('renews an expired access token with the refresh token before re-reading the user', async () => {
     let now = Date.parse('2025-06-01T12:00:00Z');
     const deps = { ...testDeps(fake.githubDotComFetch), now: () => new Date(now) };
-    const config = configSchema.parse({ clientID: fake.clientId, clientSecret: fake.clientSecret, redirectURI: CALLBACK });
+    const config = configSchema.parse({
+      clientID: fake.clientId,
+      clientSecret: fake.clientSecret,
+      redirectURI: CALLBACK,
+    });
     const connector = await open('github', config, deps);
-    if (connector.kind !== 'callback' || connector.refresh === undefined) return assert.fail('a refreshable callback connector');
+    if (connector.kind !== 'callback' || connector.refresh === undefined)
+      return assert.fail('a refreshable callback connector');
     try {
       fake.loginAs('loner');
-      const back = await fake.githubDotComFetch((await connector.loginUrl(OFFLINE, CALLBACK, 's')).url, { redirect: 'manual' });
-      const identity = await connector.handleCallback(OFFLINE, undefined, new URL(back.headers.get('location') ?? '').searchParams);
-      const decode = (bytes: Uint8Array | undefined): Record<string, string> => JSON.parse(new TextDecoder().decode(bytes)) as Record<string, string>;
+      const back = await fake.githubDotComFetch((await connector.loginUrl(OFFLINE, CALLBACK, 's')).url, {
+        redirect: 'manual',
+      });
+      const identity = await connector.handleCallback(
+        OFFLINE,
+        undefined,
+        new URL(back.headers.get('location') ?? '').searchParams,
+      );
+      const decode = (bytes: Uint8Array | undefined): Record<string, string> =>
+        JSON.parse(new TextDecoder().decode(bytes)) as Record<string, string>;
       const first = decode(identity.connectorData);
       assert.match(first.refreshToken ?? '', /^ghr_/);
       assert.equal(first.expiry, '2025-06-01T20:00:00.000Z');
@@ -352,7 +495,10 @@ describe('github connector with expiring user tokens (a GitHub App)', () => {
       assert.equal(renewed.preferredUsername, 'loner');
 
       // The used refresh token is gone (rotated): presenting it again ends the session.
-      await assert.rejects(connector.refresh(OFFLINE, identity), (err: unknown) => err instanceof ConnectorError && !err.temporary && /bad_refresh_token/.test(err.message));
+      await assert.rejects(
+        connector.refresh(OFFLINE, identity),
+        (err: unknown) => err instanceof ConnectorError && !err.temporary && /bad_refresh_token/.test(err.message),
+      );
     } finally {
       await connector.close?.();
     }
@@ -367,10 +513,29 @@ describe('github connector on a GitHub Enterprise host with its own CA (rootCA)'
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'idport-github-tls-'));
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=github.test',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=github.test',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'tls.key'),
+        '-out',
+        join(dir, 'tls.crt'),
+      ],
+      { stdio: 'ignore' },
+    );
     cert = await readFile(join(dir, 'tls.crt'), 'utf8');
     fake = await startFakeGithub({ users: [LONER], tls: { cert, key: await readFile(join(dir, 'tls.key'), 'utf8') } });
   });
@@ -391,7 +556,11 @@ describe('github connector on a GitHub Enterprise host with its own CA (rootCA)'
   test('logs in over https with rootCA given as a file path, and refuses an untrusted certificate', async () => {
     const hostName = fake.origin.replace('https://', '');
     const config = { clientID: fake.clientId, clientSecret: fake.clientSecret, redirectURI: CALLBACK, hostName };
-    const connector = await open('github', configSchema.parse({ ...config, rootCA: join(dir, 'tls.crt') }), testDeps(fetch));
+    const connector = await open(
+      'github',
+      configSchema.parse({ ...config, rootCA: join(dir, 'tls.crt') }),
+      testDeps(fetch),
+    );
     assert.equal(connector.kind, 'callback');
     if (connector.kind !== 'callback') return;
     try {
@@ -405,11 +574,20 @@ describe('github connector on a GitHub Enterprise host with its own CA (rootCA)'
     const untrusting = await open('github', configSchema.parse(config), testDeps(fetch));
     if (untrusting.kind !== 'callback') return;
     const query = await codeFrom((await untrusting.loginUrl(PLAIN, CALLBACK, 's')).url);
-    await assert.rejects(untrusting.handleCallback(PLAIN, undefined, query), (err: unknown) => err instanceof ConnectorError && /access_token/.test(err.message));
+    await assert.rejects(
+      untrusting.handleCallback(PLAIN, undefined, query),
+      (err: unknown) => err instanceof ConnectorError && /access_token/.test(err.message),
+    );
   });
 
   test('refuses a rootCA that is not a PEM certificate at open', async () => {
-    const config = configSchema.parse({ clientID: 'id', clientSecret: 'secret', redirectURI: CALLBACK, hostName: 'github.example.com', rootCA: 'not a certificate' });
+    const config = configSchema.parse({
+      clientID: 'id',
+      clientSecret: 'secret',
+      redirectURI: CALLBACK,
+      hostName: 'github.example.com',
+      rootCA: 'not a certificate',
+    });
     await assert.rejects(open('github', config, testDeps(fetch)), /not in PEM format/);
   });
 });
@@ -423,17 +601,38 @@ describe('github connector config', () => {
 
   test("accepts Dex's keys with Dex's defaults", () => {
     assert.deepEqual(configSchema.parse(base), {
-      ...base, org: '', orgs: [], hostName: '', rootCA: '', teamNameField: '', loadAllGroups: false, useLoginAsID: false, preferredEmailDomain: '',
+      ...base,
+      org: '',
+      orgs: [],
+      hostName: '',
+      rootCA: '',
+      teamNameField: '',
+      loadAllGroups: false,
+      useLoginAsID: false,
+      preferredEmailDomain: '',
     });
     assert.deepEqual(configSchema.parse({ ...base, orgs: [{ name: 'acme' }] }).orgs, [{ name: 'acme', teams: [] }]);
   });
 
   test('refuses what Dex refuses at Open', () => {
-    assert.deepEqual(issues({ org: 'a', orgs: [{ name: 'b' }] }), ["org: cannot use both 'org' and 'orgs' fields simultaneously (as in Dex); move org into orgs"]);
-    assert.match(issues({ hostName: 'https://github.example.com' })[0] ?? '', /^hostName: invalid hostname: hostname cannot contain `\/`/);
-    assert.match(issues({ hostName: 'http://github.example.com' })[0] ?? '', /^hostName: invalid hostname/, 'plain http only for loopback hosts');
-    assert.deepEqual(issues({ rootCA: '/etc/ca.pem' }), ['rootCA: hostName is required for a root certificate (rootCA is for GitHub Enterprise only)']);
-    assert.deepEqual(issues({ preferredEmailDomain: 'example.*' }), ['preferredEmailDomain: invalid preferredEmailDomain: glob pattern cannot end with "*"']);
+    assert.deepEqual(issues({ org: 'a', orgs: [{ name: 'b' }] }), [
+      "org: cannot use both 'org' and 'orgs' fields simultaneously (as in Dex); move org into orgs",
+    ]);
+    assert.match(
+      issues({ hostName: 'https://github.example.com' })[0] ?? '',
+      /^hostName: invalid hostname: hostname cannot contain `\/`/,
+    );
+    assert.match(
+      issues({ hostName: 'http://github.example.com' })[0] ?? '',
+      /^hostName: invalid hostname/,
+      'plain http only for loopback hosts',
+    );
+    assert.deepEqual(issues({ rootCA: '/etc/ca.pem' }), [
+      'rootCA: hostName is required for a root certificate (rootCA is for GitHub Enterprise only)',
+    ]);
+    assert.deepEqual(issues({ preferredEmailDomain: 'example.*' }), [
+      'preferredEmailDomain: invalid preferredEmailDomain: glob pattern cannot end with "*"',
+    ]);
     assert.equal(issues({ teamNameField: 'id' }).length, 1);
     assert.equal(issues({ unknownKey: true }).length, 1);
   });

@@ -54,7 +54,11 @@ describe('ldap connector config', () => {
     assert.equal(config.timeout, 10_000);
     assert.equal(config.userSearch.scope, 'sub');
     assert.deepEqual(config.userSearch.username, ['uid', 'mail']);
-    assert.deepEqual(config.groupSearch.userMatchers[1], { userAttr: 'DN', groupAttr: 'member', recursionGroupAttr: '' });
+    assert.deepEqual(config.groupSearch.userMatchers[1], {
+      userAttr: 'DN',
+      groupAttr: 'member',
+      recursionGroupAttr: '',
+    });
   });
 
   it("fills Dex's documented defaults", () => {
@@ -84,7 +88,16 @@ describe('ldap connector config', () => {
           preferredUsernameAttr: '',
           emailSuffix: '',
         },
-        groupSearch: { baseDN: '', filter: '', scope: 'sub', userAttr: '', groupAttr: '', recursionGroupAttr: '', userMatchers: [], nameAttr: '' },
+        groupSearch: {
+          baseDN: '',
+          filter: '',
+          scope: 'sub',
+          userAttr: '',
+          groupAttr: '',
+          recursionGroupAttr: '',
+          userMatchers: [],
+          nameAttr: '',
+        },
         timeout: 10_000,
       },
     );
@@ -96,10 +109,13 @@ describe('ldap connector config', () => {
       { hostname: 'a.example', port: 389 },
       { hostname: '::1', port: 1636 },
     ]);
-    assert.deepEqual(configuredHosts(configSchema.parse({ ...minimal, host: undefined, hosts: ['b.example', '::1'] })), [
-      { hostname: 'b.example', port: undefined },
-      { hostname: '::1', port: undefined },
-    ]);
+    assert.deepEqual(
+      configuredHosts(configSchema.parse({ ...minimal, host: undefined, hosts: ['b.example', '::1'] })),
+      [
+        { hostname: 'b.example', port: undefined },
+        { hostname: '::1', port: undefined },
+      ],
+    );
   });
 
   it('rejects a missing host, host with hosts, a scheme and a bad port', () => {
@@ -129,8 +145,12 @@ describe('ldap connector config', () => {
   });
 
   it('rejects settings Dex would ignore or fail on at every login', () => {
-    assert.deepEqual(issues({ ...minimal, bindDN: 'cn=svc' }), ['bindPW: bindPW is required with bindDN (leave both empty for an anonymous search)']);
-    assert.deepEqual(issues({ ...minimal, clientCert: '/c.pem' }), ['clientKey: clientCert and clientKey must be set together']);
+    assert.deepEqual(issues({ ...minimal, bindDN: 'cn=svc' }), [
+      'bindPW: bindPW is required with bindDN (leave both empty for an anonymous search)',
+    ]);
+    assert.deepEqual(issues({ ...minimal, clientCert: '/c.pem' }), [
+      'clientKey: clientCert and clientKey must be set together',
+    ]);
     assert.deepEqual(issues({ ...minimal, groupSearch: { baseDN: 'ou=groups' } }), [
       'groupSearch.nameAttr: groupSearch.nameAttr is required when groupSearch.baseDN is set',
     ]);
@@ -144,8 +164,10 @@ describe('ldap connector config', () => {
     assert.equal(configSchema.parse({ ...minimal, timeout: '1m30s' }).timeout, 90_000);
     assert.equal(configSchema.parse({ ...minimal, timeout: '1.5s' }).timeout, 1_500);
     assert.equal(configSchema.parse({ ...minimal, timeout: 250 }).timeout, 250);
-    const message = 'timeout: must be a duration of at least 1ms, such as "10s" or "500ms" (a number means milliseconds)';
-    for (const bad of ['0s', '10', 'ten seconds', '-1s', 0, '']) assert.deepEqual(issues({ ...minimal, timeout: bad }), [message], String(bad));
+    const message =
+      'timeout: must be a duration of at least 1ms, such as "10s" or "500ms" (a number means milliseconds)';
+    for (const bad of ['0s', '10', 'ten seconds', '-1s', 0, ''])
+      assert.deepEqual(issues({ ...minimal, timeout: bad }), [message], String(bad));
   });
 
   it('parses Go durations', () => {
@@ -161,21 +183,40 @@ describe('ldap connector config', () => {
 
   it("uses Dex's userMatchers, else the deprecated userAttr/groupAttr pair", () => {
     const matchers = [{ userAttr: 'DN', groupAttr: 'member', recursionGroupAttr: 'member' }];
-    assert.deepEqual(effectiveUserMatchers(configSchema.parse({ ...minimal, groupSearch: { baseDN: 'g', nameAttr: 'cn', userMatchers: matchers, userAttr: 'uid' } })), {
-      matchers,
-      isDeprecated: false,
-    });
-    assert.deepEqual(effectiveUserMatchers(configSchema.parse({ ...minimal, groupSearch: { baseDN: 'g', nameAttr: 'cn', userAttr: 'uid', groupAttr: 'memberUid' } })), {
-      matchers: [{ userAttr: 'uid', groupAttr: 'memberUid', recursionGroupAttr: '' }],
-      isDeprecated: true,
-    });
+    assert.deepEqual(
+      effectiveUserMatchers(
+        configSchema.parse({
+          ...minimal,
+          groupSearch: { baseDN: 'g', nameAttr: 'cn', userMatchers: matchers, userAttr: 'uid' },
+        }),
+      ),
+      {
+        matchers,
+        isDeprecated: false,
+      },
+    );
+    assert.deepEqual(
+      effectiveUserMatchers(
+        configSchema.parse({
+          ...minimal,
+          groupSearch: { baseDN: 'g', nameAttr: 'cn', userAttr: 'uid', groupAttr: 'memberUid' },
+        }),
+      ),
+      {
+        matchers: [{ userAttr: 'uid', groupAttr: 'memberUid', recursionGroupAttr: '' }],
+        isDeprecated: true,
+      },
+    );
     assert.deepEqual(effectiveUserMatchers(configSchema.parse(minimal)), { matchers: [], isDeprecated: false });
   });
 
   it('defaults the port to 636 for LDAPS and 389 for plain LDAP and StartTLS', () => {
     assert.equal(serverUrl({ hostname: 'ldap.example.com', port: undefined }, 'ldaps'), 'ldaps://ldap.example.com:636');
     assert.equal(serverUrl({ hostname: 'ldap.example.com', port: undefined }, 'plain'), 'ldap://ldap.example.com:389');
-    assert.equal(serverUrl({ hostname: 'ldap.example.com', port: undefined }, 'startTLS'), 'ldap://ldap.example.com:389');
+    assert.equal(
+      serverUrl({ hostname: 'ldap.example.com', port: undefined }, 'startTLS'),
+      'ldap://ldap.example.com:389',
+    );
     assert.equal(serverUrl({ hostname: '::1', port: 1389 }, 'plain'), 'ldap://[::1]:1389');
   });
 });
@@ -193,8 +234,13 @@ describe('ldap connector startup', () => {
       await assert.rejects(open('ldap', configSchema.parse({ ...minimal, rootCA: notPem }), deps), {
         message: `ldap: no PEM certificates found in rootCA ${notPem}`,
       });
-      const rootCAData = Buffer.from('-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n').toString('base64');
-      await assert.rejects(open('ldap', configSchema.parse({ ...minimal, rootCAData }), deps), /^Error: ldap: rootCAData holds a certificate that does not parse/);
+      const rootCAData = Buffer.from(
+        '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n',
+      ).toString('base64');
+      await assert.rejects(
+        open('ldap', configSchema.parse({ ...minimal, rootCAData }), deps),
+        /^Error: ldap: rootCAData holds a certificate that does not parse/,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -202,6 +248,9 @@ describe('ldap connector startup', () => {
 
   it('uses usernamePrompt, falling back to "Username" as Dex\'s login page does', async () => {
     assert.equal((await open('ldap', configSchema.parse(minimal), deps)).prompt(), 'Username');
-    assert.equal((await open('ldap', configSchema.parse({ ...minimal, usernamePrompt: 'Email' }), deps)).prompt(), 'Email');
+    assert.equal(
+      (await open('ldap', configSchema.parse({ ...minimal, usernamePrompt: 'Email' }), deps)).prompt(),
+      'Email',
+    );
   });
 });

@@ -129,7 +129,9 @@ describe('local connector', () => {
 
     it('compares against the dummy hash for an unknown email', async () => {
       const spy = spyCompare();
-      const identity = await (await setup([admin], spy.compare)).connector.login(scopes, 'nobody@example.com', 'password');
+      const identity = await (
+        await setup([admin], spy.compare)
+      ).connector.login(scopes, 'nobody@example.com', 'password');
       assert.equal(identity, undefined);
       assert.deepEqual(spy.calls, [{ password: 'password', hash: DUMMY_HASH }]);
     });
@@ -142,7 +144,10 @@ describe('local connector', () => {
 
     it('never logs in through the dummy hash, whatever compare answers', async () => {
       const spy = spyCompare(true);
-      assert.equal(await (await setup([admin], spy.compare)).connector.login(scopes, 'nobody@example.com', 'x'), undefined);
+      assert.equal(
+        await (await setup([admin], spy.compare)).connector.login(scopes, 'nobody@example.com', 'x'),
+        undefined,
+      );
       assert.equal(spy.calls.length, 1);
     });
 
@@ -160,7 +165,10 @@ describe('local connector', () => {
         await connector.login(scopes, 'admin@example.com', 'wrong');
         wrong += performance.now() - start;
       }
-      assert.ok(unknown > wrong / 4, `unknown email took ${unknown.toFixed(0)} ms, wrong password ${wrong.toFixed(0)} ms`);
+      assert.ok(
+        unknown > wrong / 4,
+        `unknown email took ${unknown.toFixed(0)} ms, wrong password ${wrong.toFixed(0)} ms`,
+      );
     });
   });
 

@@ -10,7 +10,12 @@ import { ConnectorError } from '../../connectors/connector.js';
 import { claimRules, mapClaims, REFUSED } from '../../connectors/oidc/claims.js';
 import { configSchema } from '../../connectors/oidc/config.js';
 
-const base = { issuer: 'https://op.example.com', clientID: 'idport', clientSecret: 's', redirectURI: 'https://idport.example.com/callback' };
+const base = {
+  issuer: 'https://op.example.com',
+  clientID: 'idport',
+  clientSecret: 's',
+  redirectURI: 'https://idport.example.com/callback',
+};
 const rules = (config: Record<string, unknown> = {}, scopes = ['openid', 'profile', 'email']) =>
   claimRules(configSchema.parse({ ...base, insecureEnableGroups: true, ...config }), scopes);
 const user = { sub: 'u1', name: 'User One', email: 'u1@example.org', email_verified: true };
@@ -31,13 +36,19 @@ describe('oidc claim mapping', () => {
   });
 
   test('refuses a groups claim with entries that are neither strings nor named objects', () => {
-    assert.throws(() => mapClaims({ ...user, groups: ['a', 42] }, rules()), refusedWith(REFUSED.incomplete, /claim "groups" is malformed/));
+    assert.throws(
+      () => mapClaims({ ...user, groups: ['a', 42] }, rules()),
+      refusedWith(REFUSED.incomplete, /claim "groups" is malformed/),
+    );
   });
 
   test('keeps only groups matching groupsFilter, before allowedGroups and name modifications', () => {
     const r = rules({
       allowedGroups: ['team-a', 'other'],
-      claimModifications: { filterGroupClaims: { groupsFilter: '^team-' }, modifyGroupNames: { prefix: 'oidc:', suffix: '!' } },
+      claimModifications: {
+        filterGroupClaims: { groupsFilter: '^team-' },
+        modifyGroupNames: { prefix: 'oidc:', suffix: '!' },
+      },
     });
     assert.deepEqual(mapClaims({ ...user, groups: ['team-a', 'team-b', 'other'] }, r).groups, ['oidc:team-a!']);
   });
@@ -46,32 +57,60 @@ describe('oidc claim mapping', () => {
     const r = rules({ claimMapping: { groups: 'roles' } });
     assert.deepEqual(mapClaims({ ...user, roles: ['r1'] }, r).groups, ['r1']);
     assert.deepEqual(mapClaims({ ...user, groups: ['g1'], roles: ['r1'] }, r).groups, ['g1']);
-    assert.deepEqual(mapClaims({ ...user, groups: ['g1'], roles: ['r1'] }, rules({ claimMapping: { groups: 'roles' }, overrideClaimMapping: true })).groups, ['r1']);
+    assert.deepEqual(
+      mapClaims(
+        { ...user, groups: ['g1'], roles: ['r1'] },
+        rules({ claimMapping: { groups: 'roles' }, overrideClaimMapping: true }),
+      ).groups,
+      ['r1'],
+    );
   });
 
   test('builds groups from claims with newGroupFromClaims, even without insecureEnableGroups', () => {
     const r = rules({
       insecureEnableGroups: false,
-      claimModifications: { newGroupFromClaims: [{ claims: ['org', 'team', 'missing'], delimiter: ':', clearDelimiter: true, prefix: 'gh' }] },
+      claimModifications: {
+        newGroupFromClaims: [
+          { claims: ['org', 'team', 'missing'], delimiter: ':', clearDelimiter: true, prefix: 'gh' },
+        ],
+      },
     });
     assert.deepEqual(mapClaims({ ...user, groups: ['ignored'], org: 'ac:me', team: 'ops' }, r).groups, ['gh:acme:ops']);
   });
 
   test('requires sub, the userNameKey claim and, with the email scope, an email', () => {
-    assert.throws(() => mapClaims({ name: 'x', email: 'e', email_verified: true }, rules()), refusedWith(REFUSED.incomplete, /no "sub"/));
-    assert.throws(() => mapClaims({ ...user, name: undefined }, rules()), refusedWith(REFUSED.incomplete, /no string "name" \(userNameKey\)/));
-    assert.throws(() => mapClaims({ ...user, email: undefined }, rules()), refusedWith(REFUSED.incomplete, /no string "email"/));
+    assert.throws(
+      () => mapClaims({ name: 'x', email: 'e', email_verified: true }, rules()),
+      refusedWith(REFUSED.incomplete, /no "sub"/),
+    );
+    assert.throws(
+      () => mapClaims({ ...user, name: undefined }, rules()),
+      refusedWith(REFUSED.incomplete, /no string "name" \(userNameKey\)/),
+    );
+    assert.throws(
+      () => mapClaims({ ...user, email: undefined }, rules()),
+      refusedWith(REFUSED.incomplete, /no string "email"/),
+    );
     const noEmailScope = mapClaims({ sub: 'u1', name: 'n' }, rules({}, ['openid', 'profile']));
     assert.deepEqual([noEmailScope.email, noEmailScope.emailVerified], [undefined, false]);
   });
 
   test('takes the user id from userIDKey and refuses when that claim is missing', () => {
     assert.equal(mapClaims({ ...user, oid: 'object-id' }, rules({ userIDKey: 'oid' })).userId, 'object-id');
-    assert.throws(() => mapClaims(user, rules({ userIDKey: 'oid' })), refusedWith(REFUSED.incomplete, /no string "oid" \(userIDKey\)/));
+    assert.throws(
+      () => mapClaims(user, rules({ userIDKey: 'oid' })),
+      refusedWith(REFUSED.incomplete, /no string "oid" \(userIDKey\)/),
+    );
   });
 
   test('counts a non-boolean email_verified as missing, as Dex', () => {
-    assert.throws(() => mapClaims({ ...user, email_verified: 'true' }, rules()), refusedWith(REFUSED.emailNotVerified, /no boolean "email_verified"/));
-    assert.equal(mapClaims({ ...user, email_verified: 'true' }, rules({ insecureSkipEmailVerified: true })).emailVerified, true);
+    assert.throws(
+      () => mapClaims({ ...user, email_verified: 'true' }, rules()),
+      refusedWith(REFUSED.emailNotVerified, /no boolean "email_verified"/),
+    );
+    assert.equal(
+      mapClaims({ ...user, email_verified: 'true' }, rules({ insecureSkipEmailVerified: true })).emailVerified,
+      true,
+    );
   });
 });

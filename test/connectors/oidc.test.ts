@@ -13,10 +13,26 @@ import { promisify } from 'node:util';
 
 import { pino } from 'pino';
 
-import { type CallbackConnector, type Connector, type ConnectorDeps, ConnectorError, type Identity, type Refreshable, type Scopes } from '../../connectors/connector.js';
+import {
+  type CallbackConnector,
+  type Connector,
+  type ConnectorDeps,
+  ConnectorError,
+  type Identity,
+  type Refreshable,
+  type Scopes,
+} from '../../connectors/connector.js';
 import { upstreamFetch } from '../../connectors/oidc/http.js';
 import { configSchema, open } from '../../connectors/oidc/oidc.js';
-import { followLogin, freePort, generateSigningKey, type LoginChoice, startUpstreamOp, type UpstreamAccount, type UpstreamOp } from '../support/upstream-op.js';
+import {
+  followLogin,
+  freePort,
+  generateSigningKey,
+  type LoginChoice,
+  startUpstreamOp,
+  type UpstreamAccount,
+  type UpstreamOp,
+} from '../support/upstream-op.js';
 
 const CALLBACK = 'http://127.0.0.1:5556/dex/callback';
 const OFFLINE: Scopes = { offlineAccess: true, groups: true };
@@ -31,7 +47,13 @@ const ALICE: UpstreamAccount = {
   email_verified: true,
   groups: ['admins', 'developers'],
 };
-const BOB: UpstreamAccount = { sub: 'bob', name: 'Bob Unverified', email: 'bob@example.org', email_verified: false, groups: ['developers'] };
+const BOB: UpstreamAccount = {
+  sub: 'bob',
+  name: 'Bob Unverified',
+  email: 'bob@example.org',
+  email_verified: false,
+  groups: ['developers'],
+};
 const CAROL: UpstreamAccount = {
   sub: 'carol',
   name: 'Carol',
@@ -46,7 +68,10 @@ const DAVE: UpstreamAccount = { sub: 'dave', name: 'Dave NoClaim', email: 'dave@
 // Records what the connector logs, so tests can check what an operator would read.
 function testDeps(fetchFn: typeof fetch = fetch): ConnectorDeps & { lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
-  const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const log = pino(
+    { level: 'debug' },
+    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   return { log, fetch: fetchFn, now: () => new Date(), lines };
 }
 
@@ -59,7 +84,11 @@ function asOidc(connector: Connector): OidcConnector {
   return connector as OidcConnector;
 }
 
-async function openConnector(upstream: Pick<UpstreamOp, 'issuer' | 'clientId' | 'clientSecret'>, config: Record<string, unknown> = {}, deps: ConnectorDeps = testDeps()): Promise<OidcConnector> {
+async function openConnector(
+  upstream: Pick<UpstreamOp, 'issuer' | 'clientId' | 'clientSecret'>,
+  config: Record<string, unknown> = {},
+  deps: ConnectorDeps = testDeps(),
+): Promise<OidcConnector> {
   const parsed = configSchema.parse({
     issuer: upstream.issuer,
     clientID: upstream.clientId,
@@ -87,7 +116,12 @@ interface LoginOptions {
 async function upstreamLogin(connector: OidcConnector, upstream: UpstreamOp, options: LoginOptions = {}) {
   const state = options.state ?? 'idport-auth-request-1';
   const { url, connectorState } = await connector.loginUrl(options.scopes ?? OFFLINE, CALLBACK, state);
-  const query = await upstream.followLogin(url, { callbackUrl: CALLBACK, account: options.account, deny: options.deny, fetch: options.fetch });
+  const query = await upstream.followLogin(url, {
+    callbackUrl: CALLBACK,
+    account: options.account,
+    deny: options.deny,
+    fetch: options.fetch,
+  });
   return { url: new URL(url), query, connectorState };
 }
 
@@ -128,16 +162,22 @@ describe('oidc connector against oidc-provider', () => {
     assert.equal(url.searchParams.get('prompt'), 'consent'); // Dex's default promptType with offline access
 
     const identity = await connector.handleCallback(OFFLINE, connectorState, query);
-    assert.deepEqual({ ...identity, connectorData: undefined }, {
-      userId: 'alice',
-      username: 'Alice Liddell',
-      preferredUsername: 'alice',
-      email: 'alice@example.org',
-      emailVerified: true,
-      groups: ['admins', 'developers'],
-      connectorData: undefined,
-    });
-    const data = JSON.parse(new TextDecoder().decode(identity.connectorData)) as { RefreshToken: string; Subject: string };
+    assert.deepEqual(
+      { ...identity, connectorData: undefined },
+      {
+        userId: 'alice',
+        username: 'Alice Liddell',
+        preferredUsername: 'alice',
+        email: 'alice@example.org',
+        emailVerified: true,
+        groups: ['admins', 'developers'],
+        connectorData: undefined,
+      },
+    );
+    const data = JSON.parse(new TextDecoder().decode(identity.connectorData)) as {
+      RefreshToken: string;
+      Subject: string;
+    };
     assert.ok(Buffer.from(data.RefreshToken, 'base64').length > 0, 'the upstream refresh token is kept for refresh');
     assert.equal(data.Subject, 'alice');
   });
@@ -166,7 +206,10 @@ describe('oidc connector against oidc-provider', () => {
 
   test('refuses a callback URL other than the configured redirectURI', async () => {
     const connector = await openConnector(upstream);
-    await assert.rejects(connector.loginUrl(OFFLINE, 'http://evil.example/callback', 'st'), refused(LOGIN_FAILED, /does not match redirectURI/));
+    await assert.rejects(
+      connector.loginUrl(OFFLINE, 'http://evil.example/callback', 'st'),
+      refused(LOGIN_FAILED, /does not match redirectURI/),
+    );
   });
 
   test('refuses an ID token signed by another key with the same key id', async (t) => {
@@ -175,7 +218,10 @@ describe('oidc connector against oidc-provider', () => {
     upstream.tamperIdTokens({ signWith: forger.privateKey });
     t.after(() => upstream.tamperIdTokens(undefined));
     const { query, connectorState } = await upstreamLogin(connector, upstream);
-    await assert.rejects(connector.handleCallback(OFFLINE, connectorState, query), refused(LOGIN_FAILED, /^login: .*signature verification failed/));
+    await assert.rejects(
+      connector.handleCallback(OFFLINE, connectorState, query),
+      refused(LOGIN_FAILED, /^login: .*signature verification failed/),
+    );
   });
 
   test('refuses an ID token issued to another client (wrong audience)', async (t) => {
@@ -183,7 +229,10 @@ describe('oidc connector against oidc-provider', () => {
     upstream.tamperIdTokens({ claims: (claims) => ({ ...claims, aud: 'another-client' }) });
     t.after(() => upstream.tamperIdTokens(undefined));
     const { query, connectorState } = await upstreamLogin(connector, upstream);
-    await assert.rejects(connector.handleCallback(OFFLINE, connectorState, query), refused(LOGIN_FAILED, /"aud" \(audience\) claim value/));
+    await assert.rejects(
+      connector.handleCallback(OFFLINE, connectorState, query),
+      refused(LOGIN_FAILED, /"aud" \(audience\) claim value/),
+    );
   });
 
   test('refuses an ID token whose nonce belongs to another login', async (t) => {
@@ -191,7 +240,10 @@ describe('oidc connector against oidc-provider', () => {
     upstream.tamperIdTokens({ claims: (claims) => ({ ...claims, nonce: 'nonce-of-another-login' }) });
     t.after(() => upstream.tamperIdTokens(undefined));
     const { query, connectorState } = await upstreamLogin(connector, upstream);
-    await assert.rejects(connector.handleCallback(OFFLINE, connectorState, query), refused(LOGIN_FAILED, /"nonce" claim value/));
+    await assert.rejects(
+      connector.handleCallback(OFFLINE, connectorState, query),
+      refused(LOGIN_FAILED, /"nonce" claim value/),
+    );
   });
 
   test('refuses an expired ID token', async (t) => {
@@ -200,7 +252,10 @@ describe('oidc connector against oidc-provider', () => {
     upstream.tamperIdTokens({ claims: (claims) => ({ ...claims, iat: hourAgo - 60, exp: hourAgo }) });
     t.after(() => upstream.tamperIdTokens(undefined));
     const { query, connectorState } = await upstreamLogin(connector, upstream);
-    await assert.rejects(connector.handleCallback(OFFLINE, connectorState, query), refused(LOGIN_FAILED, /"exp" \(expiration time\) claim value, expiration is past current timestamp/));
+    await assert.rejects(
+      connector.handleCallback(OFFLINE, connectorState, query),
+      refused(LOGIN_FAILED, /"exp" \(expiration time\) claim value, expiration is past current timestamp/),
+    );
   });
 
   test('refuses a callback whose state is not the one this login sent', async () => {
@@ -208,17 +263,29 @@ describe('oidc connector against oidc-provider', () => {
     const { query, connectorState } = await upstreamLogin(connector, upstream);
     const forged = new URLSearchParams(query);
     forged.set('state', 'state-of-another-login');
-    await assert.rejects(connector.handleCallback(OFFLINE, connectorState, forged), refused(LOGIN_FAILED, /unexpected "state" response parameter value/));
+    await assert.rejects(
+      connector.handleCallback(OFFLINE, connectorState, forged),
+      refused(LOGIN_FAILED, /unexpected "state" response parameter value/),
+    );
     forged.delete('state');
-    await assert.rejects(connector.handleCallback(OFFLINE, connectorState, forged), refused(LOGIN_FAILED, /response parameter "state" missing/));
-    await assert.rejects(connector.handleCallback(OFFLINE, undefined, query), refused(LOGIN_FAILED, /no connector state/));
+    await assert.rejects(
+      connector.handleCallback(OFFLINE, connectorState, forged),
+      refused(LOGIN_FAILED, /response parameter "state" missing/),
+    );
+    await assert.rejects(
+      connector.handleCallback(OFFLINE, undefined, query),
+      refused(LOGIN_FAILED, /no connector state/),
+    );
   });
 
   test('refuses a code presented with another login’s PKCE verifier', async () => {
     const connector = await openConnector(upstream);
     const first = await upstreamLogin(connector, upstream, { state: 'same-state' });
     const second = await connector.loginUrl(OFFLINE, CALLBACK, 'same-state'); // same state, fresh nonce and verifier
-    await assert.rejects(connector.handleCallback(OFFLINE, second.connectorState, first.query), refused(LOGIN_FAILED, /invalid_grant/));
+    await assert.rejects(
+      connector.handleCallback(OFFLINE, second.connectorState, first.query),
+      refused(LOGIN_FAILED, /invalid_grant/),
+    );
   });
 
   test('turns an upstream access_denied into a safe message, with the upstream error for the log', async () => {
@@ -227,29 +294,46 @@ describe('oidc connector against oidc-provider', () => {
     assert.equal(query.get('error'), 'access_denied');
     await assert.rejects(
       connector.handleCallback(OFFLINE, connectorState, query),
-      refused('The identity provider denied the login.', /^upstream returned error=access_denied: The user declined\.$/),
+      refused(
+        'The identity provider denied the login.',
+        /^upstream returned error=access_denied: The user declined\.$/,
+      ),
     );
   });
 
   test('turns other upstream callback errors into a generic message', async () => {
     const connector = await openConnector(upstream);
     const { connectorState } = await connector.loginUrl(OFFLINE, CALLBACK, 'st');
-    const query = new URLSearchParams({ error: 'server_error', error_description: 'database on fire', state: 'st', iss: upstream.issuer });
+    const query = new URLSearchParams({
+      error: 'server_error',
+      error_description: 'database on fire',
+      state: 'st',
+      iss: upstream.issuer,
+    });
     await assert.rejects(
       connector.handleCallback(OFFLINE, connectorState, query),
-      refused('The identity provider could not complete the login.', /^upstream returned error=server_error: database on fire$/),
+      refused(
+        'The identity provider could not complete the login.',
+        /^upstream returned error=server_error: database on fire$/,
+      ),
     );
   });
 
   test('reports a token endpoint failure (a wrong client secret) as a failed login', async () => {
     const connector = await openConnector({ ...upstream, clientSecret: 'not-the-secret' });
     const { query, connectorState } = await upstreamLogin(connector, upstream);
-    await assert.rejects(connector.handleCallback(OFFLINE, connectorState, query), refused(LOGIN_FAILED, /^login: upstream answered HTTP 401 invalid_client/));
+    await assert.rejects(
+      connector.handleCallback(OFFLINE, connectorState, query),
+      refused(LOGIN_FAILED, /^login: upstream answered HTTP 401 invalid_client/),
+    );
   });
 
   test('refuses email_verified: false, and lets it in (still unverified) with insecureSkipEmailVerified', async () => {
     const strict = await openConnector(upstream);
-    await assert.rejects(login(strict, upstream, { account: 'bob' }), refused('Your email address is not verified at the identity provider.', /email_verified: false/));
+    await assert.rejects(
+      login(strict, upstream, { account: 'bob' }),
+      refused('Your email address is not verified at the identity provider.', /email_verified: false/),
+    );
 
     const lenient = await openConnector(upstream, { insecureSkipEmailVerified: true });
     const identity = await login(lenient, upstream, { account: 'bob' });
@@ -259,7 +343,10 @@ describe('oidc connector against oidc-provider', () => {
 
   test('refuses a missing email_verified when email is requested, and counts it verified with insecureSkipEmailVerified, as Dex', async () => {
     const strict = await openConnector(upstream);
-    await assert.rejects(login(strict, upstream, { account: 'dave' }), refused('Your email address is not verified at the identity provider.', /no boolean "email_verified"/));
+    await assert.rejects(
+      login(strict, upstream, { account: 'dave' }),
+      refused('Your email address is not verified at the identity provider.', /no boolean "email_verified"/),
+    );
 
     const lenient = await openConnector(upstream, { insecureSkipEmailVerified: true });
     const identity = await login(lenient, upstream, { account: 'dave' });
@@ -272,12 +359,17 @@ describe('oidc connector against oidc-provider', () => {
     assert.deepEqual(alice.groups, ['admins']);
     await assert.rejects(
       login(connector, upstream, { account: 'carol' }),
-      refused('You are not a member of a group that is allowed to log in here.', /not a member of any of allowedGroups \(admins, auditors\)/),
+      refused(
+        'You are not a member of a group that is allowed to log in here.',
+        /not a member of any of allowedGroups \(admins, auditors\)/,
+      ),
     );
   });
 
   test('maps claims with claimMapping, overrideClaimMapping, userIDKey and userNameKey', async () => {
-    const fallback = await openConnector(upstream, { claimMapping: { preferred_username: 'nickname', email: 'mail', groups: 'roles' } });
+    const fallback = await openConnector(upstream, {
+      claimMapping: { preferred_username: 'nickname', email: 'mail', groups: 'roles' },
+    });
     const carol = await login(fallback, upstream, { account: 'carol' });
     // Without overrideClaimMapping the standard claims win where present (email, groups); the mapping fills the gap.
     assert.equal(carol.preferredUsername, 'caz');
@@ -289,23 +381,35 @@ describe('oidc connector against oidc-provider', () => {
       overrideClaimMapping: true,
       userIDKey: 'employee_id',
       userNameKey: 'nickname',
-      claimModifications: { modifyGroupNames: { prefix: 'corp:' }, newGroupFromClaims: [{ claims: ['employee_id', 'nickname'], delimiter: '/', prefix: 'person' }] },
+      claimModifications: {
+        modifyGroupNames: { prefix: 'corp:' },
+        newGroupFromClaims: [{ claims: ['employee_id', 'nickname'], delimiter: '/', prefix: 'person' }],
+      },
     });
     const mapped = await login(override, upstream, { account: 'carol' });
-    assert.deepEqual({ ...mapped, connectorData: undefined }, {
-      userId: 'E-1042',
-      username: 'caz',
-      preferredUsername: 'caz',
-      email: 'carol@corp.example',
-      emailVerified: true,
-      groups: ['corp:seller', 'corp:lead', 'person/E-1042/caz'],
-      connectorData: undefined,
-    });
+    assert.deepEqual(
+      { ...mapped, connectorData: undefined },
+      {
+        userId: 'E-1042',
+        username: 'caz',
+        preferredUsername: 'caz',
+        email: 'carol@corp.example',
+        emailVerified: true,
+        groups: ['corp:seller', 'corp:lead', 'person/E-1042/caz'],
+        connectorData: undefined,
+      },
+    );
   });
 
   test('merges userinfo over the ID token claims with getUserInfo', async () => {
     const thin = await openConnector(upstream, { userNameKey: 'department' });
-    await assert.rejects(login(thin, upstream, { account: 'carol' }), refused('The identity provider did not send the information needed to log you in.', /no string "department" \(userNameKey\)/));
+    await assert.rejects(
+      login(thin, upstream, { account: 'carol' }),
+      refused(
+        'The identity provider did not send the information needed to log you in.',
+        /no string "department" \(userNameKey\)/,
+      ),
+    );
 
     const merged = await openConnector(upstream, { getUserInfo: true });
     const carol = await login(merged, upstream, { account: 'carol' });
@@ -332,7 +436,10 @@ describe('oidc connector against oidc-provider', () => {
     assert.ok((await upstream.revokeGrants('alice')) > 0);
     await assert.rejects(
       connector.refresh(OFFLINE, again),
-      refused('Your session at the identity provider has ended. Please log in again.', /^refresh: upstream answered HTTP 400 invalid_grant/),
+      refused(
+        'Your session at the identity provider has ended. Please log in again.',
+        /^refresh: upstream answered HTTP 400 invalid_grant/,
+      ),
     );
   });
 
@@ -354,7 +461,10 @@ describe('oidc connector against oidc-provider', () => {
     const identity = await login(connector, upstream, { account: 'alice' });
     upstream.setAccount({ ...ALICE, groups: ['developers'] });
     t.after(() => upstream.setAccount(ALICE));
-    await assert.rejects(connector.refresh(OFFLINE, identity), refused('You are not a member of a group that is allowed to log in here.', /allowedGroups/));
+    await assert.rejects(
+      connector.refresh(OFFLINE, identity),
+      refused('You are not a member of a group that is allowed to log in here.', /allowedGroups/),
+    );
   });
 
   test('refuses a refresh without an upstream refresh token', async () => {
@@ -362,13 +472,20 @@ describe('oidc connector against oidc-provider', () => {
     const deps = testDeps();
     const logged = await openConnector(upstream, { scopes: ['profile', 'email'] }, deps);
     const identity = await login(connector, upstream, { account: 'alice' });
-    await assert.rejects(connector.refresh(OFFLINE, identity), refused('Your session at the identity provider has ended. Please log in again.', /issued no refresh token/));
+    await assert.rejects(
+      connector.refresh(OFFLINE, identity),
+      refused('Your session at the identity provider has ended. Please log in again.', /issued no refresh token/),
+    );
     await login(logged, upstream, { account: 'alice' });
     assert.ok(deps.lines.some((l) => String(l.msg).includes('add offline_access to the connector scopes')));
   });
 
   test('accepts ID tokens naming issuerAlias when the upstream calls itself by another name', async () => {
-    const aliased = await startUpstreamOp({ redirectUris: [CALLBACK], accounts: [ALICE], issuer: (port) => `http://localhost:${port}` });
+    const aliased = await startUpstreamOp({
+      redirectUris: [CALLBACK],
+      accounts: [ALICE],
+      issuer: (port) => `http://localhost:${port}`,
+    });
     after(() => aliased.close());
     // Reached at 127.0.0.1, the upstream's discovery document and tokens say localhost.
     const plain = await openConnector({ ...aliased, issuer: aliased.url });
@@ -384,7 +501,9 @@ describe('oidc connector against oidc-provider', () => {
       if (String(input).endsWith('/token')) {
         const authorization = new Headers(init?.headers).get('authorization');
         // RFC 6749 §2.3.1: id and secret are form-encoded before Base64.
-        const basic = authorization?.startsWith('Basic ') ? Buffer.from(authorization.slice(6), 'base64').toString().split(':').map(decodeURIComponent).join(':') : null;
+        const basic = authorization?.startsWith('Basic ')
+          ? Buffer.from(authorization.slice(6), 'base64').toString().split(':').map(decodeURIComponent).join(':')
+          : null;
         seen.push({ basic, secretInBody: new URLSearchParams(String(init?.body)).has('client_secret') });
       }
       return fetch(input, init);
@@ -405,7 +524,11 @@ describe('oidc connector when the upstream is down', () => {
     const port = await freePort();
     const issuer = `http://127.0.0.1:${port}`;
     const deps = testDeps();
-    const connector = await openConnector({ issuer, clientId: 'idport', clientSecret: 'upstream-client-secret' }, {}, deps);
+    const connector = await openConnector(
+      { issuer, clientId: 'idport', clientSecret: 'upstream-client-secret' },
+      {},
+      deps,
+    );
     const unreachable = `The identity provider 127.0.0.1:${port} is not reachable. Please try again later.`;
     await assert.rejects(connector.loginUrl(OFFLINE, CALLBACK, 'st'), refused(unreachable, /not been discovered yet/));
     await assert.rejects(connector.handleCallback(OFFLINE, new Uint8Array(), new URLSearchParams()), ConnectorError);
@@ -437,9 +560,19 @@ describe('oidc connector when the upstream is down', () => {
           reject(init.signal?.reason);
         });
       });
-    const connector = await openConnector({ issuer: 'http://upstream.invalid', clientId: 'c', clientSecret: 's' }, {}, testDeps(silent));
+    const connector = await openConnector(
+      { issuer: 'http://upstream.invalid', clientId: 'c', clientSecret: 's' },
+      {},
+      testDeps(silent),
+    );
     const started = Date.now();
-    await assert.rejects(connector.loginUrl(OFFLINE, CALLBACK, 'st'), refused('The identity provider upstream.invalid is not reachable. Please try again later.', /not been discovered yet/));
+    await assert.rejects(
+      connector.loginUrl(OFFLINE, CALLBACK, 'st'),
+      refused(
+        'The identity provider upstream.invalid is not reachable. Please try again later.',
+        /not been discovered yet/,
+      ),
+    );
     const waited = Date.now() - started;
     assert.ok(waited >= 150 && waited < 2_000, `waited ${waited} ms for a 200 ms maxWaitMs`);
     assert.equal(aborted, false, 'the attempt carries on in the background');
@@ -454,7 +587,11 @@ describe('oidc connector when the upstream is down', () => {
       calls += 1;
       return fetch(input, init);
     };
-    const connector = await openConnector({ issuer: `http://127.0.0.1:${port}`, clientId: 'c', clientSecret: 's' }, {}, testDeps(counting));
+    const connector = await openConnector(
+      { issuer: `http://127.0.0.1:${port}`, clientId: 'c', clientSecret: 's' },
+      {},
+      testDeps(counting),
+    );
     await assert.rejects(connector.loginUrl(OFFLINE, CALLBACK, 'st'), ConnectorError);
     assert.ok(calls >= 1, 'discovery goes through the injected fetch');
     await connector.close();
@@ -472,13 +609,64 @@ describe('oidc connector over https', () => {
   let caPem: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'idport-oidc-tls-'));
-    const [caKey, caCert, key, csr, cert, ext] = ['ca.key', 'ca.pem', 'op.key', 'op.csr', 'op.pem', 'op.ext'].map((f) => join(dir, f)) as [string, string, string, string, string, string];
-    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', caKey, '-out', caCert, '-days', '1', '-subj', '/CN=idport test CA']);
-    await run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', '/CN=127.0.0.1']);
+    const [caKey, caCert, key, csr, cert, ext] = ['ca.key', 'ca.pem', 'op.key', 'op.csr', 'op.pem', 'op.ext'].map((f) =>
+      join(dir, f),
+    ) as [string, string, string, string, string, string];
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      caKey,
+      '-out',
+      caCert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=idport test CA',
+    ]);
+    await run('openssl', [
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      csr,
+      '-subj',
+      '/CN=127.0.0.1',
+    ]);
     await writeFile(ext, 'subjectAltName=IP:127.0.0.1\n');
-    await run('openssl', ['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-out', cert, '-days', '1', '-extfile', ext]);
+    await run('openssl', [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      caCert,
+      '-CAkey',
+      caKey,
+      '-CAcreateserial',
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-extfile',
+      ext,
+    ]);
     caPem = await readFile(caCert, 'utf8');
-    upstream = await startUpstreamOp({ redirectUris: [CALLBACK], accounts: [ALICE], tls: { key: await readFile(key, 'utf8'), cert: await readFile(cert, 'utf8') } });
+    upstream = await startUpstreamOp({
+      redirectUris: [CALLBACK],
+      accounts: [ALICE],
+      tls: { key: await readFile(key, 'utf8'), cert: await readFile(cert, 'utf8') },
+    });
   });
   after(async () => {
     await upstream.close();
@@ -503,7 +691,12 @@ describe('oidc connector over https', () => {
 });
 
 describe('oidc connector config', () => {
-  const base = { issuer: 'https://accounts.example.com', clientID: 'idport', clientSecret: 's', redirectURI: 'https://idport.example.com/dex/callback' };
+  const base = {
+    issuer: 'https://accounts.example.com',
+    clientID: 'idport',
+    clientSecret: 's',
+    redirectURI: 'https://idport.example.com/dex/callback',
+  };
 
   test('accepts a Dex oidc config unchanged and fills in Dex’s defaults', () => {
     const config = configSchema.parse({
@@ -542,7 +735,14 @@ describe('oidc connector config', () => {
         claimMapping: defaults.claimMapping,
         basicAuthUnsupported: defaults.basicAuthUnsupported,
       },
-      { scopes: [], promptType: undefined, pkceChallenge: '', insecureEnableGroups: false, claimMapping: { preferred_username: '', email: '', groups: '' }, basicAuthUnsupported: undefined },
+      {
+        scopes: [],
+        promptType: undefined,
+        pkceChallenge: '',
+        insecureEnableGroups: false,
+        claimMapping: { preferred_username: '', email: '', groups: '' },
+        basicAuthUnsupported: undefined,
+      },
     );
   });
 
@@ -553,8 +753,13 @@ describe('oidc connector config', () => {
       return result.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`) ?? [];
     };
     assert.match(issues({ clientSceret: 'typo' }).join('\n'), /clientSceret/);
-    assert.deepEqual(issues({ hostedDomains: ['example.com'] }), ['hostedDomains: support for hostedDomains was removed from the oidc connector (as in Dex); use the google connector']);
-    assert.match(issues({ claimModifications: { filterGroupClaims: { groupsFilter: '([' } } }).join('\n'), /^claimModifications\.filterGroupClaims\.groupsFilter: invalid regular expression/);
+    assert.deepEqual(issues({ hostedDomains: ['example.com'] }), [
+      'hostedDomains: support for hostedDomains was removed from the oidc connector (as in Dex); use the google connector',
+    ]);
+    assert.match(
+      issues({ claimModifications: { filterGroupClaims: { groupsFilter: '([' } } }).join('\n'),
+      /^claimModifications\.filterGroupClaims\.groupsFilter: invalid regular expression/,
+    );
     assert.deepEqual(issues({ allowedGroups: ['admins'] }), [
       'allowedGroups: allowedGroups needs insecureEnableGroups: true (without it Dex ignores allowedGroups and lets every user in)',
     ]);

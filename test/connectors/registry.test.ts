@@ -72,20 +72,27 @@ describe('connector registry', () => {
   });
 
   it('reports every issue, not just the first', async () => {
-    await assert.rejects(openConnector('mockPassword', 'm', { username: 1, password: '', extra: true }, deps), (err: unknown) => {
-      assert.ok(err instanceof ConnectorConfigError);
-      assert.deepEqual(
-        err.issues.map((i) => i.path),
-        [['username'], ['password'], []],
-      );
-      assert.match(err.message, /config\.username: .*; config\.password: no password supplied; config: Unrecognized key: "extra"/);
-      return true;
-    });
+    await assert.rejects(
+      openConnector('mockPassword', 'm', { username: 1, password: '', extra: true }, deps),
+      (err: unknown) => {
+        assert.ok(err instanceof ConnectorConfigError);
+        assert.deepEqual(
+          err.issues.map((i) => i.path),
+          [['username'], ['password'], []],
+        );
+        assert.match(
+          err.message,
+          /config\.username: .*; config\.password: no password supplied; config: Unrecognized key: "extra"/,
+        );
+        return true;
+      },
+    );
   });
 
   it('rejects an unknown connector type with an error naming it and the supported types', async () => {
     await assert.rejects(openConnector('kerberos', 'k', {}, deps), {
-      message: 'connector "k": unknown connector type "kerberos" (supported: github, ldap, mockCallback, mockPassword, oidc, saml)',
+      message:
+        'connector "k": unknown connector type "kerberos" (supported: github, ldap, mockCallback, mockPassword, oidc, saml)',
     });
   });
 

@@ -29,8 +29,15 @@ const base64 = (text: string): string => Buffer.from(text, 'utf8').toString('bas
 describe('saml connector', () => {
   let idp: SamlIdp;
   const config = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-    ssoURL: idp.ssoUrl, caData: base64(idp.certificate), entityIssuer: SP_ENTITY, ssoIssuer: idp.entityId, redirectURI: ACS,
-    usernameAttr: 'name', emailAttr: 'email', groupsAttr: 'groups', ...extra,
+    ssoURL: idp.ssoUrl,
+    caData: base64(idp.certificate),
+    entityIssuer: SP_ENTITY,
+    ssoIssuer: idp.entityId,
+    redirectURI: ACS,
+    usernameAttr: 'name',
+    emailAttr: 'email',
+    groupsAttr: 'groups',
+    ...extra,
   });
   const openSaml = async (extra: Record<string, unknown> = {}): Promise<SamlConnector> => {
     const connector = await openConnector('saml', 'corp', config(extra), deps);
@@ -44,7 +51,11 @@ describe('saml connector', () => {
     const posted = await connector.postData(scopes, 'auth-request-1');
     assert.equal(posted.action, idp.ssoUrl);
     const sent = await idp.respond(posted.samlRequest, 'auth-request-1', options);
-    return { posted, sent, identity: () => connector.handlePost(scopes, posted.connectorState, sent.samlResponse, sent.relayState) };
+    return {
+      posted,
+      sent,
+      identity: () => connector.handlePost(scopes, posted.connectorState, sent.samlResponse, sent.relayState),
+    };
   };
   const refused = async (promise: Promise<unknown>, reason: RegExp): Promise<void> => {
     await assert.rejects(promise, (err: unknown) => {
@@ -67,7 +78,13 @@ describe('saml connector', () => {
     assert.match(xml, new RegExp(`AssertionConsumerServiceURL="${ACS}"`));
     assert.match(xml, /Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"/);
     assert.match(xml, new RegExp(`<saml:Issuer[^>]*>${SP_ENTITY}</saml:Issuer>`));
-    assert.deepEqual(await identity(), { userId: 'alice-persistent-id', username: 'Alice', email: 'alice@example.org', emailVerified: true, groups: ['admins', 'devs'] });
+    assert.deepEqual(await identity(), {
+      userId: 'alice-persistent-id',
+      username: 'Alice',
+      email: 'alice@example.org',
+      emailVerified: true,
+      groups: ['admins', 'devs'],
+    });
   });
 
   it('accepts a response signed as a whole, or both response and assertion signed', async () => {
@@ -106,9 +123,18 @@ describe('saml connector', () => {
     const first = await login(connector);
     const second = await connector.postData(withGroups, 'auth-request-1');
     // The first login's valid response does not answer the second request.
-    await refused(connector.handlePost(withGroups, second.connectorState, first.sent.samlResponse, 'auth-request-1'), /InResponseTo/);
-    await refused(connector.handlePost(withGroups, undefined, first.sent.samlResponse, 'auth-request-1'), /no SAML request is pending/);
-    await refused(connector.handlePost(withGroups, first.posted.connectorState, first.sent.samlResponse, 'auth-request-2'), /RelayState/);
+    await refused(
+      connector.handlePost(withGroups, second.connectorState, first.sent.samlResponse, 'auth-request-1'),
+      /InResponseTo/,
+    );
+    await refused(
+      connector.handlePost(withGroups, undefined, first.sent.samlResponse, 'auth-request-1'),
+      /no SAML request is pending/,
+    );
+    await refused(
+      connector.handlePost(withGroups, first.posted.connectorState, first.sent.samlResponse, 'auth-request-2'),
+      /RelayState/,
+    );
   });
 
   it('applies groupsDelim, allowedGroups and filterGroups as Dex does', async () => {
@@ -130,7 +156,10 @@ describe('saml connector', () => {
   });
 
   it('refuses a login whose email or username attribute is missing, naming what arrived', async () => {
-    await refused((await login(await openSaml({ emailAttr: 'mail' }))).identity(), /no attribute with name "mail": \[email, name, groups\]/);
+    await refused(
+      (await login(await openSaml({ emailAttr: 'mail' }))).identity(),
+      /no attribute with name "mail": \[email, name, groups\]/,
+    );
   });
 
   describe('config', () => {
@@ -150,18 +179,29 @@ describe('saml connector', () => {
     it('resolves nameIDPolicyFormat abbreviations as Dex does', () => {
       assert.equal(resolveNameIdFormat(''), 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent');
       assert.equal(resolveNameIdFormat('emailAddress'), 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress');
-      assert.equal(resolveNameIdFormat('urn:oasis:names:tc:SAML:2.0:nameid-format:transient'), 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient');
+      assert.equal(
+        resolveNameIdFormat('urn:oasis:names:tc:SAML:2.0:nameid-format:transient'),
+        'urn:oasis:names:tc:SAML:2.0:nameid-format:transient',
+      );
       assert.equal(resolveNameIdFormat('bogus'), undefined);
     });
 
     it('reports Dex config mistakes at their keys', async () => {
       const issues = (value: Record<string, unknown>): string[] =>
         configSchema.safeParse(value).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`) ?? [];
-      assert.deepEqual(issues({ ssoURL: idp.ssoUrl, redirectURI: ACS, usernameAttr: 'name', emailAttr: 'email' }), ["ca: must provide either 'ca' or 'caData'"]);
+      assert.deepEqual(issues({ ssoURL: idp.ssoUrl, redirectURI: ACS, usernameAttr: 'name', emailAttr: 'email' }), [
+        "ca: must provide either 'ca' or 'caData'",
+      ]);
       assert.match(issues(config({ ca: '/etc/idp.pem' })).join(), /either 'ca' or 'caData'/);
-      assert.match(issues(config({ caData: base64('not a certificate') })).join(), /^caData: must be base64 of PEM certificates/);
+      assert.match(
+        issues(config({ caData: base64('not a certificate') })).join(),
+        /^caData: must be base64 of PEM certificates/,
+      );
       assert.match(issues(config({ caData: base64(makeSigningKey().privateKey) })).join(), /trailing data/);
-      assert.match(issues(config({ insecureSkipSignatureValidation: true })).join(), /^insecureSkipSignatureValidation: .*not supported/);
+      assert.match(
+        issues(config({ insecureSkipSignatureValidation: true })).join(),
+        /^insecureSkipSignatureValidation: .*not supported/,
+      );
       assert.match(issues(config({ nameIDPolicyFormat: 'bogus' })).join(), /^nameIDPolicyFormat: /);
       assert.match(issues(config({ usernameAttr: undefined })).join(), /^usernameAttr: /);
       await assert.rejects(openConnector('saml', 'corp', config({ ssoIssuer: 1 }), deps), ConnectorConfigError);

@@ -5,7 +5,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { confidentialClient, publicClient, startIdport, type TestIdport } from '../support/idport.js';
-import { assertErrorPage, assertErrorRedirect, authorizeError, authUrl, CHALLENGE, codeRequest, REDIRECT } from './helpers.js';
+import {
+  assertErrorPage,
+  assertErrorRedirect,
+  authorizeError,
+  authUrl,
+  CHALLENGE,
+  codeRequest,
+  REDIRECT,
+} from './helpers.js';
 
 const get = async (url: string): Promise<{ status: number; headers: Headers; body: string }> => {
   const response = await fetch(url, { redirect: 'manual' });
@@ -65,8 +73,13 @@ describe('authorization request errors shown as a page', () => {
   });
 
   it('matches a registered redirect URI with a query exactly, and refuses a different or added query with a page', async () => {
-    assertLoginStarted(await get(authUrl(idport, codeRequest('with-query', { redirect_uri: 'http://127.0.0.1:5555/cb?tenant=a' }))), idport.issuer);
-    const changed = await get(authUrl(idport, codeRequest('with-query', { redirect_uri: 'http://127.0.0.1:5555/cb?tenant=b' })));
+    assertLoginStarted(
+      await get(authUrl(idport, codeRequest('with-query', { redirect_uri: 'http://127.0.0.1:5555/cb?tenant=a' }))),
+      idport.issuer,
+    );
+    const changed = await get(
+      authUrl(idport, codeRequest('with-query', { redirect_uri: 'http://127.0.0.1:5555/cb?tenant=b' })),
+    );
     assertErrorPage(changed, 400, 'The redirect_uri is not registered for this client.');
     const added = await get(authUrl(idport, codeRequest('web', { redirect_uri: `${REDIRECT}?x=1` })));
     assertErrorPage(added, 400, 'The redirect_uri is not registered for this client.');
@@ -74,19 +87,31 @@ describe('authorization request errors shown as a page', () => {
 
   it('lets a public client use its loopback redirect URI on any port (RFC 8252 §7.3) but not another host or path', async () => {
     const pkce = { code_challenge: CHALLENGE, code_challenge_method: 'S256' };
-    assertLoginStarted(await get(authUrl(idport, codeRequest('cli', { redirect_uri: 'http://localhost:53123/callback', ...pkce }))), idport.issuer);
-    const otherHost = await get(authUrl(idport, codeRequest('cli', { redirect_uri: 'http://example.com:8000/callback', ...pkce })));
+    assertLoginStarted(
+      await get(authUrl(idport, codeRequest('cli', { redirect_uri: 'http://localhost:53123/callback', ...pkce }))),
+      idport.issuer,
+    );
+    const otherHost = await get(
+      authUrl(idport, codeRequest('cli', { redirect_uri: 'http://example.com:8000/callback', ...pkce })),
+    );
     assertErrorPage(otherHost, 400, 'The redirect_uri is not registered for this client.');
-    const otherPath = await get(authUrl(idport, codeRequest('cli', { redirect_uri: 'http://localhost:53123/elsewhere', ...pkce })));
+    const otherPath = await get(
+      authUrl(idport, codeRequest('cli', { redirect_uri: 'http://localhost:53123/elsewhere', ...pkce })),
+    );
     assertErrorPage(otherPath, 400, 'The redirect_uri is not registered for this client.');
   });
 
   it('lets a public client with no registered redirect URI use any loopback address, and no other host', async () => {
     const pkce = { code_challenge: CHALLENGE, code_challenge_method: 'S256' };
     for (const uri of ['http://127.0.0.1:40000/cb', 'http://[::1]:40001/cb', 'http://localhost/cb']) {
-      assertLoginStarted(await get(authUrl(idport, codeRequest('any-loopback', { redirect_uri: uri, ...pkce }))), idport.issuer);
+      assertLoginStarted(
+        await get(authUrl(idport, codeRequest('any-loopback', { redirect_uri: uri, ...pkce }))),
+        idport.issuer,
+      );
     }
-    const page = await get(authUrl(idport, codeRequest('any-loopback', { redirect_uri: 'https://127.0.0.1.example.com/cb', ...pkce })));
+    const page = await get(
+      authUrl(idport, codeRequest('any-loopback', { redirect_uri: 'https://127.0.0.1.example.com/cb', ...pkce })),
+    );
     assertErrorPage(page, 400, 'The redirect_uri is not registered for this client.');
   });
 
@@ -108,15 +133,29 @@ describe('authorization request errors redirected to the client', () => {
       ],
       settings: { responseTypes: ['code', 'id_token', 'code id_token'] },
     });
-    enforcing = await startIdport({ clients: [confidentialClient('web', [REDIRECT])], settings: { pkceEnforce: true } });
+    enforcing = await startIdport({
+      clients: [confidentialClient('web', [REDIRECT])],
+      settings: { pkceEnforce: true },
+    });
   });
   after(async () => {
     await idport.close();
     await enforcing.close();
   });
 
-  const refused = async (params: Record<string, string>, error: string, description: string, mode: 'query' | 'fragment' = 'query'): Promise<void> => {
-    assertErrorRedirect(await authorizeError(idport, params), { error, description, state: params.state, issuer: idport.issuer, mode });
+  const refused = async (
+    params: Record<string, string>,
+    error: string,
+    description: string,
+    mode: 'query' | 'fragment' = 'query',
+  ): Promise<void> => {
+    assertErrorRedirect(await authorizeError(idport, params), {
+      error,
+      description,
+      state: params.state,
+      issuer: idport.issuer,
+      mode,
+    });
   };
 
   it('answers prompt=none without a session with login_required, state and iss (OIDC Core §3.1.2.6)', async () => {
@@ -128,8 +167,17 @@ describe('authorization request errors redirected to the client', () => {
   });
 
   it('refuses a response type that is not enabled with unsupported_response_type', async () => {
-    await refused(codeRequest('web', { response_type: 'code token' }), 'unsupported_response_type', "response_type 'code token' is not enabled", 'fragment');
-    await refused(codeRequest('web', { response_type: 'something' }), 'unsupported_response_type', "response_type 'something' is not enabled");
+    await refused(
+      codeRequest('web', { response_type: 'code token' }),
+      'unsupported_response_type',
+      "response_type 'code token' is not enabled",
+      'fragment',
+    );
+    await refused(
+      codeRequest('web', { response_type: 'something' }),
+      'unsupported_response_type',
+      "response_type 'something' is not enabled",
+    );
   });
 
   it('refuses a request without response_type with invalid_request in the query', async () => {
@@ -138,17 +186,28 @@ describe('authorization request errors redirected to the client', () => {
   });
 
   it('refuses a request object with request_not_supported (OIDC Core §6)', async () => {
-    await refused(codeRequest('web', { request: 'eyJhbGciOiJub25lIn0.e30.' }), 'request_not_supported', 'request objects are not supported');
+    await refused(
+      codeRequest('web', { request: 'eyJhbGciOiJub25lIn0.e30.' }),
+      'request_not_supported',
+      'request objects are not supported',
+    );
   });
 
   it('refuses request_uri with request_uri_not_supported', async () => {
-    await refused(codeRequest('web', { request_uri: 'https://client.example/request.jwt' }), 'request_uri_not_supported', 'request_uri is not supported');
+    await refused(
+      codeRequest('web', { request_uri: 'https://client.example/request.jwt' }),
+      'request_uri_not_supported',
+      'request_uri is not supported',
+    );
   });
 
   it('refuses a repeated parameter with invalid_request (RFC 6749 §3.1)', async () => {
     const response = await fetch(`${authUrl(idport, codeRequest('web'))}&scope=email`, { redirect: 'manual' });
     assertErrorRedirect(response.headers.get('location') ?? '', {
-      error: 'invalid_request', description: 'the scope parameter was sent more than once', state: 'the-state', issuer: idport.issuer,
+      error: 'invalid_request',
+      description: 'the scope parameter was sent more than once',
+      state: 'the-state',
+      issuer: idport.issuer,
     });
   });
 
@@ -159,7 +218,8 @@ describe('authorization request errors redirected to the client', () => {
   it('refuses response_mode=query for a response type that returns tokens (Multiple Response Types §3)', async () => {
     await refused(
       { ...codeRequest('web', { response_type: 'id_token', response_mode: 'query', nonce: 'n' }) },
-      'invalid_request', 'response_mode query is not allowed for this response_type',
+      'invalid_request',
+      'response_mode query is not allowed for this response_type',
     );
   });
 
@@ -169,25 +229,43 @@ describe('authorization request errors redirected to the client', () => {
 
   it('refuses a confidential client without PKCE when oauth2.pkce.enforce is set', async () => {
     const location = await authorizeError(enforcing, codeRequest('web'));
-    assertErrorRedirect(location, { error: 'invalid_request', description: 'PKCE code_challenge is required', state: 'the-state', issuer: enforcing.issuer });
+    assertErrorRedirect(location, {
+      error: 'invalid_request',
+      description: 'PKCE code_challenge is required',
+      state: 'the-state',
+      issuer: enforcing.issuer,
+    });
   });
 
   it('refuses code_challenge_method without code_challenge', async () => {
-    await refused(codeRequest('web', { code_challenge_method: 'S256' }), 'invalid_request', 'code_challenge_method sent without code_challenge');
+    await refused(
+      codeRequest('web', { code_challenge_method: 'S256' }),
+      'invalid_request',
+      'code_challenge_method sent without code_challenge',
+    );
   });
 
   it('refuses an unknown code_challenge_method', async () => {
-    await refused(codeRequest('web', { code_challenge: CHALLENGE, code_challenge_method: 'S512' }), 'invalid_request', "unsupported code_challenge_method 'S512'");
+    await refused(
+      codeRequest('web', { code_challenge: CHALLENGE, code_challenge_method: 'S512' }),
+      'invalid_request',
+      "unsupported code_challenge_method 'S512'",
+    );
   });
 
   it('refuses a malformed code_challenge', async () => {
-    await refused(codeRequest('web', { code_challenge: 'short', code_challenge_method: 'S256' }), 'invalid_request', 'code_challenge is malformed');
+    await refused(
+      codeRequest('web', { code_challenge: 'short', code_challenge_method: 'S256' }),
+      'invalid_request',
+      'code_challenge is malformed',
+    );
   });
 
   it('refuses an audience scope for a client that does not trust the requester with invalid_scope', async () => {
     await refused(
       codeRequest('web', { scope: 'openid audience:server:client_id:untrusting' }),
-      'invalid_scope', 'client web is not a trusted peer of untrusting',
+      'invalid_scope',
+      'client web is not a trusted peer of untrusting',
     );
   });
 
@@ -196,8 +274,16 @@ describe('authorization request errors redirected to the client', () => {
   });
 
   it('refuses an unknown prompt value and prompt=none combined with another value', async () => {
-    await refused(codeRequest('web', { prompt: 'sometimes' }), 'invalid_request', "unsupported prompt value 'sometimes'");
-    await refused(codeRequest('web', { prompt: 'none login' }), 'invalid_request', 'prompt=none cannot be combined with other values');
+    await refused(
+      codeRequest('web', { prompt: 'sometimes' }),
+      'invalid_request',
+      "unsupported prompt value 'sometimes'",
+    );
+    await refused(
+      codeRequest('web', { prompt: 'none login' }),
+      'invalid_request',
+      'prompt=none cannot be combined with other values',
+    );
   });
 
   it('refuses a malformed max_age', async () => {
@@ -205,7 +291,9 @@ describe('authorization request errors redirected to the client', () => {
   });
 
   it('sends the error for a form_post request as a POST form', async () => {
-    const response = await fetch(authUrl(idport, codeRequest('web', { response_mode: 'form_post', scope: 'email' })), { redirect: 'manual' });
+    const response = await fetch(authUrl(idport, codeRequest('web', { response_mode: 'form_post', scope: 'email' })), {
+      redirect: 'manual',
+    });
     assert.equal(response.status, 200);
     const body = await response.text();
     assert.match(body, new RegExp(`<form method="post" action="${REDIRECT}"`));

@@ -26,19 +26,30 @@ describe('authorization code flow with openid-client', () => {
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
     const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT, scope: 'openid email profile groups offline_access', state, nonce,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      redirect_uri: REDIRECT,
+      scope: 'openid email profile groups offline_access',
+      state,
+      nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
     });
     const callback = await loginThroughPages(new Browser(), url, REDIRECT);
     assert.equal(new URL(callback).searchParams.get('iss'), idport.issuer);
 
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
+    });
     assert.equal(tokens.token_type.toLowerCase(), 'bearer');
     assert.ok(tokens.refresh_token);
     const idToken = tokens.id_token;
     assert.ok(idToken);
     const jwks = createRemoteJWKSet(new URL(`${idport.issuer}/keys`));
-    const { payload, protectedHeader } = await jwtVerify(idToken, jwks, { issuer: idport.issuer, audience: 'example-app' });
+    const { payload, protectedHeader } = await jwtVerify(idToken, jwks, {
+      issuer: idport.issuer,
+      audience: 'example-app',
+    });
     assert.equal(protectedHeader.alg, 'RS256');
     assert.equal(payload.sub, encodeSubject(demoUser.userId, 'local'));
     assert.equal(payload.email, 'admin@example.com');

@@ -4,10 +4,32 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { ManualClock } from '../../src/deps.js';
 import { Browser, formsOf, loginThroughPages, type Page } from '../support/browser.js';
-import { confidentialClient, DEMO_PASSWORD, demoUser, publicClient, startIdport, type TestIdport } from '../support/idport.js';
 import {
-  assertErrorPage, assertJsonError, assertSecurityHeaders, assertTokenResponse, authUrl, basicAuth, CHALLENGE, codeRequest, credentialsOf,
-  postToken, REDIRECT, redeemCode, responseOf, str, VERIFIER, type ClientCredentials, type JsonResponse,
+  confidentialClient,
+  DEMO_PASSWORD,
+  demoUser,
+  publicClient,
+  startIdport,
+  type TestIdport,
+} from '../support/idport.js';
+import {
+  assertErrorPage,
+  assertJsonError,
+  assertSecurityHeaders,
+  assertTokenResponse,
+  authUrl,
+  basicAuth,
+  CHALLENGE,
+  codeRequest,
+  credentialsOf,
+  postToken,
+  REDIRECT,
+  redeemCode,
+  responseOf,
+  str,
+  VERIFIER,
+  type ClientCredentials,
+  type JsonResponse,
 } from './helpers.js';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -35,10 +57,18 @@ describe('device authorization grant', () => {
   after(async () => idport.close());
   beforeEach(() => clock.set(new Date(Date.now())));
 
-  const postForm = async (path: string, form: Record<string, string>, credentials?: ClientCredentials): Promise<JsonResponse> => {
+  const postForm = async (
+    path: string,
+    form: Record<string, string>,
+    credentials?: ClientCredentials,
+  ): Promise<JsonResponse> => {
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
     if (credentials !== undefined) headers.authorization = basicAuth(credentials);
-    const response = await fetch(`${idport.issuer}${path}`, { method: 'POST', headers, body: new URLSearchParams(form).toString() });
+    const response = await fetch(`${idport.issuer}${path}`, {
+      method: 'POST',
+      headers,
+      body: new URLSearchParams(form).toString(),
+    });
     const body: unknown = await response.json();
     assert.ok(typeof body === 'object' && body !== null);
     return { status: response.status, headers: response.headers, body: { ...body } };
@@ -51,13 +81,24 @@ describe('device authorization grant', () => {
     readonly complete: string;
   }
 
-  const requestCode = async (form: Record<string, string> = { client_id: 'kubectl', scope: 'openid email offline_access' }, credentials?: ClientCredentials): Promise<DeviceCode> => {
+  const requestCode = async (
+    form: Record<string, string> = { client_id: 'kubectl', scope: 'openid email offline_access' },
+    credentials?: ClientCredentials,
+  ): Promise<DeviceCode> => {
     const response = await postForm('/device/code', form, credentials);
     assert.equal(response.status, 200, JSON.stringify(response.body));
-    return { deviceCode: str(response.body, 'device_code'), userCode: str(response.body, 'user_code'), complete: str(response.body, 'verification_uri_complete') };
+    return {
+      deviceCode: str(response.body, 'device_code'),
+      userCode: str(response.body, 'user_code'),
+      complete: str(response.body, 'verification_uri_complete'),
+    };
   };
 
-  const poll = async (deviceCode: string, form: Record<string, string> = { client_id: 'kubectl' }, credentials?: ClientCredentials): Promise<JsonResponse> =>
+  const poll = async (
+    deviceCode: string,
+    form: Record<string, string> = { client_id: 'kubectl' },
+    credentials?: ClientCredentials,
+  ): Promise<JsonResponse> =>
     postToken(idport, { grant_type: DEVICE_GRANT, device_code: deviceCode, ...form }, credentials);
 
   /** Opens the code page, submits the code it shows (pre-filled from verification_uri_complete), and follows on. */
@@ -70,13 +111,19 @@ describe('device authorization grant', () => {
   };
 
   /** From the code page through the password form (unless the browser is logged in) and the approval page. */
-  const authorizeDevice = async (browser: Browser, url: string, decision: 'approve' | 'rejected' = 'approve'): Promise<Page> => {
+  const authorizeDevice = async (
+    browser: Browser,
+    url: string,
+    decision: 'approve' | 'rejected' = 'approve',
+  ): Promise<Page> => {
     let page = await enterCode(browser, url);
     for (let i = 0; i < 3; i++) {
       const [form] = formsOf(page);
       assert.ok(form, `a form on ${page.url} (status ${page.status}): ${page.body.slice(0, 300)}`);
       const isApproval = 'req' in form.fields;
-      const values: Record<string, string> = isApproval ? { approval: decision } : { login: demoUser.email, password: DEMO_PASSWORD };
+      const values: Record<string, string> = isApproval
+        ? { approval: decision }
+        : { login: demoUser.email, password: DEMO_PASSWORD };
       page = (await browser.submit(form, values, NOWHERE)).page;
       if (isApproval) return page;
     }
@@ -99,7 +146,12 @@ describe('device authorization grant', () => {
       interval: 5,
     });
 
-    assertJsonError(await poll(deviceCode), 400, 'authorization_pending', 'the user has not completed the authorization yet');
+    assertJsonError(
+      await poll(deviceCode),
+      400,
+      'authorization_pending',
+      'the user has not completed the authorization yet',
+    );
 
     const browser = new Browser();
     const done = await authorizeDevice(browser, `${idport.issuer}/device?user_code=${userCode}`);
@@ -113,12 +165,22 @@ describe('device authorization grant', () => {
     const tokens = await poll(deviceCode);
     assertTokenResponse(tokens);
     assert.equal(tokens.body.scope, 'openid email offline_access');
-    const { payload } = await jwtVerify(str(tokens.body, 'id_token'), createRemoteJWKSet(new URL(`${idport.issuer}/keys`)), {
-      issuer: idport.issuer, audience: 'kubectl', currentDate: clock.now(),
-    });
+    const { payload } = await jwtVerify(
+      str(tokens.body, 'id_token'),
+      createRemoteJWKSet(new URL(`${idport.issuer}/keys`)),
+      {
+        issuer: idport.issuer,
+        audience: 'kubectl',
+        currentDate: clock.now(),
+      },
+    );
     assert.equal(payload.email, demoUser.email);
     assert.equal(payload.nonce, undefined);
-    const refreshed = await postToken(idport, { grant_type: 'refresh_token', refresh_token: str(tokens.body, 'refresh_token'), client_id: 'kubectl' });
+    const refreshed = await postToken(idport, {
+      grant_type: 'refresh_token',
+      refresh_token: str(tokens.body, 'refresh_token'),
+      client_id: 'kubectl',
+    });
     assertTokenResponse(refreshed);
 
     // Single use: the device token is gone, and the code can no longer start a login.
@@ -131,10 +193,20 @@ describe('device authorization grant', () => {
 
   it('answers slow_down to a device polling faster than the interval, which then stays 5 seconds longer', async () => {
     const { deviceCode } = await requestCode();
-    assertJsonError(await poll(deviceCode), 400, 'authorization_pending', 'the user has not completed the authorization yet');
+    assertJsonError(
+      await poll(deviceCode),
+      400,
+      'authorization_pending',
+      'the user has not completed the authorization yet',
+    );
     assertJsonError(await poll(deviceCode), 400, 'slow_down', 'poll at most every 10 seconds');
     clock.advance(10_000);
-    assertJsonError(await poll(deviceCode), 400, 'authorization_pending', 'the user has not completed the authorization yet');
+    assertJsonError(
+      await poll(deviceCode),
+      400,
+      'authorization_pending',
+      'the user has not completed the authorization yet',
+    );
     // RFC 8628 §3.5: the added 5 seconds hold for all later polls, so 5 seconds is now too soon.
     clock.advance(5_000);
     assertJsonError(await poll(deviceCode), 400, 'slow_down', 'poll at most every 15 seconds');
@@ -164,7 +236,10 @@ describe('device authorization grant', () => {
       const page = await enterCode(browser, `${idport.issuer}/device`, typed);
       assert.equal(page.status, 400);
       assertSecurityHeaders(page.headers);
-      assert.match(page.body, /<p id="user-code-error" class="alert" role="alert">Invalid or expired code\. Check the code on your device and try again\.<\/p>/);
+      assert.match(
+        page.body,
+        /<p id="user-code-error" class="alert" role="alert">Invalid or expired code\. Check the code on your device and try again\.<\/p>/,
+      );
       const [form] = formsOf(page);
       assert.equal(form?.fields.user_code, typed, 'the typed code is shown again');
       assert.ok(form?.fields.csrf, 'with a CSRF token to try again');
@@ -175,7 +250,7 @@ describe('device authorization grant', () => {
     assert.match(page.body, /type="password"/);
   });
 
-  it('refuses the code form without its CSRF token or with another browser\'s', async () => {
+  it("refuses the code form without its CSRF token or with another browser's", async () => {
     const { userCode } = await requestCode();
     const browser = new Browser();
     const entry = await browser.follow(`${idport.issuer}/device`, NOWHERE);
@@ -184,9 +259,17 @@ describe('device authorization grant', () => {
     assertErrorPage(await browser.request(form.action, { form: { user_code: userCode } }), 400, CSRF_REFUSED);
     const other = new Browser();
     await other.follow(`${idport.issuer}/device`, NOWHERE);
-    assertErrorPage(await other.request(form.action, { form: { ...form.fields, user_code: userCode } }), 400, CSRF_REFUSED);
+    assertErrorPage(
+      await other.request(form.action, { form: { ...form.fields, user_code: userCode } }),
+      400,
+      CSRF_REFUSED,
+    );
     // Without any browser cookie at all.
-    assertErrorPage(await new Browser().request(form.action, { form: { ...form.fields, user_code: userCode } }), 400, CSRF_REFUSED);
+    assertErrorPage(
+      await new Browser().request(form.action, { form: { ...form.fields, user_code: userCode } }),
+      400,
+      CSRF_REFUSED,
+    );
   });
 
   it('accepts the login only in the browser that entered the code', async () => {
@@ -201,24 +284,50 @@ describe('device authorization grant', () => {
     const callback = await browser.submit(form, { approval: 'approve' }, `${idport.issuer}/device/callback`);
     assert.ok(callback.location);
     assertErrorPage(
-      await new Browser().request(callback.location), 400, 'This device login was not started in this browser. Enter the code from your device again.',
+      await new Browser().request(callback.location),
+      400,
+      'This device login was not started in this browser. Enter the code from your device again.',
     );
-    assertJsonError(await poll(deviceCode), 400, 'authorization_pending', 'the user has not completed the authorization yet');
+    assertJsonError(
+      await poll(deviceCode),
+      400,
+      'authorization_pending',
+      'the user has not completed the authorization yet',
+    );
     assert.equal((await browser.request(callback.location)).status, 200);
     clock.advance(5_000);
     assertTokenResponse(await poll(deviceCode));
     // The same callback again (a reload) settles nothing.
-    assertErrorPage(await browser.request(callback.location), 400, 'This code is invalid, has expired or was used already. Start again on your device.');
+    assertErrorPage(
+      await browser.request(callback.location),
+      400,
+      'This code is invalid, has expired or was used already. Start again on your device.',
+    );
   });
 
   it('makes a confidential client authenticate at /device/code and at /token, and keeps its device code to itself', async () => {
-    assertJsonError(await postForm('/device/code', { client_id: 'ci', scope: 'openid' }), 401, 'invalid_client', 'invalid client credentials');
-    assertJsonError(await postForm('/device/code', { client_id: 'ci', client_secret: 'wrong', scope: 'openid' }), 401, 'invalid_client', 'invalid client credentials');
+    assertJsonError(
+      await postForm('/device/code', { client_id: 'ci', scope: 'openid' }),
+      401,
+      'invalid_client',
+      'invalid client credentials',
+    );
+    assertJsonError(
+      await postForm('/device/code', { client_id: 'ci', client_secret: 'wrong', scope: 'openid' }),
+      401,
+      'invalid_client',
+      'invalid client credentials',
+    );
     const { deviceCode, complete } = await requestCode({ scope: 'openid' }, credentialsOf('ci'));
     await authorizeDevice(new Browser(), complete);
     clock.advance(5_000);
     assertJsonError(await poll(deviceCode, { client_id: 'ci' }), 401, 'invalid_client', 'invalid client credentials');
-    assertJsonError(await poll(deviceCode, { client_id: 'kubectl' }), 400, 'invalid_grant', 'device code was issued to another client');
+    assertJsonError(
+      await poll(deviceCode, { client_id: 'kubectl' }),
+      400,
+      'invalid_grant',
+      'device code was issued to another client',
+    );
     const tokens = await poll(deviceCode, {}, credentialsOf('ci'));
     assertTokenResponse(tokens);
     assert.equal(decodeJwt(str(tokens.body, 'id_token')).aud, 'ci');
@@ -226,11 +335,32 @@ describe('device authorization grant', () => {
   });
 
   it('refuses a client that did not register the device callback, unknown clients and bad requests', async () => {
-    assertJsonError(await postForm('/device/code', { scope: 'openid' }, credentialsOf('grafana')), 400, 'unauthorized_client', 'the client is not registered for the device flow');
-    assertJsonError(await postForm('/device/code', { client_id: 'nobody' }), 401, 'invalid_client', 'invalid client credentials');
-    assertJsonError(await postForm('/device/code', { client_id: 'kubectl', scope: 'email' }), 400, 'invalid_scope', 'the openid scope is required');
     assertJsonError(
-      await postForm('/device/code', { client_id: 'kubectl', code_challenge: CHALLENGE, code_challenge_method: 'S512' }), 400, 'invalid_request',
+      await postForm('/device/code', { scope: 'openid' }, credentialsOf('grafana')),
+      400,
+      'unauthorized_client',
+      'the client is not registered for the device flow',
+    );
+    assertJsonError(
+      await postForm('/device/code', { client_id: 'nobody' }),
+      401,
+      'invalid_client',
+      'invalid client credentials',
+    );
+    assertJsonError(
+      await postForm('/device/code', { client_id: 'kubectl', scope: 'email' }),
+      400,
+      'invalid_scope',
+      'the openid scope is required',
+    );
+    assertJsonError(
+      await postForm('/device/code', {
+        client_id: 'kubectl',
+        code_challenge: CHALLENGE,
+        code_challenge_method: 'S512',
+      }),
+      400,
+      'invalid_request',
       "unsupported code_challenge_method 'S512'",
     );
     assertJsonError(await poll(''), 400, 'invalid_request', 'device_code is required');
@@ -247,10 +377,20 @@ describe('device authorization grant', () => {
   });
 
   it('checks the PKCE verifier when the device request carried a challenge, without using up the grant on a wrong one', async () => {
-    const { deviceCode, complete } = await requestCode({ client_id: 'kubectl', scope: 'openid', code_challenge: CHALLENGE, code_challenge_method: 'S256' });
+    const { deviceCode, complete } = await requestCode({
+      client_id: 'kubectl',
+      scope: 'openid',
+      code_challenge: CHALLENGE,
+      code_challenge_method: 'S256',
+    });
     await authorizeDevice(new Browser(), complete);
     assertJsonError(await poll(deviceCode), 400, 'invalid_grant', 'code_verifier required');
-    assertJsonError(await poll(deviceCode, { client_id: 'kubectl', code_verifier: 'x'.repeat(43) }), 400, 'invalid_grant', 'code_verifier does not match code_challenge');
+    assertJsonError(
+      await poll(deviceCode, { client_id: 'kubectl', code_verifier: 'x'.repeat(43) }),
+      400,
+      'invalid_grant',
+      'code_verifier does not match code_challenge',
+    );
     assertTokenResponse(await poll(deviceCode, { client_id: 'kubectl', code_verifier: VERIFIER }));
   });
 
@@ -266,7 +406,8 @@ describe('device authorization grant', () => {
 
   it('reuses the browser session: a logged-in browser goes straight to the approval page, and the tokens are for the same user and session', async () => {
     const browser = new Browser();
-    const code = responseOf(await loginThroughPages(browser, authUrl(idport, codeRequest('grafana')), REDIRECT)).get('code') ?? '';
+    const code =
+      responseOf(await loginThroughPages(browser, authUrl(idport, codeRequest('grafana')), REDIRECT)).get('code') ?? '';
     const first = decodeJwt(str((await redeemCode(idport, 'grafana', code)).body, 'id_token'));
 
     const { deviceCode, complete } = await requestCode({ client_id: 'kubectl', scope: 'openid' });
@@ -288,13 +429,19 @@ describe('device request lifetime from expiry.deviceRequests', () => {
   let idport: TestIdport;
   const clock = new ManualClock(Date.now());
   before(async () => {
-    idport = await startIdport({ clock, clients: [publicClient('kubectl', [])], settings: { deviceRequestTtlMs: 60_000 } });
+    idport = await startIdport({
+      clock,
+      clients: [publicClient('kubectl', [])],
+      settings: { deviceRequestTtlMs: 60_000 },
+    });
   });
   after(async () => idport.close());
 
   it('announces it as expires_in and answers expired_token after it', async () => {
     const response = await fetch(`${idport.issuer}/device/code`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'client_id=kubectl',
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'client_id=kubectl',
     });
     const body: unknown = await response.json();
     assert.ok(typeof body === 'object' && body !== null && 'expires_in' in body && 'device_code' in body);
@@ -302,11 +449,18 @@ describe('device request lifetime from expiry.deviceRequests', () => {
     const deviceCode = String(body.device_code);
     clock.advance(59_000);
     assertJsonError(
-      await postToken(idport, { grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: 'kubectl' }), 400, 'authorization_pending',
+      await postToken(idport, { grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: 'kubectl' }),
+      400,
+      'authorization_pending',
       'the user has not completed the authorization yet',
     );
     clock.advance(1_000);
-    assertJsonError(await postToken(idport, { grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: 'kubectl' }), 400, 'expired_token', 'the device code has expired');
+    assertJsonError(
+      await postToken(idport, { grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: 'kubectl' }),
+      400,
+      'expired_token',
+      'the device code has expired',
+    );
   });
 });
 
@@ -322,7 +476,11 @@ describe('device code entry rate limit', () => {
     const entry = await browser.follow(`${idport.issuer}/device`, NOWHERE);
     const [form] = formsOf(entry.page);
     assert.ok(form);
-    for (let i = 0; i < 3; i++) assert.equal((await browser.request(form.action, { form: { ...form.fields, user_code: 'BCDF-GHJK' } })).status, 400);
+    for (let i = 0; i < 3; i++)
+      assert.equal(
+        (await browser.request(form.action, { form: { ...form.fields, user_code: 'BCDF-GHJK' } })).status,
+        400,
+      );
     const limited = await browser.request(form.action, { form: { ...form.fields, user_code: 'BCDF-GHJK' } });
     assert.equal(limited.status, 429);
     assert.match(limited.body, /Too many attempts\. Wait \d+ seconds and try again\./);
@@ -333,7 +491,10 @@ describe('device code entry rate limit', () => {
 describe('device flow switched off', () => {
   let idport: TestIdport;
   before(async () => {
-    idport = await startIdport({ clients: [publicClient('kubectl', [])], settings: { grantTypes: ['authorization_code', 'refresh_token'] } });
+    idport = await startIdport({
+      clients: [publicClient('kubectl', [])],
+      settings: { grantTypes: ['authorization_code', 'refresh_token'] },
+    });
   });
   after(async () => idport.close());
 
@@ -341,9 +502,15 @@ describe('device flow switched off', () => {
     const discovery: unknown = await (await fetch(`${idport.issuer}/.well-known/openid-configuration`)).json();
     assert.ok(typeof discovery === 'object' && discovery !== null);
     assert.equal('device_authorization_endpoint' in discovery, false);
-    assert.deepEqual((discovery as Record<string, unknown>).grant_types_supported, ['authorization_code', 'refresh_token', 'implicit']);
+    assert.deepEqual((discovery as Record<string, unknown>).grant_types_supported, [
+      'authorization_code',
+      'refresh_token',
+      'implicit',
+    ]);
     const response = await fetch(`${idport.issuer}/device/code`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'client_id=kubectl',
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'client_id=kubectl',
     });
     assert.equal(response.status, 404);
     assert.equal((await fetch(`${idport.issuer}/device`)).status, 404);
@@ -357,14 +524,23 @@ describe('device login with several connectors', () => {
   before(async () => {
     const { mockCallback } = await import('../../connectors/mock/mock.js');
     const { pino } = await import('pino');
-    const connector = await mockCallback.open('mock', {}, { log: pino({ level: 'silent' }), fetch, now: () => new Date() });
-    idport = await startIdport({ clients: [publicClient('kubectl', [])], connectors: [{ id: 'mock', type: 'mockCallback', name: 'Mock', connector }] });
+    const connector = await mockCallback.open(
+      'mock',
+      {},
+      { log: pino({ level: 'silent' }), fetch, now: () => new Date() },
+    );
+    idport = await startIdport({
+      clients: [publicClient('kubectl', [])],
+      connectors: [{ id: 'mock', type: 'mockCallback', name: 'Mock', connector }],
+    });
   });
   after(async () => idport.close());
 
   it('links "Choose another login method" back to the code page, not to a client redirect URI', async () => {
     const response = await fetch(`${idport.issuer}/device/code`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ client_id: 'kubectl' }).toString(),
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client_id: 'kubectl' }).toString(),
     });
     const body = (await response.json()) as { user_code: string; verification_uri_complete: string };
     const browser = new Browser();
@@ -375,7 +551,9 @@ describe('device login with several connectors', () => {
     const local = /href="([^"]*\/auth\/local\?[^"]*)"/.exec(chooser.body)?.[1]?.replaceAll('&amp;', '&');
     assert.ok(local, `the chooser lists the password connector: ${chooser.body.slice(0, 400)}`);
     const passwordPage = (await browser.follow(new URL(local, idport.issuer).href, NOWHERE)).page;
-    const back = /href="([^"]*)"[^>]*>Choose another login method/.exec(passwordPage.body)?.[1]?.replaceAll('&amp;', '&');
+    const back = /href="([^"]*)"[^>]*>Choose another login method/
+      .exec(passwordPage.body)?.[1]
+      ?.replaceAll('&amp;', '&');
     assert.equal(back, `/dex/device?user_code=${encodeURIComponent(body.user_code)}`);
     const again = await browser.follow(new URL(back ?? '', idport.issuer).href, NOWHERE);
     assert.equal(again.page.status, 200);

@@ -19,7 +19,10 @@ describe('discovery', () => {
   let codeOnly: TestIdport;
   before(async () => {
     full = await startIdport({ clients: [confidentialClient('web', [REDIRECT])] });
-    codeOnly = await startIdport({ clients: [confidentialClient('web', [REDIRECT])], settings: { responseTypes: ['code'], codeChallengeMethods: ['S256'] } });
+    codeOnly = await startIdport({
+      clients: [confidentialClient('web', [REDIRECT])],
+      settings: { responseTypes: ['code'], codeChallengeMethods: ['S256'] },
+    });
   });
   after(async () => {
     await full.close();
@@ -44,17 +47,44 @@ describe('discovery', () => {
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
       device_authorization_endpoint: at('/device/code'),
       end_session_endpoint: at('/logout'),
-      response_types_supported: ['code', 'id_token', 'id_token token', 'code id_token', 'code token', 'code id_token token'],
+      response_types_supported: [
+        'code',
+        'id_token',
+        'id_token token',
+        'code id_token',
+        'code token',
+        'code id_token token',
+      ],
       response_modes_supported: ['query', 'fragment', 'form_post'],
-      grant_types_supported: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code', 'implicit'],
+      grant_types_supported: [
+        'authorization_code',
+        'refresh_token',
+        'urn:ietf:params:oauth:grant-type:device_code',
+        'implicit',
+      ],
       subject_types_supported: ['public'],
       id_token_signing_alg_values_supported: ['RS256'],
       code_challenge_methods_supported: ['S256', 'plain'],
       scopes_supported: ['openid', 'email', 'profile', 'groups', 'offline_access', 'federated:id'],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
       claims_supported: [
-        'iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'at_hash', 'c_hash',
-        'email', 'email_verified', 'name', 'preferred_username', 'groups', 'federated_claims', 'sid',
+        'iss',
+        'sub',
+        'aud',
+        'exp',
+        'iat',
+        'auth_time',
+        'nonce',
+        'azp',
+        'at_hash',
+        'c_hash',
+        'email',
+        'email_verified',
+        'name',
+        'preferred_username',
+        'groups',
+        'federated_claims',
+        'sid',
       ],
       claims_parameter_supported: false,
       request_parameter_supported: false,
@@ -68,10 +98,22 @@ describe('discovery', () => {
   it('lists only code, no implicit grant and only S256 when that is all that is enabled, and refuses the rest', async () => {
     const { body } = await getJson(`${codeOnly.issuer}/.well-known/openid-configuration`);
     assert.deepEqual(body.response_types_supported, ['code']);
-    assert.deepEqual(body.grant_types_supported, ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code']);
+    assert.deepEqual(body.grant_types_supported, [
+      'authorization_code',
+      'refresh_token',
+      'urn:ietf:params:oauth:grant-type:device_code',
+    ]);
     assert.deepEqual(body.code_challenge_methods_supported, ['S256']);
-    const location = await authorizeError(codeOnly, codeRequest('web', { code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' }));
-    assertErrorRedirect(location, { error: 'invalid_request', description: "unsupported code_challenge_method 'plain'", state: 'the-state', issuer: codeOnly.issuer });
+    const location = await authorizeError(
+      codeOnly,
+      codeRequest('web', { code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' }),
+    );
+    assertErrorRedirect(location, {
+      error: 'invalid_request',
+      description: "unsupported code_challenge_method 'plain'",
+      state: 'the-state',
+      issuer: codeOnly.issuer,
+    });
   });
 
   it('serves the JWKS with public keys only, distinct kids, and a cache lifetime up to the next rotation', async () => {
@@ -90,7 +132,8 @@ describe('discovery', () => {
       assert.equal(typeof jwk.kid, 'string');
       kids.add(jwk.kid);
       assert.equal(jwk.use, 'sig');
-      for (const secret of ['d', 'p', 'q', 'dp', 'dq', 'qi']) assert.equal(jwk[secret], undefined, `no private member ${secret}`);
+      for (const secret of ['d', 'p', 'q', 'dp', 'dq', 'qi'])
+        assert.equal(jwk[secret], undefined, `no private member ${secret}`);
     }
     assert.equal(kids.size, keys.length);
   });
@@ -111,23 +154,34 @@ describe('an issuer at the root of its host', () => {
 
   it('serves discovery and every endpoint at the root, and completes a code flow with openid-client', async () => {
     assert.equal(new URL(idport.issuer).pathname, '/');
-    const config = await oidc.discovery(new URL(idport.issuer), 'web', 'web-secret', undefined, { execute: [oidc.allowInsecureRequests] });
+    const config = await oidc.discovery(new URL(idport.issuer), 'web', 'web-secret', undefined, {
+      execute: [oidc.allowInsecureRequests],
+    });
     const metadata = config.serverMetadata();
     assert.equal(metadata.issuer, idport.issuer);
     assert.equal(metadata.authorization_endpoint, `${idport.issuer}/auth`);
 
     const browser = new Browser();
     const state = oidc.randomState();
-    const location = await loginThroughPages(browser, oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', state }), REDIRECT);
+    const location = await loginThroughPages(
+      browser,
+      oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', state }),
+      REDIRECT,
+    );
     const tokens = await oidc.authorizationCodeGrant(config, new URL(location), { expectedState: state });
-    const { payload } = await jwtVerify(tokens.id_token ?? '', createRemoteJWKSet(new URL(`${idport.issuer}/keys`)), { issuer: idport.issuer, audience: 'web' });
+    const { payload } = await jwtVerify(tokens.id_token ?? '', createRemoteJWKSet(new URL(`${idport.issuer}/keys`)), {
+      issuer: idport.issuer,
+      audience: 'web',
+    });
     assert.equal(typeof payload.sub, 'string');
     const info = await oidc.fetchUserInfo(config, tokens.access_token, payload.sub ?? '');
     assert.equal(info.sub, payload.sub);
   });
 
   it('scopes the browser cookie to the whole host', async () => {
-    const response = await fetch(`${idport.issuer}/auth?${new URLSearchParams(codeRequest('web')).toString()}`, { redirect: 'manual' });
+    const response = await fetch(`${idport.issuer}/auth?${new URLSearchParams(codeRequest('web')).toString()}`, {
+      redirect: 'manual',
+    });
     assert.match(response.headers.getSetCookie().join('\n'), /idport_browser=[^;]+;.*Path=\/(;|$)/);
   });
 });
@@ -140,7 +194,9 @@ describe('an issuer under a path', () => {
   after(async () => idport.close());
 
   it('scopes the browser cookie to the issuer path and serves nothing of its own outside it', async () => {
-    const response = await fetch(`${idport.issuer}/auth?${new URLSearchParams(codeRequest('web')).toString()}`, { redirect: 'manual' });
+    const response = await fetch(`${idport.issuer}/auth?${new URLSearchParams(codeRequest('web')).toString()}`, {
+      redirect: 'manual',
+    });
     assert.match(response.headers.getSetCookie().join('\n'), /idport_browser=[^;]+;.*Path=\/dex(;|$)/);
     assert.match(response.headers.getSetCookie().join('\n'), /HttpOnly/);
     assert.match(response.headers.getSetCookie().join('\n'), /SameSite=Lax/);

@@ -22,7 +22,10 @@ describe('GitHub login through idport', () => {
     github = await startFakeGithub({
       users: [
         {
-          id: 2342749, login: 'octocat', name: 'The Octocat', email: null,
+          id: 2342749,
+          login: 'octocat',
+          name: 'The Octocat',
+          email: null,
           emails: [{ email: 'octocat@github.com', primary: true, verified: true, visibility: 'private' }],
           orgs: ['acme', 'globex'],
           teams: [
@@ -31,11 +34,20 @@ describe('GitHub login through idport', () => {
             { name: 'Security', slug: 'security', org: 'acme' },
           ],
         },
-        { id: 99, login: 'outsider', name: 'Out Sider', email: 'outsider@example.org', emails: [], orgs: ['umbrella'], teams: [] },
+        {
+          id: 99,
+          login: 'outsider',
+          name: 'Out Sider',
+          email: 'outsider@example.org',
+          emails: [],
+          orgs: ['umbrella'],
+          teams: [],
+        },
       ],
     });
     // As in Dex's documentation, except hostName: a loopback http GitHub Enterprise stand-in.
-    idport = await startFromConfig(`issuer: http://127.0.0.1:{{PORT}}/dex
+    idport = await startFromConfig(
+      `issuer: http://127.0.0.1:{{PORT}}/dex
 storage: { type: memory }
 web: { http: '127.0.0.1:{{PORT}}' }
 oauth2: { skipApprovalScreen: true }
@@ -57,8 +69,12 @@ connectors:
     - name: acme
       teams: [Platform, Security]
     - name: globex
-`, { env: { GITHUB_CLIENT_ID: github.clientId, GITHUB_CLIENT_SECRET: github.clientSecret } });
-    app = await oidc.discovery(new URL(idport.issuer), 'app', 'app-secret', undefined, { execute: [oidc.allowInsecureRequests] });
+`,
+      { env: { GITHUB_CLIENT_ID: github.clientId, GITHUB_CLIENT_SECRET: github.clientSecret } },
+    );
+    app = await oidc.discovery(new URL(idport.issuer), 'app', 'app-secret', undefined, {
+      execute: [oidc.allowInsecureRequests],
+    });
   });
   after(async () => {
     await idport?.close();
@@ -68,15 +84,31 @@ connectors:
   it("issues Dex's sub for the GitHub user, org:team groups, and refreshes until GitHub revokes the token", async () => {
     github.loginAs('octocat');
     const state = oidc.randomState();
-    const url = oidc.buildAuthorizationUrl(app, { redirect_uri: REDIRECT, scope: 'openid email profile groups offline_access', state });
+    const url = oidc.buildAuthorizationUrl(app, {
+      redirect_uri: REDIRECT,
+      scope: 'openid email profile groups offline_access',
+      state,
+    });
     const browser = new Browser();
     const step = await browser.follow(url.href, REDIRECT);
     assert.ok(step.location, `the login ended at the application (last page ${step.page.url}: ${step.page.status})`);
-    assert.ok(github.requests.some((r) => r.path === '/login/oauth/authorize' && r.query.get('scope') === 'user:email read:org'), 'the browser went through GitHub');
+    assert.ok(
+      github.requests.some(
+        (r) => r.path === '/login/oauth/authorize' && r.query.get('scope') === 'user:email read:org',
+      ),
+      'the browser went through GitHub',
+    );
 
     const tokens = await oidc.authorizationCodeGrant(app, new URL(step.location), { expectedState: state });
-    const { payload } = await jwtVerify(tokens.id_token ?? '', createRemoteJWKSet(new URL(`${idport.issuer}/keys`)), { issuer: idport.issuer, audience: 'app' });
-    assert.equal(payload.sub, 'CgcyMzQyNzQ5EgZnaXRodWI', "Dex's documented subject for user 2342749 on connector github");
+    const { payload } = await jwtVerify(tokens.id_token ?? '', createRemoteJWKSet(new URL(`${idport.issuer}/keys`)), {
+      issuer: idport.issuer,
+      audience: 'app',
+    });
+    assert.equal(
+      payload.sub,
+      'CgcyMzQyNzQ5EgZnaXRodWI',
+      "Dex's documented subject for user 2342749 on connector github",
+    );
     assert.equal(payload.name, 'The Octocat');
     assert.equal(payload.preferred_username, 'octocat');
     assert.equal(payload.email, 'octocat@github.com');

@@ -14,13 +14,20 @@ export const s256 = (verifier: string): string => createHash('sha256').update(ve
 export const CHALLENGE = s256(VERIFIER);
 
 /** OIDC Core §3.1.3.6 at_hash / §3.3.2.11 c_hash for RS256, computed independently of idport. */
-export const leftHalfSha256 = (value: string): string => createHash('sha256').update(value, 'ascii').digest().subarray(0, 16).toString('base64url');
+export const leftHalfSha256 = (value: string): string =>
+  createHash('sha256').update(value, 'ascii').digest().subarray(0, 16).toString('base64url');
 
-export const authUrl = (idport: TestIdport, params: Record<string, string>): string => `${idport.issuer}/auth?${new URLSearchParams(params).toString()}`;
+export const authUrl = (idport: TestIdport, params: Record<string, string>): string =>
+  `${idport.issuer}/auth?${new URLSearchParams(params).toString()}`;
 
 /** Code-flow parameters for a client, overridable field by field. */
 export const codeRequest = (clientId: string, extra: Record<string, string> = {}): Record<string, string> => ({
-  client_id: clientId, redirect_uri: REDIRECT, response_type: 'code', scope: 'openid', state: 'the-state', ...extra,
+  client_id: clientId,
+  redirect_uri: REDIRECT,
+  response_type: 'code',
+  scope: 'openid',
+  state: 'the-state',
+  ...extra,
 });
 
 /** The authorization response parameters: from the fragment when there is one, else from the query. */
@@ -30,13 +37,21 @@ export const responseOf = (location: string): URLSearchParams => {
 };
 
 /** Logs the demo user in through the pages and returns the authorization response parameters. */
-export const authorize = async (idport: TestIdport, params: Record<string, string>, browser = new Browser()): Promise<URLSearchParams> =>
+export const authorize = async (
+  idport: TestIdport,
+  params: Record<string, string>,
+  browser = new Browser(),
+): Promise<URLSearchParams> =>
   responseOf(await loginThroughPages(browser, authUrl(idport, params), params.redirect_uri ?? REDIRECT));
 
 /** Follows /auth without logging in, for requests refused before the login page: the redirect location. */
 export const authorizeError = async (idport: TestIdport, params: Record<string, string>): Promise<string> => {
   const response = await fetch(authUrl(idport, params), { redirect: 'manual' });
-  assert.equal(response.status, 303, `expected a redirect, got ${response.status}: ${(await response.text()).slice(0, 300)}`);
+  assert.equal(
+    response.status,
+    303,
+    `expected a redirect, got ${response.status}: ${(await response.text()).slice(0, 300)}`,
+  );
   const location = response.headers.get('location');
   assert.ok(location);
   return location;
@@ -53,8 +68,10 @@ export const assertErrorRedirect = (
   assert.equal(url.hash === '', mode === 'query', `error expected in the ${mode}: ${location}`);
   const params = Object.fromEntries(responseOf(location));
   assert.deepEqual(params, {
-    error: expected.error, error_description: expected.description,
-    ...(expected.state !== undefined ? { state: expected.state } : {}), iss: expected.issuer,
+    error: expected.error,
+    error_description: expected.description,
+    ...(expected.state !== undefined ? { state: expected.state } : {}),
+    iss: expected.issuer,
   });
 };
 
@@ -91,15 +108,31 @@ export const postToken = async (
 ): Promise<JsonResponse> => {
   const all: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', ...headers };
   if (credentials !== undefined) all.authorization = basicAuth(credentials);
-  return jsonOf(await fetch(`${idport.issuer}/token`, { method: 'POST', headers: all, body: new URLSearchParams(form).toString() }));
+  return jsonOf(
+    await fetch(`${idport.issuer}/token`, { method: 'POST', headers: all, body: new URLSearchParams(form).toString() }),
+  );
 };
 
 /** Redeems a code as a confidential client authenticating with Basic. */
-export const redeemCode = async (idport: TestIdport, clientId: string, code: string, extra: Record<string, string> = {}): Promise<JsonResponse> =>
-  postToken(idport, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, ...extra }, credentialsOf(clientId));
+export const redeemCode = async (
+  idport: TestIdport,
+  clientId: string,
+  code: string,
+  extra: Record<string, string> = {},
+): Promise<JsonResponse> =>
+  postToken(
+    idport,
+    { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, ...extra },
+    credentialsOf(clientId),
+  );
 
 /** Uses a refresh token as a confidential client authenticating with Basic. */
-export const refreshWith = async (idport: TestIdport, clientId: string, refreshToken: string, extra: Record<string, string> = {}): Promise<JsonResponse> =>
+export const refreshWith = async (
+  idport: TestIdport,
+  clientId: string,
+  refreshToken: string,
+  extra: Record<string, string> = {},
+): Promise<JsonResponse> =>
   postToken(idport, { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra }, credentialsOf(clientId));
 
 /** A string member of a JSON body, failing the test when it is missing. */
@@ -111,7 +144,10 @@ export const str = (body: Record<string, unknown>, key: string): string => {
 
 /** A JSON error response (RFC 6749 §5.2): status, exact body, and never cached. */
 export const assertJsonError = (response: JsonResponse, status: number, error: string, description: string): void => {
-  assert.deepEqual({ status: response.status, body: response.body }, { status, body: { error, error_description: description } });
+  assert.deepEqual(
+    { status: response.status, body: response.body },
+    { status, body: { error, error_description: description } },
+  );
   assert.equal(response.headers.get('cache-control'), 'no-store');
 };
 
@@ -128,13 +164,22 @@ export const assertTokenResponse = (response: JsonResponse): void => {
 export type UserinfoMethod = 'GET header' | 'POST header' | 'POST body';
 
 /** Calls /userinfo with a bearer token the way a client may send it (RFC 6750 §2.1, §2.2). */
-export const callUserinfo = async (idport: TestIdport, accessToken: string, method: UserinfoMethod = 'GET header'): Promise<JsonResponse> => {
+export const callUserinfo = async (
+  idport: TestIdport,
+  accessToken: string,
+  method: UserinfoMethod = 'GET header',
+): Promise<JsonResponse> => {
   const url = `${idport.issuer}/userinfo`;
   if (method === 'GET header') return jsonOf(await fetch(url, { headers: { authorization: `Bearer ${accessToken}` } }));
-  if (method === 'POST header') return jsonOf(await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${accessToken}` } }));
-  return jsonOf(await fetch(url, {
-    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ access_token: accessToken }).toString(),
-  }));
+  if (method === 'POST header')
+    return jsonOf(await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${accessToken}` } }));
+  return jsonOf(
+    await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ access_token: accessToken }).toString(),
+    }),
+  );
 };
 
 /** The headers every HTML page carries: a strict CSP, no framing, no sniffing, no referrer, no caching. */
@@ -151,9 +196,16 @@ export const assertSecurityHeaders = (headers: Headers): void => {
 };
 
 /** An HTML error page: status, security headers, the message shown, and no redirect. */
-export const assertErrorPage = (page: { status: number; headers: Headers; body: string }, status: number, message: string): void => {
+export const assertErrorPage = (
+  page: { status: number; headers: Headers; body: string },
+  status: number,
+  message: string,
+): void => {
   assert.equal(page.status, status, page.body.slice(0, 500));
   assert.equal(page.headers.get('location'), null);
   assertSecurityHeaders(page.headers);
-  assert.ok(page.body.includes(`<p class="alert" role="alert">${escapeHtml(message)}</p>`), `expected "${message}" in ${page.body}`);
+  assert.ok(
+    page.body.includes(`<p class="alert" role="alert">${escapeHtml(message)}</p>`),
+    `expected "${message}" in ${page.body}`,
+  );
 };

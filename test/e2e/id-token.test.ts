@@ -6,7 +6,15 @@ import * as oidc from 'openid-client';
 import { decodeSubject, encodeSubject } from '../../connectors/sub.js';
 import { Browser, loginThroughPages } from '../support/browser.js';
 import { confidentialClient, demoUser, startIdport, type TestIdport } from '../support/idport.js';
-import { assertTokenResponse, authorize, codeRequest, redeemCode, REDIRECT, str, type JsonResponse } from './helpers.js';
+import {
+  assertTokenResponse,
+  authorize,
+  codeRequest,
+  redeemCode,
+  REDIRECT,
+  str,
+  type JsonResponse,
+} from './helpers.js';
 
 describe('ID token claims and scopes', () => {
   let idport: TestIdport;
@@ -19,7 +27,8 @@ describe('ID token claims and scopes', () => {
       ],
     });
     const jwks = createRemoteJWKSet(new URL(`${idport.issuer}/keys`));
-    verify = async (token, audience) => (await jwtVerify(token, jwks, { issuer: idport.issuer, audience, algorithms: ['RS256'] })).payload;
+    verify = async (token, audience) =>
+      (await jwtVerify(token, jwks, { issuer: idport.issuer, audience, algorithms: ['RS256'] })).payload;
   });
   after(async () => idport.close());
 
@@ -39,7 +48,18 @@ describe('ID token claims and scopes', () => {
   it('carries the standard claims with sane times and no profile or email claims for openid alone', async () => {
     const before = Math.floor(Date.now() / 1000);
     const claims = await verify(str((await tokensFor({ nonce: 'abc' })).body, 'id_token'), 'web');
-    assert.deepEqual(Object.keys(claims).sort(), ['at_hash', 'aud', 'auth_time', 'azp', 'exp', 'iat', 'iss', 'nonce', 'sid', 'sub']);
+    assert.deepEqual(Object.keys(claims).sort(), [
+      'at_hash',
+      'aud',
+      'auth_time',
+      'azp',
+      'exp',
+      'iat',
+      'iss',
+      'nonce',
+      'sid',
+      'sub',
+    ]);
     assert.equal(claims.nonce, 'abc');
     assert.equal(claims.azp, 'web');
     const now = Math.floor(Date.now() / 1000);
@@ -49,7 +69,10 @@ describe('ID token claims and scopes', () => {
   });
 
   it('releases email, profile, groups and federated claims only for their scopes', async () => {
-    const claims = await verify(str((await tokensFor({ scope: 'openid email profile groups federated:id' })).body, 'id_token'), 'web');
+    const claims = await verify(
+      str((await tokensFor({ scope: 'openid email profile groups federated:id' })).body, 'id_token'),
+      'web',
+    );
     assert.equal(claims.email, demoUser.email);
     assert.equal(claims.email_verified, true);
     assert.equal(claims.name, 'admin');
@@ -69,10 +92,20 @@ describe('ID token claims and scopes', () => {
   });
 
   it('adds a trusting peer to aud with the requester as azp for audience:server:client_id:X', async () => {
-    const config = await oidc.discovery(new URL(idport.issuer), 'web', 'web-secret', undefined, { execute: [oidc.allowInsecureRequests] });
+    const config = await oidc.discovery(new URL(idport.issuer), 'web', 'web-secret', undefined, {
+      execute: [oidc.allowInsecureRequests],
+    });
     const state = oidc.randomState();
-    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid audience:server:client_id:api', state });
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(await loginThroughPages(new Browser(), url, REDIRECT)), { expectedState: state });
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope: 'openid audience:server:client_id:api',
+      state,
+    });
+    const tokens = await oidc.authorizationCodeGrant(
+      config,
+      new URL(await loginThroughPages(new Browser(), url, REDIRECT)),
+      { expectedState: state },
+    );
     const claims = await verify(tokens.id_token ?? '', 'api');
     assert.deepEqual(claims.aud, ['api', 'web']);
     assert.equal(claims.azp, 'web');

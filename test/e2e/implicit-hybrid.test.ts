@@ -7,7 +7,14 @@ import { encodeSubject } from '../../connectors/sub.js';
 import { Browser, loginThroughPages } from '../support/browser.js';
 import { confidentialClient, demoUser, startIdport, type TestIdport } from '../support/idport.js';
 import {
-  assertErrorRedirect, authorize, authorizeError, callUserinfo, leftHalfSha256, redeemCode, REDIRECT, str,
+  assertErrorRedirect,
+  authorize,
+  authorizeError,
+  callUserinfo,
+  leftHalfSha256,
+  redeemCode,
+  REDIRECT,
+  str,
 } from './helpers.js';
 
 const CLIENT = 'hybrid-app';
@@ -16,13 +23,19 @@ const SUB = encodeSubject(demoUser.userId, 'local');
 describe('implicit and hybrid flows', () => {
   let idport: TestIdport;
   let verifyIdToken: (token: string) => Promise<JWTPayload>;
-  const discover = async (execute: ((config: oidc.Configuration) => void)[], auth?: oidc.ClientAuth): Promise<oidc.Configuration> =>
-    oidc.discovery(new URL(idport.issuer), CLIENT, `${CLIENT}-secret`, auth, { execute: [oidc.allowInsecureRequests, ...execute] });
+  const discover = async (
+    execute: ((config: oidc.Configuration) => void)[],
+    auth?: oidc.ClientAuth,
+  ): Promise<oidc.Configuration> =>
+    oidc.discovery(new URL(idport.issuer), CLIENT, `${CLIENT}-secret`, auth, {
+      execute: [oidc.allowInsecureRequests, ...execute],
+    });
 
   before(async () => {
     idport = await startIdport({ clients: [confidentialClient(CLIENT, [REDIRECT])] });
     const jwks = createRemoteJWKSet(new URL(`${idport.issuer}/keys`));
-    verifyIdToken = async (token) => (await jwtVerify(token, jwks, { issuer: idport.issuer, audience: CLIENT, typ: 'JWT' })).payload;
+    verifyIdToken = async (token) =>
+      (await jwtVerify(token, jwks, { issuer: idport.issuer, audience: CLIENT, typ: 'JWT' })).payload;
   });
   after(async () => idport.close());
 
@@ -47,8 +60,22 @@ describe('implicit and hybrid flows', () => {
   });
 
   it('answers response_type "id_token token" with a bearer token bound to the ID token by at_hash', async () => {
-    const params = await authorize(idport, { client_id: CLIENT, redirect_uri: REDIRECT, response_type: 'id_token token', scope: 'openid profile', nonce: 'n-1', state: 's-1' });
-    assert.deepEqual([...params.keys()].sort(), ['access_token', 'expires_in', 'id_token', 'iss', 'state', 'token_type']);
+    const params = await authorize(idport, {
+      client_id: CLIENT,
+      redirect_uri: REDIRECT,
+      response_type: 'id_token token',
+      scope: 'openid profile',
+      nonce: 'n-1',
+      state: 's-1',
+    });
+    assert.deepEqual([...params.keys()].sort(), [
+      'access_token',
+      'expires_in',
+      'id_token',
+      'iss',
+      'state',
+      'token_type',
+    ]);
     assert.equal(params.get('token_type'), 'Bearer');
     assert.ok(Number(params.get('expires_in')) > 0);
     assert.equal(params.get('state'), 's-1');
@@ -79,7 +106,10 @@ describe('implicit and hybrid flows', () => {
     // The front-channel ID token comes with no access token, so it carries no at_hash (OIDC Core §3.3.2.11).
     assert.equal(front.at_hash, undefined);
 
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(location), { expectedNonce: nonce, expectedState: state });
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(location), {
+      expectedNonce: nonce,
+      expectedState: state,
+    });
     const back = tokens.claims();
     assert.ok(back);
     assert.equal(back.sub, front.sub); // OIDC Core §3.3.3.6
@@ -88,7 +118,13 @@ describe('implicit and hybrid flows', () => {
   });
 
   it('answers response_type "code token" with a code and an access token, and needs no nonce', async () => {
-    const params = await authorize(idport, { client_id: CLIENT, redirect_uri: REDIRECT, response_type: 'code token', scope: 'openid email', state: 's-2' });
+    const params = await authorize(idport, {
+      client_id: CLIENT,
+      redirect_uri: REDIRECT,
+      response_type: 'code token',
+      scope: 'openid email',
+      state: 's-2',
+    });
     assert.deepEqual([...params.keys()].sort(), ['access_token', 'code', 'expires_in', 'iss', 'state', 'token_type']);
     const frontAccess = params.get('access_token') ?? '';
     const front = await callUserinfo(idport, frontAccess);
@@ -102,8 +138,23 @@ describe('implicit and hybrid flows', () => {
   });
 
   it('answers response_type "code id_token token" with both at_hash and c_hash, and the same sub at /token', async () => {
-    const params = await authorize(idport, { client_id: CLIENT, redirect_uri: REDIRECT, response_type: 'code id_token token', scope: 'openid', nonce: 'n-3', state: 's-3' });
-    assert.deepEqual([...params.keys()].sort(), ['access_token', 'code', 'expires_in', 'id_token', 'iss', 'state', 'token_type']);
+    const params = await authorize(idport, {
+      client_id: CLIENT,
+      redirect_uri: REDIRECT,
+      response_type: 'code id_token token',
+      scope: 'openid',
+      nonce: 'n-3',
+      state: 's-3',
+    });
+    assert.deepEqual([...params.keys()].sort(), [
+      'access_token',
+      'code',
+      'expires_in',
+      'id_token',
+      'iss',
+      'state',
+      'token_type',
+    ]);
     const front = await verifyIdToken(params.get('id_token') ?? '');
     assert.equal(front.at_hash, leftHalfSha256(params.get('access_token') ?? ''));
     assert.equal(front.c_hash, leftHalfSha256(params.get('code') ?? ''));
@@ -117,7 +168,13 @@ describe('implicit and hybrid flows', () => {
   });
 
   it('revokes the front-channel access token of a hybrid response when its code is replayed', async () => {
-    const params = await authorize(idport, { client_id: CLIENT, redirect_uri: REDIRECT, response_type: 'code token', scope: 'openid', state: 's-4' });
+    const params = await authorize(idport, {
+      client_id: CLIENT,
+      redirect_uri: REDIRECT,
+      response_type: 'code token',
+      scope: 'openid',
+      state: 's-4',
+    });
     const code = params.get('code') ?? '';
     assert.equal((await redeemCode(idport, CLIENT, code)).status, 200);
     assert.equal((await redeemCode(idport, CLIENT, code)).status, 400);
@@ -128,9 +185,19 @@ describe('implicit and hybrid flows', () => {
 
   for (const responseType of ['id_token', 'id_token token', 'code id_token', 'code id_token token']) {
     it(`refuses response_type "${responseType}" without a nonce with invalid_request in the fragment`, async () => {
-      const location = await authorizeError(idport, { client_id: CLIENT, redirect_uri: REDIRECT, response_type: responseType, scope: 'openid', state: 'no-nonce' });
+      const location = await authorizeError(idport, {
+        client_id: CLIENT,
+        redirect_uri: REDIRECT,
+        response_type: responseType,
+        scope: 'openid',
+        state: 'no-nonce',
+      });
       assertErrorRedirect(location, {
-        error: 'invalid_request', description: 'nonce is required for this response_type', state: 'no-nonce', issuer: idport.issuer, mode: 'fragment',
+        error: 'invalid_request',
+        description: 'nonce is required for this response_type',
+        state: 'no-nonce',
+        issuer: idport.issuer,
+        mode: 'fragment',
       });
     });
   }

@@ -7,10 +7,31 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { ManualClock } from '../../src/deps.js';
-import { confidentialClient, DEMO_PASSWORD, demoUser, publicClient, startIdport, type TestIdport } from '../support/idport.js';
 import {
-  assertJsonError, assertTokenResponse, authorize, basicAuth, callUserinfo, CHALLENGE, codeRequest, credentialsOf, postToken, redeemCode, REDIRECT,
-  refreshWith, str, VERIFIER, type ClientCredentials, type JsonResponse,
+  confidentialClient,
+  DEMO_PASSWORD,
+  demoUser,
+  publicClient,
+  startIdport,
+  type TestIdport,
+} from '../support/idport.js';
+import {
+  assertJsonError,
+  assertTokenResponse,
+  authorize,
+  basicAuth,
+  callUserinfo,
+  CHALLENGE,
+  codeRequest,
+  credentialsOf,
+  postToken,
+  redeemCode,
+  REDIRECT,
+  refreshWith,
+  str,
+  VERIFIER,
+  type ClientCredentials,
+  type JsonResponse,
 } from './helpers.js';
 
 const HOUR = 3600_000;
@@ -18,12 +39,26 @@ const HOUR = 3600_000;
 const user = { ...demoUser, preferredUsername: 'admin' };
 
 /** POSTs a form to /token/introspect or /token/revoke, with Basic client authentication when credentials are given. */
-const postTo = async (idport: TestIdport, path: '/token/introspect' | '/token/revoke', form: Record<string, string>, credentials?: ClientCredentials) => {
+const postTo = async (
+  idport: TestIdport,
+  path: '/token/introspect' | '/token/revoke',
+  form: Record<string, string>,
+  credentials?: ClientCredentials,
+) => {
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
   if (credentials !== undefined) headers.authorization = basicAuth(credentials);
-  const response = await fetch(`${idport.issuer}${path}`, { method: 'POST', headers, body: new URLSearchParams(form).toString() });
+  const response = await fetch(`${idport.issuer}${path}`, {
+    method: 'POST',
+    headers,
+    body: new URLSearchParams(form).toString(),
+  });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, text, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+  return {
+    status: response.status,
+    headers: response.headers,
+    text,
+    body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+  };
 };
 
 const introspect = async (idport: TestIdport, token: string, clientId = 'api', extra: Record<string, string> = {}) =>
@@ -50,7 +85,11 @@ const revoke = async (idport: TestIdport, token: string, clientId = 'web', extra
   postTo(idport, '/token/revoke', { token, ...extra }, credentialsOf(clientId));
 
 /** Logs in through the pages and redeems the code: access tokens with `gid` c:, and a refresh token with offline_access. */
-const codeFlow = async (idport: TestIdport, scope = 'openid profile offline_access', clientId = 'web'): Promise<JsonResponse> => {
+const codeFlow = async (
+  idport: TestIdport,
+  scope = 'openid profile offline_access',
+  clientId = 'web',
+): Promise<JsonResponse> => {
   const params = await authorize(idport, codeRequest(clientId, { scope }));
   const tokens = await redeemCode(idport, clientId, params.get('code') ?? '');
   assertTokenResponse(tokens);
@@ -60,7 +99,11 @@ const codeFlow = async (idport: TestIdport, scope = 'openid profile offline_acce
 const accessToken = (response: JsonResponse): string => str(response.body, 'access_token');
 const refreshToken = (response: JsonResponse): string => str(response.body, 'refresh_token');
 
-const CLIENTS = [confidentialClient('web', [REDIRECT]), confidentialClient('api', [REDIRECT]), publicClient('cli', [REDIRECT])];
+const CLIENTS = [
+  confidentialClient('web', [REDIRECT]),
+  confidentialClient('api', [REDIRECT]),
+  publicClient('cli', [REDIRECT]),
+];
 
 describe('token introspection', () => {
   let idport: TestIdport;
@@ -68,8 +111,14 @@ describe('token introspection', () => {
   before(async () => {
     clock = new ManualClock(new Date());
     idport = await startIdport({
-      clients: CLIENTS, passwords: [user], clock,
-      settings: { accessTokenTtlMs: HOUR, idTokenTtlMs: HOUR, refresh: { disableRotation: false, reuseIntervalMs: 0, absoluteLifetimeMs: 30 * 24 * HOUR } },
+      clients: CLIENTS,
+      passwords: [user],
+      clock,
+      settings: {
+        accessTokenTtlMs: HOUR,
+        idTokenTtlMs: HOUR,
+        refresh: { disableRotation: false, reuseIntervalMs: 0, absoluteLifetimeMs: 30 * 24 * HOUR },
+      },
     });
   });
   after(async () => idport.close());
@@ -79,8 +128,18 @@ describe('token introspection', () => {
     const claims = decodeJwt(accessToken(tokens));
     for (const caller of ['api', 'web']) {
       assertIntrospection(await introspect(idport, accessToken(tokens), caller), {
-        active: true, scope: 'openid profile offline_access', client_id: 'web', username: 'admin', token_type: 'Bearer', token_use: 'access_token',
-        exp: claims.exp, iat: claims.iat, sub: claims.sub, aud: 'web', iss: idport.issuer, jti: claims.jti,
+        active: true,
+        scope: 'openid profile offline_access',
+        client_id: 'web',
+        username: 'admin',
+        token_type: 'Bearer',
+        token_use: 'access_token',
+        exp: claims.exp,
+        iat: claims.iat,
+        sub: claims.sub,
+        aud: 'web',
+        iss: idport.issuer,
+        jti: claims.jti,
       });
     }
   });
@@ -89,8 +148,17 @@ describe('token introspection', () => {
     const tokens = await codeFlow(idport, 'openid');
     const claims = decodeJwt(accessToken(tokens));
     assertIntrospection(await introspect(idport, accessToken(tokens), 'api', { token_type_hint: 'refresh_token' }), {
-      active: true, scope: 'openid', client_id: 'web', token_type: 'Bearer', token_use: 'access_token',
-      exp: claims.exp, iat: claims.iat, sub: claims.sub, aud: 'web', iss: idport.issuer, jti: claims.jti,
+      active: true,
+      scope: 'openid',
+      client_id: 'web',
+      token_type: 'Bearer',
+      token_use: 'access_token',
+      exp: claims.exp,
+      iat: claims.iat,
+      sub: claims.sub,
+      aud: 'web',
+      iss: idport.issuer,
+      jti: claims.jti,
     });
   });
 
@@ -114,8 +182,16 @@ describe('token introspection', () => {
     const claims = decodeJwt(accessToken(tokens));
     const issuedAt = Math.floor(clock.now().getTime() / 1000);
     assertIntrospection(await introspect(idport, refreshToken(tokens), 'web', { token_type_hint: 'refresh_token' }), {
-      active: true, scope: 'openid profile offline_access', client_id: 'web', username: 'admin', token_use: 'refresh_token',
-      exp: issuedAt + 30 * 24 * 3600, iat: issuedAt, sub: claims.sub, aud: 'web', iss: idport.issuer,
+      active: true,
+      scope: 'openid profile offline_access',
+      client_id: 'web',
+      username: 'admin',
+      token_use: 'refresh_token',
+      exp: issuedAt + 30 * 24 * 3600,
+      iat: issuedAt,
+      sub: claims.sub,
+      aud: 'web',
+      iss: idport.issuer,
     });
     assertIntrospection(await introspect(idport, refreshToken(tokens), 'api'), INACTIVE);
   });
@@ -133,7 +209,14 @@ describe('token introspection', () => {
     const tokens = await codeFlow(idport, 'openid');
     const [header, payload] = accessToken(tokens).split('.');
     const forged = `${header}.${payload}.${Buffer.from('not the signature').toString('base64url')}`;
-    for (const token of ['garbage', 'a.b', 'a.b.c', `${refreshToken(await codeFlow(idport))}x`, forged, str(tokens.body, 'id_token')]) {
+    for (const token of [
+      'garbage',
+      'a.b',
+      'a.b.c',
+      `${refreshToken(await codeFlow(idport))}x`,
+      forged,
+      str(tokens.body, 'id_token'),
+    ]) {
       assertIntrospection(await introspect(idport, token), INACTIVE);
     }
   });
@@ -148,7 +231,10 @@ describe('token introspection', () => {
     assert.equal(wrong.headers.get('www-authenticate'), 'Basic realm="idport"');
     const publicCaller = await postTo(idport, '/token/introspect', { token: 'garbage', client_id: 'cli' });
     assert.equal(publicCaller.status, 401);
-    assert.deepEqual(publicCaller.body, { error: 'invalid_client', error_description: 'public clients may not introspect tokens' });
+    assert.deepEqual(publicCaller.body, {
+      error: 'invalid_client',
+      error_description: 'public clients may not introspect tokens',
+    });
   });
 
   it('requires the token parameter', async () => {
@@ -162,7 +248,8 @@ describe('token revocation', () => {
   let idport: TestIdport;
   before(async () => {
     idport = await startIdport({
-      clients: CLIENTS, passwords: [user],
+      clients: CLIENTS,
+      passwords: [user],
       settings: { grantTypes: ['authorization_code', 'refresh_token', 'password'], passwordConnector: 'local' },
     });
   });
@@ -173,7 +260,12 @@ describe('token revocation', () => {
     const refreshed = await refreshWith(idport, 'web', refreshToken(tokens));
     assertTokenResponse(refreshed);
     assertRevoked(await revoke(idport, refreshToken(refreshed), 'web', { token_type_hint: 'refresh_token' }));
-    assertJsonError(await refreshWith(idport, 'web', refreshToken(refreshed)), 400, 'invalid_grant', 'invalid refresh token');
+    assertJsonError(
+      await refreshWith(idport, 'web', refreshToken(refreshed)),
+      400,
+      'invalid_grant',
+      'invalid refresh token',
+    );
     // RFC 7009 §2.1: the access tokens of the same grant go too — the refreshed one and the one from the code exchange.
     for (const token of [accessToken(refreshed), accessToken(tokens)]) {
       assertJsonError(await callUserinfo(idport, token), 401, 'invalid_token', 'the access token was revoked');
@@ -188,18 +280,37 @@ describe('token revocation', () => {
     const info = await callUserinfo(idport, accessToken(tokens));
     assertJsonError(info, 401, 'invalid_token', 'the access token was revoked');
     assert.equal(info.headers.get('www-authenticate'), 'Bearer realm="idport", error="invalid_token"');
-    assertJsonError(await refreshWith(idport, 'web', refreshToken(tokens)), 400, 'invalid_grant', 'invalid refresh token');
+    assertJsonError(
+      await refreshWith(idport, 'web', refreshToken(tokens)),
+      400,
+      'invalid_grant',
+      'invalid refresh token',
+    );
   });
 
   it('revokes an access token from a refresh, and one from a password grant with a refresh token', async () => {
     const refreshed = await refreshWith(idport, 'web', refreshToken(await codeFlow(idport)));
     assertTokenResponse(refreshed);
-    const password = await postToken(idport, { grant_type: 'password', username: user.email, password: DEMO_PASSWORD, scope: 'openid offline_access' }, credentialsOf('web'));
+    const password = await postToken(
+      idport,
+      { grant_type: 'password', username: user.email, password: DEMO_PASSWORD, scope: 'openid offline_access' },
+      credentialsOf('web'),
+    );
     assertTokenResponse(password);
     for (const tokens of [refreshed, password]) {
       assertRevoked(await revoke(idport, accessToken(tokens)));
-      assertJsonError(await callUserinfo(idport, accessToken(tokens)), 401, 'invalid_token', 'the access token was revoked');
-      assertJsonError(await refreshWith(idport, 'web', refreshToken(tokens)), 400, 'invalid_grant', 'invalid refresh token');
+      assertJsonError(
+        await callUserinfo(idport, accessToken(tokens)),
+        401,
+        'invalid_token',
+        'the access token was revoked',
+      );
+      assertJsonError(
+        await refreshWith(idport, 'web', refreshToken(tokens)),
+        400,
+        'invalid_grant',
+        'invalid refresh token',
+      );
     }
   });
 
@@ -212,18 +323,36 @@ describe('token revocation', () => {
   });
 
   it('lets a public client revoke its own refresh token with its client_id alone (RFC 7009 §2.1)', async () => {
-    const params = await authorize(idport, codeRequest('cli', { scope: 'openid offline_access', code_challenge: CHALLENGE, code_challenge_method: 'S256' }));
-    const tokens = await postToken(idport, { grant_type: 'authorization_code', code: params.get('code') ?? '', redirect_uri: REDIRECT, client_id: 'cli', code_verifier: VERIFIER });
+    const params = await authorize(
+      idport,
+      codeRequest('cli', { scope: 'openid offline_access', code_challenge: CHALLENGE, code_challenge_method: 'S256' }),
+    );
+    const tokens = await postToken(idport, {
+      grant_type: 'authorization_code',
+      code: params.get('code') ?? '',
+      redirect_uri: REDIRECT,
+      client_id: 'cli',
+      code_verifier: VERIFIER,
+    });
     assertTokenResponse(tokens);
     assertRevoked(await postTo(idport, '/token/revoke', { token: refreshToken(tokens), client_id: 'cli' }));
-    const refreshed = await postToken(idport, { grant_type: 'refresh_token', refresh_token: refreshToken(tokens), client_id: 'cli' });
+    const refreshed = await postToken(idport, {
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken(tokens),
+      client_id: 'cli',
+    });
     assertJsonError(refreshed, 400, 'invalid_grant', 'invalid refresh token');
   });
 
   it('answers 200 for unknown, malformed and already revoked tokens, whatever the hint', async () => {
     const tokens = await codeFlow(idport);
     assertRevoked(await revoke(idport, refreshToken(tokens)));
-    for (const [token, hint] of [[refreshToken(tokens), 'refresh_token'], ['garbage', 'access_token'], ['a.b.c', 'refresh_token'], ['x.y', 'something_else']] as const) {
+    for (const [token, hint] of [
+      [refreshToken(tokens), 'refresh_token'],
+      ['garbage', 'access_token'],
+      ['a.b.c', 'refresh_token'],
+      ['x.y', 'something_else'],
+    ] as const) {
       assertRevoked(await revoke(idport, token, 'web', { token_type_hint: hint }));
     }
   });

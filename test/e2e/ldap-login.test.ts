@@ -36,7 +36,9 @@ connectors:
   config: ${JSON.stringify(fixtureConnectorConfig(slapd, 'ldaps'))}
 `;
     idport = await startFromConfig(yaml);
-    client = await oidc.discovery(new URL(idport.issuer), 'example-app', 'example-secret', undefined, { execute: [oidc.allowInsecureRequests] });
+    client = await oidc.discovery(new URL(idport.issuer), 'example-app', 'example-secret', undefined, {
+      execute: [oidc.allowInsecureRequests],
+    });
   });
   after(async () => {
     await idport?.close();
@@ -45,7 +47,11 @@ connectors:
 
   const authorize = async (browser: Browser, password: string) => {
     const state = oidc.randomState();
-    const url = oidc.buildAuthorizationUrl(client, { redirect_uri: REDIRECT, scope: 'openid email profile groups offline_access', state });
+    const url = oidc.buildAuthorizationUrl(client, {
+      redirect_uri: REDIRECT,
+      scope: 'openid email profile groups offline_access',
+      state,
+    });
     const first = await browser.follow(url.href, REDIRECT);
     const [form] = formsOf(first.page);
     assert.ok(form, 'the single connector leads straight to the password page');
@@ -57,7 +63,10 @@ connectors:
     const { state, result } = await authorize(new Browser(), FIXTURE.users.jane.password);
     assert.ok(result.location, `redirected to the client (got status ${result.page.status})`);
     const tokens = await oidc.authorizationCodeGrant(client, new URL(result.location), { expectedState: state });
-    const { payload } = await jwtVerify(tokens.id_token ?? '', createRemoteJWKSet(new URL(`${idport.issuer}/keys`)), { issuer: idport.issuer, audience: 'example-app' });
+    const { payload } = await jwtVerify(tokens.id_token ?? '', createRemoteJWKSet(new URL(`${idport.issuer}/keys`)), {
+      issuer: idport.issuer,
+      audience: 'example-app',
+    });
     assert.equal(payload.sub, encodeSubject(FIXTURE.users.jane.uid, 'ldap'));
     assert.equal(payload.email, FIXTURE.users.jane.mail);
     assert.equal(payload.name, FIXTURE.users.jane.cn);
@@ -81,11 +90,17 @@ connectors:
     await slapd.stop();
     const response = await fetch(`${idport.issuer}/token`, {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from('example-app:example-secret').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: `Basic ${Buffer.from('example-app:example-secret').toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token ?? '' }),
     });
     assert.equal(response.status, 503);
-    assert.deepEqual(await response.json(), { error: 'temporarily_unavailable', error_description: 'the login service is unavailable; try again later' });
+    assert.deepEqual(await response.json(), {
+      error: 'temporarily_unavailable',
+      error_description: 'the login service is unavailable; try again later',
+    });
     // The family was not revoked: it is the directory that failed, not the user.
     assert.ok(await idport.server.provider.storage.refreshTokens.get(refreshFamilyIdOf(tokens.refresh_token ?? '')));
   });

@@ -14,7 +14,10 @@ import { startUpstreamOp, type UpstreamOp } from '../support/upstream-op.js';
 
 const REDIRECT = 'http://127.0.0.1:5555/callback';
 
-const downstreamYaml = (connector: Record<string, unknown>, extra = ''): string => `issuer: http://127.0.0.1:{{PORT}}/dex
+const downstreamYaml = (
+  connector: Record<string, unknown>,
+  extra = '',
+): string => `issuer: http://127.0.0.1:{{PORT}}/dex
 storage: { type: memory }
 web: { http: '127.0.0.1:{{PORT}}' }
 oauth2: { skipApprovalScreen: true }
@@ -34,11 +37,18 @@ const discover = async (issuer: string): Promise<oidc.Configuration> =>
   oidc.discovery(new URL(issuer), 'app', 'app-secret', undefined, { execute: [oidc.allowInsecureRequests] });
 
 /** Follows the whole chain in one browser, submitting any password form on the way, until the app's callback. */
-const login = async (browser: Browser, url: string, credentials?: { login: string; password: string }): Promise<string> => {
+const login = async (
+  browser: Browser,
+  url: string,
+  credentials?: { login: string; password: string },
+): Promise<string> => {
   let step = await browser.follow(url, REDIRECT);
   for (let i = 0; i < 4 && step.location === undefined; i++) {
     const [form] = formsOf(step.page);
-    assert.ok(form, `expected a form at ${step.page.url} (status ${step.page.status}): ${step.page.body.slice(0, 200)}`);
+    assert.ok(
+      form,
+      `expected a form at ${step.page.url} (status ${step.page.status}): ${step.page.body.slice(0, 200)}`,
+    );
     // The upstream connector sends prompt=consent (Dex's default promptType), so the upper idport asks.
     const values: Record<string, string> = 'req' in form.fields ? { approval: 'approve' } : (credentials ?? {});
     step = await browser.submit(form, values, REDIRECT);
@@ -57,15 +67,30 @@ describe('upstream OpenID provider through idport', () => {
     upstream = await startUpstreamOp({
       redirectUris: [`http://127.0.0.1:${port}/dex/callback`],
       accounts: [
-        { sub: 'alice-upstream-id', name: 'Alice Liddell', preferred_username: 'alice', email: 'alice@example.net', email_verified: true, groups: ['wonderland', 'admins'] },
+        {
+          sub: 'alice-upstream-id',
+          name: 'Alice Liddell',
+          preferred_username: 'alice',
+          email: 'alice@example.net',
+          email_verified: true,
+          groups: ['wonderland', 'admins'],
+        },
         { sub: 'mallory', name: 'Mallory', email: 'mallory@example.net', email_verified: false, groups: ['admins'] },
       ],
     });
-    idport = await startFromConfig(downstreamYaml({
-      issuer: upstream.issuer, clientID: upstream.clientId, clientSecret: upstream.clientSecret,
-      redirectURI: `http://127.0.0.1:${port}/dex/callback`, scopes: ['profile', 'email', 'groups', 'offline_access'],
-      insecureEnableGroups: true, allowedGroups: ['wonderland', 'admins'], getUserInfo: true,
-    }), { port });
+    idport = await startFromConfig(
+      downstreamYaml({
+        issuer: upstream.issuer,
+        clientID: upstream.clientId,
+        clientSecret: upstream.clientSecret,
+        redirectURI: `http://127.0.0.1:${port}/dex/callback`,
+        scopes: ['profile', 'email', 'groups', 'offline_access'],
+        insecureEnableGroups: true,
+        allowedGroups: ['wonderland', 'admins'],
+        getUserInfo: true,
+      }),
+      { port },
+    );
     app = await discover(idport.issuer);
   });
   after(async () => {
@@ -76,10 +101,17 @@ describe('upstream OpenID provider through idport', () => {
   it('carries the upstream user mapped claims and groups into idport tokens, and refreshes through the upstream', async () => {
     upstream.setDefaultAccount('alice-upstream-id');
     const state = oidc.randomState();
-    const url = oidc.buildAuthorizationUrl(app, { redirect_uri: REDIRECT, scope: 'openid email profile groups offline_access', state });
+    const url = oidc.buildAuthorizationUrl(app, {
+      redirect_uri: REDIRECT,
+      scope: 'openid email profile groups offline_access',
+      state,
+    });
     const callback = await login(new Browser(), url.href);
     const tokens = await oidc.authorizationCodeGrant(app, new URL(callback), { expectedState: state });
-    const { payload } = await jwtVerify(tokens.id_token ?? '', createRemoteJWKSet(new URL(`${idport.issuer}/keys`)), { issuer: idport.issuer, audience: 'app' });
+    const { payload } = await jwtVerify(tokens.id_token ?? '', createRemoteJWKSet(new URL(`${idport.issuer}/keys`)), {
+      issuer: idport.issuer,
+      audience: 'app',
+    });
     assert.equal(payload.sub, encodeSubject('alice-upstream-id', 'upstream'));
     assert.equal(payload.email, 'alice@example.net');
     assert.equal(payload.email_verified, true);
@@ -135,10 +167,17 @@ staticClients:
   secret: lower-secret
   redirectURIs: ['http://127.0.0.1:${lowerPort}/dex/callback']
 `);
-    lower = await startFromConfig(downstreamYaml({
-      issuer: upper.issuer, clientID: 'lower-idport', clientSecret: 'lower-secret', redirectURI: `http://127.0.0.1:${lowerPort}/dex/callback`,
-      scopes: ['profile', 'email', 'groups', 'offline_access'], insecureEnableGroups: true,
-    }), { port: lowerPort });
+    lower = await startFromConfig(
+      downstreamYaml({
+        issuer: upper.issuer,
+        clientID: 'lower-idport',
+        clientSecret: 'lower-secret',
+        redirectURI: `http://127.0.0.1:${lowerPort}/dex/callback`,
+        scopes: ['profile', 'email', 'groups', 'offline_access'],
+        insecureEnableGroups: true,
+      }),
+      { port: lowerPort },
+    );
     app = await discover(lower.issuer);
   });
   after(async () => {
@@ -148,7 +187,11 @@ staticClients:
 
   it('logs in through the upper idport password page and gets the upper user in the lower token', async () => {
     const state = oidc.randomState();
-    const url = oidc.buildAuthorizationUrl(app, { redirect_uri: REDIRECT, scope: 'openid email profile groups offline_access', state });
+    const url = oidc.buildAuthorizationUrl(app, {
+      redirect_uri: REDIRECT,
+      scope: 'openid email profile groups offline_access',
+      state,
+    });
     const callback = await login(new Browser(), url.href, { login: 'admin@example.com', password: DEMO_PASSWORD });
     const tokens = await oidc.authorizationCodeGrant(app, new URL(callback), { expectedState: state });
     const claims = tokens.claims();

@@ -7,11 +7,21 @@ import { pino } from 'pino';
 import { Browser, formsOf, loginThroughPages, type HtmlForm, type Page } from '../support/browser.js';
 import { confidentialClient, DEMO_PASSWORD, demoUser, startIdport, type TestIdport } from '../support/idport.js';
 import {
-  assertErrorPage, assertErrorRedirect, assertSecurityHeaders, assertTokenResponse, authUrl, codeRequest, redeemCode, REDIRECT, responseOf, str,
+  assertErrorPage,
+  assertErrorRedirect,
+  assertSecurityHeaders,
+  assertTokenResponse,
+  authUrl,
+  codeRequest,
+  redeemCode,
+  REDIRECT,
+  responseOf,
+  str,
 } from './helpers.js';
 
 const EXPIRED = 'This login request is invalid or has expired. Go back to the application and sign in again.';
-const CSRF_REFUSED = 'The form was not submitted from this login page (missing or wrong CSRF token). Go back and try again.';
+const CSRF_REFUSED =
+  'The form was not submitted from this login page (missing or wrong CSRF token). Go back and try again.';
 
 /** Follows an authorization URL to the first page shown (the password form, unless a test says otherwise). */
 const openPage = async (browser: Browser, url: string): Promise<Page> => {
@@ -39,7 +49,10 @@ describe('password and approval pages', () => {
   let skipping: TestIdport;
   before(async () => {
     idport = await startIdport({ clients: [confidentialClient('web', [REDIRECT])] });
-    skipping = await startIdport({ clients: [confidentialClient('web', [REDIRECT])], settings: { skipApprovalScreen: true } });
+    skipping = await startIdport({
+      clients: [confidentialClient('web', [REDIRECT])],
+      settings: { skipApprovalScreen: true },
+    });
   });
   after(async () => {
     await idport.close();
@@ -74,14 +87,18 @@ describe('password and approval pages', () => {
   it('refuses a password POST with a wrong CSRF token the same way', async () => {
     const browser = new Browser();
     const form = onlyForm(await openPage(browser, authUrl(idport, codeRequest('web'))));
-    const refused = await browser.request(form.action, { form: { ...form.fields, ...credentials, csrf: 'A'.repeat(43) } });
+    const refused = await browser.request(form.action, {
+      form: { ...form.fields, ...credentials, csrf: 'A'.repeat(43) },
+    });
     assertErrorPage(refused, 400, CSRF_REFUSED);
   });
 
   it('re-shows the form with status 401, a message and the username kept after a wrong password', async () => {
     const browser = new Browser();
     const form = onlyForm(await openPage(browser, authUrl(idport, codeRequest('web'))));
-    const page = await browser.request(form.action, { form: { ...form.fields, login: demoUser.email, password: 'wrong' } });
+    const page = await browser.request(form.action, {
+      form: { ...form.fields, login: demoUser.email, password: 'wrong' },
+    });
     assert.equal(page.status, 401);
     assertSecurityHeaders(page.headers);
     assert.match(page.body, /<p id="login-error" class="alert" role="alert">Invalid username or password.<\/p>/);
@@ -99,7 +116,9 @@ describe('password and approval pages', () => {
 
   it('shows the approval page with the client name and scopes, and redirects a denial with access_denied', async () => {
     const browser = new Browser();
-    const form = onlyForm(await openPage(browser, authUrl(idport, codeRequest('web', { scope: 'openid email groups' }))));
+    const form = onlyForm(
+      await openPage(browser, authUrl(idport, codeRequest('web', { scope: 'openid email groups' }))),
+    );
     const { page } = await browser.submit(form, credentials, REDIRECT);
     assert.equal(page.status, 200);
     assertSecurityHeaders(page.headers);
@@ -109,14 +128,21 @@ describe('password and approval pages', () => {
     assert.deepEqual(Object.keys(approval.fields).sort(), ['csrf', 'req']);
     const denied = await browser.submit(approval, { approval: 'rejected' }, REDIRECT);
     assert.ok(denied.location);
-    assertErrorRedirect(denied.location, { error: 'access_denied', description: 'the user denied the request', state: 'the-state', issuer: idport.issuer });
+    assertErrorRedirect(denied.location, {
+      error: 'access_denied',
+      description: 'the user denied the request',
+      state: 'the-state',
+      issuer: idport.issuer,
+    });
   });
 
   it('refuses an approval POST without the CSRF token', async () => {
     const browser = new Browser();
     const form = onlyForm(await openPage(browser, authUrl(idport, codeRequest('web'))));
     const approval = onlyForm((await browser.submit(form, credentials, REDIRECT)).page);
-    const refused = await browser.request(approval.action, { form: { req: approval.fields.req ?? '', approval: 'approve' } });
+    const refused = await browser.request(approval.action, {
+      form: { req: approval.fields.req ?? '', approval: 'approve' },
+    });
     assertErrorPage(refused, 400, CSRF_REFUSED);
   });
 
@@ -151,7 +177,10 @@ describe('password and approval pages', () => {
 
   it('takes the authorization request as a POST form (OIDC Core §3.1.2.1)', async () => {
     const browser = new Browser();
-    const { page } = await browser.follow(`${idport.issuer}/auth`, REDIRECT, { method: 'POST', form: codeRequest('web', { nonce: 'posted' }) });
+    const { page } = await browser.follow(`${idport.issuer}/auth`, REDIRECT, {
+      method: 'POST',
+      form: codeRequest('web', { nonce: 'posted' }),
+    });
     const form = onlyForm(page);
     const approval = await browser.submit(form, credentials, REDIRECT);
     const done = await browser.submit(onlyForm(approval.page), { approval: 'approve' }, REDIRECT);
@@ -163,8 +192,14 @@ describe('password and approval pages', () => {
 
   it('tolerates display, ui_locales, claims_locales, acr_values, claims and unknown parameters, in any order', async () => {
     const params = {
-      extra: 'foobar', acr_values: '1 2', claims: JSON.stringify({ id_token: { email: { essential: true } } }), claims_locales: 'se',
-      ui_locales: 'de-CH fr', display: 'popup', nonce: 'n', ...codeRequest('web', { scope: 'email openid' }),
+      extra: 'foobar',
+      acr_values: '1 2',
+      claims: JSON.stringify({ id_token: { email: { essential: true } } }),
+      claims_locales: 'se',
+      ui_locales: 'de-CH fr',
+      display: 'popup',
+      nonce: 'n',
+      ...codeRequest('web', { scope: 'email openid' }),
     };
     const location = await loginThroughPages(new Browser(), authUrl(idport, params), REDIRECT);
     assertTokenResponse(await redeemCode(idport, 'web', responseOf(location).get('code') ?? ''));
@@ -181,7 +216,11 @@ describe('password and approval pages', () => {
 describe('connector chooser', () => {
   let idport: TestIdport;
   before(async () => {
-    const connector = await mockCallback.open('mock', {}, { log: pino({ level: 'silent' }), fetch, now: () => new Date() });
+    const connector = await mockCallback.open(
+      'mock',
+      {},
+      { log: pino({ level: 'silent' }), fetch, now: () => new Date() },
+    );
     idport = await startIdport({
       clients: [confidentialClient('web', [REDIRECT])],
       connectors: [{ id: 'mock', type: 'mockCallback', name: 'Mock', connector }],
@@ -189,7 +228,10 @@ describe('connector chooser', () => {
   });
   after(async () => idport.close());
 
-  const linksOf = (page: Page): string[] => [...page.body.matchAll(/<a class="button[^"]*" href="([^"]+)">/g)].map((m) => new URL((m[1] ?? '').replace(/&amp;/g, '&'), page.url).href);
+  const linksOf = (page: Page): string[] =>
+    [...page.body.matchAll(/<a class="button[^"]*" href="([^"]+)">/g)].map(
+      (m) => new URL((m[1] ?? '').replace(/&amp;/g, '&'), page.url).href,
+    );
 
   it('shows one link per connector when there are two', async () => {
     const page = await openPage(new Browser(), authUrl(idport, codeRequest('web')));
@@ -221,7 +263,13 @@ describe('connector chooser', () => {
 
   it('keeps the request on the way back to the chooser: response_mode, login_hint and forced consent', async () => {
     const browser = new Browser();
-    const params = codeRequest('web', { connector_id: 'local', response_mode: 'fragment', login_hint: 'jane@example.com', approval_prompt: 'force', nonce: 'n' });
+    const params = codeRequest('web', {
+      connector_id: 'local',
+      response_mode: 'fragment',
+      login_hint: 'jane@example.com',
+      approval_prompt: 'force',
+      nonce: 'n',
+    });
     const page = await openPage(browser, authUrl(idport, params));
     const back = /<a href="([^"]+)">Choose another login method<\/a>/.exec(page.body)?.[1] ?? '';
     const chooser = await openPage(browser, new URL(back.replace(/&amp;/g, '&'), page.url).href);

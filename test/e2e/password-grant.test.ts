@@ -7,18 +7,51 @@ import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { ConnectorError, type CallbackConnector, type PasswordConnector } from '../../connectors/connector.js';
 import { PASSWORD_ATTEMPTS_PER_MINUTE } from '../../src/http/rate-limit.js';
-import { confidentialClient, DEMO_PASSWORD, demoUser, publicClient, startIdport, type TestIdport } from '../support/idport.js';
-import { assertJsonError, assertTokenResponse, callUserinfo, credentialsOf, postToken, REDIRECT, refreshWith, str, type JsonResponse } from './helpers.js';
+import {
+  confidentialClient,
+  DEMO_PASSWORD,
+  demoUser,
+  publicClient,
+  startIdport,
+  type TestIdport,
+} from '../support/idport.js';
+import {
+  assertJsonError,
+  assertTokenResponse,
+  callUserinfo,
+  credentialsOf,
+  postToken,
+  REDIRECT,
+  refreshWith,
+  str,
+  type JsonResponse,
+} from './helpers.js';
 
-const PASSWORD_GRANT_SETTINGS = { grantTypes: ['authorization_code', 'refresh_token', 'password'], passwordConnector: 'local' };
+const PASSWORD_GRANT_SETTINGS = {
+  grantTypes: ['authorization_code', 'refresh_token', 'password'],
+  passwordConnector: 'local',
+};
 
 /** Dex's `sub` (DESIGN.md decision 2), computed here independently of idport: protobuf {1: user id, 2: connector id}, base64url. */
 const dexSubject = (userId: string, connectorId: string): string =>
-  Buffer.concat([Buffer.from([0x0a, userId.length]), Buffer.from(userId), Buffer.from([0x12, connectorId.length]), Buffer.from(connectorId)]).toString('base64url');
+  Buffer.concat([
+    Buffer.from([0x0a, userId.length]),
+    Buffer.from(userId),
+    Buffer.from([0x12, connectorId.length]),
+    Buffer.from(connectorId),
+  ]).toString('base64url');
 
 /** A password grant request as the confidential client `web` (Basic), with the demo user's credentials unless overridden. */
-const passwordGrant = async (idport: TestIdport, extra: Record<string, string> = {}, clientId = 'web'): Promise<JsonResponse> =>
-  postToken(idport, { grant_type: 'password', username: demoUser.email, password: DEMO_PASSWORD, scope: 'openid', ...extra }, credentialsOf(clientId));
+const passwordGrant = async (
+  idport: TestIdport,
+  extra: Record<string, string> = {},
+  clientId = 'web',
+): Promise<JsonResponse> =>
+  postToken(
+    idport,
+    { grant_type: 'password', username: demoUser.email, password: DEMO_PASSWORD, scope: 'openid', ...extra },
+    credentialsOf(clientId),
+  );
 
 const advertisesPasswordGrant = async (idport: TestIdport): Promise<boolean> => {
   const response = await fetch(`${idport.issuer}/.well-known/openid-configuration`);
@@ -39,21 +72,38 @@ describe('password grant', () => {
 
   it('issues an ID token that verifies against /keys, an access token for /userinfo and a refresh token that refreshes', async () => {
     const startedAt = Math.floor(Date.now() / 1000);
-    const response = await passwordGrant(idport, { scope: 'openid email groups offline_access', nonce: 'n-0S6_WzA2Mj' });
+    const response = await passwordGrant(idport, {
+      scope: 'openid email groups offline_access',
+      nonce: 'n-0S6_WzA2Mj',
+    });
     assertTokenResponse(response);
     assert.equal(response.body.scope, 'openid email groups offline_access');
-    const { payload } = await jwtVerify(str(response.body, 'id_token'), createRemoteJWKSet(new URL(`${idport.issuer}/keys`)), {
-      issuer: idport.issuer, audience: 'web', typ: 'JWT',
-    });
+    const { payload } = await jwtVerify(
+      str(response.body, 'id_token'),
+      createRemoteJWKSet(new URL(`${idport.issuer}/keys`)),
+      {
+        issuer: idport.issuer,
+        audience: 'web',
+        typ: 'JWT',
+      },
+    );
     assert.equal(payload.sub, dexSubject(demoUser.userId, 'local'));
     assert.equal(payload.email, demoUser.email);
     assert.deepEqual(payload.groups, demoUser.groups);
     assert.equal(payload.nonce, 'n-0S6_WzA2Mj');
-    assert.ok(typeof payload.auth_time === 'number' && payload.auth_time >= startedAt - 1, 'auth_time is the moment of the grant');
+    assert.ok(
+      typeof payload.auth_time === 'number' && payload.auth_time >= startedAt - 1,
+      'auth_time is the moment of the grant',
+    );
 
     const info = await callUserinfo(idport, str(response.body, 'access_token'));
     assert.equal(info.status, 200);
-    assert.deepEqual(info.body, { sub: payload.sub, email: demoUser.email, email_verified: true, groups: demoUser.groups });
+    assert.deepEqual(info.body, {
+      sub: payload.sub,
+      email: demoUser.email,
+      email_verified: true,
+      groups: demoUser.groups,
+    });
 
     const refreshed = await refreshWith(idport, 'web', str(response.body, 'refresh_token'));
     assertTokenResponse(refreshed);
@@ -63,7 +113,12 @@ describe('password grant', () => {
 
   it('issues no refresh token without offline_access, and accepts client_secret_post', async () => {
     const response = await postToken(idport, {
-      grant_type: 'password', username: demoUser.email, password: DEMO_PASSWORD, scope: 'openid', client_id: 'web', client_secret: 'web-secret',
+      grant_type: 'password',
+      username: demoUser.email,
+      password: DEMO_PASSWORD,
+      scope: 'openid',
+      client_id: 'web',
+      client_secret: 'web-secret',
     });
     assertTokenResponse(response);
     assert.equal(response.body.refresh_token, undefined);
@@ -71,8 +126,18 @@ describe('password grant', () => {
   });
 
   it('refuses a wrong password and an unknown user with the same invalid_grant', async () => {
-    assertJsonError(await passwordGrant(idport, { password: 'wrong' }), 400, 'invalid_grant', 'invalid username or password');
-    assertJsonError(await passwordGrant(idport, { username: 'nobody@example.com' }), 400, 'invalid_grant', 'invalid username or password');
+    assertJsonError(
+      await passwordGrant(idport, { password: 'wrong' }),
+      400,
+      'invalid_grant',
+      'invalid username or password',
+    );
+    assertJsonError(
+      await passwordGrant(idport, { username: 'nobody@example.com' }),
+      400,
+      'invalid_grant',
+      'invalid username or password',
+    );
   });
 
   it('refuses a client with a wrong secret or no authentication with invalid_client', async () => {
@@ -84,15 +149,31 @@ describe('password grant', () => {
   });
 
   it('refuses a public client, which cannot authenticate, with unauthorized_client', async () => {
-    const response = await postToken(idport, { grant_type: 'password', username: demoUser.email, password: DEMO_PASSWORD, scope: 'openid', client_id: 'cli' });
+    const response = await postToken(idport, {
+      grant_type: 'password',
+      username: demoUser.email,
+      password: DEMO_PASSWORD,
+      scope: 'openid',
+      client_id: 'cli',
+    });
     assertJsonError(response, 400, 'unauthorized_client', 'public clients may not use the password grant');
   });
 
   it('requires the openid scope, a username and a password', async () => {
-    assertJsonError(await passwordGrant(idport, { scope: 'email' }), 400, 'invalid_scope', 'the openid scope is required');
+    assertJsonError(
+      await passwordGrant(idport, { scope: 'email' }),
+      400,
+      'invalid_scope',
+      'the openid scope is required',
+    );
     assertJsonError(await passwordGrant(idport, { username: '' }), 400, 'invalid_request', 'username is required');
     const withoutPassword = { grant_type: 'password', username: demoUser.email, scope: 'openid' };
-    assertJsonError(await postToken(idport, withoutPassword, credentialsOf('web')), 400, 'invalid_request', 'password is required');
+    assertJsonError(
+      await postToken(idport, withoutPassword, credentialsOf('web')),
+      400,
+      'invalid_request',
+      'password is required',
+    );
   });
 
   it('lists password in grant_types_supported', async () => {
@@ -104,8 +185,14 @@ describe('password grant when it is not enabled', () => {
   let withoutConnector: TestIdport;
   let withoutGrantType: TestIdport;
   before(async () => {
-    withoutConnector = await startIdport({ clients: [confidentialClient('web', [REDIRECT])], settings: { grantTypes: PASSWORD_GRANT_SETTINGS.grantTypes } });
-    withoutGrantType = await startIdport({ clients: [confidentialClient('web', [REDIRECT])], settings: { passwordConnector: 'local' } });
+    withoutConnector = await startIdport({
+      clients: [confidentialClient('web', [REDIRECT])],
+      settings: { grantTypes: PASSWORD_GRANT_SETTINGS.grantTypes },
+    });
+    withoutGrantType = await startIdport({
+      clients: [confidentialClient('web', [REDIRECT])],
+      settings: { passwordConnector: 'local' },
+    });
   });
   after(async () => {
     await withoutConnector.close();
@@ -113,35 +200,52 @@ describe('password grant when it is not enabled', () => {
   });
 
   it('refuses the grant with unsupported_grant_type and does not advertise it without oauth2.passwordConnector', async () => {
-    assertJsonError(await passwordGrant(withoutConnector), 400, 'unsupported_grant_type', "grant_type 'password' is not supported");
+    assertJsonError(
+      await passwordGrant(withoutConnector),
+      400,
+      'unsupported_grant_type',
+      "grant_type 'password' is not supported",
+    );
     assert.equal(await advertisesPasswordGrant(withoutConnector), false);
   });
 
   it('refuses the grant with unsupported_grant_type and does not advertise it when grantTypes leaves password out', async () => {
-    assertJsonError(await passwordGrant(withoutGrantType), 400, 'unsupported_grant_type', "grant_type 'password' is not supported");
+    assertJsonError(
+      await passwordGrant(withoutGrantType),
+      400,
+      'unsupported_grant_type',
+      "grant_type 'password' is not supported",
+    );
     assert.equal(await advertisesPasswordGrant(withoutGrantType), false);
   });
 });
 
 describe('password grant through a connector that is not a password connector or is down', () => {
   const down: PasswordConnector = {
-    kind: 'password', prompt: () => 'Username',
+    kind: 'password',
+    prompt: () => 'Username',
     login: async () => {
       throw new ConnectorError('ldap: connect ECONNREFUSED', 'The login service is unavailable.', { temporary: true });
     },
   };
   const callback: CallbackConnector = {
-    kind: 'callback', loginUrl: async () => ({ url: 'https://upstream.example/' }), handleCallback: async () => ({ userId: 'u', username: 'u', emailVerified: false, groups: [] }),
+    kind: 'callback',
+    loginUrl: async () => ({ url: 'https://upstream.example/' }),
+    handleCallback: async () => ({ userId: 'u', username: 'u', emailVerified: false, groups: [] }),
   };
   let notPassword: TestIdport;
   let unavailable: TestIdport;
   before(async () => {
     const clients = [confidentialClient('web', [REDIRECT])];
     notPassword = await startIdport({
-      clients, settings: { ...PASSWORD_GRANT_SETTINGS, passwordConnector: 'github' }, connectors: [{ id: 'github', type: 'mockCallback', name: 'GitHub', connector: callback }],
+      clients,
+      settings: { ...PASSWORD_GRANT_SETTINGS, passwordConnector: 'github' },
+      connectors: [{ id: 'github', type: 'mockCallback', name: 'GitHub', connector: callback }],
     });
     unavailable = await startIdport({
-      clients, settings: { ...PASSWORD_GRANT_SETTINGS, passwordConnector: 'ldap' }, connectors: [{ id: 'ldap', type: 'ldap', name: 'LDAP', connector: down }],
+      clients,
+      settings: { ...PASSWORD_GRANT_SETTINGS, passwordConnector: 'ldap' },
+      connectors: [{ id: 'ldap', type: 'ldap', name: 'LDAP', connector: down }],
     });
   });
   after(async () => {
@@ -150,11 +254,21 @@ describe('password grant through a connector that is not a password connector or
   });
 
   it('refuses the grant with unsupported_grant_type when oauth2.passwordConnector names a connector that takes no password', async () => {
-    assertJsonError(await passwordGrant(notPassword), 400, 'unsupported_grant_type', "grant_type 'password' is not supported");
+    assertJsonError(
+      await passwordGrant(notPassword),
+      400,
+      'unsupported_grant_type',
+      "grant_type 'password' is not supported",
+    );
   });
 
   it('answers temporarily_unavailable, not invalid_grant, when the connector backend is down', async () => {
-    assertJsonError(await passwordGrant(unavailable), 503, 'temporarily_unavailable', 'the login service is unavailable; try again later');
+    assertJsonError(
+      await passwordGrant(unavailable),
+      503,
+      'temporarily_unavailable',
+      'the login service is unavailable; try again later',
+    );
   });
 });
 
@@ -162,7 +276,9 @@ describe('password grant rate limit', () => {
   let idport: TestIdport;
   before(async () => {
     idport = await startIdport({
-      clients: [confidentialClient('web', [REDIRECT])], settings: PASSWORD_GRANT_SETTINGS, passwordAttemptsPerMinute: PASSWORD_ATTEMPTS_PER_MINUTE,
+      clients: [confidentialClient('web', [REDIRECT])],
+      settings: PASSWORD_GRANT_SETTINGS,
+      passwordAttemptsPerMinute: PASSWORD_ATTEMPTS_PER_MINUTE,
     });
   });
   after(async () => idport.close());
@@ -182,8 +298,17 @@ describe('password grant rate limit', () => {
     assert.match(String(limited.body.error_description), /^Too many attempts\. Wait \d+ seconds and try again\.$/);
     assert.ok(Number(limited.headers.get('retry-after')) > 0);
     assert.equal(limited.headers.get('cache-control'), 'no-store');
-    assert.equal(limited.body.access_token, undefined, 'no tokens for a rate-limited attempt, even with the right password');
+    assert.equal(
+      limited.body.access_token,
+      undefined,
+      'no tokens for a rate-limited attempt, even with the right password',
+    );
 
-    assertJsonError(await refreshWith(idport, 'web', 'not-a-handle.secret'), 400, 'invalid_grant', 'invalid refresh token');
+    assertJsonError(
+      await refreshWith(idport, 'web', 'not-a-handle.secret'),
+      400,
+      'invalid_grant',
+      'invalid refresh token',
+    );
   });
 });

@@ -9,7 +9,10 @@ import { authUrl, codeRequest, REDIRECT } from './helpers.js';
 describe('password login rate limit', () => {
   let idport: TestIdport;
   before(async () => {
-    idport = await startIdport({ clients: [confidentialClient('web', [REDIRECT])], passwordAttemptsPerMinute: PASSWORD_ATTEMPTS_PER_MINUTE });
+    idport = await startIdport({
+      clients: [confidentialClient('web', [REDIRECT])],
+      passwordAttemptsPerMinute: PASSWORD_ATTEMPTS_PER_MINUTE,
+    });
   });
   after(async () => idport.close());
 
@@ -19,10 +22,14 @@ describe('password login rate limit', () => {
     const [form] = formsOf(first.page);
     assert.ok(form);
     for (let i = 0; i < PASSWORD_ATTEMPTS_PER_MINUTE; i++) {
-      const attempt = await browser.request(form.action, { form: { ...form.fields, login: demoUser.email, password: `wrong-${i}` } });
+      const attempt = await browser.request(form.action, {
+        form: { ...form.fields, login: demoUser.email, password: `wrong-${i}` },
+      });
       assert.equal(attempt.status, 401, `attempt ${i + 1} is still checked`);
     }
-    const limited = await browser.request(form.action, { form: { ...form.fields, login: demoUser.email, password: DEMO_PASSWORD } });
+    const limited = await browser.request(form.action, {
+      form: { ...form.fields, login: demoUser.email, password: DEMO_PASSWORD },
+    });
     assert.equal(limited.status, 429);
     assert.match(limited.headers.get('content-type') ?? '', /text\/html/);
     assert.match(limited.body, /Too many attempts\. Wait \d+ seconds and try again\./);

@@ -9,14 +9,31 @@ import { ConnectorError, type PasswordConnector } from '../../connectors/connect
 import { ManualClock } from '../../src/deps.js';
 import { confidentialClient, demoUser, startIdport, type TestIdport } from '../support/idport.js';
 import {
-  assertJsonError, assertTokenResponse, authorize, callUserinfo, codeRequest, redeemCode, REDIRECT, refreshWith, str, type JsonResponse,
+  assertJsonError,
+  assertTokenResponse,
+  authorize,
+  callUserinfo,
+  codeRequest,
+  redeemCode,
+  REDIRECT,
+  refreshWith,
+  str,
+  type JsonResponse,
 } from './helpers.js';
 
 const HOUR = 3600_000;
 
 /** Logs in with offline_access and redeems the code: the first token response of a new family. */
-const login = async (idport: TestIdport, clientId = 'web', scope = 'openid email groups offline_access', connectorId?: string): Promise<JsonResponse> => {
-  const params = await authorize(idport, codeRequest(clientId, { scope, ...(connectorId === undefined ? {} : { connector_id: connectorId }) }));
+const login = async (
+  idport: TestIdport,
+  clientId = 'web',
+  scope = 'openid email groups offline_access',
+  connectorId?: string,
+): Promise<JsonResponse> => {
+  const params = await authorize(
+    idport,
+    codeRequest(clientId, { scope, ...(connectorId === undefined ? {} : { connector_id: connectorId }) }),
+  );
   const tokens = await redeemCode(idport, clientId, params.get('code') ?? '');
   assertTokenResponse(tokens);
   return tokens;
@@ -46,7 +63,8 @@ describe('refresh token rotation', () => {
     assert.notEqual(str(second.body, 'access_token'), str(first.body, 'access_token'));
     const before = decodeJwt(str(first.body, 'id_token'));
     const after = decodeJwt(str(second.body, 'id_token'));
-    for (const claim of ['iss', 'sub', 'aud', 'azp', 'auth_time'] as const) assert.deepEqual(after[claim], before[claim], claim);
+    for (const claim of ['iss', 'sub', 'aud', 'azp', 'auth_time'] as const)
+      assert.deepEqual(after[claim], before[claim], claim);
     assert.ok((after.iat ?? 0) > (before.iat ?? 0));
     assert.equal(second.body.scope, 'openid email groups offline_access');
     assertTokenResponse(await refreshWith(idport, 'web', refreshToken(second)));
@@ -74,8 +92,18 @@ describe('refresh token rotation', () => {
     const first = await login(idport);
     const second = await refreshWith(idport, 'web', refreshToken(first));
     clock.advance(4_000);
-    assertJsonError(await refreshWith(idport, 'web', refreshToken(first)), 400, 'invalid_grant', 'invalid refresh token');
-    assertJsonError(await refreshWith(idport, 'web', refreshToken(second)), 400, 'invalid_grant', 'invalid refresh token');
+    assertJsonError(
+      await refreshWith(idport, 'web', refreshToken(first)),
+      400,
+      'invalid_grant',
+      'invalid refresh token',
+    );
+    assertJsonError(
+      await refreshWith(idport, 'web', refreshToken(second)),
+      400,
+      'invalid_grant',
+      'invalid refresh token',
+    );
     const info = await callUserinfo(idport, str(second.body, 'access_token'));
     assert.deepEqual(info.body, { error: 'invalid_token', error_description: 'the access token was revoked' });
   });
@@ -85,8 +113,18 @@ describe('refresh token rotation', () => {
     const second = await refreshWith(idport, 'web', refreshToken(first));
     const third = await refreshWith(idport, 'web', refreshToken(second));
     assertTokenResponse(third);
-    assertJsonError(await refreshWith(idport, 'web', refreshToken(first)), 400, 'invalid_grant', 'invalid refresh token');
-    assertJsonError(await refreshWith(idport, 'web', refreshToken(third)), 400, 'invalid_grant', 'invalid refresh token');
+    assertJsonError(
+      await refreshWith(idport, 'web', refreshToken(first)),
+      400,
+      'invalid_grant',
+      'invalid refresh token',
+    );
+    assertJsonError(
+      await refreshWith(idport, 'web', refreshToken(third)),
+      400,
+      'invalid_grant',
+      'invalid refresh token',
+    );
   });
 
   it('keeps one login’s family apart from another login of the same user', async () => {
@@ -95,7 +133,12 @@ describe('refresh token rotation', () => {
     const rotated = await refreshWith(idport, 'web', refreshToken(laptop));
     clock.advance(4_000);
     await refreshWith(idport, 'web', refreshToken(laptop)); // reuse: revokes the laptop's family only
-    assertJsonError(await refreshWith(idport, 'web', refreshToken(rotated)), 400, 'invalid_grant', 'invalid refresh token');
+    assertJsonError(
+      await refreshWith(idport, 'web', refreshToken(rotated)),
+      400,
+      'invalid_grant',
+      'invalid refresh token',
+    );
     assertTokenResponse(await refreshWith(idport, 'web', refreshToken(phone)));
   });
 
@@ -126,7 +169,12 @@ describe('refresh token rotation', () => {
 
   it("refuses another client's refresh token with invalid_grant, leaving it usable by its own client", async () => {
     const first = await login(idport);
-    assertJsonError(await refreshWith(idport, 'other', refreshToken(first)), 400, 'invalid_grant', 'invalid refresh token');
+    assertJsonError(
+      await refreshWith(idport, 'other', refreshToken(first)),
+      400,
+      'invalid_grant',
+      'invalid refresh token',
+    );
     assertTokenResponse(await refreshWith(idport, 'web', refreshToken(first)));
   });
 
@@ -147,7 +195,8 @@ describe('refresh token rotation', () => {
       const refused = await refreshWith(idport, 'web', refreshToken(refreshed));
       assertJsonError(refused, 400, 'invalid_grant', 'the user could not be re-authenticated');
     } finally {
-      if ((await idport.storage.passwords.get(demoUser.email)) === undefined) await idport.storage.passwords.create(demoUser);
+      if ((await idport.storage.passwords.get(demoUser.email)) === undefined)
+        await idport.storage.passwords.create(demoUser);
       else await idport.storage.passwords.update(demoUser.email, () => demoUser);
     }
   });
@@ -159,11 +208,21 @@ describe('refresh token policies', () => {
   let clock: ManualClock;
   before(async () => {
     clock = new ManualClock(new Date());
-    fixed = await startIdport({ clients: [confidentialClient('web', [REDIRECT])], settings: { refresh: { disableRotation: true, reuseIntervalMs: 3_000 } } });
+    fixed = await startIdport({
+      clients: [confidentialClient('web', [REDIRECT])],
+      settings: { refresh: { disableRotation: true, reuseIntervalMs: 3_000 } },
+    });
     expiring = await startIdport({
       clients: [confidentialClient('web', [REDIRECT])],
       clock,
-      settings: { refresh: { disableRotation: false, reuseIntervalMs: 3_000, validIfNotUsedForMs: HOUR, absoluteLifetimeMs: 3 * HOUR } },
+      settings: {
+        refresh: {
+          disableRotation: false,
+          reuseIntervalMs: 3_000,
+          validIfNotUsedForMs: HOUR,
+          absoluteLifetimeMs: 3 * HOUR,
+        },
+      },
     });
   });
   after(async () => {
@@ -189,7 +248,12 @@ describe('refresh token policies', () => {
     const stillKept = await refreshWith(expiring, 'web', refreshToken(kept));
     assertTokenResponse(stillKept);
     clock.advance(HOUR + 1_000);
-    assertJsonError(await refreshWith(expiring, 'web', refreshToken(stillKept)), 400, 'invalid_grant', 'refresh token expired');
+    assertJsonError(
+      await refreshWith(expiring, 'web', refreshToken(stillKept)),
+      400,
+      'invalid_grant',
+      'refresh token expired',
+    );
   });
 
   it('ends a family at absoluteLifetime even when it is used regularly', async () => {
@@ -200,7 +264,12 @@ describe('refresh token policies', () => {
       assertTokenResponse(current);
     }
     clock.advance(HOUR / 2 + 1_000); // 3 h and a second after the login
-    assertJsonError(await refreshWith(expiring, 'web', refreshToken(current)), 400, 'invalid_grant', 'refresh token expired');
+    assertJsonError(
+      await refreshWith(expiring, 'web', refreshToken(current)),
+      400,
+      'invalid_grant',
+      'refresh token expired',
+    );
   });
 });
 
@@ -210,7 +279,9 @@ describe('refresh and connector capabilities', () => {
   const noRefresh: PasswordConnector = { kind: 'password', prompt: () => 'Email', login: async () => user };
   let refusing = false;
   const picky: PasswordConnector & { refresh: () => Promise<typeof user> } = {
-    kind: 'password', prompt: () => 'Email', login: async () => user,
+    kind: 'password',
+    prompt: () => 'Email',
+    login: async () => user,
     refresh: async () => {
       if (refusing) throw new ConnectorError('account locked', 'Your account is locked.');
       return user;
@@ -238,6 +309,11 @@ describe('refresh and connector capabilities', () => {
     const refreshed = await refreshWith(idport, 'web', refreshToken(tokens));
     assertTokenResponse(refreshed);
     refusing = true;
-    assertJsonError(await refreshWith(idport, 'web', refreshToken(refreshed)), 400, 'invalid_grant', 'the user could not be re-authenticated');
+    assertJsonError(
+      await refreshWith(idport, 'web', refreshToken(refreshed)),
+      400,
+      'invalid_grant',
+      'the user could not be re-authenticated',
+    );
   });
 });

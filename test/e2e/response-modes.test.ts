@@ -3,9 +3,24 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
 import { Browser, formsOf, loginThroughPages, type Page } from '../support/browser.js';
-import { confidentialClient, DEMO_PASSWORD, demoUser, publicClient, startIdport, type TestIdport } from '../support/idport.js';
 import {
-  assertErrorPage, assertSecurityHeaders, assertTokenResponse, authUrl, CHALLENGE, codeRequest, postToken, REDIRECT, VERIFIER,
+  confidentialClient,
+  DEMO_PASSWORD,
+  demoUser,
+  publicClient,
+  startIdport,
+  type TestIdport,
+} from '../support/idport.js';
+import {
+  assertErrorPage,
+  assertSecurityHeaders,
+  assertTokenResponse,
+  authUrl,
+  CHALLENGE,
+  codeRequest,
+  postToken,
+  REDIRECT,
+  VERIFIER,
 } from './helpers.js';
 
 const OOB = 'urn:ietf:wg:oauth:2.0:oob';
@@ -16,7 +31,8 @@ const finalPage = async (browser: Browser, url: string): Promise<Page> => {
   for (let i = 0; i < 3; i++) {
     const [form] = formsOf(step.page);
     if (form === undefined || form.action.startsWith(REDIRECT)) break; // the OOB page has no form
-    const values: Record<string, string> = 'req' in form.fields ? { approval: 'approve' } : { login: demoUser.email, password: DEMO_PASSWORD };
+    const values: Record<string, string> =
+      'req' in form.fields ? { approval: 'approve' } : { login: demoUser.email, password: DEMO_PASSWORD };
     step = await browser.submit(form, values, REDIRECT);
   }
   assert.equal(step.location, undefined);
@@ -45,13 +61,20 @@ describe('response modes', () => {
   let config: oidc.Configuration;
   before(async () => {
     idport = await startIdport({ clients: [confidentialClient('web', [REDIRECT]), publicClient('cli', [])] });
-    config = await oidc.discovery(new URL(idport.issuer), 'web', 'web-secret', undefined, { execute: [oidc.allowInsecureRequests] });
+    config = await oidc.discovery(new URL(idport.issuer), 'web', 'web-secret', undefined, {
+      execute: [oidc.allowInsecureRequests],
+    });
   });
   after(async () => idport.close());
 
   it('answers response_mode=form_post with a POST form of code, state and iss that openid-client redeems', async () => {
     const state = oidc.randomState();
-    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', state, response_mode: 'form_post' });
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      state,
+      response_mode: 'form_post',
+    });
     const fields = assertFormPostPage(await finalPage(new Browser(), url.href), idport.issuer);
     assert.deepEqual(Object.keys(fields).sort(), ['code', 'iss', 'state']);
     assert.equal(fields.state, state);
@@ -67,17 +90,40 @@ describe('response modes', () => {
       execute: [oidc.allowInsecureRequests, oidc.useIdTokenResponseType],
     });
     const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(implicit, { redirect_uri: REDIRECT, scope: 'openid', nonce, response_mode: 'form_post' });
+    const url = oidc.buildAuthorizationUrl(implicit, {
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      nonce,
+      response_mode: 'form_post',
+    });
     const fields = assertFormPostPage(await finalPage(new Browser(), url.href), idport.issuer);
     assert.deepEqual(Object.keys(fields).sort(), ['id_token', 'iss']);
-    const claims = await oidc.implicitAuthentication(implicit, new Request(REDIRECT, { method: 'POST', body: new URLSearchParams(fields) }), nonce);
+    const claims = await oidc.implicitAuthentication(
+      implicit,
+      new Request(REDIRECT, { method: 'POST', body: new URLSearchParams(fields) }),
+      nonce,
+    );
     assert.equal(claims.nonce, nonce);
   });
 
   it('answers a hybrid request with form_post with code, id_token and access token fields', async () => {
-    const page = await finalPage(new Browser(), authUrl(idport, codeRequest('web', { response_type: 'code id_token token', nonce: 'n', response_mode: 'form_post' })));
+    const page = await finalPage(
+      new Browser(),
+      authUrl(
+        idport,
+        codeRequest('web', { response_type: 'code id_token token', nonce: 'n', response_mode: 'form_post' }),
+      ),
+    );
     const fields = assertFormPostPage(page, idport.issuer);
-    assert.deepEqual(Object.keys(fields).sort(), ['access_token', 'code', 'expires_in', 'id_token', 'iss', 'state', 'token_type']);
+    assert.deepEqual(Object.keys(fields).sort(), [
+      'access_token',
+      'code',
+      'expires_in',
+      'id_token',
+      'iss',
+      'state',
+      'token_type',
+    ]);
   });
 
   it('serves the auto-submit script the form_post page loads', async () => {
@@ -88,7 +134,11 @@ describe('response modes', () => {
   });
 
   it('puts a code response in the fragment with response_mode=fragment, and nothing in the query', async () => {
-    const location = await loginThroughPages(new Browser(), authUrl(idport, codeRequest('web', { response_mode: 'fragment' })), REDIRECT);
+    const location = await loginThroughPages(
+      new Browser(),
+      authUrl(idport, codeRequest('web', { response_mode: 'fragment' })),
+      REDIRECT,
+    );
     const url = new URL(location);
     assert.equal(url.search, '');
     assert.deepEqual([...new URLSearchParams(url.hash.slice(1)).keys()].sort(), ['code', 'iss', 'state']);
@@ -103,22 +153,45 @@ describe('response modes', () => {
   });
 
   it('shows the code on a page for an out-of-band public client, and the code redeems', async () => {
-    const page = await finalPage(new Browser(), authUrl(idport, codeRequest('cli', { redirect_uri: OOB, code_challenge: CHALLENGE, code_challenge_method: 'S256' })));
+    const page = await finalPage(
+      new Browser(),
+      authUrl(
+        idport,
+        codeRequest('cli', { redirect_uri: OOB, code_challenge: CHALLENGE, code_challenge_method: 'S256' }),
+      ),
+    );
     assert.equal(page.status, 200);
     assertSecurityHeaders(page.headers);
     const code = /<pre class="oob-code"[^>]*><code>([^<]+)<\/code><\/pre>/.exec(page.body)?.[1] ?? '';
     assert.ok(code.length >= 43);
-    const tokens = await postToken(idport, { grant_type: 'authorization_code', code, redirect_uri: OOB, client_id: 'cli', code_verifier: VERIFIER });
+    const tokens = await postToken(idport, {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: OOB,
+      client_id: 'cli',
+      code_verifier: VERIFIER,
+    });
     assertTokenResponse(tokens);
   });
 
   it('refuses the out-of-band redirect for a response type other than code with a page', async () => {
-    const response = await fetch(authUrl(idport, codeRequest('cli', { redirect_uri: OOB, response_type: 'id_token', nonce: 'n' })), { redirect: 'manual' });
-    assertErrorPage({ status: response.status, headers: response.headers, body: await response.text() }, 400, 'The request failed: invalid_request.');
+    const response = await fetch(
+      authUrl(idport, codeRequest('cli', { redirect_uri: OOB, response_type: 'id_token', nonce: 'n' })),
+      { redirect: 'manual' },
+    );
+    assertErrorPage(
+      { status: response.status, headers: response.headers, body: await response.text() },
+      400,
+      'The request failed: invalid_request.',
+    );
   });
 
   it('never lets a confidential client use the out-of-band redirect URI', async () => {
     const response = await fetch(authUrl(idport, codeRequest('web', { redirect_uri: OOB })), { redirect: 'manual' });
-    assertErrorPage({ status: response.status, headers: response.headers, body: await response.text() }, 400, 'The redirect_uri is not registered for this client.');
+    assertErrorPage(
+      { status: response.status, headers: response.headers, body: await response.text() },
+      400,
+      'The redirect_uri is not registered for this client.',
+    );
   });
 });

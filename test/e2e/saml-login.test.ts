@@ -14,10 +14,16 @@ import { freePort, startFromConfig, type ConfigServer } from '../support/config-
 import { startSamlIdp, type RunningSamlIdp } from '../support/saml-idp.js';
 
 const REDIRECT = 'http://127.0.0.1:5555/callback';
-const alice = { nameId: 'alice-persistent-id', email: 'alice@example.org', name: 'Alice Liddell', groups: ['wonderland', 'admins'] };
+const alice = {
+  nameId: 'alice-persistent-id',
+  email: 'alice@example.org',
+  name: 'Alice Liddell',
+  groups: ['wonderland', 'admins'],
+};
 
 /** A cross-site POST (the IdP's form to the ACS): the browser withholds SameSite=Lax cookies, so this hop sends none. */
-const crossSitePost = (form: HtmlForm): Promise<Page> => new Browser().request(form.action, { method: 'POST', form: form.fields });
+const crossSitePost = (form: HtmlForm): Promise<Page> =>
+  new Browser().request(form.action, { method: 'POST', form: form.fields });
 
 const onlyForm = (page: Page, where: string): HtmlForm => {
   const [form] = formsOf(page);
@@ -37,7 +43,8 @@ describe('SAML login through idport', () => {
     acs = `${issuer}/callback`;
     const entityIssuer = `${issuer}/saml`;
     idp = await startSamlIdp({ spEntityId: entityIssuer, acsUrl: acs, user: alice });
-    idport = await startFromConfig(`issuer: http://127.0.0.1:{{PORT}}/dex
+    idport = await startFromConfig(
+      `issuer: http://127.0.0.1:{{PORT}}/dex
 storage: { type: memory }
 web: { http: '127.0.0.1:{{PORT}}' }
 oauth2: { skipApprovalScreen: true }
@@ -60,8 +67,12 @@ connectors:
     emailAttr: email
     groupsAttr: groups
     nameIDPolicyFormat: persistent
-`, { port });
-    app = await oidc.discovery(new URL(idport.issuer), 'app', 'app-secret', undefined, { execute: [oidc.allowInsecureRequests] });
+`,
+      { port },
+    );
+    app = await oidc.discovery(new URL(idport.issuer), 'app', 'app-secret', undefined, {
+      execute: [oidc.allowInsecureRequests],
+    });
   });
   after(async () => {
     await idport?.close();
@@ -72,14 +83,22 @@ connectors:
   });
 
   /** Runs the browser to the IdP and back to idport's ACS; returns the ACS page and the IdP's form. */
-  const toAcs = async (browser: Browser, scope = 'openid email profile groups', extra: Record<string, string> = {}): Promise<{ acsPage: Page; idpForm: HtmlForm; state: string }> => {
+  const toAcs = async (
+    browser: Browser,
+    scope = 'openid email profile groups',
+    extra: Record<string, string> = {},
+  ): Promise<{ acsPage: Page; idpForm: HtmlForm; state: string }> => {
     const state = oidc.randomState();
     const url = oidc.buildAuthorizationUrl(app, { redirect_uri: REDIRECT, scope, state, ...extra });
     const start = await browser.follow(url.href, REDIRECT);
     const toIdp = onlyForm(start.page, 'the AuthnRequest page');
     assert.equal(toIdp.action, idp.ssoUrl);
     assert.deepEqual(Object.keys(toIdp.fields).sort(), ['RelayState', 'SAMLRequest']);
-    assert.match(start.page.body, /<script src="[^"]*form-post\.js"/, 'submitted by the static script, no inline script');
+    assert.match(
+      start.page.body,
+      /<script src="[^"]*form-post\.js"/,
+      'submitted by the static script, no inline script',
+    );
     const idpPage = await browser.submit(toIdp, {}, REDIRECT);
     const idpForm = onlyForm(idpPage.page, 'the IdP');
     assert.equal(idpForm.action, acs);
@@ -87,7 +106,8 @@ connectors:
   };
 
   /** The ACS page re-posts same-site, where the browser's cookies go along. */
-  const continueFrom = (browser: Browser, acsPage: Page) => browser.submit(onlyForm(acsPage, 'the ACS page'), {}, REDIRECT);
+  const continueFrom = (browser: Browser, acsPage: Page) =>
+    browser.submit(onlyForm(acsPage, 'the ACS page'), {}, REDIRECT);
 
   const refusedPage = (step: { page: Page; location?: string }, status: number, text: RegExp): void => {
     assert.equal(step.location, undefined, 'no redirect to the application');
@@ -103,7 +123,10 @@ connectors:
     const done = await continueFrom(browser, acsPage);
     assert.ok(done.location, `the login ended at the application: ${done.page.status} ${done.page.body.slice(0, 300)}`);
     const tokens = await oidc.authorizationCodeGrant(app, new URL(done.location), { expectedState: state });
-    const { payload } = await jwtVerify(tokens.id_token ?? '', createRemoteJWKSet(new URL(`${idport.issuer}/keys`)), { issuer: idport.issuer, audience: 'app' });
+    const { payload } = await jwtVerify(tokens.id_token ?? '', createRemoteJWKSet(new URL(`${idport.issuer}/keys`)), {
+      issuer: idport.issuer,
+      audience: 'app',
+    });
     assert.equal(payload.sub, encodeSubject('alice-persistent-id', 'corp'));
     assert.equal(payload.email, 'alice@example.org');
     assert.equal(payload.email_verified, true);
@@ -145,7 +168,10 @@ connectors:
     refusedPage(await continueFrom(browser, await crossSitePost(idpForm)), 400, /invalid or has expired/);
     // Into a new login of the same browser: it does not answer that login's AuthnRequest (InResponseTo).
     const next = await toAcs(browser, 'openid email', { prompt: 'login' });
-    const replayed = await crossSitePost({ ...idpForm, fields: { ...idpForm.fields, RelayState: next.idpForm.fields.RelayState ?? '' } });
+    const replayed = await crossSitePost({
+      ...idpForm,
+      fields: { ...idpForm.fields, RelayState: next.idpForm.fields.RelayState ?? '' },
+    });
     refusedPage(await continueFrom(browser, replayed), 502, /could not be verified/);
     // And that login's own response is refused too now: its AuthnRequest was used up by the failed attempt.
     refusedPage(await continueFrom(browser, next.acsPage), 502, /Login failed/);
@@ -164,7 +190,11 @@ connectors:
     const browser = new Browser();
     const { acsPage } = await toAcs(browser, 'openid email');
     const racing = await Promise.all([continueFrom(browser, acsPage), continueFrom(browser, acsPage)]);
-    assert.equal(racing.filter((step) => step.location !== undefined).length, 1, 'one of two simultaneous posts logs in');
+    assert.equal(
+      racing.filter((step) => step.location !== undefined).length,
+      1,
+      'one of two simultaneous posts logs in',
+    );
   });
 
   it('refuses a response continued in another browser than the one that started the login (login CSRF)', async () => {
@@ -177,7 +207,10 @@ connectors:
     const page = await new Browser().request(acs, { method: 'POST', form: { RelayState: 'x' } });
     assert.equal(page.status, 400);
     assert.match(page.body, /sent no login response/);
-    const unknown = await new Browser().request(`${idport.issuer}/callback/saml/continue`, { method: 'POST', form: { SAMLResponse: 'PA==', RelayState: 'unknown' } });
+    const unknown = await new Browser().request(`${idport.issuer}/callback/saml/continue`, {
+      method: 'POST',
+      form: { SAMLResponse: 'PA==', RelayState: 'unknown' },
+    });
     assert.equal(unknown.status, 400);
     assert.match(unknown.body, /invalid or has expired/);
   });

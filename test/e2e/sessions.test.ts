@@ -8,7 +8,18 @@ import { encodeSubject } from '../../connectors/sub.js';
 import { ManualClock } from '../../src/deps.js';
 import { Browser, formsOf, loginThroughPages } from '../support/browser.js';
 import { confidentialClient, DEMO_PASSWORD, demoUser, startIdport, type TestIdport } from '../support/idport.js';
-import { assertErrorRedirect, authUrl, codeRequest, credentialsOf, postToken, REDIRECT, redeemCode, refreshWith, responseOf, str } from './helpers.js';
+import {
+  assertErrorRedirect,
+  authUrl,
+  codeRequest,
+  credentialsOf,
+  postToken,
+  REDIRECT,
+  redeemCode,
+  refreshWith,
+  responseOf,
+  str,
+} from './helpers.js';
 
 const COOKIE = 'idport_session';
 const LOGGED_OUT = 'http://127.0.0.1:5555/logged-out';
@@ -45,7 +56,10 @@ describe('browser sessions', () => {
     idport = await startIdport({
       clock,
       clients: [
-        confidentialClient('grafana', [REDIRECT], { postLogoutRedirectURIs: [LOGGED_OUT], backchannelLogoutURI: receiver.url }),
+        confidentialClient('grafana', [REDIRECT], {
+          postLogoutRedirectURIs: [LOGGED_OUT],
+          backchannelLogoutURI: receiver.url,
+        }),
         confidentialClient('argocd', [REDIRECT], { refreshTokenLifetime: 'session' }),
       ],
     });
@@ -57,13 +71,19 @@ describe('browser sessions', () => {
   beforeEach(() => clock.set(new Date(Date.now())));
 
   /** Logs in through the first client's pages; the browser now holds a session. */
-  const loginAt = async (browser: Browser, clientId: string, extra: Record<string, string> = {}): Promise<URLSearchParams> =>
+  const loginAt = async (
+    browser: Browser,
+    clientId: string,
+    extra: Record<string, string> = {},
+  ): Promise<URLSearchParams> =>
     responseOf(await loginThroughPages(browser, authUrl(idport, codeRequest(clientId, extra)), REDIRECT));
 
   /** The /auth request as a returning browser makes it: where the first response sends it. */
-  const firstHop = async (browser: Browser, clientId: string, extra: Record<string, string>) => browser.follow(authUrl(idport, codeRequest(clientId, extra)), REDIRECT);
+  const firstHop = async (browser: Browser, clientId: string, extra: Record<string, string>) =>
+    browser.follow(authUrl(idport, codeRequest(clientId, extra)), REDIRECT);
 
-  const idTokenOf = async (clientId: string, code: string): Promise<string> => str((await redeemCode(idport, clientId, code)).body, 'id_token');
+  const idTokenOf = async (clientId: string, code: string): Promise<string> =>
+    str((await redeemCode(idport, clientId, code)).body, 'id_token');
 
   it('lets a second client log the user in without a password page once the first did, with the same sub, auth_time and sid', async () => {
     const browser = new Browser();
@@ -89,7 +109,10 @@ describe('browser sessions', () => {
   it('answers prompt=none with login_required without a session, and with a code with one', async () => {
     const browser = new Browser();
     assertErrorRedirect((await firstHop(browser, 'grafana', { prompt: 'none' })).location ?? '', {
-      error: 'login_required', description: 'the user is not logged in', state: 'the-state', issuer: idport.issuer,
+      error: 'login_required',
+      description: 'the user is not logged in',
+      state: 'the-state',
+      issuer: idport.issuer,
     });
     const first = decodeJwt(await idTokenOf('grafana', (await loginAt(browser, 'grafana')).get('code') ?? ''));
     const pending = (await idport.storage.authRequests.list()).length;
@@ -104,7 +127,10 @@ describe('browser sessions', () => {
     const browser = new Browser();
     await loginAt(browser, 'grafana');
     assertErrorRedirect((await firstHop(browser, 'argocd', { prompt: 'none' })).location ?? '', {
-      error: 'consent_required', description: 'the user has not approved this client', state: 'the-state', issuer: idport.issuer,
+      error: 'consent_required',
+      description: 'the user has not approved this client',
+      state: 'the-state',
+      issuer: idport.issuer,
     });
   });
 
@@ -114,7 +140,9 @@ describe('browser sessions', () => {
     clock.advance(5_000);
     const step = await firstHop(browser, 'grafana', { prompt: 'login' });
     assert.match(step.page.body, /type="password"/);
-    const second = decodeJwt(await idTokenOf('grafana', (await loginAt(browser, 'grafana', { prompt: 'login' })).get('code') ?? ''));
+    const second = decodeJwt(
+      await idTokenOf('grafana', (await loginAt(browser, 'grafana', { prompt: 'login' })).get('code') ?? ''),
+    );
     assert.ok(Number(second.auth_time) >= Number(first.auth_time) + 5);
   });
 
@@ -127,22 +155,40 @@ describe('browser sessions', () => {
     clock.advance(2_000);
     assert.match((await firstHop(browser, 'grafana', { max_age: '1' })).page.body, /type="password"/);
     assertErrorRedirect((await firstHop(browser, 'grafana', { max_age: '1', prompt: 'none' })).location ?? '', {
-      error: 'login_required', description: 'the user is not logged in', state: 'the-state', issuer: idport.issuer,
+      error: 'login_required',
+      description: 'the user is not logged in',
+      state: 'the-state',
+      issuer: idport.issuer,
     });
-    const again = decodeJwt(await idTokenOf('grafana', (await loginAt(browser, 'grafana', { max_age: '1' })).get('code') ?? ''));
+    const again = decodeJwt(
+      await idTokenOf('grafana', (await loginAt(browser, 'grafana', { max_age: '1' })).get('code') ?? ''),
+    );
     assert.ok(Number(again.auth_time) > Number(first.auth_time));
   });
 
   it('honours id_token_hint: the same user passes prompt=none, another user gets login_required', async () => {
     const browser = new Browser();
     const hint = await idTokenOf('grafana', (await loginAt(browser, 'grafana')).get('code') ?? '');
-    assert.ok(responseOf((await firstHop(browser, 'grafana', { prompt: 'none', id_token_hint: hint })).location ?? '').get('code'));
+    assert.ok(
+      responseOf((await firstHop(browser, 'grafana', { prompt: 'none', id_token_hint: hint })).location ?? '').get(
+        'code',
+      ),
+    );
     await idport.storage.passwords.create({ ...demoUser, email: 'bob@example.com', userId: 'bob-id', username: 'bob' });
     const bobBrowser = new Browser();
-    await loginThroughPages(bobBrowser, authUrl(idport, codeRequest('grafana')), REDIRECT, { login: 'bob@example.com', password: DEMO_PASSWORD });
-    assertErrorRedirect((await firstHop(bobBrowser, 'grafana', { prompt: 'none', id_token_hint: hint })).location ?? '', {
-      error: 'login_required', description: 'the user is not logged in', state: 'the-state', issuer: idport.issuer,
+    await loginThroughPages(bobBrowser, authUrl(idport, codeRequest('grafana')), REDIRECT, {
+      login: 'bob@example.com',
+      password: DEMO_PASSWORD,
     });
+    assertErrorRedirect(
+      (await firstHop(bobBrowser, 'grafana', { prompt: 'none', id_token_hint: hint })).location ?? '',
+      {
+        error: 'login_required',
+        description: 'the user is not logged in',
+        state: 'the-state',
+        issuer: idport.issuer,
+      },
+    );
   });
 
   it('ends the session at the absolute lifetime even while it is being used, and after the idle time', async () => {
@@ -153,14 +199,21 @@ describe('browser sessions', () => {
       clock.advance(50 * 60_000);
       const step = await firstHop(browser, 'grafana', { prompt: 'none' });
       const expired = (hour + 1) * 50 * 60_000 >= 24 * 3600_000;
-      assert.equal(responseOf(step.location ?? '').get('error') ?? 'code', expired ? 'login_required' : 'code', `after ${(hour + 1) * 50} minutes`);
+      assert.equal(
+        responseOf(step.location ?? '').get('error') ?? 'code',
+        expired ? 'login_required' : 'code',
+        `after ${(hour + 1) * 50} minutes`,
+      );
       if (expired) break;
     }
     const idle = new Browser();
     clock.set(new Date(Date.now()));
     await loginAt(idle, 'grafana');
     clock.advance(61 * 60_000);
-    assert.equal(responseOf((await firstHop(idle, 'grafana', { prompt: 'none' })).location ?? '').get('error'), 'login_required');
+    assert.equal(
+      responseOf((await firstHop(idle, 'grafana', { prompt: 'none' })).location ?? '').get('error'),
+      'login_required',
+    );
   });
 
   it('gives a new session id at login, so a cookie planted before login is worthless (fixation)', async () => {
@@ -170,7 +223,10 @@ describe('browser sessions', () => {
     assert.ok(planted);
     const [sid, secret] = planted.split('.');
     // A forged cookie with a real session id but the wrong secret does not log anyone in.
-    const response = await fetch(authUrl(idport, codeRequest('grafana', { prompt: 'none' })), { redirect: 'manual', headers: { cookie: `${COOKIE}=${sid}.${'A'.repeat(secret?.length ?? 43)}` } });
+    const response = await fetch(authUrl(idport, codeRequest('grafana', { prompt: 'none' })), {
+      redirect: 'manual',
+      headers: { cookie: `${COOKIE}=${sid}.${'A'.repeat(secret?.length ?? 43)}` },
+    });
     assert.equal(responseOf(response.headers.get('location') ?? '').get('error'), 'login_required');
     // The victim's browser carries the planted cookie when it logs in: the login issues a new session id, so the
     // attacker's cookie does not become the victim's session.
@@ -187,9 +243,18 @@ describe('browser sessions', () => {
     const [form] = formsOf(login.page);
     assert.ok(form);
     const remembered = await fetch(form.action, {
-      method: 'POST', redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `idport_browser=${browser.cookie('idport_browser') ?? ''}` },
-      body: new URLSearchParams({ ...form.fields, login: demoUser.email, password: DEMO_PASSWORD, remember_me: 'on' }).toString(),
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        cookie: `idport_browser=${browser.cookie('idport_browser') ?? ''}`,
+      },
+      body: new URLSearchParams({
+        ...form.fields,
+        login: demoUser.email,
+        password: DEMO_PASSWORD,
+        remember_me: 'on',
+      }).toString(),
     });
     const rememberedCookie = remembered.headers.getSetCookie().find((c) => c.startsWith(`${COOKIE}=`)) ?? '';
     assert.match(rememberedCookie, /Max-Age=86400/);
@@ -202,8 +267,12 @@ describe('browser sessions', () => {
     const [otherForm] = formsOf(page.page);
     assert.ok(otherForm);
     const forgotten = await fetch(otherForm.action, {
-      method: 'POST', redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `idport_browser=${other.cookie('idport_browser') ?? ''}` },
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        cookie: `idport_browser=${other.cookie('idport_browser') ?? ''}`,
+      },
       body: new URLSearchParams({ ...otherForm.fields, login: demoUser.email, password: DEMO_PASSWORD }).toString(),
     });
     const sessionOnly = forgotten.headers.getSetCookie().find((c) => c.startsWith(`${COOKIE}=`)) ?? '';
@@ -219,17 +288,25 @@ describe('browser sessions', () => {
       const step = await browser.follow(url, LOGGED_OUT);
       assert.equal(step.location, `${LOGGED_OUT}?state=bye`);
       assert.equal(browser.cookie(COOKIE), undefined, 'the session cookie is cleared');
-      assert.equal(responseOf((await firstHop(browser, 'grafana', { prompt: 'none' })).location ?? '').get('error'), 'login_required');
+      assert.equal(
+        responseOf((await firstHop(browser, 'grafana', { prompt: 'none' })).location ?? '').get('error'),
+        'login_required',
+      );
     });
 
     it('refuses an unregistered post_logout_redirect_uri with an error page and no redirect', async () => {
       const browser = new Browser();
       const hint = await idTokenOf('grafana', (await loginAt(browser, 'grafana')).get('code') ?? '');
-      const page = await browser.request(`${idport.issuer}/logout?${new URLSearchParams({ id_token_hint: hint, post_logout_redirect_uri: 'https://evil.example.com/' }).toString()}`);
+      const page = await browser.request(
+        `${idport.issuer}/logout?${new URLSearchParams({ id_token_hint: hint, post_logout_redirect_uri: 'https://evil.example.com/' }).toString()}`,
+      );
       assert.equal(page.status, 400);
       assert.equal(page.headers.get('location'), null);
       assert.match(page.body, /The post_logout_redirect_uri is not registered for this client\./);
-      assert.ok(responseOf((await firstHop(browser, 'grafana', { prompt: 'none' })).location ?? '').get('code'), 'still logged in');
+      assert.ok(
+        responseOf((await firstHop(browser, 'grafana', { prompt: 'none' })).location ?? '').get('code'),
+        'still logged in',
+      );
     });
 
     it('asks for confirmation without id_token_hint, and refuses the confirmation without its CSRF token', async () => {
@@ -241,22 +318,36 @@ describe('browser sessions', () => {
       assert.ok(form && 'csrf' in form.fields);
       const forged = await browser.request(form.action, { form: { csrf: 'not-the-token' } });
       assert.equal(forged.status, 400);
-      assert.ok(responseOf((await firstHop(browser, 'grafana', { prompt: 'none' })).location ?? '').get('code'), 'still logged in');
+      assert.ok(
+        responseOf((await firstHop(browser, 'grafana', { prompt: 'none' })).location ?? '').get('code'),
+        'still logged in',
+      );
       const done = await browser.submit(form, {}, LOGGED_OUT);
       assert.equal(done.page.status, 200);
-      assert.equal(responseOf((await firstHop(browser, 'grafana', { prompt: 'none' })).location ?? '').get('error'), 'login_required');
+      assert.equal(
+        responseOf((await firstHop(browser, 'grafana', { prompt: 'none' })).location ?? '').get('error'),
+        'login_required',
+      );
     });
 
     it('sends a signed logout_token to the back-channel URI of each client that got tokens, verifiable against /keys', async () => {
       const browser = new Browser();
       const idToken = decodeJwt(await idTokenOf('grafana', (await loginAt(browser, 'grafana')).get('code') ?? ''));
-      await browser.follow(`${idport.issuer}/logout?${new URLSearchParams({ id_token_hint: await idTokenOf('grafana', responseOf((await firstHop(browser, 'grafana', {})).location ?? '').get('code') ?? '') }).toString()}`, LOGGED_OUT);
+      await browser.follow(
+        `${idport.issuer}/logout?${new URLSearchParams({ id_token_hint: await idTokenOf('grafana', responseOf((await firstHop(browser, 'grafana', {})).location ?? '').get('code') ?? '') }).toString()}`,
+        LOGGED_OUT,
+      );
       // Earlier tests' logouts also notify this receiver, in the background: wait (bounded) for this session's token.
       const ofThisSession = (): string | undefined => receiver.tokens.find((t) => decodeJwt(t).sid === idToken.sid);
-      for (let i = 0; i < 50 && ofThisSession() === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      for (let i = 0; i < 50 && ofThisSession() === undefined; i++)
+        await new Promise((resolve) => setTimeout(resolve, 100));
       const token = ofThisSession() ?? '';
       const jwks = (await (await fetch(`${idport.issuer}/keys`)).json()) as JSONWebKeySet;
-      const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(jwks), { issuer: idport.issuer, audience: 'grafana', currentDate: clock.now() });
+      const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(jwks), {
+        issuer: idport.issuer,
+        audience: 'grafana',
+        currentDate: clock.now(),
+      });
       assert.equal(protectedHeader.typ, 'logout+jwt');
       assert.equal(payload.sub, encodeSubject(demoUser.userId, 'local'));
       assert.equal(payload.sid, idToken.sid);
@@ -273,9 +364,13 @@ describe('browser sessions', () => {
       assert.equal(first.status, 200);
       clock.advance(24 * 3600_000 + 1_000); // past sessions.absoluteLifetime
       const after = await refreshWith(idport, 'argocd', str(first.body, 'refresh_token'));
-      assert.deepEqual({ status: after.status, body: after.body }, {
-        status: 400, body: { error: 'invalid_grant', error_description: 'the login session of this refresh token has ended' },
-      });
+      assert.deepEqual(
+        { status: after.status, body: after.body },
+        {
+          status: 400,
+          body: { error: 'invalid_grant', error_description: 'the login session of this refresh token has ended' },
+        },
+      );
     });
 
     it('revokes refresh tokens of a client with refreshTokenLifetime: session at logout, and only then', async () => {
@@ -286,8 +381,15 @@ describe('browser sessions', () => {
       const refreshToken = str(tokens.body, 'refresh_token');
       const refreshed = await refreshWith(idport, 'argocd', refreshToken);
       assert.equal(refreshed.status, 200);
-      await browser.follow(`${idport.issuer}/logout?${new URLSearchParams({ id_token_hint: str(tokens.body, 'id_token') }).toString()}`, LOGGED_OUT);
-      const after = await postToken(idport, { grant_type: 'refresh_token', refresh_token: str(refreshed.body, 'refresh_token') }, credentialsOf('argocd'));
+      await browser.follow(
+        `${idport.issuer}/logout?${new URLSearchParams({ id_token_hint: str(tokens.body, 'id_token') }).toString()}`,
+        LOGGED_OUT,
+      );
+      const after = await postToken(
+        idport,
+        { grant_type: 'refresh_token', refresh_token: str(refreshed.body, 'refresh_token') },
+        credentialsOf('argocd'),
+      );
       assert.equal(after.status, 400);
       assert.equal(after.body.error, 'invalid_grant');
     });

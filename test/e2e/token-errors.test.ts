@@ -4,8 +4,19 @@ import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../../src/deps.js';
 import { confidentialClient, publicClient, startIdport, type TestIdport } from '../support/idport.js';
 import {
-  assertJsonError, assertTokenResponse, authorize, callUserinfo, CHALLENGE, codeRequest, credentialsOf, postToken, redeemCode,
-  REDIRECT, refreshWith, str, VERIFIER,
+  assertJsonError,
+  assertTokenResponse,
+  authorize,
+  callUserinfo,
+  CHALLENGE,
+  codeRequest,
+  credentialsOf,
+  postToken,
+  redeemCode,
+  REDIRECT,
+  refreshWith,
+  str,
+  VERIFIER,
 } from './helpers.js';
 
 /** Logs in and returns a fresh authorization code. */
@@ -43,7 +54,12 @@ describe('token endpoint client authentication', () => {
   });
 
   it('refuses a confidential client that sends no secret', async () => {
-    assertJsonError(await postToken(idport, { ...grant, client_id: 'web' }), 401, 'invalid_client', 'invalid client credentials');
+    assertJsonError(
+      await postToken(idport, { ...grant, client_id: 'web' }),
+      401,
+      'invalid_client',
+      'invalid client credentials',
+    );
   });
 
   it('refuses a request without any client authentication', async () => {
@@ -56,32 +72,63 @@ describe('token endpoint client authentication', () => {
   });
 
   it('refuses an unknown grant type with unsupported_grant_type', async () => {
-    const response = await postToken(idport, { grant_type: 'password', username: 'a', password: 'b' }, credentialsOf('web'));
+    const response = await postToken(
+      idport,
+      { grant_type: 'password', username: 'a', password: 'b' },
+      credentialsOf('web'),
+    );
     assertJsonError(response, 400, 'unsupported_grant_type', "grant_type 'password' is not supported");
   });
 
   it('refuses a request without grant_type with invalid_request', async () => {
-    assertJsonError(await postToken(idport, { code: 'x' }, credentialsOf('web')), 400, 'invalid_request', 'grant_type is required');
+    assertJsonError(
+      await postToken(idport, { code: 'x' }, credentialsOf('web')),
+      400,
+      'invalid_request',
+      'grant_type is required',
+    );
   });
 
   it('refuses a repeated parameter with invalid_request (RFC 6749 §3.2)', async () => {
     const form = new URLSearchParams(grant);
     form.append('code', 'another');
-    assertJsonError(await postToken(idport, form, credentialsOf('web')), 400, 'invalid_request', 'the code parameter was sent more than once');
+    assertJsonError(
+      await postToken(idport, form, credentialsOf('web')),
+      400,
+      'invalid_request',
+      'the code parameter was sent more than once',
+    );
   });
 
   it('refuses a body that is not a form with invalid_request', async () => {
     const response = await fetch(`${idport.issuer}/token`, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('web:web-secret').toString('base64')}` },
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Basic ${Buffer.from('web:web-secret').toString('base64')}`,
+      },
       body: JSON.stringify(grant),
     });
     assert.equal(response.status, 400);
-    assert.deepEqual(await response.json(), { error: 'invalid_request', error_description: 'the body must be application/x-www-form-urlencoded' });
+    assert.deepEqual(await response.json(), {
+      error: 'invalid_request',
+      error_description: 'the body must be application/x-www-form-urlencoded',
+    });
   });
 
   it('refuses a missing code with invalid_request and an unknown one with invalid_grant', async () => {
-    assertJsonError(await postToken(idport, { grant_type: 'authorization_code' }, credentialsOf('web')), 400, 'invalid_request', 'code is required');
-    assertJsonError(await postToken(idport, grant, credentialsOf('web')), 400, 'invalid_grant', 'invalid or expired authorization code');
+    assertJsonError(
+      await postToken(idport, { grant_type: 'authorization_code' }, credentialsOf('web')),
+      400,
+      'invalid_request',
+      'code is required',
+    );
+    assertJsonError(
+      await postToken(idport, grant, credentialsOf('web')),
+      400,
+      'invalid_grant',
+      'invalid or expired authorization code',
+    );
   });
 });
 
@@ -90,7 +137,9 @@ describe('authorization_code grant', () => {
   before(async () => {
     idport = await startIdport({
       clients: [
-        confidentialClient('web', [REDIRECT]), confidentialClient('other', [REDIRECT]), publicClient('cli', [REDIRECT]),
+        confidentialClient('web', [REDIRECT]),
+        confidentialClient('other', [REDIRECT]),
+        publicClient('cli', [REDIRECT]),
         confidentialClient('two', [REDIRECT, 'http://127.0.0.1:5555/other']),
       ],
     });
@@ -99,7 +148,13 @@ describe('authorization_code grant', () => {
 
   it('redeems a code with client_secret_post as well as Basic', async () => {
     const code = await codeFor(idport, 'web');
-    const response = await postToken(idport, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: 'web', client_secret: 'web-secret' });
+    const response = await postToken(idport, {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT,
+      client_id: 'web',
+      client_secret: 'web-secret',
+    });
     assertTokenResponse(response);
     assert.equal(response.headers.get('pragma'), 'no-cache');
     assert.equal(response.body.scope, 'openid');
@@ -117,7 +172,10 @@ describe('authorization_code grant', () => {
     assertJsonError(await redeemCode(idport, 'web', code), 400, 'invalid_grant', 'authorization code already used');
 
     const info = await callUserinfo(idport, accessToken);
-    assert.deepEqual({ status: info.status, body: info.body }, { status: 401, body: { error: 'invalid_token', error_description: 'the access token was revoked' } });
+    assert.deepEqual(
+      { status: info.status, body: info.body },
+      { status: 401, body: { error: 'invalid_token', error_description: 'the access token was revoked' } },
+    );
     assert.equal(info.headers.get('www-authenticate'), 'Bearer realm="idport", error="invalid_token"');
     assertJsonError(await refreshWith(idport, 'web', refreshToken), 400, 'invalid_grant', 'invalid refresh token');
   });
@@ -129,12 +187,22 @@ describe('authorization_code grant', () => {
     assertTokenResponse(rotated);
     assertJsonError(await redeemCode(idport, 'web', code), 400, 'invalid_grant', 'authorization code already used');
     assert.equal((await callUserinfo(idport, str(rotated.body, 'access_token'))).status, 401);
-    assertJsonError(await refreshWith(idport, 'web', str(rotated.body, 'refresh_token')), 400, 'invalid_grant', 'invalid refresh token');
+    assertJsonError(
+      await refreshWith(idport, 'web', str(rotated.body, 'refresh_token')),
+      400,
+      'invalid_grant',
+      'invalid refresh token',
+    );
   });
 
   it("refuses another client's code with invalid_grant, leaving it usable by its own client", async () => {
     const code = await codeFor(idport, 'web');
-    assertJsonError(await redeemCode(idport, 'other', code), 400, 'invalid_grant', 'authorization code was issued to another client');
+    assertJsonError(
+      await redeemCode(idport, 'other', code),
+      400,
+      'invalid_grant',
+      'authorization code was issued to another client',
+    );
     assertTokenResponse(await redeemCode(idport, 'web', code));
   });
 
@@ -169,13 +237,23 @@ describe('authorization_code grant', () => {
 
   it('refuses a malformed PKCE verifier with invalid_grant', async () => {
     const code = await codeFor(idport, 'web', { code_challenge: CHALLENGE, code_challenge_method: 'S256' });
-    assertJsonError(await redeemCode(idport, 'web', code, { code_verifier: 'too-short' }), 400, 'invalid_grant', 'code_verifier is malformed');
+    assertJsonError(
+      await redeemCode(idport, 'web', code, { code_verifier: 'too-short' }),
+      400,
+      'invalid_grant',
+      'code_verifier is malformed',
+    );
   });
 
   it('refuses a verifier for a code that was requested without a challenge', async () => {
     const code = await codeFor(idport, 'web');
     const response = await redeemCode(idport, 'web', code, { code_verifier: VERIFIER });
-    assertJsonError(response, 400, 'invalid_grant', 'code_verifier sent but no code_challenge was in the authorization request');
+    assertJsonError(
+      response,
+      400,
+      'invalid_grant',
+      'code_verifier sent but no code_challenge was in the authorization request',
+    );
   });
 
   it('accepts plain PKCE, the default method when none is named (RFC 7636 §4.3)', async () => {
@@ -185,7 +263,13 @@ describe('authorization_code grant', () => {
 
   it('lets a public client redeem with PKCE and its client_id alone', async () => {
     const code = await codeFor(idport, 'cli', { code_challenge: CHALLENGE, code_challenge_method: 'S256' });
-    const response = await postToken(idport, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: 'cli', code_verifier: VERIFIER });
+    const response = await postToken(idport, {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT,
+      client_id: 'cli',
+      code_verifier: VERIFIER,
+    });
     assertTokenResponse(response);
   });
 });
@@ -208,6 +292,11 @@ describe('authorization code lifetime', () => {
   it('refuses a code 11 minutes old with invalid_grant (10 minute lifetime)', async () => {
     const code = await codeFor(idport, 'web');
     clock.advance(11 * 60_000);
-    assertJsonError(await redeemCode(idport, 'web', code), 400, 'invalid_grant', 'invalid or expired authorization code');
+    assertJsonError(
+      await redeemCode(idport, 'web', code),
+      400,
+      'invalid_grant',
+      'invalid or expired authorization code',
+    );
   });
 });

@@ -2,7 +2,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OAuthError } from '../../src/errors.js';
-import { authenticateClient, isRedirectUriAllowed, OOB_REDIRECT_URI, presentedCredentials } from '../../src/oauth/clients.js';
+import {
+  authenticateClient,
+  isRedirectUriAllowed,
+  OOB_REDIRECT_URI,
+  presentedCredentials,
+} from '../../src/oauth/clients.js';
 import { wireDescription } from '../../src/oauth/error-description.js';
 import { verifyPkce } from '../../src/oauth/pkce.js';
 import { halfHash, safeEqual } from '../../src/oauth/tokens.js';
@@ -17,13 +22,18 @@ describe('PKCE (RFC 7636)', () => {
   });
 
   it('refuses an S256 challenge checked as plain', () => {
-    assert.throws(() => verifyPkce('E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', 'plain', verifier),
-      new OAuthError('invalid_grant', 'code_verifier does not match code_challenge'));
+    assert.throws(
+      () => verifyPkce('E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', 'plain', verifier),
+      new OAuthError('invalid_grant', 'code_verifier does not match code_challenge'),
+    );
   });
 
   it('refuses a verifier outside 43-128 unreserved characters', () => {
     for (const bad of ['a'.repeat(42), 'a'.repeat(129), `${'a'.repeat(42)}+`]) {
-      assert.throws(() => verifyPkce('a'.repeat(43), 'plain', bad), new OAuthError('invalid_grant', 'code_verifier is malformed'));
+      assert.throws(
+        () => verifyPkce('a'.repeat(43), 'plain', bad),
+        new OAuthError('invalid_grant', 'code_verifier is malformed'),
+      );
     }
   });
 });
@@ -31,7 +41,10 @@ describe('PKCE (RFC 7636)', () => {
 describe('at_hash and c_hash (OIDC Core §3.1.3.6, §3.3.2.11)', () => {
   it('matches the examples of OIDC Core Appendix A', () => {
     assert.equal(halfHash('jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y', 'RS256'), '77QmUPtjPfzWtF2AnpK9RQ');
-    assert.equal(halfHash('Qcb0Orv1zh30vL1MPRsbm-diHiMwcLyZvn1arpZv-Jxf_11jnpEX3Tgfvk', 'RS256'), 'LDktKdoQak3Pk0cnXxCltA');
+    assert.equal(
+      halfHash('Qcb0Orv1zh30vL1MPRsbm-diHiMwcLyZvn1arpZv-Jxf_11jnpEX3Tgfvk', 'RS256'),
+      'LDktKdoQak3Pk0cnXxCltA',
+    );
   });
 
   it('uses the hash of the signing algorithm: SHA-384 for *384, SHA-512 for *512 and EdDSA', () => {
@@ -50,23 +63,35 @@ describe('client authentication (RFC 6749 §2.3.1)', () => {
   });
 
   it('refuses malformed Basic credentials with invalid_client', () => {
-    assert.throws(() => presentedCredentials(`Basic ${Buffer.from('no-colon').toString('base64')}`, {}), new OAuthError('invalid_client', 'malformed Basic credentials'));
-    assert.throws(() => presentedCredentials(basic('%E0%A4%A', 'x'), {}), new OAuthError('invalid_client', 'malformed Basic credentials'));
+    assert.throws(
+      () => presentedCredentials(`Basic ${Buffer.from('no-colon').toString('base64')}`, {}),
+      new OAuthError('invalid_client', 'malformed Basic credentials'),
+    );
+    assert.throws(
+      () => presentedCredentials(basic('%E0%A4%A', 'x'), {}),
+      new OAuthError('invalid_client', 'malformed Basic credentials'),
+    );
   });
 
   it('refuses a form client_id that differs from the Basic one with invalid_request', () => {
-    assert.throws(() => presentedCredentials(basic('web', 'web-secret'), { client_id: 'other' }),
-      new OAuthError('invalid_request', 'client_id does not match the Authorization header'));
+    assert.throws(
+      () => presentedCredentials(basic('web', 'web-secret'), { client_id: 'other' }),
+      new OAuthError('invalid_request', 'client_id does not match the Authorization header'),
+    );
     assert.equal(presentedCredentials(basic('web', 'web-secret'), { client_id: 'web' }).clientId, 'web');
   });
 
   it('treats a secret sent to a public client as no authentication, and a confidential client without one as invalid_client', () => {
     const cli = client('cli', { public: true, secret: '' });
     assert.equal(authenticateClient(cli, presentedCredentials(undefined, { client_id: 'cli' })), cli);
-    assert.throws(() => authenticateClient(client('web'), presentedCredentials(undefined, { client_id: 'web' })),
-      new OAuthError('invalid_client', 'invalid client credentials'));
-    assert.throws(() => authenticateClient(client('web'), presentedCredentials(undefined, { client_id: 'web', client_secret: '' })),
-      new OAuthError('invalid_client', 'invalid client credentials'));
+    assert.throws(
+      () => authenticateClient(client('web'), presentedCredentials(undefined, { client_id: 'web' })),
+      new OAuthError('invalid_client', 'invalid client credentials'),
+    );
+    assert.throws(
+      () => authenticateClient(client('web'), presentedCredentials(undefined, { client_id: 'web', client_secret: '' })),
+      new OAuthError('invalid_client', 'invalid client credentials'),
+    );
   });
 
   it('compares secrets of different lengths without throwing', () => {
@@ -83,7 +108,13 @@ describe('redirect URI matching', () => {
 
   it('matches registered URIs exactly: no case folding, no trailing slash, no added query', () => {
     assert.equal(isRedirectUriAllowed(web, 'https://app.example/cb'), true);
-    for (const near of ['https://APP.example/cb', 'https://app.example/cb/', 'https://app.example/cb?x=1', 'https://app.example/cb#f', 'http://localhost:9000/cb']) {
+    for (const near of [
+      'https://APP.example/cb',
+      'https://app.example/cb/',
+      'https://app.example/cb?x=1',
+      'https://app.example/cb#f',
+      'http://localhost:9000/cb',
+    ]) {
       assert.equal(isRedirectUriAllowed(web, near), false, near);
     }
   });
@@ -97,8 +128,10 @@ describe('redirect URI matching', () => {
   });
 
   it('lets a public client without registered URIs use any loopback URI and OOB, nothing else', () => {
-    for (const uri of ['http://localhost:1/x', 'http://127.0.0.1:2/y', 'http://[::1]:3/z', OOB_REDIRECT_URI]) assert.equal(isRedirectUriAllowed(bare, uri), true, uri);
-    for (const uri of ['http://example.com/cb', 'http://127.0.0.2/cb', 'http://localhost.example/cb', 'myapp:/cb']) assert.equal(isRedirectUriAllowed(bare, uri), false, uri);
+    for (const uri of ['http://localhost:1/x', 'http://127.0.0.1:2/y', 'http://[::1]:3/z', OOB_REDIRECT_URI])
+      assert.equal(isRedirectUriAllowed(bare, uri), true, uri);
+    for (const uri of ['http://example.com/cb', 'http://127.0.0.2/cb', 'http://localhost.example/cb', 'myapp:/cb'])
+      assert.equal(isRedirectUriAllowed(bare, uri), false, uri);
   });
 });
 

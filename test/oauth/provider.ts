@@ -13,7 +13,13 @@ import type { Client } from '../../storage/storage.js';
 export const ISSUER = 'https://idport.example/dex';
 export const REDIRECT = 'https://app.example/callback';
 
-export const testUser: Identity = { userId: 'u-1', username: 'jane', email: 'jane@example.com', emailVerified: true, groups: ['devs'] };
+export const testUser: Identity = {
+  userId: 'u-1',
+  username: 'jane',
+  email: 'jane@example.com',
+  emailVerified: true,
+  groups: ['devs'],
+};
 
 /** A password connector that accepts anyone as testUser and can refresh. */
 export const testConnector: PasswordConnector & Refreshable = {
@@ -24,15 +30,36 @@ export const testConnector: PasswordConnector & Refreshable = {
 };
 
 export const client = (id: string, extra: Partial<Client> = {}): Client => ({
-  id, secret: `${id}-secret`, redirectURIs: [REDIRECT], trustedPeers: [], public: false, name: id, logoURL: '', ...extra,
+  id,
+  secret: `${id}-secret`,
+  redirectURIs: [REDIRECT],
+  trustedPeers: [],
+  public: false,
+  name: id,
+  logoURL: '',
+  ...extra,
 });
 
 export const defaultSettings: ProviderSettings = {
-  issuer: ISSUER, basePath: '/dex', responseTypes: ['code', 'id_token', 'code id_token'], grantTypes: ['authorization_code', 'refresh_token'],
-  pkceEnforce: false, codeChallengeMethods: ['S256', 'plain'], skipApprovalScreen: false, alwaysShowLoginScreen: false,
-  idTokenTtlMs: 3600_000, accessTokenTtlMs: 3600_000, authRequestTtlMs: 3600_000, authCodeTtlMs: 600_000,
+  issuer: ISSUER,
+  basePath: '/dex',
+  responseTypes: ['code', 'id_token', 'code id_token'],
+  grantTypes: ['authorization_code', 'refresh_token'],
+  pkceEnforce: false,
+  codeChallengeMethods: ['S256', 'plain'],
+  skipApprovalScreen: false,
+  alwaysShowLoginScreen: false,
+  idTokenTtlMs: 3600_000,
+  accessTokenTtlMs: 3600_000,
+  authRequestTtlMs: 3600_000,
+  authCodeTtlMs: 600_000,
   refresh: { disableRotation: false, reuseIntervalMs: 3_000 },
-    sessions: { cookieName: 'idport_session', absoluteLifetimeMs: 24 * 3600_000, idleLifetimeMs: 3600_000, rememberMeDefault: true },
+  sessions: {
+    cookieName: 'idport_session',
+    absoluteLifetimeMs: 24 * 3600_000,
+    idleLifetimeMs: 3600_000,
+    rememberMeDefault: true,
+  },
 };
 
 export interface TestProvider extends Provider {
@@ -40,20 +67,45 @@ export interface TestProvider extends Provider {
 }
 
 /** Builds a provider over fresh memory storage with the given clients. */
-export const testProvider = async (clients: readonly Client[], settings: Partial<ProviderSettings> = {}): Promise<TestProvider> => {
+export const testProvider = async (
+  clients: readonly Client[],
+  settings: Partial<ProviderSettings> = {},
+): Promise<TestProvider> => {
   const storage = openMemory();
   const clock = new ManualClock(new Date());
   const log = pino({ level: 'silent' });
   for (const c of clients) await storage.clients.create(c);
   const merged = { ...defaultSettings, ...settings };
-  const signer = createSigner({ storage, clock, issuer: ISSUER, algorithm: 'ES256', rotationPeriodMs: 6 * 3600_000, idTokenTtlMs: merged.idTokenTtlMs, log });
+  const signer = createSigner({
+    storage,
+    clock,
+    issuer: ISSUER,
+    algorithm: 'ES256',
+    rotationPeriodMs: 6 * 3600_000,
+    idTokenTtlMs: merged.idTokenTtlMs,
+    log,
+  });
   await signer.ensureKeys();
-  const connectors = new Map<string, ConnectorEntry>([['test', { id: 'test', type: 'test', name: 'Test', connector: testConnector }]]);
-  return { settings: merged, storage, signer, connectors, deps: { clock, randomBytes, fetch: globalThis.fetch }, log, clock };
+  const connectors = new Map<string, ConnectorEntry>([
+    ['test', { id: 'test', type: 'test', name: 'Test', connector: testConnector }],
+  ]);
+  return {
+    settings: merged,
+    storage,
+    signer,
+    connectors,
+    deps: { clock, randomBytes, fetch: globalThis.fetch },
+    log,
+    clock,
+  };
 };
 
 /** The facts of one login of testUser through the test connector. */
 export const loginFacts = (provider: TestProvider, clientId: string, scopes: readonly string[]): GrantFacts => ({
-  clientId, scopes, claims: { ...testUser, preferredUsername: '', email: testUser.email ?? '', groups: [...testUser.groups] },
-  connectorId: 'test', nonce: '', authTime: provider.clock.now(),
+  clientId,
+  scopes,
+  claims: { ...testUser, preferredUsername: '', email: testUser.email ?? '', groups: [...testUser.groups] },
+  connectorId: 'test',
+  nonce: '',
+  authTime: provider.clock.now(),
 });

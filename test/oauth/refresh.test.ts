@@ -17,7 +17,11 @@ const start = async (provider: TestProvider, scopes: readonly string[] = SCOPES)
 };
 
 const refresh = async (provider: TestProvider, token: string, scope?: string): Promise<TokenResponse> =>
-  refreshGrant(provider, web, { grant_type: 'refresh_token', refresh_token: token, ...(scope === undefined ? {} : { scope }) });
+  refreshGrant(provider, web, {
+    grant_type: 'refresh_token',
+    refresh_token: token,
+    ...(scope === undefined ? {} : { scope }),
+  });
 
 const refused = async (promise: Promise<unknown>, code: string, description: string): Promise<void> => {
   await assert.rejects(promise, (err: unknown) => {
@@ -81,7 +85,11 @@ describe('refresh-token families', () => {
   it('does not resolve a stored family id used as the handle, so reading an access token gid cannot revoke the family', async () => {
     const provider = await testProvider([web]);
     const token = await start(provider);
-    await refused(refresh(provider, `${refreshFamilyIdOf(token)}.${'A'.repeat(43)}`), 'invalid_grant', 'invalid refresh token');
+    await refused(
+      refresh(provider, `${refreshFamilyIdOf(token)}.${'A'.repeat(43)}`),
+      'invalid_grant',
+      'invalid refresh token',
+    );
     assert.ok((await refresh(provider, token)).refresh_token);
   });
 
@@ -99,7 +107,11 @@ describe('refresh-token families', () => {
   it("refuses another client's family without revoking it", async () => {
     const provider = await testProvider([web, client('other')]);
     const token = await start(provider);
-    await refused(refreshGrant(provider, client('other'), { refresh_token: token }), 'invalid_grant', 'invalid refresh token');
+    await refused(
+      refreshGrant(provider, client('other'), { refresh_token: token }),
+      'invalid_grant',
+      'invalid refresh token',
+    );
     assert.ok((await refresh(provider, token)).refresh_token);
   });
 
@@ -113,6 +125,10 @@ describe('refresh-token families', () => {
 
   it('refuses any scope outside the original grant with invalid_scope', async () => {
     const provider = await testProvider([web]);
-    await refused(refresh(provider, await start(provider), 'openid groups'), 'invalid_scope', 'scope "groups" was not granted originally');
+    await refused(
+      refresh(provider, await start(provider), 'openid groups'),
+      'invalid_scope',
+      'scope "groups" was not granted originally',
+    );
   });
 });

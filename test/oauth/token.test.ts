@@ -12,17 +12,33 @@ const web = client('web');
 const basic = `Basic ${Buffer.from('web:web-secret').toString('base64')}`;
 
 /** Stores a code for testUser as the approval step would, and returns the wire value. */
-const issueCode = async (provider: TestProvider, code: string, scopes = ['openid', 'offline_access']): Promise<string> => {
+const issueCode = async (
+  provider: TestProvider,
+  code: string,
+  scopes = ['openid', 'offline_access'],
+): Promise<string> => {
   const facts = loginFacts(provider, 'web', scopes);
   await provider.storage.authCodes.create({
-    id: hashSecret(code), clientId: 'web', redirectUri: REDIRECT, scopes, nonce: '', claims: facts.claims, connectorId: 'test',
-    codeChallenge: '', codeChallengeMethod: '', authTime: facts.authTime, expiry: new Date(provider.clock.now().getTime() + 600_000),
+    id: hashSecret(code),
+    clientId: 'web',
+    redirectUri: REDIRECT,
+    scopes,
+    nonce: '',
+    claims: facts.claims,
+    connectorId: 'test',
+    codeChallenge: '',
+    codeChallengeMethod: '',
+    authTime: facts.authTime,
+    expiry: new Date(provider.clock.now().getTime() + 600_000),
   });
   return code;
 };
 
 const redeem = async (provider: TestProvider, code: string): Promise<TokenResponse> =>
-  handleTokenRequest(provider, { authorization: basic, form: { grant_type: 'authorization_code', code, redirect_uri: REDIRECT } });
+  handleTokenRequest(provider, {
+    authorization: basic,
+    form: { grant_type: 'authorization_code', code, redirect_uri: REDIRECT },
+  });
 
 describe('authorization_code grant', () => {
   it('redeems a code once; a second redemption is invalid_grant and revokes what the first issued', async () => {
@@ -33,7 +49,10 @@ describe('authorization_code grant', () => {
     assert.equal((await userinfo(provider, first.access_token)).sub !== undefined, true);
 
     await assert.rejects(redeem(provider, code), new OAuthError('invalid_grant', 'authorization code already used'));
-    await assert.rejects(userinfo(provider, first.access_token), new OAuthError('invalid_token', 'the access token was revoked'));
+    await assert.rejects(
+      userinfo(provider, first.access_token),
+      new OAuthError('invalid_token', 'the access token was revoked'),
+    );
     assert.equal(await provider.storage.refreshTokens.get(refreshFamilyIdOf(first.refresh_token ?? '')), undefined);
   });
 
@@ -48,7 +67,10 @@ describe('authorization_code grant', () => {
     assert.deepEqual(lost[0]?.reason, new OAuthError('invalid_grant', 'authorization code already used'));
     const winner = won[0]?.value;
     assert.ok(winner);
-    await assert.rejects(userinfo(provider, winner.access_token), new OAuthError('invalid_token', 'the access token was revoked'));
+    await assert.rejects(
+      userinfo(provider, winner.access_token),
+      new OAuthError('invalid_token', 'the access token was revoked'),
+    );
     assert.deepEqual(await provider.storage.refreshTokens.list(), [], 'no refresh family survives');
   });
 
@@ -58,16 +80,22 @@ describe('authorization_code grant', () => {
     const first = await redeem(provider, code);
     const stored = await provider.storage.authCodes.get(hashSecret(code));
     assert.ok(stored?.redeemedAt);
-    assert.ok((stored.expiry.getTime() - provider.clock.now().getTime()) >= provider.settings.accessTokenTtlMs);
+    assert.ok(stored.expiry.getTime() - provider.clock.now().getTime() >= provider.settings.accessTokenTtlMs);
     provider.clock.advance(30 * 60_000); // past the code's own 10 minutes (oidcc-codereuse-30seconds, and then some)
     await assert.rejects(redeem(provider, code), new OAuthError('invalid_grant', 'authorization code already used'));
-    await assert.rejects(userinfo(provider, first.access_token), new OAuthError('invalid_token', 'the access token was revoked'));
+    await assert.rejects(
+      userinfo(provider, first.access_token),
+      new OAuthError('invalid_token', 'the access token was revoked'),
+    );
   });
 
   it('answers unauthorized_client for a known grant type the configuration disabled', async () => {
     const provider = await testProvider([web], { grantTypes: ['authorization_code'] });
     await assert.rejects(
-      handleTokenRequest(provider, { authorization: basic, form: { grant_type: 'refresh_token', refresh_token: 'a.b' } }),
+      handleTokenRequest(provider, {
+        authorization: basic,
+        form: { grant_type: 'refresh_token', refresh_token: 'a.b' },
+      }),
       new OAuthError('unauthorized_client', 'grant_type "refresh_token" is not supported'),
     );
   });

@@ -30,7 +30,9 @@ interface Process {
 function serve(dir: string, name: string, yaml: string, port: number): Process {
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, yaml);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', file], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -82,7 +84,10 @@ describe('two idport processes on one database', { skip: postgresSkip }, () => {
     assert.notEqual(refreshed.refresh_token, tokens.refresh_token);
 
     // B signed with the key A publishes: the replicas share one key set.
-    const { payload } = await jwtVerify(refreshed.id_token ?? '', createRemoteJWKSet(new URL(`${a.origin}/dex/keys`)), { issuer, audience: CLIENT_ID });
+    const { payload } = await jwtVerify(refreshed.id_token ?? '', createRemoteJWKSet(new URL(`${a.origin}/dex/keys`)), {
+      issuer,
+      audience: CLIENT_ID,
+    });
     assert.equal(payload.sub, encodeSubject(demoUser.userId, 'local'));
     const [keysA, keysB] = await Promise.all([a, b].map(async (p) => (await fetch(`${p.origin}/dex/keys`)).json()));
     assert.deepEqual(keysB, keysA);
@@ -101,7 +106,10 @@ describe('two idport processes on one database', { skip: postgresSkip }, () => {
     const info = await oidc.fetchUserInfo(client, refreshed.access_token, encodeSubject(demoUser.userId, 'local'));
     assert.equal(info.email, demoUser.email);
     const [toA, toB] = balancer.hits.map((n, i) => n - (before[i] ?? 0));
-    assert.ok(toA !== undefined && toB !== undefined && toA >= 3 && Math.abs(toA - toB) <= 1, `requests per process: ${toA}, ${toB}`);
+    assert.ok(
+      toA !== undefined && toB !== undefined && toA >= 3 && Math.abs(toA - toB) <= 1,
+      `requests per process: ${toA}, ${toB}`,
+    );
   });
 
   it('stops both processes cleanly on SIGTERM', async () => {

@@ -9,7 +9,20 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../support/config-server.js';
 import { createSchema, postgresSkip, requirePostgresUrl, urlWithSchema } from '../support/postgres.js';
-import { CLIENT_ID, clientFor, login, REDIRECT, readiness, refreshAt, replicaYaml, startDbProxy, startReplica, type DbProxy, type Replica, type TokenAnswer } from './support.js';
+import {
+  CLIENT_ID,
+  clientFor,
+  login,
+  REDIRECT,
+  readiness,
+  refreshAt,
+  replicaYaml,
+  startDbProxy,
+  startReplica,
+  type DbProxy,
+  type Replica,
+  type TokenAnswer,
+} from './support.js';
 
 /** Polls readiness until it is green; returns how long that took. */
 async function untilReady(origin: string, limitMs: number): Promise<number> {
@@ -67,7 +80,10 @@ describe('the database going away', { skip: postgresSkip }, () => {
     assert.ok(ready.ms < 3_000);
     Object.assign(measured, { refusedToken: Math.round(refused.ms), refusedReady: Math.round(ready.ms) });
     // A browser starting a login gets the error page with 503, not a 500 or a redirect.
-    const page = await fetch(`${replica.origin}/dex/auth?${new URLSearchParams({ client_id: CLIENT_ID, redirect_uri: REDIRECT, response_type: 'code', scope: 'openid' })}`, { redirect: 'manual' });
+    const page = await fetch(
+      `${replica.origin}/dex/auth?${new URLSearchParams({ client_id: CLIENT_ID, redirect_uri: REDIRECT, response_type: 'code', scope: 'openid' })}`,
+      { redirect: 'manual' },
+    );
     assert.equal(page.status, 503);
     assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
 
@@ -82,7 +98,10 @@ describe('the database going away', { skip: postgresSkip }, () => {
     await Promise.all(Array.from({ length: 5 }, () => readiness(replica.origin)));
     proxy.blackhole();
     // More requests than pool connections (5): some wait on stalled connections, the rest for a free slot.
-    const [ready, ...answers] = await Promise.all([readiness(replica.origin), ...Array.from({ length: 8 }, () => refreshAt(replica.origin, token))]);
+    const [ready, ...answers] = await Promise.all([
+      readiness(replica.origin),
+      ...Array.from({ length: 8 }, () => refreshAt(replica.origin, token)),
+    ]);
     assert.ok(ready);
     // statement timeout 5 s + 1 s client backstop is the longest wait; connecting and queueing give up after 2 s.
     for (const answer of answers) assertUnavailable(answer, 8_000);

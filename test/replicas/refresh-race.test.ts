@@ -58,7 +58,10 @@ describe('refresh race between two replicas', { skip: postgresSkip }, () => {
         const [fromA, fromB] = await Promise.all([refreshAt(a.origin, token), refreshAt(b.origin, token)]);
         const winner = [fromA, fromB].find((r) => r.status === 200);
         // Is the winner's token live afterwards? Asked of the other replica.
-        const again = winner === undefined ? undefined : await refreshAt(winner === fromA ? b.origin : a.origin, refreshTokenOf(winner));
+        const again =
+          winner === undefined
+            ? undefined
+            : await refreshAt(winner === fromA ? b.origin : a.origin, refreshTokenOf(winner));
         rounds.push({ a: fromA, b: fromB, ...(again !== undefined ? { again } : {}) });
       }
       const count = (test: (r: (typeof rounds)[number]) => boolean): number => rounds.filter(test).length;
@@ -75,8 +78,14 @@ describe('refresh race between two replicas', { skip: postgresSkip }, () => {
     it('never hands out two different tokens, and at least one request wins', () => {
       for (const [i, { a, b }] of rounds.entries()) {
         const tokens = new Set([a, b].filter((r) => r.status === 200).map(refreshTokenOf));
-        assert.equal(tokens.size, 1, `round ${i}: ${a.status} ${JSON.stringify(a.body)} / ${b.status} ${JSON.stringify(b.body)}`);
-        for (const r of [a, b]) if (r.status !== 200) assert.deepEqual(r.body, { error: 'invalid_grant', error_description: 'invalid refresh token' });
+        assert.equal(
+          tokens.size,
+          1,
+          `round ${i}: ${a.status} ${JSON.stringify(a.body)} / ${b.status} ${JSON.stringify(b.body)}`,
+        );
+        for (const r of [a, b])
+          if (r.status !== 200)
+            assert.deepEqual(r.body, { error: 'invalid_grant', error_description: 'invalid refresh token' });
       }
     });
 

@@ -28,7 +28,9 @@ describe('signing-key rotation with three replicas', { skip: postgresSkip }, () 
     const clocks = [0, 1_500, -2_500].map((skew) => new ManualClock(start + skew));
     replicas.push(
       ...(await Promise.all(
-        ports.map((port, i) => startReplica(replicaYaml({ issuer, port, url: urlWithSchema(schema), signingKeys: '6h' }), port, clocks[i]))
+        ports.map((port, i) =>
+          startReplica(replicaYaml({ issuer, port, url: urlWithSchema(schema), signingKeys: '6h' }), port, clocks[i]),
+        ),
       )),
     );
     const initial = await Promise.all(replicas.map(publishedBy));
@@ -38,7 +40,12 @@ describe('signing-key rotation with three replicas', { skip: postgresSkip }, () 
 
     // A token signed before any rotation, to check every replica still accepts it afterwards.
     const [first, , third] = replicas as [Replica, Replica, Replica];
-    const early = await first.server.signer.sign({ iss: issuer, sub: 'someone', aud: 'example-app', exp: Math.floor(clocks[0]!.now().getTime() / 1000) + 3600 });
+    const early = await first.server.signer.sign({
+      iss: issuer,
+      sub: 'someone',
+      aud: 'example-app',
+      exp: Math.floor(clocks[0]!.now().getTime() / 1000) + 3600,
+    });
 
     // 13 hours in 10-minute ticks: every replica's rotation timer fires at each tick, at the same moment.
     const winners: number[][] = [];
@@ -50,7 +57,11 @@ describe('signing-key rotation with three replicas', { skip: postgresSkip }, () 
       if (who.length === 1) winners.push([tick, ...who]);
     }
     // Rotations are due at 6 h and 12 h; the ticks that cross them are 36 and 72.
-    assert.deepEqual(winners.map(([tick]) => tick), [36, 72], `rotations at ticks ${JSON.stringify(winners)}`);
+    assert.deepEqual(
+      winners.map(([tick]) => tick),
+      [36, 72],
+      `rotations at ticks ${JSON.stringify(winners)}`,
+    );
 
     const after13h = await Promise.all(replicas.map(publishedBy));
     assert.deepEqual(after13h[1], after13h[0]);
@@ -58,7 +69,10 @@ describe('signing-key rotation with three replicas', { skip: postgresSkip }, () 
     // The current key and both retired ones: tokens they signed (24 h ID tokens) may still be in use.
     assert.equal(after13h[0]?.length, 3);
     assert.equal(after13h[0]?.[2]?.kid, initial[0]?.[0]?.kid);
-    assert.ok(after13h[0]?.every((k) => k.d === undefined), 'no private members are published');
+    assert.ok(
+      after13h[0]?.every((k) => k.d === undefined),
+      'no private members are published',
+    );
     assert.equal((await third.server.signer.verify(early, { ignoreExpiry: true })).sub, 'someone');
   });
 });

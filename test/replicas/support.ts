@@ -85,12 +85,18 @@ export async function startReplica(yaml: string, port: number, clock?: Clock): P
 
 /** openid-client's view of the issuer; `tokenOrigin` sends token requests to one replica, as a load balancer might. */
 export async function clientFor(issuer: string, tokenOrigin?: string): Promise<oidc.Configuration> {
-  const discovered = await oidc.discovery(new URL(issuer), CLIENT_ID, CLIENT_SECRET, undefined, { execute: [oidc.allowInsecureRequests] });
+  const discovered = await oidc.discovery(new URL(issuer), CLIENT_ID, CLIENT_SECRET, undefined, {
+    execute: [oidc.allowInsecureRequests],
+  });
   if (tokenOrigin === undefined) return discovered;
   // Only the data members: serverMetadata() also carries helper methods.
   const { supportsPKCE: _helper, ...metadata } = discovered.serverMetadata();
   const path = new URL(metadata.token_endpoint ?? `${issuer}/token`).pathname;
-  const pinned = new oidc.Configuration({ ...metadata, token_endpoint: `${tokenOrigin}${path}` }, CLIENT_ID, CLIENT_SECRET);
+  const pinned = new oidc.Configuration(
+    { ...metadata, token_endpoint: `${tokenOrigin}${path}` },
+    CLIENT_ID,
+    CLIENT_SECRET,
+  );
   oidc.allowInsecureRequests(pinned);
   return pinned;
 }
@@ -100,11 +106,17 @@ export async function login(client: oidc.Configuration): Promise<oidc.TokenEndpo
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
   const url = oidc.buildAuthorizationUrl(client, {
-    redirect_uri: REDIRECT, scope: 'openid email profile offline_access', state,
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    redirect_uri: REDIRECT,
+    scope: 'openid email profile offline_access',
+    state,
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
   });
   const callback = await loginThroughPages(new Browser(), url, REDIRECT);
-  const tokens = await oidc.authorizationCodeGrant(client, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
+  const tokens = await oidc.authorizationCodeGrant(client, new URL(callback), {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+  });
   assert.ok(tokens.refresh_token, 'offline_access gives a refresh token');
   return tokens;
 }
@@ -240,10 +252,13 @@ export async function startBalancer(port: number, targets: readonly number[]): P
   const server = createHttpServer((req, res) => {
     const index = pinned ?? next++ % targets.length;
     hits[index] = (hits[index] ?? 0) + 1;
-    const upstream = httpRequest({ host: '127.0.0.1', port: targets[index], method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
+    const upstream = httpRequest(
+      { host: '127.0.0.1', port: targets[index], method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
     upstream.on('error', () => res.writeHead(502).end());
     req.pipe(upstream);
   });

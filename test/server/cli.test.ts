@@ -45,17 +45,26 @@ const write = (name: string, text: string): string => {
   return path;
 };
 
-const run = (args: string[], input?: string) => spawnSync(process.execPath, [...CLI, ...args], { input, encoding: 'utf8', timeout: 60_000 });
+const run = (args: string[], input?: string) =>
+  spawnSync(process.execPath, [...CLI, ...args], { input, encoding: 'utf8', timeout: 60_000 });
 
 describe('idport CLI', () => {
   it('check-config exits 0 for a valid config', () => {
     const result = run(['check-config', write('ok.yaml', configFor(5556))]);
     assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stdout, /valid \(issuer http:\/\/127\.0\.0\.1:5556\/dex, storage sqlite3, 1 static client\(s\), 0 connector\(s\)\)/);
+    assert.match(
+      result.stdout,
+      /valid \(issuer http:\/\/127\.0\.0\.1:5556\/dex, storage sqlite3, 1 static client\(s\), 0 connector\(s\)\)/,
+    );
   });
 
   it('check-config exits 2 and names every problem without a stack trace', () => {
-    const path = write('bad.yaml', configFor(5556).replace('issuer: http://127.0.0.1:5556/dex', 'issuer: not a url').replace('enablePasswordDB: true', 'enablePasswordDB: true\nunknownKey: 1'));
+    const path = write(
+      'bad.yaml',
+      configFor(5556)
+        .replace('issuer: http://127.0.0.1:5556/dex', 'issuer: not a url')
+        .replace('enablePasswordDB: true', 'enablePasswordDB: true\nunknownKey: 1'),
+    );
     const result = run(['check-config', path]);
     assert.equal(result.status, 2);
     assert.match(result.stderr, /^idport: invalid configuration \(2 problems\):/);
@@ -71,13 +80,25 @@ describe('idport CLI', () => {
   });
 
   it('check-config exits 2 for telemetry.enableProfiling: true, naming it', () => {
-    const result = run(['check-config', write('pprof.yaml', configFor(5556, 'telemetry:\n  http: 127.0.0.1:5558\n  enableProfiling: true\n'))]);
+    const result = run([
+      'check-config',
+      write('pprof.yaml', configFor(5556, 'telemetry:\n  http: 127.0.0.1:5558\n  enableProfiling: true\n')),
+    ]);
     assert.equal(result.status, 2);
-    assert.equal(result.stderr, `idport: invalid configuration (1 problem):\n  ${join(dir, 'pprof.yaml')}:18:3 telemetry.enableProfiling: not supported by idport yet\n`);
+    assert.equal(
+      result.stderr,
+      `idport: invalid configuration (1 problem):\n  ${join(dir, 'pprof.yaml')}:18:3 telemetry.enableProfiling: not supported by idport yet\n`,
+    );
   });
 
   it('check-config accepts frontend.dir and frontend.extra with a warning naming each', () => {
-    const result = run(['check-config', write('frontend.yaml', configFor(5556, 'frontend:\n  dir: /srv/dex/web\n  extra:\n    tos: https://example.com/tos\n'))]);
+    const result = run([
+      'check-config',
+      write(
+        'frontend.yaml',
+        configFor(5556, 'frontend:\n  dir: /srv/dex/web\n  extra:\n    tos: https://example.com/tos\n'),
+      ),
+    ]);
     assert.equal(result.status, 0, result.stderr);
     assert.equal(
       result.stderr,
@@ -114,7 +135,9 @@ describe('idport CLI', () => {
 
   it('serve answers health checks, logs JSON with request ids, and exits 0 on SIGTERM', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [...CLI, 'serve', write('serve.yaml', configFor(port))], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...CLI, 'serve', write('serve.yaml', configFor(port))], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let logs = '';
     child.stderr.on('data', (chunk: Buffer) => (logs += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -134,8 +157,14 @@ describe('idport CLI', () => {
       assert.ok(requestId);
       child.kill('SIGTERM');
       assert.equal(await exited, 0);
-      const lines = logs.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-      assert.ok(lines.some((line) => line.reqId === requestId), 'request lines carry the request id');
+      const lines = logs
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      assert.ok(
+        lines.some((line) => line.reqId === requestId),
+        'request lines carry the request id',
+      );
       assert.ok(lines.some((line) => line.msg === 'stopped'));
     } finally {
       child.kill('SIGKILL');
@@ -145,11 +174,16 @@ describe('idport CLI', () => {
   it('serve listens on web.http, web.https and telemetry.http, warns about frontend.dir, and stops all three on SIGTERM', async () => {
     const [http, https, telemetry] = [await freePort(), await freePort(), await freePort()];
     const { cert, key } = selfSigned(dir);
-    const yaml = configFor(http, `telemetry:\n  http: 127.0.0.1:${telemetry}\nfrontend:\n  dir: /srv/dex/web\n`).replace(
+    const yaml = configFor(
+      http,
+      `telemetry:\n  http: 127.0.0.1:${telemetry}\nfrontend:\n  dir: /srv/dex/web\n`,
+    ).replace(
       `  http: 127.0.0.1:${http}\n`,
       `  http: 127.0.0.1:${http}\n  https: 127.0.0.1:${https}\n  tlsCert: ${cert}\n  tlsKey: ${key}\n`,
     );
-    const child = spawn(process.execPath, [...CLI, 'serve', write('both.yaml', yaml)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...CLI, 'serve', write('both.yaml', yaml)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let logs = '';
     child.stderr.on('data', (chunk: Buffer) => (logs += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -165,7 +199,11 @@ describe('idport CLI', () => {
       const secure = await httpsGet(`https://127.0.0.1:${https}/dex/healthz/ready`, readFileSync(cert));
       assert.deepEqual({ status: secure.status, subject: secure.subject }, { status: 200, subject: 'idport test' });
       assert.equal((await fetch(`http://127.0.0.1:${http}/metrics`)).status, 404, 'no metrics on the web listener');
-      const lines = () => logs.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      const lines = () =>
+        logs
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as Record<string, unknown>);
       const listening = lines().find((line) => line.msg === 'idport listening');
       assert.deepEqual(
         { https: listening?.https, http: listening?.http, telemetry: listening?.telemetry },
@@ -178,7 +216,9 @@ describe('idport CLI', () => {
       assert.equal(await exited, 0);
       for (const url of [`http://127.0.0.1:${http}/dex/healthz/live`, `http://127.0.0.1:${telemetry}/healthz/live`])
         await assert.rejects(fetch(url), { message: 'fetch failed' }, url);
-      await assert.rejects(httpsGet(`https://127.0.0.1:${https}/dex/healthz/live`, readFileSync(cert)), { code: 'ECONNREFUSED' });
+      await assert.rejects(httpsGet(`https://127.0.0.1:${https}/dex/healthz/live`, readFileSync(cert)), {
+        code: 'ECONNREFUSED',
+      });
       assert.ok(lines().some((line) => line.msg === 'stopped'));
     } finally {
       child.kill('SIGKILL');

@@ -18,7 +18,11 @@ describe('web.http and web.https', () => {
   before(async () => {
     const { cert, key } = selfSigned(dir);
     ca = readFileSync(cert);
-    idport = await start(configYaml(`web:\n  http: 127.0.0.1:0\n  https: 127.0.0.1:0\n  tlsCert: ${cert}\n  tlsKey: ${key}\n  tlsMinVersion: "1.2"\n`));
+    idport = await start(
+      configYaml(
+        `web:\n  http: 127.0.0.1:0\n  https: 127.0.0.1:0\n  tlsCert: ${cert}\n  tlsKey: ${key}\n  tlsMinVersion: "1.2"\n`,
+      ),
+    );
   });
   after(() => idport.close());
 
@@ -46,15 +50,28 @@ describe('web.http and web.https', () => {
     // One app behind both sockets: a guesser gets no second budget by switching listener.
     const browser = new Browser();
     const form = await passwordForm(browser, `http://${idport.addresses.http ?? ''}`);
-    for (let i = 0; i < PASSWORD_ATTEMPTS_PER_MINUTE; i++) assert.equal((await browser.request(form.action, { form: { ...form.fields, login: EMAIL, password: 'wrong' } })).status, 401);
+    for (let i = 0; i < PASSWORD_ATTEMPTS_PER_MINUTE; i++)
+      assert.equal(
+        (await browser.request(form.action, { form: { ...form.fields, login: EMAIL, password: 'wrong' } })).status,
+        401,
+      );
     const viaTls = await new Promise<number>((resolve, reject) => {
       const body = new URLSearchParams({ ...form.fields, login: EMAIL, password: 'wrong' }).toString();
       const url = new URL(form.action);
-      const req = request(`https://${idport.addresses.https ?? ''}${url.pathname}${url.search}`, {
-        method: 'POST', ca, headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `idport_browser=${browser.cookie('idport_browser') ?? ''}` },
-      }, (res) => {
-        res.resume().on('end', () => resolve(res.statusCode ?? 0));
-      });
+      const req = request(
+        `https://${idport.addresses.https ?? ''}${url.pathname}${url.search}`,
+        {
+          method: 'POST',
+          ca,
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            cookie: `idport_browser=${browser.cookie('idport_browser') ?? ''}`,
+          },
+        },
+        (res) => {
+          res.resume().on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
       req.on('error', reject).end(body);
     });
     assert.equal(viaTls, 429);
@@ -64,12 +81,16 @@ describe('web.http and web.https', () => {
 describe('closing with both listeners', () => {
   it('stops both', async () => {
     const { cert, key } = selfSigned(mkdtempSync(join(dir, 'close-')));
-    const idport = await start(configYaml(`web:\n  http: 127.0.0.1:0\n  https: 127.0.0.1:0\n  tlsCert: ${cert}\n  tlsKey: ${key}\n`));
+    const idport = await start(
+      configYaml(`web:\n  http: 127.0.0.1:0\n  https: 127.0.0.1:0\n  tlsCert: ${cert}\n  tlsKey: ${key}\n`),
+    );
     const ca = readFileSync(cert);
     assert.equal((await fetch(`http://${idport.addresses.http ?? ''}/dex/healthz/live`)).status, 200);
     assert.equal((await httpsGet(`https://${idport.addresses.https ?? ''}/dex/healthz/live`, ca)).status, 200);
     await idport.close();
     await assert.rejects(fetch(`http://${idport.addresses.http ?? ''}/dex/healthz/live`), { message: 'fetch failed' });
-    await assert.rejects(httpsGet(`https://${idport.addresses.https ?? ''}/dex/healthz/live`, ca), { code: 'ECONNREFUSED' });
+    await assert.rejects(httpsGet(`https://${idport.addresses.https ?? ''}/dex/healthz/live`, ca), {
+      code: 'ECONNREFUSED',
+    });
   });
 });

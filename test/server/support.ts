@@ -23,7 +23,10 @@ export const EMAIL = 'admin@example.com';
 export const PASSWORD = 'password';
 
 /** A config with one client and one static password; `web` and `extra` are spliced in as YAML. */
-export const configYaml = (web = 'web:\n  http: 127.0.0.1:0\n', extra = ''): string => `issuer: http://127.0.0.1:5556/dex
+export const configYaml = (
+  web = 'web:\n  http: 127.0.0.1:0\n',
+  extra = '',
+): string => `issuer: http://127.0.0.1:5556/dex
 storage:
   type: memory
 ${web}staticClients:
@@ -64,7 +67,11 @@ export const start = async (yaml: string): Promise<Started> => {
     server,
     addresses,
     origin: addresses.http !== undefined ? `http://${addresses.http}` : `https://${addresses.https ?? ''}`,
-    logs: () => written.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, unknown>),
+    logs: () =>
+      written
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
     close: () => server.close(),
   };
 };
@@ -86,7 +93,9 @@ export const loginAndRedeem = async (origin: string, wrongAttempts = 0): Promise
   const browser = new Browser();
   const form = await passwordForm(browser, origin);
   for (let i = 0; i < wrongAttempts; i++) {
-    const wrong = await browser.request(form.action, { form: { ...form.fields, login: EMAIL, password: `wrong-${i}` } });
+    const wrong = await browser.request(form.action, {
+      form: { ...form.fields, login: EMAIL, password: `wrong-${i}` },
+    });
     assert.equal(wrong.status, 401);
   }
   let step = await browser.submit(form, { login: EMAIL, password: PASSWORD }, REDIRECT);
@@ -100,7 +109,10 @@ export const loginAndRedeem = async (origin: string, wrongAttempts = 0): Promise
   assert.ok(code);
   const response = await fetch(`${origin}/dex/token`, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT }).toString(),
   });
   assert.equal(response.status, 200);
@@ -111,9 +123,27 @@ export const loginAndRedeem = async (origin: string, wrongAttempts = 0): Promise
 export const selfSigned = (where: string): { cert: string; key: string } => {
   const cert = join(where, 'tls.crt');
   const key = join(where, 'tls.key');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=idport test', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert,
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=idport test',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
   return { cert, key };
 };
 
@@ -123,7 +153,10 @@ export const httpsGet = (url: string, ca: Buffer): Promise<{ status: number; bod
     const req = request(url, { ca }, (res) => {
       const subject = String((res.socket as TLSSocket).getPeerCertificate().subject.CN);
       let body = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ status: res.statusCode ?? 0, body, subject }));
+      res
+        .setEncoding('utf8')
+        .on('data', (chunk: string) => (body += chunk))
+        .on('end', () => resolve({ status: res.statusCode ?? 0, body, subject }));
     });
     req.on('error', reject).end();
   });

@@ -45,11 +45,26 @@ describe('telemetry listener', () => {
       'idport_tokens_issued_total{grant_type="authorization_code"} 1',
       'idport_password_login_failures_total{connector="local"} 1',
     ])
-      assert.ok(lines.includes(line), `missing ${line}\n${lines.filter((l) => !/^(process|nodejs)_/.test(l)).join('\n')}`);
-    assert.ok(lines.some((line) => line.startsWith('process_cpu_user_seconds_total ')), 'Node process metrics');
-    assert.ok(lines.some((line) => line.startsWith('nodejs_heap_size_used_bytes ')), 'Node heap metrics');
-    const handlers = new Set(lines.flatMap((line) => [.../handler="([^"]*)"/.exec(line)?.slice(1) ?? []]));
-    assert.deepEqual([...handlers].sort(), ['/approval', '/auth', '/auth/{connector}', '/auth/{connector}/login', '/token']);
+      assert.ok(
+        lines.includes(line),
+        `missing ${line}\n${lines.filter((l) => !/^(process|nodejs)_/.test(l)).join('\n')}`,
+      );
+    assert.ok(
+      lines.some((line) => line.startsWith('process_cpu_user_seconds_total ')),
+      'Node process metrics',
+    );
+    assert.ok(
+      lines.some((line) => line.startsWith('nodejs_heap_size_used_bytes ')),
+      'Node heap metrics',
+    );
+    const handlers = new Set(lines.flatMap((line) => [...(/handler="([^"]*)"/.exec(line)?.slice(1) ?? [])]));
+    assert.deepEqual([...handlers].sort(), [
+      '/approval',
+      '/auth',
+      '/auth/{connector}',
+      '/auth/{connector}/login',
+      '/token',
+    ]);
   });
 
   it('answers the health checks', async () => {
@@ -58,7 +73,10 @@ describe('telemetry listener', () => {
       assert.equal(response.status, 200, path);
       assert.equal(response.headers.get('cache-control'), 'no-store');
     }
-    assert.deepEqual(await (await fetch(`${telemetry}/healthz/ready`)).json(), { status: 'ok', checks: { storage: 'ok' } });
+    assert.deepEqual(await (await fetch(`${telemetry}/healthz/ready`)).json(), {
+      status: 'ok',
+      checks: { storage: 'ok' },
+    });
     assert.deepEqual(await (await fetch(`${telemetry}/healthz/live`)).json(), { status: 'ok' });
   });
 

@@ -25,7 +25,11 @@ describe('web.headers', () => {
   after(() => idport.close());
 
   const assertConfigured = (headers: Headers, what: string): void => {
-    assert.equal(headers.get('content-security-policy'), "default-src 'none'; frame-ancestors https://portal.example.com", what);
+    assert.equal(
+      headers.get('content-security-policy'),
+      "default-src 'none'; frame-ancestors https://portal.example.com",
+      what,
+    );
     assert.equal(headers.get('x-frame-options'), 'SAMEORIGIN', what);
     assert.equal(headers.get('strict-transport-security'), 'max-age=31536000', what);
   };
@@ -34,7 +38,11 @@ describe('web.headers', () => {
     const discovery = await fetch(`${idport.origin}/dex/.well-known/openid-configuration`);
     assert.equal(discovery.status, 200);
     assertConfigured(discovery.headers, 'discovery');
-    const token = await fetch(`${idport.origin}/dex/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=nope' });
+    const token = await fetch(`${idport.origin}/dex/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=nope',
+    });
     assert.equal(token.status, 401);
     assert.equal(token.headers.get('cache-control'), 'no-store');
     assertConfigured(token.headers, '/token error');
@@ -43,7 +51,7 @@ describe('web.headers', () => {
     assertConfigured(missing.headers, '404');
   });
 
-  it('replace a page\'s own header of the same name and leave its others', async () => {
+  it("replace a page's own header of the same name and leave its others", async () => {
     const browser = new Browser();
     await passwordForm(browser, idport.origin);
     const page = await browser.request(`${idport.origin}/dex/auth/local/login?state=unknown`);
@@ -54,7 +62,10 @@ describe('web.headers', () => {
   });
 
   it('are on redirects', async () => {
-    const response = await fetch(`${idport.origin}/dex/auth?client_id=example-app&response_type=code&scope=openid&redirect_uri=${encodeURIComponent('http://127.0.0.1:5555/callback')}`, { redirect: 'manual' });
+    const response = await fetch(
+      `${idport.origin}/dex/auth?client_id=example-app&response_type=code&scope=openid&redirect_uri=${encodeURIComponent('http://127.0.0.1:5555/callback')}`,
+      { redirect: 'manual' },
+    );
     assert.equal(response.status, 303);
     assertConfigured(response.headers, 'redirect');
   });
@@ -70,7 +81,11 @@ describe('web.allowedHeaders', () => {
   it('are allowed in the CORS preflight beside Authorization and Content-Type, without repeats', async () => {
     const response = await fetch(`${idport.origin}/dex/token`, {
       method: 'OPTIONS',
-      headers: { origin: 'https://spa.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-requested-with' },
+      headers: {
+        origin: 'https://spa.example.com',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'x-requested-with',
+      },
     });
     assert.equal(response.status, 204);
     assert.equal(response.headers.get('access-control-allow-origin'), 'https://spa.example.com');
@@ -79,7 +94,10 @@ describe('web.allowedHeaders', () => {
   });
 
   it('are not offered to an origin that is not allowed', async () => {
-    const response = await fetch(`${idport.origin}/dex/token`, { method: 'OPTIONS', headers: { origin: 'https://evil.example.com', 'access-control-request-method': 'POST' } });
+    const response = await fetch(`${idport.origin}/dex/token`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example.com', 'access-control-request-method': 'POST' },
+    });
     assert.equal(response.headers.get('access-control-allow-headers'), null);
     assert.equal(response.headers.get('access-control-allow-origin'), null);
   });
@@ -97,8 +115,15 @@ describe('client IP reader', () => {
   });
 
   it('is the rightmost untrusted address of the list when the peer is a trusted proxy', () => {
-    assert.equal(forwardedFor(raw('10.0.0.1', { 'x-forwarded-for': '198.51.100.9, 203.0.113.1, 10.0.0.2' })), '203.0.113.1');
-    assert.equal(forwardedFor(raw('::ffff:10.0.0.1', { 'x-forwarded-for': '203.0.113.1' })), '203.0.113.1', 'an IPv4-mapped peer');
+    assert.equal(
+      forwardedFor(raw('10.0.0.1', { 'x-forwarded-for': '198.51.100.9, 203.0.113.1, 10.0.0.2' })),
+      '203.0.113.1',
+    );
+    assert.equal(
+      forwardedFor(raw('::ffff:10.0.0.1', { 'x-forwarded-for': '203.0.113.1' })),
+      '203.0.113.1',
+      'an IPv4-mapped peer',
+    );
     assert.equal(forwardedFor(raw('fd00::1', { 'x-forwarded-for': '2001:db8::5' })), '2001:db8::5');
   });
 
@@ -121,18 +146,30 @@ describe('client IP reader', () => {
 
   it('reads the configured header and no other', () => {
     const realIp = clientIpReader({ header: 'X-Real-IP', trustedProxies: ['10.0.0.0/8'] });
-    assert.equal(realIp(raw('10.0.0.1', { 'x-real-ip': '203.0.113.1', 'x-forwarded-for': '198.51.100.9' })), '203.0.113.1');
+    assert.equal(
+      realIp(raw('10.0.0.1', { 'x-real-ip': '203.0.113.1', 'x-forwarded-for': '198.51.100.9' })),
+      '203.0.113.1',
+    );
     assert.equal(realIp(raw('10.0.0.1', { 'x-forwarded-for': '198.51.100.9' })), '10.0.0.1');
   });
 });
 
 describe('web.clientRemoteIP over HTTP', () => {
   /** Spends the password budget of client IP `first` (sent in X-Real-IP), then tries once more from it and from `next`. */
-  const exhaustThenTry = async (idport: Started, first: string, next: string): Promise<{ first: number; next: number }> => {
+  const exhaustThenTry = async (
+    idport: Started,
+    first: string,
+    next: string,
+  ): Promise<{ first: number; next: number }> => {
     const browser = new Browser();
     const form = await passwordForm(browser, idport.origin);
     const attempt = async (ip: string): Promise<number> =>
-      (await browser.request(form.action, { form: { ...form.fields, login: EMAIL, password: 'wrong' }, headers: { 'x-real-ip': ip } })).status;
+      (
+        await browser.request(form.action, {
+          form: { ...form.fields, login: EMAIL, password: 'wrong' },
+          headers: { 'x-real-ip': ip },
+        })
+      ).status;
     for (let i = 0; i < PASSWORD_ATTEMPTS_PER_MINUTE; i++) assert.equal(await attempt(first), 401, `attempt ${i + 1}`);
     return { first: await attempt(first), next: await attempt(next) };
   };
@@ -142,13 +179,22 @@ describe('web.clientRemoteIP over HTTP', () => {
     new Set(
       idport
         .logs()
-        .map((line) => ({ msg: line.msg, req: line.req as { method?: unknown; url?: unknown; remoteAddress?: unknown } | undefined }))
-        .filter(({ msg, req }) => msg === 'incoming request' && req?.method === 'POST' && /\/login\?/.test(String(req.url)))
+        .map((line) => ({
+          msg: line.msg,
+          req: line.req as { method?: unknown; url?: unknown; remoteAddress?: unknown } | undefined,
+        }))
+        .filter(
+          ({ msg, req }) => msg === 'incoming request' && req?.method === 'POST' && /\/login\?/.test(String(req.url)),
+        )
         .map(({ req }) => req?.remoteAddress),
     );
 
   it('limits and logs by the header from a trusted proxy', async () => {
-    const idport = await start(configYaml('web:\n  http: 127.0.0.1:0\n  clientRemoteIP:\n    header: X-Real-IP\n    trustedProxies: [127.0.0.0/8]\n'));
+    const idport = await start(
+      configYaml(
+        'web:\n  http: 127.0.0.1:0\n  clientRemoteIP:\n    header: X-Real-IP\n    trustedProxies: [127.0.0.0/8]\n',
+      ),
+    );
     try {
       assert.deepEqual(await exhaustThenTry(idport, '203.0.113.1', '203.0.113.2'), { first: 429, next: 401 });
       assert.deepEqual(loggedAddresses(idport), new Set(['203.0.113.1', '203.0.113.2']));
@@ -158,7 +204,11 @@ describe('web.clientRemoteIP over HTTP', () => {
   });
 
   it('ignores the header from a peer that is not a trusted proxy', async () => {
-    const idport = await start(configYaml('web:\n  http: 127.0.0.1:0\n  clientRemoteIP:\n    header: X-Real-IP\n    trustedProxies: [10.0.0.0/8]\n'));
+    const idport = await start(
+      configYaml(
+        'web:\n  http: 127.0.0.1:0\n  clientRemoteIP:\n    header: X-Real-IP\n    trustedProxies: [10.0.0.0/8]\n',
+      ),
+    );
     try {
       assert.deepEqual(await exhaustThenTry(idport, '203.0.113.1', '203.0.113.2'), { first: 429, next: 429 });
       assert.deepEqual(loggedAddresses(idport), new Set(['127.0.0.1']));

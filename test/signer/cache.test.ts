@@ -118,7 +118,11 @@ describe('rotation timer', () => {
     t.mock.timers.enable({ apis: ['setInterval'] });
     const signer = createSigner(signerOptions());
     let finish: (rotated: boolean) => void = () => {};
-    const rotateIfDue = t.mock.method(signer, 'rotateIfDue', () => new Promise<boolean>((resolve) => (finish = resolve)));
+    const rotateIfDue = t.mock.method(
+      signer,
+      'rotateIfDue',
+      () => new Promise<boolean>((resolve) => (finish = resolve)),
+    );
     signer.startRotation(1000);
     t.mock.timers.tick(1000);
     t.mock.timers.tick(1000);
@@ -149,4 +153,3 @@ describe('rotation timer', () => {
     assert.equal(entry.msg, 'signing key rotation failed');
   });
 });
-

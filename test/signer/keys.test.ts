@@ -101,7 +101,9 @@ describe('signing keys', () => {
         assert.equal(key.use, 'sig');
         assert.equal(key.kid, (await storage.getKeys())?.signingKeyPub.kid);
         for (const member of PRIVATE_MEMBERS) assert.equal(member in key, false, `${member} must not be published`);
-        const expected = { RS256: ['e', 'kty', 'n'], ES256: ['crv', 'kty', 'x', 'y'], EdDSA: ['crv', 'kty', 'x'] }[algorithm];
+        const expected = { RS256: ['e', 'kty', 'n'], ES256: ['crv', 'kty', 'x', 'y'], EdDSA: ['crv', 'kty', 'x'] }[
+          algorithm
+        ];
         assert.deepEqual(Object.keys(key).sort(), [...expected, 'alg', 'kid', 'use'].sort());
         if (algorithm === 'EdDSA') assert.equal(key.crv, 'Ed25519');
         if (algorithm === 'ES256') assert.equal(key.crv, 'P-256');

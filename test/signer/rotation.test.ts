@@ -59,7 +59,10 @@ async function simulateDay(idTokenTtlMs: number, algorithm: SigningAlgorithm): P
           await b.verify(early.token, { ignoreExpiry: true });
         } else {
           for (const options of [{}, { ignoreExpiry: true }]) {
-            await assert.rejects(b.verify(early.token, options), { name: 'TokenVerificationError', reason: 'unknown_key' });
+            await assert.rejects(b.verify(early.token, options), {
+              name: 'TokenVerificationError',
+              reason: 'unknown_key',
+            });
           }
         }
       }
@@ -74,7 +77,10 @@ async function simulateDay(idTokenTtlMs: number, algorithm: SigningAlgorithm): P
   assert.deepEqual(stored?.nextRotation, new Date(start + 30 * HOUR));
   // Both replicas sign with the newest key.
   for (const signer of [a, b]) {
-    assert.equal(decodeProtectedHeader(await signer.sign(idTokenClaims(clock, idTokenTtlMs))).kid, stored?.signingKeyPub.kid);
+    assert.equal(
+      decodeProtectedHeader(await signer.sign(idTokenClaims(clock, idTokenTtlMs))).kid,
+      stored?.signingKeyPub.kid,
+    );
   }
 }
 

@@ -23,7 +23,11 @@ export function signerOptions(overrides: Partial<SignerOptions> = {}): SignerOpt
 }
 
 /** A signer on fresh memory storage, with its clock and storage for the test to drive. */
-export function newSigner(overrides: Partial<SignerOptions> = {}): { signer: Signer; clock: ManualClock; storage: Storage } {
+export function newSigner(overrides: Partial<SignerOptions> = {}): {
+  signer: Signer;
+  clock: ManualClock;
+  storage: Storage;
+} {
   const clock = overrides.clock instanceof ManualClock ? overrides.clock : new ManualClock();
   const storage = overrides.storage ?? openMemory();
   return { signer: createSigner(signerOptions({ ...overrides, clock, storage })), clock, storage };

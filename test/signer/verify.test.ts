@@ -126,7 +126,9 @@ describe('verify', () => {
     const es = createSigner(signerOptions({ storage, clock, algorithm: 'ES256' }));
     await es.ensureKeys();
     const { privateKey } = await generateKeyPair('ES256');
-    const mixed = await new SignJWT(idTokenClaims(clock)).setProtectedHeader({ alg: 'ES256', kid: rsKid }).sign(privateKey);
+    const mixed = await new SignJWT(idTokenClaims(clock))
+      .setProtectedHeader({ alg: 'ES256', kid: rsKid })
+      .sign(privateKey);
     await assert.rejects(es.verify(mixed), {
       name: 'TokenVerificationError',
       reason: 'algorithm_not_allowed',
@@ -137,7 +139,9 @@ describe('verify', () => {
   it('rejects a token with an unknown kid or none', async () => {
     const { signer, clock } = await setup('ES256');
     const { privateKey } = await generateKeyPair('ES256');
-    const unknown = await new SignJWT(idTokenClaims(clock)).setProtectedHeader({ alg: 'ES256', kid: 'nope' }).sign(privateKey);
+    const unknown = await new SignJWT(idTokenClaims(clock))
+      .setProtectedHeader({ alg: 'ES256', kid: 'nope' })
+      .sign(privateKey);
     await assert.rejects(signer.verify(unknown), {
       name: 'TokenVerificationError',
       reason: 'unknown_key',

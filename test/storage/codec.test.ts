@@ -36,7 +36,8 @@ describe('storage codec', () => {
   });
 
   it('refuses values JSON would silently change, naming where they are but not what they hold', () => {
-    const refuse = (value: unknown, message: string): void => assert.throws(() => toJsonValue(value), { name: 'CodecError', message });
+    const refuse = (value: unknown, message: string): void =>
+      assert.throws(() => toJsonValue(value), { name: 'CodecError', message });
     refuse({ n: Number.NaN }, 'cannot store a non-finite number at $.n');
     refuse({ list: [1, undefined] }, 'cannot store undefined at $.list[1]');
     refuse({ at: new Date(Number.NaN) }, 'cannot store an invalid Date at $.at');

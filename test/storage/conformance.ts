@@ -47,7 +47,13 @@ export function runStorageConformance(
       table: (s) => s.authRequests,
       make: (n) => fx.authRequest(n),
       keyOf: byId,
-      change: (v) => ({ ...v, loggedIn: false, scopes: ['openid'], expiry: fx.at(1), connectorData: new Uint8Array([7]) }),
+      change: (v) => ({
+        ...v,
+        loggedIn: false,
+        scopes: ['openid'],
+        expiry: fx.at(1),
+        connectorData: new Uint8Array([7]),
+      }),
       rekey: idSuffix,
       order: byId,
     });
@@ -65,7 +71,13 @@ export function runStorageConformance(
       table: (s) => s.refreshTokens,
       make: (n) => fx.refreshToken(n),
       keyOf: byId,
-      change: (v) => ({ ...v, generation: v.generation + 1, previousHash: v.currentHash, currentHash: 'next', lastUsed: fx.at(42) }),
+      change: (v) => ({
+        ...v,
+        generation: v.generation + 1,
+        previousHash: v.currentHash,
+        currentHash: 'next',
+        lastUsed: fx.at(42),
+      }),
       rekey: idSuffix,
       order: byId,
     });
@@ -74,7 +86,10 @@ export function runStorageConformance(
       table: (s) => s.offlineSessions,
       make: (n) => fx.offlineSession(n),
       keyOf: (v) => ({ userId: v.userId, connectorId: v.connectorId }),
-      change: (v) => ({ ...v, refresh: { solo: { id: 'refresh-token-solo', clientId: 'solo', createdAt: fx.at(1), lastUsed: fx.at(2) } } }),
+      change: (v) => ({
+        ...v,
+        refresh: { solo: { id: 'refresh-token-solo', clientId: 'solo', createdAt: fx.at(1), lastUsed: fx.at(2) } },
+      }),
       rekey: (v) => ({ ...v, connectorId: `${v.connectorId}-moved` }),
       order: (v) => `${v.userId}\u0000${v.connectorId}`,
     });
@@ -128,7 +143,12 @@ export function runStorageConformance(
       table: (s) => s.sessions,
       make: (n) => fx.session(n),
       keyOf: byId,
-      change: (v) => ({ ...v, lastUsed: fx.at(99), consents: { ...v.consents, other: ['openid', 'groups'] }, clients: [...v.clients, 'other'] }),
+      change: (v) => ({
+        ...v,
+        lastUsed: fx.at(99),
+        consents: { ...v.consents, other: ['openid', 'groups'] },
+        clients: [...v.clients, 'other'],
+      }),
       rekey: idSuffix,
       order: byId,
     });
@@ -158,12 +178,23 @@ export function runStorageConformance(
         await storage().authRequests.create({ ...fx.authRequest(1), connectorState: new Uint8Array(0) });
         const got = await storage().authRequests.get('auth-request-1');
         assert.ok(got?.connectorData instanceof Uint8Array && got.connectorState instanceof Uint8Array);
-        assert.deepEqual([...got.connectorData], Array.from({ length: 256 }, (_, i) => (i + 1) % 256));
+        assert.deepEqual(
+          [...got.connectorData],
+          Array.from({ length: 256 }, (_, i) => (i + 1) % 256),
+        );
         assert.equal(got.connectorState.length, 0);
       });
 
       it('reads back optional fields that were left out as absent', async () => {
-        const { claims: _c, connectorData: _d, connectorState: _s, authTime: _t, sessionId: _i, maxAge: _m, ...minimal } = fx.authRequest(1);
+        const {
+          claims: _c,
+          connectorData: _d,
+          connectorState: _s,
+          authTime: _t,
+          sessionId: _i,
+          maxAge: _m,
+          ...minimal
+        } = fx.authRequest(1);
         await storage().authRequests.create(minimal);
         const got = await storage().authRequests.get('auth-request-1');
         assert.deepEqual(got, minimal);
@@ -196,7 +227,10 @@ export function runStorageConformance(
       it('keeps offline sessions of the same user on different connectors apart', async () => {
         await storage().offlineSessions.create(fx.offlineSession(1, 'github'));
         await storage().offlineSessions.create(fx.offlineSession(1, 'ldap'));
-        assert.deepEqual(await storage().offlineSessions.get({ userId: 'user-1', connectorId: 'ldap' }), fx.offlineSession(1, 'ldap'));
+        assert.deepEqual(
+          await storage().offlineSessions.get({ userId: 'user-1', connectorId: 'ldap' }),
+          fx.offlineSession(1, 'ldap'),
+        );
         await storage().offlineSessions.delete({ userId: 'user-1', connectorId: 'github' });
         assert.deepEqual(await storage().offlineSessions.list(), [fx.offlineSession(1, 'ldap')]);
       });
@@ -220,7 +254,11 @@ export function runStorageConformance(
 
       it('rejects a password whose email differs only in case with AlreadyExistsError', async () => {
         await storage().passwords.create(fx.password(1, 'Foo@Example.com'));
-        await assertRejectsWith(storage().passwords.create(fx.password(2, 'foo@example.com')), AlreadyExistsError, 'password already exists');
+        await assertRejectsWith(
+          storage().passwords.create(fx.password(2, 'foo@example.com')),
+          AlreadyExistsError,
+          'password already exists',
+        );
         assert.deepEqual(await storage().passwords.list(), [fx.password(1, 'Foo@Example.com')]);
       });
 
@@ -237,7 +275,9 @@ export function runStorageConformance(
       it('applies 100 parallel updates of one refresh token without losing any', async () => {
         await storage().refreshTokens.create(fx.refreshToken(1));
         const results = await Promise.all(
-          Array.from({ length: 100 }, () => storage().refreshTokens.update('refresh-token-1', (old) => ({ ...old, generation: old.generation + 1 }))),
+          Array.from({ length: 100 }, () =>
+            storage().refreshTokens.update('refresh-token-1', (old) => ({ ...old, generation: old.generation + 1 })),
+          ),
         );
         // Each update saw the previous one's result, so every generation was handed out exactly once.
         assert.deepEqual(
@@ -250,7 +290,9 @@ export function runStorageConformance(
       it('applies 100 parallel updateKeys without losing any', async () => {
         const retire = (old: Keys | undefined, kid: string): Keys =>
           fx.keys('current', [...(old?.verificationKeys ?? []).map((k) => String(k.publicKey.kid)), kid]);
-        const results = await Promise.all(Array.from({ length: 100 }, (_, i) => storage().updateKeys((old) => retire(old, `kid-${i}`))));
+        const results = await Promise.all(
+          Array.from({ length: 100 }, (_, i) => storage().updateKeys((old) => retire(old, `kid-${i}`))),
+        );
         assert.deepEqual(
           results.map((r) => r.verificationKeys.length).sort((a, b) => a - b),
           Array.from({ length: 100 }, (_, i) => i + 1),
@@ -322,12 +364,24 @@ export function runStorageConformance(
         await s.offlineSessions.create(fx.offlineSession(1));
         await s.updateKeys(() => fx.keys('current', ['retired']));
 
-        assert.deepEqual(await s.garbageCollect(now), { authRequests: 1, authCodes: 1, refreshTokens: 1, deviceRequests: 1, deviceTokens: 1, sessions: 1 });
+        assert.deepEqual(await s.garbageCollect(now), {
+          authRequests: 1,
+          authCodes: 1,
+          refreshTokens: 1,
+          deviceRequests: 1,
+          deviceTokens: 1,
+          sessions: 1,
+        });
 
-        const ids = async <T>(rows: Promise<T[]>, keyOf: (v: T) => string): Promise<string[]> => (await rows).map(keyOf).sort();
+        const ids = async <T>(rows: Promise<T[]>, keyOf: (v: T) => string): Promise<string[]> =>
+          (await rows).map(keyOf).sort();
         assert.deepEqual(await ids(s.authRequests.list(), byId), ['auth-request-2', 'auth-request-3']);
         assert.deepEqual(await ids(s.authCodes.list(), byId), ['auth-code-2', 'auth-code-3']);
-        assert.deepEqual(await ids(s.refreshTokens.list(), byId), ['refresh-token-2', 'refresh-token-3', 'refresh-token-4']);
+        assert.deepEqual(await ids(s.refreshTokens.list(), byId), [
+          'refresh-token-2',
+          'refresh-token-3',
+          'refresh-token-4',
+        ]);
         assert.deepEqual(await ids(s.deviceRequests.list(), (d) => d.userCode), ['USER-2', 'USER-3']);
         assert.deepEqual(await ids(s.deviceTokens.list(), (d) => d.deviceCode), ['device-code-2', 'device-code-3']);
         assert.deepEqual(await ids(s.sessions.list(), byId), ['session-2', 'session-3']);
@@ -337,7 +391,14 @@ export function runStorageConformance(
         assert.deepEqual(await s.offlineSessions.list(), [fx.offlineSession(1)]);
         assert.deepEqual(await s.getKeys(), fx.keys('current', ['retired']));
 
-        assert.deepEqual(await s.garbageCollect(now), { authRequests: 0, authCodes: 0, refreshTokens: 0, deviceRequests: 0, deviceTokens: 0, sessions: 0 });
+        assert.deepEqual(await s.garbageCollect(now), {
+          authRequests: 0,
+          authCodes: 0,
+          refreshTokens: 0,
+          deviceRequests: 0,
+          deviceTokens: 0,
+          sessions: 0,
+        });
       });
 
       it('garbage-collects a row whose expiry was moved into the past by an update', async () => {

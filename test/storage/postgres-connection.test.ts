@@ -20,8 +20,16 @@ const keyFile = pem('client.key', 'KEY PEM');
 describe('postgres connection settings', () => {
   it("maps Dex's keys and defaults onto the pool, with every wait bounded", () => {
     const { pool, target } = connectionSettings({
-      host: 'db.internal', port: 5433, database: 'idport', user: 'idport', password: 'pw',
-      connectionTimeout: 0, maxOpenConns: 10, maxIdleConns: 3, connMaxLifetime: 600, ssl: { mode: 'disable' },
+      host: 'db.internal',
+      port: 5433,
+      database: 'idport',
+      user: 'idport',
+      password: 'pw',
+      connectionTimeout: 0,
+      maxOpenConns: 10,
+      maxIdleConns: 3,
+      connMaxLifetime: 600,
+      ssl: { mode: 'disable' },
     });
     assert.equal(target, 'db.internal:5433/idport');
     assert.equal(pool.host, 'db.internal');
@@ -38,7 +46,12 @@ describe('postgres connection settings', () => {
   });
 
   it('takes connectionTimeout in seconds and the statement timeout from the options', () => {
-    const { pool } = connectionSettings({ host: 'db', connectionTimeout: 2, statementTimeoutMs: 800, ssl: { mode: 'disable' } });
+    const { pool } = connectionSettings({
+      host: 'db',
+      connectionTimeout: 2,
+      statementTimeoutMs: 800,
+      ssl: { mode: 'disable' },
+    });
     assert.equal(pool.connectionTimeoutMillis, 2_000);
     assert.equal(pool.statement_timeout, 800);
     assert.equal(pool.query_timeout, 1_800);
@@ -56,18 +69,34 @@ describe('postgres connection settings', () => {
       [connectionSettings({ host: 'db.internal:6432', ssl: { mode: 'disable' } }).pool].map((p) => [p.host, p.port]),
       [['db.internal', 6432]],
     );
-    assert.deepEqual([connectionSettings({ host: '[::1]:6432', ssl: { mode: 'disable' } }).pool].map((p) => [p.host, p.port]), [['::1', 6432]]);
-    assert.equal(connectionSettings({ host: '/var/run/postgresql', ssl: { mode: 'disable' } }).pool.host, '/var/run/postgresql');
+    assert.deepEqual(
+      [connectionSettings({ host: '[::1]:6432', ssl: { mode: 'disable' } }).pool].map((p) => [p.host, p.port]),
+      [['::1', 6432]],
+    );
+    assert.equal(
+      connectionSettings({ host: '/var/run/postgresql', ssl: { mode: 'disable' } }).pool.host,
+      '/var/run/postgresql',
+    );
     // As in Dex, a port in host wins over the port key.
-    assert.equal(connectionSettings({ host: 'db.internal:6432', port: 5432, ssl: { mode: 'disable' } }).pool.port, 6432);
+    assert.equal(
+      connectionSettings({ host: 'db.internal:6432', port: 5432, ssl: { mode: 'disable' } }).pool.port,
+      6432,
+    );
     assert.equal(connectionSettings({ host: 'db.internal', port: 5433, ssl: { mode: 'disable' } }).pool.port, 5433);
   });
 
   it('puts the schema into search_path, keeping options already in the url', () => {
-    const withSchema = connectionSettings({ url: 'postgres://u@db/idport?options=-c%20work_mem%3D8MB', schema: 'tenant_a', ssl: { mode: 'disable' } });
+    const withSchema = connectionSettings({
+      url: 'postgres://u@db/idport?options=-c%20work_mem%3D8MB',
+      schema: 'tenant_a',
+      ssl: { mode: 'disable' },
+    });
     assert.equal(withSchema.pool.options, '-c work_mem=8MB -c search_path=tenant_a');
     assert.equal(withSchema.pool.connectionString, 'postgres://u@db/idport');
-    assert.throws(() => connectionSettings({ url: 'postgres://db/x', schema: 'Robert"); DROP', ssl: { mode: 'disable' } }), PostgresConfigError);
+    assert.throws(
+      () => connectionSettings({ url: 'postgres://db/x', schema: 'Robert"); DROP', ssl: { mode: 'disable' } }),
+      PostgresConfigError,
+    );
   });
 
   it('reads sslmode and certificate files from the url, overriding the ssl block, and strips them for the driver', () => {
@@ -96,7 +125,10 @@ describe('postgres connection settings', () => {
     assert.equal(typeof requireWithCa.checkServerIdentity, 'function');
     const verifyCa = tlsOptionsOf({ mode: 'verify-ca', caFile, certFile, keyFile });
     assert.ok(verifyCa !== false);
-    assert.deepEqual([verifyCa.ca, verifyCa.cert, verifyCa.key, verifyCa.rejectUnauthorized], ['CA PEM', 'CERT PEM', 'KEY PEM', true]);
+    assert.deepEqual(
+      [verifyCa.ca, verifyCa.cert, verifyCa.key, verifyCa.rejectUnauthorized],
+      ['CA PEM', 'CERT PEM', 'KEY PEM', true],
+    );
     assert.equal(typeof verifyCa.checkServerIdentity, 'function');
     // verify-full leaves node's host name check in place.
     assert.deepEqual(tlsOptionsOf({ mode: 'verify-full', caFile }), { ca: 'CA PEM', rejectUnauthorized: true });
@@ -104,11 +136,16 @@ describe('postgres connection settings', () => {
   });
 
   it('refuses verify-ca without a CA file, and names an unreadable certificate file', () => {
-    assert.throws(() => tlsOptionsOf({ mode: 'verify-ca' }), { message: 'postgres: ssl mode verify-ca needs ssl.caFile (or use verify-full)' });
-    assert.throws(() => tlsOptionsOf({ mode: 'verify-full', keyFile: join(dir, 'missing.key') }), (err: unknown) => {
-      assert.ok(err instanceof PostgresConfigError);
-      assert.equal(err.message, `postgres: cannot read ssl.keyFile ${join(dir, 'missing.key')}`);
-      return true;
+    assert.throws(() => tlsOptionsOf({ mode: 'verify-ca' }), {
+      message: 'postgres: ssl mode verify-ca needs ssl.caFile (or use verify-full)',
     });
+    assert.throws(
+      () => tlsOptionsOf({ mode: 'verify-full', keyFile: join(dir, 'missing.key') }),
+      (err: unknown) => {
+        assert.ok(err instanceof PostgresConfigError);
+        assert.equal(err.message, `postgres: cannot read ssl.keyFile ${join(dir, 'missing.key')}`);
+        return true;
+      },
+    );
   });
 });

@@ -56,7 +56,14 @@ async function startTlsProxy(target: URL, pem: { key: string; cert: string; ca: 
         const session: Session = { tls: true };
         sessions.push(session);
         socket.write('S');
-        const secure = new TLSSocket(socket, { isServer: true, key: pem.key, cert: pem.cert, ca: pem.ca, requestCert: true, rejectUnauthorized: false });
+        const secure = new TLSSocket(socket, {
+          isServer: true,
+          key: pem.key,
+          cert: pem.cert,
+          ca: pem.ca,
+          requestCert: true,
+          rejectUnauthorized: false,
+        });
         track(secure);
         secure.on('secure', () => {
           const cn = secure.getPeerCertificate().subject?.CN;
@@ -85,23 +92,61 @@ async function startTlsProxy(target: URL, pem: { key: string; cert: string; ca: 
 }
 
 /** A test CA and, signed by it, server certificates for 127.0.0.1 and for another name, and a client certificate. */
-function makeCertificates(dir: string): Record<'ca' | 'server' | 'serverKey' | 'wrongName' | 'wrongNameKey' | 'client' | 'clientKey', string> {
+function makeCertificates(
+  dir: string,
+): Record<'ca' | 'server' | 'serverKey' | 'wrongName' | 'wrongNameKey' | 'client' | 'clientKey', string> {
   const openssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=idport test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
+  openssl(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=idport test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign',
+  );
   const issue = (name: string, cn: string, extensions: string): void => {
     writeFileSync(join(dir, `${name}.ext`), `${extensions}\n`);
     openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', '-extfile', `${name}.ext`);
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '1',
+      '-extfile',
+      `${name}.ext`,
+    );
   };
   issue('server', '127.0.0.1', 'subjectAltName=IP:127.0.0.1');
   issue('wrong', 'db.elsewhere.example', 'subjectAltName=DNS:db.elsewhere.example');
   issue('client', 'idport', 'extendedKeyUsage=clientAuth');
   const path = (file: string): string => join(dir, file);
   return {
-    ca: path('ca.crt'), server: path('server.crt'), serverKey: path('server.key'), wrongName: path('wrong.crt'),
-    wrongNameKey: path('wrong.key'), client: path('client.crt'), clientKey: path('client.key'),
+    ca: path('ca.crt'),
+    server: path('server.crt'),
+    serverKey: path('server.key'),
+    wrongName: path('wrong.crt'),
+    wrongNameKey: path('wrong.key'),
+    client: path('client.crt'),
+    clientKey: path('client.key'),
   };
 }
 
@@ -115,8 +160,16 @@ describe('postgres ssl modes over a real TLS handshake', { skip: postgresSkip },
     files = makeCertificates(dir);
     const target = new URL(postgresUrl ?? '');
     const ca = readFileSync(files.ca, 'utf8');
-    good = await startTlsProxy(target, { key: readFileSync(files.serverKey, 'utf8'), cert: readFileSync(files.server, 'utf8'), ca });
-    wrongName = await startTlsProxy(target, { key: readFileSync(files.wrongNameKey, 'utf8'), cert: readFileSync(files.wrongName, 'utf8'), ca });
+    good = await startTlsProxy(target, {
+      key: readFileSync(files.serverKey, 'utf8'),
+      cert: readFileSync(files.server, 'utf8'),
+      ca,
+    });
+    wrongName = await startTlsProxy(target, {
+      key: readFileSync(files.wrongNameKey, 'utf8'),
+      cert: readFileSync(files.wrongName, 'utf8'),
+      ca,
+    });
   });
   after(async () => {
     await good?.close();
@@ -128,7 +181,12 @@ describe('postgres ssl modes over a real TLS handshake', { skip: postgresSkip },
   const roundTrip = async (proxy: TlsProxy, ssl: PostgresSslOptions): Promise<void> => {
     const target = new URL(postgresUrl ?? '');
     const storage = await openPostgres({
-      host: '127.0.0.1', port: proxy.port, user: decodeURIComponent(target.username), database: target.pathname.slice(1), ssl, schema: freshSchema('tls'),
+      host: '127.0.0.1',
+      port: proxy.port,
+      user: decodeURIComponent(target.username),
+      database: target.pathname.slice(1),
+      ssl,
+      schema: freshSchema('tls'),
     });
     try {
       await storage.ping();
@@ -155,7 +213,11 @@ describe('postgres ssl modes over a real TLS handshake', { skip: postgresSkip },
   });
 
   it('verify-full refuses a certificate for another host name, and one from an unknown CA', async () => {
-    await refused(wrongName, { mode: 'verify-full', caFile: files.ca }, /Hostname\/IP does not match certificate's altnames/);
+    await refused(
+      wrongName,
+      { mode: 'verify-full', caFile: files.ca },
+      /Hostname\/IP does not match certificate's altnames/,
+    );
     await refused(good, { mode: 'verify-full' }, /^self-signed certificate in certificate chain$/);
   });
 

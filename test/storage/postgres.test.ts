@@ -5,7 +5,12 @@ import { CodecError, encodeJson } from '../../storage/codec.js';
 import { SchemaTooNewError } from '../../storage/migrate.js';
 import { connectionSettings } from '../../storage/postgres/connection.js';
 import { PostgresError } from '../../storage/postgres/database.js';
-import { migratePostgres, postgresMigrations, postgresSchemaVersion, type PostgresMigration } from '../../storage/postgres/migrations.js';
+import {
+  migratePostgres,
+  postgresMigrations,
+  postgresSchemaVersion,
+  type PostgresMigration,
+} from '../../storage/postgres/migrations.js';
 import { GC_BATCH, openPostgres, type PostgresOptions } from '../../storage/postgres/postgres.js';
 import { AlreadyExistsError, StorageUnavailableError, type Keys, type Storage } from '../../storage/storage.js';
 import { adminQuery, freshSchema, postgresSkip, postgresUrl } from '../support/postgres.js';
@@ -14,7 +19,10 @@ import * as fx from './fixtures.js';
 
 /** Options for a storage in `schema` (a fresh one by default); the test server has TLS off. */
 const optionsFor = (schema: string = freshSchema(), extra: Partial<PostgresOptions> = {}): PostgresOptions => ({
-  url: postgresUrl ?? '', ssl: { mode: 'disable' }, schema, ...extra,
+  url: postgresUrl ?? '',
+  ssl: { mode: 'disable' },
+  schema,
+  ...extra,
 });
 const opened: Storage[] = [];
 /** Opens a storage that is closed at the end of the file even when its test fails (open pools keep the process alive). */
@@ -28,7 +36,19 @@ after(async () => Promise.all(opened.map((s) => s.close())));
 // The conformance suite runs its tests one after another, so one schema emptied before each test
 // gives every test an empty storage; a new schema per test would cost ~130 ms of DDL each.
 const conformanceSchema = freshSchema('conformance');
-const entityTables = ['auth_requests', 'auth_codes', 'refresh_tokens', 'offline_sessions', 'clients', 'passwords', 'connectors', 'device_requests', 'device_tokens', 'sessions', 'keys'];
+const entityTables = [
+  'auth_requests',
+  'auth_codes',
+  'refresh_tokens',
+  'offline_sessions',
+  'clients',
+  'passwords',
+  'connectors',
+  'device_requests',
+  'device_tokens',
+  'sessions',
+  'keys',
+];
 runStorageConformance(
   'postgres storage',
   async () => {
@@ -40,7 +60,11 @@ runStorageConformance(
 );
 
 /** Rows of `sql` run with `search_path` set to `schema`, on a connection of its own. */
-const inSchema = async <R extends Record<string, unknown>>(schema: string, sql: string, values?: unknown[]): Promise<R[]> => {
+const inSchema = async <R extends Record<string, unknown>>(
+  schema: string,
+  sql: string,
+  values?: unknown[],
+): Promise<R[]> => {
   const client = new Client({ connectionString: postgresUrl ?? '' });
   await client.connect();
   try {
@@ -90,7 +114,11 @@ describe('postgres storage', { skip: postgresSkip }, () => {
     const storage = await open();
     assert.equal(await storage.refreshTokens.get('family\u0000id'), undefined);
     await assertRejectsWith(storage.clients.delete('a\u0000b'), Error, 'client not found');
-    await assertRejectsWith(storage.clients.create({ ...fx.client(1), id: 'a\u0000b' }), CodecError, 'cannot store a client whose key contains NUL');
+    await assertRejectsWith(
+      storage.clients.create({ ...fx.client(1), id: 'a\u0000b' }),
+      CodecError,
+      'cannot store a client whose key contains NUL',
+    );
     assert.equal(await storage.ping(), undefined);
     await storage.close();
   });
@@ -100,13 +128,18 @@ describe('postgres storage', { skip: postgresSkip }, () => {
     const storage = await open(schema);
     const backlog = GC_BATCH * 2 + 500;
     // Rows as an outage would leave them: many auth requests that expired long ago.
-    await inSchema(schema, `INSERT INTO auth_requests (id, expiry, data) SELECT 'old-' || n, $1, $2 FROM generate_series(1, ${backlog}) AS n`, [
-      fx.at(-86_400_000), encodeJson(fx.authRequest(0)),
-    ]);
+    await inSchema(
+      schema,
+      `INSERT INTO auth_requests (id, expiry, data) SELECT 'old-' || n, $1, $2 FROM generate_series(1, ${backlog}) AS n`,
+      [fx.at(-86_400_000), encodeJson(fx.authRequest(0))],
+    );
     await storage.authRequests.create(fx.authRequest(1, fx.at(1)));
     const result = await storage.garbageCollect(fx.at(0));
     assert.equal(result.authRequests, backlog);
-    assert.deepEqual((await storage.authRequests.list()).map((r) => r.id), ['auth-request-1']);
+    assert.deepEqual(
+      (await storage.authRequests.list()).map((r) => r.id),
+      ['auth-request-1'],
+    );
   });
 
   it('leaves an expired row that an update holds for the next pass instead of waiting for it', async () => {
@@ -117,7 +150,9 @@ describe('postgres storage', { skip: postgresSkip }, () => {
     const holder = new Client({ connectionString: postgresUrl ?? '' });
     await holder.connect();
     try {
-      await holder.query(`SET search_path = ${schema}; BEGIN; SELECT 1 FROM refresh_tokens WHERE id = 'refresh-token-1' FOR UPDATE`);
+      await holder.query(
+        `SET search_path = ${schema}; BEGIN; SELECT 1 FROM refresh_tokens WHERE id = 'refresh-token-1' FOR UPDATE`,
+      );
       assert.equal((await storage.garbageCollect(fx.at(0))).refreshTokens, 1);
       await holder.query('ROLLBACK');
       assert.equal((await storage.garbageCollect(fx.at(0))).refreshTokens, 1);
@@ -131,7 +166,8 @@ describe('postgres storage', { skip: postgresSkip }, () => {
     const schema = freshSchema();
     const [a, b] = [await open(schema), await open(schema)] as const;
     await a.refreshTokens.create(fx.refreshToken(1));
-    const bump = (s: Storage) => s.refreshTokens.update('refresh-token-1', (old) => ({ ...old, generation: old.generation + 1 }));
+    const bump = (s: Storage) =>
+      s.refreshTokens.update('refresh-token-1', (old) => ({ ...old, generation: old.generation + 1 }));
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => bump(i % 2 === 0 ? a : b)));
     // Every update saw the one before it: each generation was handed out once, across both pools.
     assert.deepEqual(
@@ -166,12 +202,22 @@ describe('postgres storage', { skip: postgresSkip }, () => {
 describe('postgres storage errors', { skip: postgresSkip }, () => {
   it('refuses an unreachable server with StorageUnavailableError naming the target, without the password', async () => {
     const started = Date.now();
-    await assert.rejects(openPostgres({ host: '127.0.0.1', port: 1, database: 'test', user: 'u', password: 's3cret', ssl: { mode: 'disable' } }), (err: unknown) => {
-      assert.ok(err instanceof StorageUnavailableError);
-      assert.equal(err.message, 'postgres: cannot open database 127.0.0.1:1/test');
-      assert.doesNotMatch(JSON.stringify(err, Object.getOwnPropertyNames(err)), /s3cret/);
-      return true;
-    });
+    await assert.rejects(
+      openPostgres({
+        host: '127.0.0.1',
+        port: 1,
+        database: 'test',
+        user: 'u',
+        password: 's3cret',
+        ssl: { mode: 'disable' },
+      }),
+      (err: unknown) => {
+        assert.ok(err instanceof StorageUnavailableError);
+        assert.equal(err.message, 'postgres: cannot open database 127.0.0.1:1/test');
+        assert.doesNotMatch(JSON.stringify(err, Object.getOwnPropertyNames(err)), /s3cret/);
+        return true;
+      },
+    );
     assert.ok(Date.now() - started < 5_000);
   });
 
@@ -223,7 +269,10 @@ describe('postgres storage errors', { skip: postgresSkip }, () => {
       assert.ok(waited >= 250 && waited < 2_000, `waited ${waited} ms`);
       await holder.query('ROLLBACK');
       // The pool recovers as soon as the lock is gone.
-      assert.equal((await storage.refreshTokens.update('refresh-token-1', (old) => ({ ...old, generation: 9 }))).generation, 9);
+      assert.equal(
+        (await storage.refreshTokens.update('refresh-token-1', (old) => ({ ...old, generation: 9 }))).generation,
+        9,
+      );
     } finally {
       await holder.end();
       await storage.close();
@@ -235,7 +284,11 @@ describe('postgres storage errors', { skip: postgresSkip }, () => {
     await storage.close();
     await assertRejectsWith(storage.ping(), StorageUnavailableError, 'postgres storage is closed');
     await assertRejectsWith(storage.clients.list(), StorageUnavailableError, 'postgres storage is closed');
-    await assertRejectsWith(storage.updateKeys(() => fx.keys('x')), StorageUnavailableError, 'postgres storage is closed');
+    await assertRejectsWith(
+      storage.updateKeys(() => fx.keys('x')),
+      StorageUnavailableError,
+      'postgres storage is closed',
+    );
     await storage.close();
   });
 });
@@ -247,14 +300,25 @@ describe('postgres migrations', { skip: postgresSkip }, () => {
     const schema = freshSchema();
     await (await open(schema)).close();
     assert.equal(postgresSchemaVersion, 2);
-    assert.deepEqual(await migrationRows(schema), postgresMigrations.map((m) => ({ version: m.version, description: m.description })));
+    assert.deepEqual(
+      await migrationRows(schema),
+      postgresMigrations.map((m) => ({ version: m.version, description: m.description })),
+    );
     const indexes = await adminQuery<{ indexname: string }>(
       "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE '%_expiry' ORDER BY indexname",
       [schema],
     );
-    assert.deepEqual(indexes.map((r) => r.indexname), [
-      'auth_codes_expiry', 'auth_requests_expiry', 'device_requests_expiry', 'device_tokens_expiry', 'refresh_tokens_expiry', 'sessions_expiry',
-    ]);
+    assert.deepEqual(
+      indexes.map((r) => r.indexname),
+      [
+        'auth_codes_expiry',
+        'auth_requests_expiry',
+        'device_requests_expiry',
+        'device_tokens_expiry',
+        'refresh_tokens_expiry',
+        'sessions_expiry',
+      ],
+    );
   });
 
   it('migrates exactly once when eight replicas open a fresh schema at the same moment', async () => {
@@ -277,7 +341,11 @@ describe('postgres migrations', { skip: postgresSkip }, () => {
     const schema = freshSchema();
     assert.deepEqual(await migratePostgres(migrationConfig(schema), { schema, upTo: 1 }), [1]);
     // Rows as version 1 wrote them.
-    await inSchema(schema, 'INSERT INTO auth_requests (id, expiry, data) VALUES ($1, $2, $3)', ['auth-request-1', fx.at(600_000), encodeJson(fx.authRequest(1))]);
+    await inSchema(schema, 'INSERT INTO auth_requests (id, expiry, data) VALUES ($1, $2, $3)', [
+      'auth-request-1',
+      fx.at(600_000),
+      encodeJson(fx.authRequest(1)),
+    ]);
     await inSchema(schema, 'INSERT INTO keys (id, data) VALUES (1, $1)', [encodeJson(fx.keys('current', ['retired']))]);
 
     const storage = await open(schema);
@@ -286,7 +354,10 @@ describe('postgres migrations', { skip: postgresSkip }, () => {
     await storage.sessions.create(fx.session(1));
     assert.deepEqual(await storage.sessions.get('session-1'), fx.session(1));
     await storage.close();
-    assert.deepEqual((await migrationRows(schema)).map((r) => r.version), [1, 2]);
+    assert.deepEqual(
+      (await migrationRows(schema)).map((r) => r.version),
+      [1, 2],
+    );
     assert.deepEqual(await migratePostgres(migrationConfig(schema), { schema }), [], 'nothing left to apply');
   });
 
@@ -296,17 +367,27 @@ describe('postgres migrations', { skip: postgresSkip }, () => {
     await inSchema(schema, "INSERT INTO idport_migrations (version, description) VALUES (7, 'from the future')");
     await assert.rejects(open(schema), (err: unknown) => {
       assert.ok(err instanceof SchemaTooNewError);
-      assert.equal(err.message, `database schema version 7 is newer than this idport supports (${postgresSchemaVersion}); upgrade idport`);
+      assert.equal(
+        err.message,
+        `database schema version 7 is newer than this idport supports (${postgresSchemaVersion}); upgrade idport`,
+      );
       return true;
     });
-    assert.deepEqual((await migrationRows(schema)).map((r) => r.version), [1, 2, 7]);
+    assert.deepEqual(
+      (await migrationRows(schema)).map((r) => r.version),
+      [1, 2, 7],
+    );
   });
 
   it('applies each migration in its own transaction, so a failing one leaves the previous version intact', async () => {
     const schema = freshSchema();
     const failure = new Error('migration 2 failed halfway');
     const migrations: PostgresMigration[] = [
-      { version: 1, description: 'first table', up: async (query) => void (await query('CREATE TABLE first (id text)')) },
+      {
+        version: 1,
+        description: 'first table',
+        up: async (query) => void (await query('CREATE TABLE first (id text)')),
+      },
       {
         version: 2,
         description: 'second table, then a failure',
@@ -316,9 +397,21 @@ describe('postgres migrations', { skip: postgresSkip }, () => {
         },
       },
     ];
-    await assert.rejects(migratePostgres(migrationConfig(schema), { schema, migrations }), (err: unknown) => err === failure);
-    assert.deepEqual((await migrationRows(schema)).map((r) => r.version), [1]);
-    const tables = await adminQuery<{ tablename: string }>('SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename', [schema]);
-    assert.deepEqual(tables.map((t) => t.tablename), ['first', 'idport_migrations']);
+    await assert.rejects(
+      migratePostgres(migrationConfig(schema), { schema, migrations }),
+      (err: unknown) => err === failure,
+    );
+    assert.deepEqual(
+      (await migrationRows(schema)).map((r) => r.version),
+      [1],
+    );
+    const tables = await adminQuery<{ tablename: string }>(
+      'SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename',
+      [schema],
+    );
+    assert.deepEqual(
+      tables.map((t) => t.tablename),
+      ['first', 'idport_migrations'],
+    );
   });
 });

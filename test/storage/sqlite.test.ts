@@ -34,7 +34,10 @@ const withRaw = <R>(file: string, use: (db: Database.Database) => R): R => {
 };
 
 const columnsOf = (db: Database.Database, table: string): string[] =>
-  db.prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${table}')`).all().map((c) => c.name);
+  db
+    .prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${table}')`)
+    .all()
+    .map((c) => c.name);
 
 /** One value of every entity plus a key set, to check that data survives. */
 async function fill(storage: Storage): Promise<void> {
@@ -79,13 +82,19 @@ describe('sqlite storage files', () => {
     const storage = await openSqlite({ file });
     await storage.clients.create(fx.client(1));
     await storage.close();
-    assert.equal(withRaw(file, (db) => db.prepare('SELECT count(*) FROM clients').pluck().get()), 1);
+    assert.equal(
+      withRaw(file, (db) => db.prepare('SELECT count(*) FROM clients').pluck().get()),
+      1,
+    );
   });
 
   it('switches a file database to WAL mode', async () => {
     const file = tempFile();
     await (await openSqlite({ file })).close();
-    assert.equal(withRaw(file, (db) => db.pragma('journal_mode', { simple: true })), 'wal');
+    assert.equal(
+      withRaw(file, (db) => db.pragma('journal_mode', { simple: true })),
+      'wal',
+    );
   });
 
   it('keys passwords by the lower-cased email and keeps the email as written in the data', async () => {
@@ -93,7 +102,9 @@ describe('sqlite storage files', () => {
     const storage = await openSqlite({ file });
     await storage.passwords.create(fx.password(1, 'Foo@Example.com'));
     await storage.close();
-    const row = withRaw(file, (db) => db.prepare<[], { email: string; data: string }>('SELECT email, data FROM passwords').get());
+    const row = withRaw(file, (db) =>
+      db.prepare<[], { email: string; data: string }>('SELECT email, data FROM passwords').get(),
+    );
     assert.equal(row?.email, 'foo@example.com');
     assert.equal(row?.data, encodeJson(fx.password(1, 'Foo@Example.com')));
   });
@@ -104,7 +115,9 @@ describe('sqlite storage files', () => {
     await storage.refreshTokens.create(fx.refreshToken(1));
     // Separate processes with their own connections really contend for the write lock.
     const writers = [0, 1].map(() =>
-      fork(fileURLToPath(new URL('./sqlite-writer.ts', import.meta.url)), [file, '200'], { execArgv: ['--import', 'tsx'] }),
+      fork(fileURLToPath(new URL('./sqlite-writer.ts', import.meta.url)), [file, '200'], {
+        execArgv: ['--import', 'tsx'],
+      }),
     );
     const exited = writers.map(
       (writer) =>
@@ -160,7 +173,12 @@ describe('sqlite migrations', () => {
     assert.equal(sqliteSchemaVersion, 3);
     const indexes = withRaw(file, (db) => {
       assert.equal(schemaVersionOf(db), 3);
-      return db.prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%_expiry' ORDER BY name").pluck().all();
+      return db
+        .prepare<[], string>(
+          "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%_expiry' ORDER BY name",
+        )
+        .pluck()
+        .all();
     });
     assert.deepEqual(indexes, [
       'auth_codes_expiry',
@@ -187,7 +205,11 @@ describe('sqlite migrations', () => {
       insert('refresh_tokens', 'refresh-token-1', fx.refreshToken(1, null));
       insert('clients', 'client-1', fx.client(1));
       insert('passwords', 'foo@example.com', fx.password(1, 'Foo@Example.com'));
-      db.prepare('INSERT INTO offline_sessions VALUES (?, ?, ?)').run('user-1', 'github', encodeJson(fx.offlineSession(1)));
+      db.prepare('INSERT INTO offline_sessions VALUES (?, ?, ?)').run(
+        'user-1',
+        'github',
+        encodeJson(fx.offlineSession(1)),
+      );
       db.prepare('INSERT INTO keys VALUES (1, ?)').run(encodeJson(fx.keys('current', ['retired'])));
     });
 
@@ -196,18 +218,33 @@ describe('sqlite migrations', () => {
     assert.deepEqual(await storage.refreshTokens.get('refresh-token-1'), fx.refreshToken(1, null));
     assert.deepEqual(await storage.clients.get('client-1'), fx.client(1));
     assert.deepEqual(await storage.passwords.get('FOO@example.com'), fx.password(1, 'Foo@Example.com'));
-    assert.deepEqual(await storage.offlineSessions.get({ userId: 'user-1', connectorId: 'github' }), fx.offlineSession(1));
+    assert.deepEqual(
+      await storage.offlineSessions.get({ userId: 'user-1', connectorId: 'github' }),
+      fx.offlineSession(1),
+    );
     assert.deepEqual(await storage.getKeys(), fx.keys('current', ['retired']));
     // Only the backfilled expiry column lets garbage collection find the expired version 1 row.
-    assert.deepEqual(await storage.garbageCollect(fx.at(0)), { authRequests: 1, authCodes: 0, refreshTokens: 0, deviceRequests: 0, deviceTokens: 0, sessions: 0 });
-    assert.deepEqual((await storage.authRequests.list()).map((r) => r.id), ['auth-request-2']);
+    assert.deepEqual(await storage.garbageCollect(fx.at(0)), {
+      authRequests: 1,
+      authCodes: 0,
+      refreshTokens: 0,
+      deviceRequests: 0,
+      deviceTokens: 0,
+      sessions: 0,
+    });
+    assert.deepEqual(
+      (await storage.authRequests.list()).map((r) => r.id),
+      ['auth-request-2'],
+    );
     await storage.close();
 
     withRaw(file, (db) => {
       assert.equal(schemaVersionOf(db), 3);
       assert.deepEqual(columnsOf(db, 'auth_requests'), ['id', 'data', 'expiry']);
       assert.deepEqual(columnsOf(db, 'sessions'), ['id', 'data', 'expiry']);
-      assert.deepEqual(db.prepare('SELECT id, expiry FROM auth_requests').all(), [{ id: 'auth-request-2', expiry: fx.baseTime + 1 }]);
+      assert.deepEqual(db.prepare('SELECT id, expiry FROM auth_requests').all(), [
+        { id: 'auth-request-2', expiry: fx.baseTime + 1 },
+      ]);
       assert.deepEqual(db.prepare('SELECT expiry FROM refresh_tokens').all(), [{ expiry: null }]);
     });
   });
@@ -217,7 +254,10 @@ describe('sqlite migrations', () => {
     withRaw(file, (db) => db.pragma('user_version = 7'));
     await assert.rejects(openSqlite({ file }), (err: unknown) => {
       assert.ok(err instanceof SchemaTooNewError);
-      assert.equal(err.message, `database schema version 7 is newer than this idport supports (${sqliteSchemaVersion}); upgrade idport`);
+      assert.equal(
+        err.message,
+        `database schema version 7 is newer than this idport supports (${sqliteSchemaVersion}); upgrade idport`,
+      );
       return true;
     });
     withRaw(file, (db) => {
@@ -241,9 +281,14 @@ describe('sqlite migrations', () => {
       },
     ];
     const db = new Database(':memory:');
-    assert.throws(() => migrateSqlite(db, 2, migrations), (err: unknown) => err === failure);
+    assert.throws(
+      () => migrateSqlite(db, 2, migrations),
+      (err: unknown) => err === failure,
+    );
     assert.equal(schemaVersionOf(db), 1);
-    assert.deepEqual(db.prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all(), ['first']);
+    assert.deepEqual(db.prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all(), [
+      'first',
+    ]);
     db.close();
   });
 

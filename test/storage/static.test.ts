@@ -26,7 +26,11 @@ describe('static overlay', () => {
     await inner.passwords.create(fx.password(9, 'admin@example.com'));
     await inner.passwords.create(fx.password(2));
     await inner.connectors.create(fx.connector(2));
-    overlay = withStaticOverlay(inner, { clients: [staticClient], passwords: [staticPassword], connectors: [staticConnector] });
+    overlay = withStaticOverlay(inner, {
+      clients: [staticClient],
+      passwords: [staticPassword],
+      connectors: [staticConnector],
+    });
   });
 
   it('returns the static entry before a stored one with the same key', async () => {
@@ -54,15 +58,27 @@ describe('static overlay', () => {
   it('refuses to create, update or delete a static client and leaves the stored rows alone', async () => {
     const message = 'client "client-1" comes from the config file and cannot be changed';
     await assertRejectsWith(overlay.clients.create({ ...fx.client(1), name: 'New' }), ReadOnlyError, message);
-    await assertRejectsWith(overlay.clients.update('client-1', (old) => ({ ...old, name: 'Changed' })), ReadOnlyError, message);
+    await assertRejectsWith(
+      overlay.clients.update('client-1', (old) => ({ ...old, name: 'Changed' })),
+      ReadOnlyError,
+      message,
+    );
     await assertRejectsWith(overlay.clients.delete('client-1'), ReadOnlyError, message);
     assert.deepEqual(await inner.clients.get('client-1'), { ...fx.client(1), name: 'Stored copy' });
   });
 
   it('refuses to write a static password under any capitalisation of its email', async () => {
     const message = (email: string): string => `password "${email}" comes from the config file and cannot be changed`;
-    await assertRejectsWith(overlay.passwords.create(fx.password(3, 'admin@EXAMPLE.com')), ReadOnlyError, message('admin@EXAMPLE.com'));
-    await assertRejectsWith(overlay.passwords.update('ADMIN@example.com', (old) => old), ReadOnlyError, message('ADMIN@example.com'));
+    await assertRejectsWith(
+      overlay.passwords.create(fx.password(3, 'admin@EXAMPLE.com')),
+      ReadOnlyError,
+      message('admin@EXAMPLE.com'),
+    );
+    await assertRejectsWith(
+      overlay.passwords.update('ADMIN@example.com', (old) => old),
+      ReadOnlyError,
+      message('ADMIN@example.com'),
+    );
     await assertRejectsWith(overlay.passwords.delete('admin@example.com'), ReadOnlyError, message('admin@example.com'));
     assert.deepEqual(await inner.passwords.get('admin@example.com'), fx.password(9, 'admin@example.com'));
   });
@@ -70,7 +86,11 @@ describe('static overlay', () => {
   it('refuses to write a static connector', async () => {
     const message = 'connector "connector-1" comes from the config file and cannot be changed';
     await assertRejectsWith(overlay.connectors.create(fx.connector(1)), ReadOnlyError, message);
-    await assertRejectsWith(overlay.connectors.update('connector-1', (old) => old), ReadOnlyError, message);
+    await assertRejectsWith(
+      overlay.connectors.update('connector-1', (old) => old),
+      ReadOnlyError,
+      message,
+    );
     await assertRejectsWith(overlay.connectors.delete('connector-1'), ReadOnlyError, message);
   });
 
@@ -90,7 +110,14 @@ describe('static overlay', () => {
     await overlay.updateKeys(() => fx.keys('current'));
     assert.deepEqual(await inner.authRequests.get('auth-request-1'), fx.authRequest(1, fx.at(-1)));
     assert.deepEqual(await inner.getKeys(), fx.keys('current'));
-    assert.deepEqual(await overlay.garbageCollect(fx.at(0)), { authRequests: 1, authCodes: 0, refreshTokens: 0, deviceRequests: 0, deviceTokens: 0, sessions: 0 });
+    assert.deepEqual(await overlay.garbageCollect(fx.at(0)), {
+      authRequests: 1,
+      authCodes: 0,
+      refreshTokens: 0,
+      deviceRequests: 0,
+      deviceTokens: 0,
+      sessions: 0,
+    });
     assert.equal(await overlay.ping(), undefined);
   });
 
@@ -103,7 +130,12 @@ describe('static overlay', () => {
 
   it('refuses a config that lists the same static password twice in different case', () => {
     assert.throws(
-      () => withStaticOverlay(openMemory(), { clients: [], passwords: [staticPassword, fx.password(2, 'admin@example.com')], connectors: [] }),
+      () =>
+        withStaticOverlay(openMemory(), {
+          clients: [],
+          passwords: [staticPassword, fx.password(2, 'admin@example.com')],
+          connectors: [],
+        }),
       { message: 'static password "admin@example.com" is listed twice' },
     );
   });

@@ -45,7 +45,11 @@ export const formsOf = (page: Page): HtmlForm[] => {
       if (name === undefined || type === 'submit' || type === 'checkbox') continue;
       fields[name] = attr(input[0], 'value') ?? '';
     }
-    forms.push({ action: new URL(attr(open, 'action') ?? page.url, page.url).href, method: (attr(open, 'method') ?? 'get').toLowerCase(), fields });
+    forms.push({
+      action: new URL(attr(open, 'action') ?? page.url, page.url).href,
+      method: (attr(open, 'method') ?? 'get').toLowerCase(),
+      fields,
+    });
   }
   return forms;
 };
@@ -86,12 +90,17 @@ export class Browser {
 
   private cookieHeader(url: string): string | undefined {
     const path = new URL(url).pathname;
-    const matching = [...this.cookies.values()].filter((c) => path === c.path || path.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`));
+    const matching = [...this.cookies.values()].filter(
+      (c) => path === c.path || path.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`),
+    );
     return matching.length === 0 ? undefined : matching.map((c) => `${c.name}=${c.value}`).join('; ');
   }
 
   /** One request, no redirect following. */
-  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Page> {
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
+  ): Promise<Page> {
     const headers: Record<string, string> = { ...(init.headers ?? {}) };
     const cookie = this.cookieHeader(url);
     if (cookie !== undefined) headers.cookie = cookie;
@@ -100,7 +109,12 @@ export class Browser {
       body = new URLSearchParams(init.form).toString();
       headers['content-type'] = 'application/x-www-form-urlencoded';
     }
-    const response = await fetch(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body, redirect: 'manual' });
+    const response = await fetch(url, {
+      method: init.method ?? (body === undefined ? 'GET' : 'POST'),
+      headers,
+      body,
+      redirect: 'manual',
+    });
     this.store(response.headers, url);
     return { url, status: response.status, headers: response.headers, body: await response.text() };
   }
@@ -109,7 +123,11 @@ export class Browser {
    * Follows redirects from `url` until one leaves idport for `stopAt` (the client's redirect URI) or a page
    * is shown. Returns the final page, or the redirect location that reached `stopAt`.
    */
-  async follow(url: string, stopAt: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<{ page: Page; location?: string }> {
+  async follow(
+    url: string,
+    stopAt: string,
+    init: { method?: string; form?: Record<string, string> } = {},
+  ): Promise<{ page: Page; location?: string }> {
     let page = await this.request(url, init);
     for (let hops = 0; hops < 20; hops++) {
       const location = page.headers.get('location');
@@ -122,7 +140,11 @@ export class Browser {
   }
 
   /** Submits a form with extra field values. */
-  async submit(form: HtmlForm, values: Record<string, string>, stopAt: string): Promise<{ page: Page; location?: string }> {
+  async submit(
+    form: HtmlForm,
+    values: Record<string, string>,
+    stopAt: string,
+  ): Promise<{ page: Page; location?: string }> {
     return this.follow(form.action, stopAt, { method: form.method.toUpperCase(), form: { ...form.fields, ...values } });
   }
 }
@@ -137,8 +159,12 @@ export const loginThroughPages = async (
   let step = await browser.follow(authorizationUrl.toString(), stopAt);
   for (let i = 0; i < 5 && step.location === undefined; i++) {
     const [form] = formsOf(step.page);
-    assert.ok(form, `expected a form on ${step.page.url} (status ${step.page.status}): ${step.page.body.slice(0, 300)}`);
-    const values: Record<string, string> = 'csrf' in form.fields && 'req' in form.fields ? { approval: 'approve' } : credentials;
+    assert.ok(
+      form,
+      `expected a form on ${step.page.url} (status ${step.page.status}): ${step.page.body.slice(0, 300)}`,
+    );
+    const values: Record<string, string> =
+      'csrf' in form.fields && 'req' in form.fields ? { approval: 'approve' } : credentials;
     step = await browser.submit(form, values, stopAt);
   }
   assert.ok(step.location, 'the flow ended at the client redirect');

@@ -24,10 +24,22 @@ export const freePort = async (): Promise<number> =>
     });
   });
 
-export const startFromConfig = async (yaml: string, options: { port?: number; env?: Record<string, string> } = {}): Promise<ConfigServer> => {
+export const startFromConfig = async (
+  yaml: string,
+  options: { port?: number; env?: Record<string, string> } = {},
+): Promise<ConfigServer> => {
   const port = options.port ?? (await freePort());
-  const config = loadConfig(yaml.replaceAll('{{PORT}}', String(port)), 'config.yaml', { env: options.env ?? {}, connectorSchemas: connectorSchemas() });
+  const config = loadConfig(yaml.replaceAll('{{PORT}}', String(port)), 'config.yaml', {
+    env: options.env ?? {},
+    connectorSchemas: connectorSchemas(),
+  });
   const server = await createServer(config, { log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   await server.app.listen({ host: '127.0.0.1', port });
-  return { port, origin: `http://127.0.0.1:${port}`, issuer: server.provider.settings.issuer, server, close: () => server.close() };
+  return {
+    port,
+    origin: `http://127.0.0.1:${port}`,
+    issuer: server.provider.settings.issuer,
+    server,
+    close: () => server.close(),
+  };
 };

@@ -62,8 +62,15 @@ export interface FakeGithub {
   close(): Promise<void>;
 }
 
-interface IssuedCode { readonly login: string; readonly scopes: readonly string[]; readonly redirectUri: string }
-interface IssuedToken { readonly login: string; readonly scopes: readonly string[] }
+interface IssuedCode {
+  readonly login: string;
+  readonly scopes: readonly string[];
+  readonly redirectUri: string;
+}
+interface IssuedToken {
+  readonly login: string;
+  readonly scopes: readonly string[];
+}
 
 /**
  * Starts the fake on a free loopback port. `pageSize` is GitHub's per_page cap (100 at GitHub);
@@ -109,7 +116,11 @@ export async function startFakeGithub(options: {
       back.searchParams.set('error_uri', 'https://docs.github.com/apps/troubleshooting-authorization-requests');
     } else {
       const code = randomBytes(10).toString('hex');
-      codes.set(code, { login: nextLogin, scopes: (url.searchParams.get('scope') ?? '').split(/[ ,]+/).filter(Boolean), redirectUri });
+      codes.set(code, {
+        login: nextLogin,
+        scopes: (url.searchParams.get('scope') ?? '').split(/[ ,]+/).filter(Boolean),
+        redirectUri,
+      });
       back.searchParams.set('code', code);
     }
     if (state !== null) back.searchParams.set('state', state);
@@ -121,17 +132,31 @@ export async function startFakeGithub(options: {
     const reply = (payload: Record<string, string | number>): void => {
       // Without Accept: application/json GitHub answers form-encoded, so a client forgetting it notices.
       if ((req.headers.accept ?? '').includes('application/json')) json(res, 200, payload);
-      else res.writeHead(200, { 'content-type': 'application/x-www-form-urlencoded' }).end(new URLSearchParams(Object.entries(payload).map(([k, v]): [string, string] => [k, String(v)])).toString());
+      else
+        res
+          .writeHead(200, { 'content-type': 'application/x-www-form-urlencoded' })
+          .end(
+            new URLSearchParams(Object.entries(payload).map(([k, v]): [string, string] => [k, String(v)])).toString(),
+          );
     };
     const grant = (issued: IssuedToken): void => {
       const token = `gh${options.expiringTokens === true ? 'u' : 'o'}_${randomBytes(18).toString('base64url')}`;
       tokens.set(token, issued);
-      if (options.expiringTokens !== true) return reply({ access_token: token, token_type: 'bearer', scope: issued.scopes.join(',') });
+      if (options.expiringTokens !== true)
+        return reply({ access_token: token, token_type: 'bearer', scope: issued.scopes.join(',') });
       const refreshToken = `ghr_${randomBytes(30).toString('base64url')}`;
       refreshTokens.set(refreshToken, issued);
-      return reply({ access_token: token, expires_in: 28800, refresh_token: refreshToken, refresh_token_expires_in: 15897600, token_type: 'bearer', scope: '' });
+      return reply({
+        access_token: token,
+        expires_in: 28800,
+        refresh_token: refreshToken,
+        refresh_token_expires_in: 15897600,
+        token_type: 'bearer',
+        scope: '',
+      });
     };
-    const error = (code: string, description: string): void => reply({ error: code, error_description: description, error_uri: `https://docs.github.com/apps/oauth#${code}` });
+    const error = (code: string, description: string): void =>
+      reply({ error: code, error_description: description, error_uri: `https://docs.github.com/apps/oauth#${code}` });
     if (form.get('client_id') !== clientId || form.get('client_secret') !== clientSecret) {
       error('incorrect_client_credentials', 'The client_id and/or client_secret passed are incorrect.');
       return;
@@ -165,7 +190,8 @@ export async function startFakeGithub(options: {
       json(res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' });
       return;
     }
-    const notFound = (): void => json(res, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' });
+    const notFound = (): void =>
+      json(res, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' });
     const hasScope = (scope: string): boolean => token.scopes.includes(scope);
     const base = `${scheme}://${req.headers.host ?? '127.0.0.1'}${prefix}${path}`;
     const paginate = (items: readonly unknown[]): void => {
@@ -177,26 +203,68 @@ export async function startFakeGithub(options: {
         ...(page < last ? [link(page + 1, 'next'), link(last, 'last')] : []),
         ...(page > 1 ? [link(1, 'first'), link(page - 1, 'prev')] : []),
       ];
-      json(res, 200, items.slice((page - 1) * perPage, page * perPage), links.length > 0 ? { link: links.join(', ') } : {});
+      json(
+        res,
+        200,
+        items.slice((page - 1) * perPage, page * perPage),
+        links.length > 0 ? { link: links.join(', ') } : {},
+      );
     };
     const member = /^\/orgs\/([^/]+)\/members\/([^/]+)$/.exec(path);
     if (path === '/user') {
       json(res, 200, {
-        login: user.login, id: user.id, node_id: `U_${user.id}`, avatar_url: `https://avatars.githubusercontent.com/u/${user.id}?v=4`,
-        type: 'User', site_admin: false, name: user.name, company: null, blog: '', location: null, email: user.email,
-        hireable: null, bio: null, public_repos: 3, followers: 1, following: 0, created_at: '2013-01-01T00:00:00Z',
+        login: user.login,
+        id: user.id,
+        node_id: `U_${user.id}`,
+        avatar_url: `https://avatars.githubusercontent.com/u/${user.id}?v=4`,
+        type: 'User',
+        site_admin: false,
+        name: user.name,
+        company: null,
+        blog: '',
+        location: null,
+        email: user.email,
+        hireable: null,
+        bio: null,
+        public_repos: 3,
+        followers: 1,
+        following: 0,
+        created_at: '2013-01-01T00:00:00Z',
       });
     } else if (path === '/user/emails') {
       if (!hasScope('user:email') && !hasScope('user')) return notFound();
-      paginate(user.emails.map((e) => ({ email: e.email, primary: e.primary, verified: e.verified, visibility: e.visibility ?? null })));
+      paginate(
+        user.emails.map((e) => ({
+          email: e.email,
+          primary: e.primary,
+          verified: e.verified,
+          visibility: e.visibility ?? null,
+        })),
+      );
     } else if (path === '/user/orgs') {
-      paginate(user.orgs.map((login, i) => ({ login, id: 1000 + i, node_id: `O_${i}`, url: `https://api.github.com/orgs/${login}`, description: null })));
+      paginate(
+        user.orgs.map((login, i) => ({
+          login,
+          id: 1000 + i,
+          node_id: `O_${i}`,
+          url: `https://api.github.com/orgs/${login}`,
+          description: null,
+        })),
+      );
     } else if (path === '/user/teams') {
       if (!hasScope('read:org')) return notFound();
-      paginate(user.teams.map((t, i) => ({
-        id: 2000 + i, node_id: `T_${i}`, name: t.name, slug: t.slug, description: null, privacy: 'closed', permission: 'pull',
-        organization: { login: t.org, id: 1000 + user.orgs.indexOf(t.org), description: null },
-      })));
+      paginate(
+        user.teams.map((t, i) => ({
+          id: 2000 + i,
+          node_id: `T_${i}`,
+          name: t.name,
+          slug: t.slug,
+          description: null,
+          privacy: 'closed',
+          permission: 'pull',
+          organization: { login: t.org, id: 1000 + user.orgs.indexOf(t.org), description: null },
+        })),
+      );
     } else if (member !== null) {
       if (!hasScope('read:org')) return notFound();
       const [, org = '', login = ''] = member.map(decodeURIComponent);
@@ -213,17 +281,22 @@ export async function startFakeGithub(options: {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers });
     let body = '';
-    req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => {
-      if (isDown) {
-        res.writeHead(503, { 'content-type': 'text/html' }).end('<h1>Unicorn! This page is taking too long to load.</h1>');
-        return;
-      }
-      if (req.method === 'GET' && url.pathname === '/login/oauth/authorize') return authorize(url, res);
-      if (req.method === 'POST' && url.pathname === '/login/oauth/access_token') return accessToken(req, body, res);
-      const prefix = url.pathname.startsWith('/api/v3/') ? '/api/v3' : '';
-      if (req.method === 'GET') return api(req, url, prefix, url.pathname.slice(prefix.length), res);
-      return json(res, 404, { message: 'Not Found' });
-    });
+    req
+      .setEncoding('utf8')
+      .on('data', (chunk: string) => (body += chunk))
+      .on('end', () => {
+        if (isDown) {
+          res
+            .writeHead(503, { 'content-type': 'text/html' })
+            .end('<h1>Unicorn! This page is taking too long to load.</h1>');
+          return;
+        }
+        if (req.method === 'GET' && url.pathname === '/login/oauth/authorize') return authorize(url, res);
+        if (req.method === 'POST' && url.pathname === '/login/oauth/access_token') return accessToken(req, body, res);
+        const prefix = url.pathname.startsWith('/api/v3/') ? '/api/v3' : '';
+        if (req.method === 'GET') return api(req, url, prefix, url.pathname.slice(prefix.length), res);
+        return json(res, 404, { message: 'Not Found' });
+      });
   };
   const server = options.tls === undefined ? createServer(handler) : createTlsServer(options.tls, handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -236,7 +309,8 @@ export async function startFakeGithub(options: {
     // Link headers name the public API host, as GitHub's own do.
     const headers = new Headers(response.headers);
     const link = headers.get('link');
-    if (link !== null && input.toString().startsWith('https://api.github.com/')) headers.set('link', link.replaceAll(origin, 'https://api.github.com'));
+    if (link !== null && input.toString().startsWith('https://api.github.com/'))
+      headers.set('link', link.replaceAll(origin, 'https://api.github.com'));
     return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
   };
 
@@ -261,9 +335,10 @@ export async function startFakeGithub(options: {
     },
     setDown: (down) => void (isDown = down),
     githubDotComFetch,
-    close: () => new Promise<void>((resolve, reject) => {
-      server.closeAllConnections();
-      server.close((err) => (err === undefined ? resolve() : reject(err)));
-    }),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((err) => (err === undefined ? resolve() : reject(err)));
+      }),
   };
 }

@@ -19,7 +19,10 @@ export const DEMO_PASSWORD = 'password';
 export const DEMO_HASH = bcrypt.hashSync(DEMO_PASSWORD, 10);
 
 export const demoUser: Password = {
-  email: 'admin@example.com', hash: DEMO_HASH, username: 'admin', userId: '08a8684b-db88-4b73-90a9-3cd1661f5466',
+  email: 'admin@example.com',
+  hash: DEMO_HASH,
+  username: 'admin',
+  userId: '08a8684b-db88-4b73-90a9-3cd1661f5466',
   groups: ['admins', 'devs'],
 };
 
@@ -49,12 +52,26 @@ export interface TestIdportOptions {
 }
 
 export const confidentialClient = (id: string, redirectURIs: string[], extra: Partial<Client> = {}): Client => ({
-  id, secret: `${id}-secret`, redirectURIs, trustedPeers: [], public: false, name: `${id} app`, logoURL: '', ...extra,
+  id,
+  secret: `${id}-secret`,
+  redirectURIs,
+  trustedPeers: [],
+  public: false,
+  name: `${id} app`,
+  logoURL: '',
+  ...extra,
 });
 
 /** A public client (CLI, SPA): no secret, PKCE required, loopback and OOB redirect URIs allowed. */
 export const publicClient = (id: string, redirectURIs: string[], extra: Partial<Client> = {}): Client => ({
-  id, secret: '', redirectURIs, trustedPeers: [], public: true, name: `${id} app`, logoURL: '', ...extra,
+  id,
+  secret: '',
+  redirectURIs,
+  trustedPeers: [],
+  public: true,
+  name: `${id} app`,
+  logoURL: '',
+  ...extra,
 });
 
 /** Listens first (to learn the port, which is part of the issuer), then builds the app on that server. */
@@ -77,27 +94,62 @@ export const startIdport = async (options: TestIdportOptions): Promise<TestIdpor
   const origin = `http://127.0.0.1:${port}`;
   const issuer = `${origin}${basePath}`;
   const settings: ProviderSettings = {
-    issuer, basePath, responseTypes: ['code', 'id_token', 'id_token token', 'code id_token', 'code token', 'code id_token token'],
-    grantTypes: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'], pkceEnforce: false, codeChallengeMethods: ['S256', 'plain'],
-    skipApprovalScreen: false, alwaysShowLoginScreen: false, idTokenTtlMs: 24 * 3600_000, accessTokenTtlMs: 24 * 3600_000,
-    authRequestTtlMs: 24 * 3600_000, authCodeTtlMs: 10 * 60_000,
+    issuer,
+    basePath,
+    responseTypes: ['code', 'id_token', 'id_token token', 'code id_token', 'code token', 'code id_token token'],
+    grantTypes: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+    pkceEnforce: false,
+    codeChallengeMethods: ['S256', 'plain'],
+    skipApprovalScreen: false,
+    alwaysShowLoginScreen: false,
+    idTokenTtlMs: 24 * 3600_000,
+    accessTokenTtlMs: 24 * 3600_000,
+    authRequestTtlMs: 24 * 3600_000,
+    authCodeTtlMs: 10 * 60_000,
     refresh: { disableRotation: false, reuseIntervalMs: 3_000 },
-    sessions: { cookieName: 'idport_session', absoluteLifetimeMs: 24 * 3600_000, idleLifetimeMs: 3600_000, rememberMeDefault: true },
+    sessions: {
+      cookieName: 'idport_session',
+      absoluteLifetimeMs: 24 * 3600_000,
+      idleLifetimeMs: 3600_000,
+      rememberMeDefault: true,
+    },
     ...options.settings,
   };
-  const signer = createSigner({ storage, clock, issuer, algorithm: 'RS256', rotationPeriodMs: 6 * 3600_000, idTokenTtlMs: settings.idTokenTtlMs, log });
+  const signer = createSigner({
+    storage,
+    clock,
+    issuer,
+    algorithm: 'RS256',
+    rotationPeriodMs: 6 * 3600_000,
+    idTokenTtlMs: settings.idTokenTtlMs,
+    log,
+  });
   await signer.ensureKeys();
   const deps = { clock, randomBytes, fetch: globalThis.fetch };
   const connectors = new Map<string, ConnectorEntry>();
   if (options.withLocal ?? true) {
-    connectors.set('local', { id: 'local', type: 'local', name: 'Email', connector: openLocal(storage.passwords, { log, fetch, now: () => clock.now() }) });
+    connectors.set('local', {
+      id: 'local',
+      type: 'local',
+      name: 'Email',
+      connector: openLocal(storage.passwords, { log, fetch, now: () => clock.now() }),
+    });
   }
   for (const c of options.connectors ?? []) connectors.set(c.id, c);
   const provider: Provider = { settings, storage, signer, connectors, deps, log };
-  const app = await buildApp({ provider, branding: { issuerName: 'idport test', logoUrl: '', theme: 'light' }, passwordAttemptsPerMinute: options.passwordAttemptsPerMinute ?? 1000 });
+  const app = await buildApp({
+    provider,
+    branding: { issuerName: 'idport test', logoUrl: '', theme: 'light' },
+    passwordAttemptsPerMinute: options.passwordAttemptsPerMinute ?? 1000,
+  });
   await app.listen({ port, host: '127.0.0.1' });
   return {
-    issuer, origin, app, provider, storage, clock,
+    issuer,
+    origin,
+    app,
+    provider,
+    storage,
+    clock,
     close: async () => {
       await app.close();
       await storage.close();

@@ -9,7 +9,8 @@ import { after } from 'node:test';
 import { Client } from 'pg';
 
 /** The database URL from TEST_POSTGRES_URL, or undefined. */
-export const postgresUrl: string | undefined = process.env.TEST_POSTGRES_URL === '' ? undefined : process.env.TEST_POSTGRES_URL;
+export const postgresUrl: string | undefined =
+  process.env.TEST_POSTGRES_URL === '' ? undefined : process.env.TEST_POSTGRES_URL;
 
 const isCi = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
 
@@ -28,7 +29,10 @@ export const requirePostgresUrl = (): string => {
 };
 
 /** Runs SQL as the test user on the test database (not in any test schema unless the SQL names it). */
-export async function adminQuery<R extends Record<string, unknown> = Record<string, unknown>>(text: string, values?: unknown[]): Promise<R[]> {
+export async function adminQuery<R extends Record<string, unknown> = Record<string, unknown>>(
+  text: string,
+  values?: unknown[],
+): Promise<R[]> {
   const client = new Client({ connectionString: requirePostgresUrl() });
   await client.connect();
   try {

@@ -22,9 +22,16 @@ interface SamlifySp {
 }
 interface SamlifyIdp {
   parseLoginRequest(sp: SamlifySp, binding: 'post', request: { body: Record<string, string> }): Promise<SamlifyRequest>;
-  createLoginResponse(sp: SamlifySp, request: SamlifyRequest, binding: 'post', user: { email: string }, options: {
-    relayState: string; customTagReplacement: (template: string) => { id: string; context: string };
-  }): Promise<{ context: string }>;
+  createLoginResponse(
+    sp: SamlifySp,
+    request: SamlifyRequest,
+    binding: 'post',
+    user: { email: string },
+    options: {
+      relayState: string;
+      customTagReplacement: (template: string) => { id: string; context: string };
+    },
+  ): Promise<{ context: string }>;
 }
 /** The part of samlify's API this IdP uses. */
 interface Samlify {
@@ -32,7 +39,10 @@ interface Samlify {
   readonly Constants: { readonly namespace: { readonly binding: { readonly post: string } } };
   IdentityProvider(settings: Record<string, unknown>): SamlifyIdp;
   ServiceProvider(settings: Record<string, unknown>): SamlifySp;
-  readonly SamlLib: { replaceTagsByValue(xml: string, values: Record<string, string>): string; readonly defaultLoginResponseTemplate: { readonly context: string } };
+  readonly SamlLib: {
+    replaceTagsByValue(xml: string, values: Record<string, string>): string;
+    readonly defaultLoginResponseTemplate: { readonly context: string };
+  };
 }
 // Loaded without its type declarations: they reference @xmldom/xmldom, which adds lib.dom to the whole program
 // and retypes Node's global fetch for every file (connectors/oidc/http.ts stops compiling).
@@ -53,9 +63,30 @@ export interface SigningKey {
 export const makeSigningKey = (commonName = 'idport test IdP'): SigningKey => {
   const dir = mkdtempSync(join(tmpdir(), 'idport-saml-'));
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '2', '-subj', `/CN=${commonName}`,
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-    return { privateKey: readFileSync(join(dir, 'key.pem'), 'utf8'), certificate: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-sha256',
+        '-days',
+        '2',
+        '-subj',
+        `/CN=${commonName}`,
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    return {
+      privateKey: readFileSync(join(dir, 'key.pem'), 'utf8'),
+      certificate: readFileSync(join(dir, 'cert.pem'), 'utf8'),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -124,7 +155,9 @@ export const createSamlIdp = (options: SamlIdpOptions): SamlIdp => {
   const untrusted = makeSigningKey('impostor IdP');
   const idpFor = (key: SigningKey) =>
     samlify.IdentityProvider({
-      entityID: entityId, privateKey: key.privateKey, signingCert: key.certificate,
+      entityID: entityId,
+      privateKey: key.privateKey,
+      signingCert: key.certificate,
       singleSignOnService: [{ Binding: POST, Location: ssoUrl }],
       singleLogoutService: [{ Binding: POST, Location: `${ssoUrl}/logout` }], // unused; samlify warns without one
       nameIDFormat: ['urn:oasis:names:tc:SAML:2.0:nameid-format:persistent'],
@@ -138,14 +171,20 @@ export const createSamlIdp = (options: SamlIdpOptions): SamlIdp => {
     });
 
   const idp: SamlIdp = {
-    entityId, ssoUrl, certificate: trusted.certificate, user: options.user, responseOptions: {}, sent: [],
+    entityId,
+    ssoUrl,
+    certificate: trusted.certificate,
+    user: options.user,
+    responseOptions: {},
+    sent: [],
     async respond(samlRequest, relayState, override) {
       const { sign = 'assertion', forge, inResponseTo } = override ?? idp.responseOptions;
       const sp = spFor(sign);
       const signer = idpFor(forge === 'otherKey' ? untrusted : trusted);
       const request = await signer.parseLoginRequest(sp, 'post', { body: { SAMLRequest: samlRequest } });
       const extracted = request.extract.request;
-      const requestId = typeof extracted === 'object' && extracted !== null && 'id' in extracted ? extracted.id : undefined;
+      const requestId =
+        typeof extracted === 'object' && extracted !== null && 'id' in extracted ? extracted.id : undefined;
       if (typeof requestId !== 'string') throw new Error('AuthnRequest without an ID');
       const now = Date.now();
       const at = (offsetMinutes: number): string => new Date(now + offsetMinutes * 60_000).toISOString();
@@ -154,30 +193,49 @@ export const createSamlIdp = (options: SamlIdpOptions): SamlIdp => {
       const user = idp.user;
       const groupTags = user.groups.map((_g, i) => `group${i}`);
       const values: Record<string, string> = {
-        ID: `_${randomUUID()}`, AssertionID: `_${randomUUID()}`, Destination: options.acsUrl,
+        ID: `_${randomUUID()}`,
+        AssertionID: `_${randomUUID()}`,
+        Destination: options.acsUrl,
         Audience: forge === 'wrongAudience' ? 'https://another-sp.test/metadata' : options.spEntityId,
         SubjectRecipient: forge === 'wrongRecipient' ? 'https://another-sp.test/acs' : options.acsUrl,
         Issuer: forge === 'wrongIssuer' ? 'https://impostor.test/metadata' : entityId,
-        IssueInstant: issued, StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Success',
-        ConditionsNotBefore: issued, ConditionsNotOnOrAfter: notAfter, SubjectConfirmationDataNotOnOrAfter: notAfter,
-        NameIDFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent', NameID: user.nameId,
+        IssueInstant: issued,
+        StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Success',
+        ConditionsNotBefore: issued,
+        ConditionsNotOnOrAfter: notAfter,
+        SubjectConfirmationDataNotOnOrAfter: notAfter,
+        NameIDFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
+        NameID: user.nameId,
         InResponseTo: inResponseTo ?? requestId,
-        attrEmail: user.email, attrName: user.name,
+        attrEmail: user.email,
+        attrName: user.name,
         ...Object.fromEntries(user.groups.map((g, i) => [`group${i}`, g])),
       };
       // Tags first (fixed markup), then values through samlify, which escapes them.
-      const statement = `<saml:AuthnStatement AuthnInstant="${issued}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`
-        + `<saml:AttributeStatement>${attributeXml('email', ['attrEmail'])}${attributeXml('name', ['attrName'])}${groupTags.length > 0 ? attributeXml('groups', groupTags) : ''}</saml:AttributeStatement>`;
+      const statement =
+        `<saml:AuthnStatement AuthnInstant="${issued}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
+        `<saml:AttributeStatement>${attributeXml('email', ['attrEmail'])}${attributeXml('name', ['attrName'])}${groupTags.length > 0 ? attributeXml('groups', groupTags) : ''}</saml:AttributeStatement>`;
       const render = (template: string): string =>
-        samlify.SamlLib.replaceTagsByValue(template.replace('{AuthnStatement}', '').replace('{AttributeStatement}', statement), values);
+        samlify.SamlLib.replaceTagsByValue(
+          template.replace('{AuthnStatement}', '').replace('{AttributeStatement}', statement),
+          values,
+        );
       let samlResponse: string;
       if (forge === 'unsigned') {
-        samlResponse = Buffer.from(render(samlify.SamlLib.defaultLoginResponseTemplate.context), 'utf8').toString('base64');
+        samlResponse = Buffer.from(render(samlify.SamlLib.defaultLoginResponseTemplate.context), 'utf8').toString(
+          'base64',
+        );
       } else {
-        const response = await signer.createLoginResponse(sp, request, 'post', { email: user.email }, {
-          relayState,
-          customTagReplacement: (template) => ({ id: values.ID ?? '', context: render(template) }),
-        });
+        const response = await signer.createLoginResponse(
+          sp,
+          request,
+          'post',
+          { email: user.email },
+          {
+            relayState,
+            customTagReplacement: (template) => ({ id: values.ID ?? '', context: render(template) }),
+          },
+        );
         samlResponse = response.context;
       }
       const sent = { samlResponse, relayState, action: options.acsUrl };
@@ -217,14 +275,17 @@ export const startSamlIdp = async (options: Omit<SamlIdpOptions, 'ssoUrl'>): Pro
         }
         const form = await readForm(request);
         const sent = await idp.respond(form.get('SAMLRequest') ?? '', form.get('RelayState') ?? '');
-        response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(`<!doctype html><html><body onload="document.forms[0].submit()">
+        response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+          .end(`<!doctype html><html><body onload="document.forms[0].submit()">
 <form method="post" action="${escapeHtml(sent.action)}">
 <input type="hidden" name="SAMLResponse" value="${escapeHtml(sent.samlResponse)}">
 <input type="hidden" name="RelayState" value="${escapeHtml(sent.relayState)}">
 <button type="submit">Continue</button>
 </form></body></html>`);
       } catch (err: unknown) {
-        response.writeHead(400, { 'content-type': 'text/plain' }).end(`IdP refused the request: ${err instanceof Error ? err.message : String(err)}`);
+        response
+          .writeHead(400, { 'content-type': 'text/plain' })
+          .end(`IdP refused the request: ${err instanceof Error ? err.message : String(err)}`);
       }
     })();
   });

@@ -32,13 +32,55 @@ export const FIXTURE = {
   groupsDN: 'ou=groups,dc=example,dc=org',
   service: { dn: 'cn=idport,dc=example,dc=org', password: 'service-secret' },
   users: {
-    jane: { uid: 'jane', dn: 'uid=jane,ou=people,dc=example,dc=org', password: 'jane-secret', mail: 'jane@example.org', cn: 'Jane Doe' },
-    john: { uid: 'john', dn: 'uid=john,ou=people,dc=example,dc=org', password: 'john-secret', mail: 'john@example.org', cn: 'John Roe' },
-    admin: { uid: 'admin', dn: 'uid=admin,ou=people,dc=example,dc=org', password: 'admin-secret', mail: 'admin@example.org', cn: 'Directory Admin' },
-    special: { uid: 'bob(*)\\smith', dn: 'uid=bob(*)\\5Csmith,ou=people,dc=example,dc=org', password: 'bob-secret', mail: 'bob@example.org', cn: 'Bob (*) Smith' },
-    mover: { uid: 'mover', dn: 'uid=mover,ou=people,dc=example,dc=org', password: 'mover-secret', mail: 'mover@example.org', cn: 'Moe Mover' },
-    leaver: { uid: 'leaver', dn: 'uid=leaver,ou=people,dc=example,dc=org', password: 'leaver-secret', mail: 'leaver@example.org', cn: 'Lee Leaver' },
-    twin: { uid: 'twin', dn: 'uid=twin,ou=people,dc=example,dc=org', password: 'twin-secret', mail: 'twin1@example.org', cn: 'Twin One' },
+    jane: {
+      uid: 'jane',
+      dn: 'uid=jane,ou=people,dc=example,dc=org',
+      password: 'jane-secret',
+      mail: 'jane@example.org',
+      cn: 'Jane Doe',
+    },
+    john: {
+      uid: 'john',
+      dn: 'uid=john,ou=people,dc=example,dc=org',
+      password: 'john-secret',
+      mail: 'john@example.org',
+      cn: 'John Roe',
+    },
+    admin: {
+      uid: 'admin',
+      dn: 'uid=admin,ou=people,dc=example,dc=org',
+      password: 'admin-secret',
+      mail: 'admin@example.org',
+      cn: 'Directory Admin',
+    },
+    special: {
+      uid: 'bob(*)\\smith',
+      dn: 'uid=bob(*)\\5Csmith,ou=people,dc=example,dc=org',
+      password: 'bob-secret',
+      mail: 'bob@example.org',
+      cn: 'Bob (*) Smith',
+    },
+    mover: {
+      uid: 'mover',
+      dn: 'uid=mover,ou=people,dc=example,dc=org',
+      password: 'mover-secret',
+      mail: 'mover@example.org',
+      cn: 'Moe Mover',
+    },
+    leaver: {
+      uid: 'leaver',
+      dn: 'uid=leaver,ou=people,dc=example,dc=org',
+      password: 'leaver-secret',
+      mail: 'leaver@example.org',
+      cn: 'Lee Leaver',
+    },
+    twin: {
+      uid: 'twin',
+      dn: 'uid=twin,ou=people,dc=example,dc=org',
+      password: 'twin-secret',
+      mail: 'twin1@example.org',
+      cn: 'Twin One',
+    },
   },
 } as const;
 
@@ -93,7 +135,10 @@ const LOG_LIMIT = 64 * 1024;
  * (id uid, name cn, email mail), groups by DN through `member` (nested) and by uid through `memberUid`.
  * jane's groups are developers, engineering, staff, ops; john's are cycle-a, cycle-b.
  */
-export function fixtureConnectorConfig(slapd: Slapd, transport: 'plain' | 'ldaps' | 'startTLS' = 'plain'): Record<string, unknown> {
+export function fixtureConnectorConfig(
+  slapd: Slapd,
+  transport: 'plain' | 'ldaps' | 'startTLS' = 'plain',
+): Record<string, unknown> {
   return {
     host: `${slapd.host}:${transport === 'ldaps' ? slapd.ldapsPort : slapd.port}`,
     insecureNoSSL: transport === 'plain',
@@ -131,7 +176,14 @@ export const FIXTURE_GROUP_SEARCH = {
 /** Starts slapd on free loopback ports; retries with new ports if one was taken in between. */
 export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
   for (const bin of [SLAPD_BIN, SLAPADD_BIN]) {
-    if (bin.startsWith('/') ? !existsSync(bin) : !(await run('sh', ['-c', `command -v ${bin}`]).then(() => true, () => false))) {
+    if (
+      bin.startsWith('/')
+        ? !existsSync(bin)
+        : !(await run('sh', ['-c', `command -v ${bin}`]).then(
+            () => true,
+            () => false,
+          ))
+    ) {
       throw new Error(`${bin} is not installed: apt-get install slapd ldap-utils (.ci/run does this)`);
     }
   }
@@ -174,7 +226,9 @@ async function launch(dir: string, conf: string, tls: TlsFiles, startTimeoutMs: 
   const ldapsUrl = `ldaps://${host}:${ldapsPort}`;
   // -d keeps slapd in the foreground (so the ChildProcess is slapd itself and we own its lifetime);
   // `stats` logs one line per operation, which is what you want to read when a test fails.
-  const child = spawn(SLAPD_BIN, ['-f', conf, '-h', `${url}/ ${ldapsUrl}/`, '-d', 'stats'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(SLAPD_BIN, ['-f', conf, '-h', `${url}/ ${ldapsUrl}/`, '-d', 'stats'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const append = (chunk: Buffer): void => {
     output = (output + chunk.toString('utf8')).slice(-LOG_LIMIT);
@@ -231,7 +285,13 @@ async function launch(dir: string, conf: string, tls: TlsFiles, startTimeoutMs: 
 }
 
 /** Polls an admin bind until it succeeds; fails early if slapd exits, with its log in the error. */
-async function waitForBind(url: string, child: ChildProcess, exited: Promise<number | null>, log: () => string, timeoutMs: number): Promise<void> {
+async function waitForBind(
+  url: string,
+  child: ChildProcess,
+  exited: Promise<number | null>,
+  log: () => string,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -256,11 +316,15 @@ async function waitForBind(url: string, child: ChildProcess, exited: Promise<num
 /** Ports the kernel just handed out; closed again so slapd can take them (hence the retry in startSlapd). */
 async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve(server));
-    })),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
   );
   const ports = servers.map((server) => {
     const address = server.address();
@@ -304,14 +368,63 @@ async function makeCertificates(dir: string): Promise<TlsFiles> {
   // EC keys: generated in milliseconds, and GnuTLS (Debian's slapd) and Node both take them.
   const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   const makeCa = (name: string, subject: string): Promise<unknown> =>
-    run('openssl', ['req', '-x509', '-config', cnf, '-extensions', 'ca', ...newKey, '-keyout', file(`${name}.key`), '-out', file(`${name}.pem`), '-days', '2', '-subj', subject]);
+    run('openssl', [
+      'req',
+      '-x509',
+      '-config',
+      cnf,
+      '-extensions',
+      'ca',
+      ...newKey,
+      '-keyout',
+      file(`${name}.key`),
+      '-out',
+      file(`${name}.pem`),
+      '-days',
+      '2',
+      '-subj',
+      subject,
+    ]);
   const makeLeaf = async (name: string, subject: string, extensions: string): Promise<void> => {
-    await run('openssl', ['req', '-new', '-config', cnf, ...newKey, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`), '-subj', subject]);
-    await run('openssl', ['x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-set_serial', String(Date.now()),
-      '-days', '2', '-extfile', cnf, '-extensions', extensions, '-out', file(`${name}.pem`)]);
+    await run('openssl', [
+      'req',
+      '-new',
+      '-config',
+      cnf,
+      ...newKey,
+      '-keyout',
+      file(`${name}.key`),
+      '-out',
+      file(`${name}.csr`),
+      '-subj',
+      subject,
+    ]);
+    await run('openssl', [
+      'x509',
+      '-req',
+      '-in',
+      file(`${name}.csr`),
+      '-CA',
+      file('ca.pem'),
+      '-CAkey',
+      file('ca.key'),
+      '-set_serial',
+      String(Date.now()),
+      '-days',
+      '2',
+      '-extfile',
+      cnf,
+      '-extensions',
+      extensions,
+      '-out',
+      file(`${name}.pem`),
+    ]);
   };
   await Promise.all([makeCa('ca', '/CN=idport test CA'), makeCa('wrong-ca', '/CN=idport unrelated CA')]);
-  await Promise.all([makeLeaf('server', '/CN=localhost', 'server'), makeLeaf('client', '/CN=idport test client', 'client')]);
+  await Promise.all([
+    makeLeaf('server', '/CN=localhost', 'server'),
+    makeLeaf('client', '/CN=idport test client', 'client'),
+  ]);
   return {
     caPem: await readFile(file('ca.pem'), 'utf8'),
     caFile: file('ca.pem'),
@@ -327,7 +440,9 @@ async function makeCertificates(dir: string): Promise<TlsFiles> {
 async function writeConfig(dir: string, tls: TlsFiles, requireClientCert: boolean): Promise<string> {
   const dbDir = join(dir, 'db');
   await mkdir(dbDir);
-  const schema = ['core', 'cosine', 'inetorgperson', 'nis'].map((name) => `include /etc/ldap/schema/${name}.schema`).join('\n');
+  const schema = ['core', 'cosine', 'inetorgperson', 'nis']
+    .map((name) => `include /etc/ldap/schema/${name}.schema`)
+    .join('\n');
   const conf = `${schema}
 modulepath /usr/lib/ldap
 moduleload back_mdb

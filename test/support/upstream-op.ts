@@ -15,7 +15,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
 
-import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, type CryptoKey, type JWK, type JWTPayload, SignJWT } from 'jose';
+import {
+  decodeJwt,
+  decodeProtectedHeader,
+  exportJWK,
+  generateKeyPair,
+  type CryptoKey,
+  type JWK,
+  type JWTPayload,
+  SignJWT,
+} from 'jose';
 
 /** A user at the upstream. Claims are released according to the granted scopes (see `claims` below). */
 export interface UpstreamAccount {
@@ -181,7 +190,9 @@ export async function freePort(): Promise<number> {
 }
 
 /** Generates an RS256 signing key pair with the given `kid` (another key with the same kid forges a signature). */
-export async function generateSigningKey(kid: string): Promise<{ privateKey: CryptoKey; privateJwk: JWK; publicJwk: JWK }> {
+export async function generateSigningKey(
+  kid: string,
+): Promise<{ privateKey: CryptoKey; privateJwk: JWK; publicJwk: JWK }> {
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
   const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: 'RS256', use: 'sig' };
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
@@ -197,8 +208,11 @@ export async function startUpstreamOp(options: UpstreamOptions): Promise<Upstrea
   let tamper: IdTokenTamper | undefined;
   let defaultAccount = options.accounts[0]?.sub;
 
-  const server: Server = options.tls === undefined ? createServer() : createTlsServer({ key: options.tls.key, cert: options.tls.cert });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(options.port ?? 0, '127.0.0.1', resolve));
+  const server: Server =
+    options.tls === undefined ? createServer() : createTlsServer({ key: options.tls.key, cert: options.tls.cert });
+  await new Promise<void>((resolve, reject) =>
+    server.once('error', reject).listen(options.port ?? 0, '127.0.0.1', resolve),
+  );
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('upstream-op: no TCP address');
   const port = address.port;
@@ -213,7 +227,8 @@ export async function startUpstreamOp(options: UpstreamOptions): Promise<Upstrea
   ].filter((c) => c.redirectUris.length > 0);
 
   const extraClaims = new Set<string>();
-  for (const a of options.accounts) for (const name of [...Object.keys(a.claims ?? {}), ...Object.keys(a.userinfoOnly ?? {})]) extraClaims.add(name);
+  for (const a of options.accounts)
+    for (const name of [...Object.keys(a.claims ?? {}), ...Object.keys(a.userinfoOnly ?? {})]) extraClaims.add(name);
   const claims = { ...STANDARD_CLAIMS, profile: [...(STANDARD_CLAIMS.profile ?? []), ...extraClaims] };
 
   const provider = new Provider(issuer, {
@@ -233,7 +248,15 @@ export async function startUpstreamOp(options: UpstreamOptions): Promise<Upstrea
     features: { devInteractions: { enabled: false }, revocation: { enabled: true } },
     pkce: { required: () => true },
     rotateRefreshToken: true,
-    ttl: { AccessToken: 3600, AuthorizationCode: 600, IdToken: 3600, RefreshToken: 86_400, Grant: 86_400, Interaction: 3600, Session: 86_400 },
+    ttl: {
+      AccessToken: 3600,
+      AuthorizationCode: 600,
+      IdToken: 3600,
+      RefreshToken: 86_400,
+      Grant: 86_400,
+      Interaction: 3600,
+      Session: 86_400,
+    },
     async findAccount(_ctx: unknown, sub: string) {
       const account = accounts.get(sub);
       if (account === undefined) return undefined;
@@ -264,7 +287,9 @@ export async function startUpstreamOp(options: UpstreamOptions): Promise<Upstrea
     const header = decodeProtectedHeader(body.id_token);
     const payload = tamper.claims ? tamper.claims(decodeJwt(body.id_token)) : decodeJwt(body.id_token);
     const alg = header.alg ?? 'RS256';
-    const forged = await new SignJWT(payload).setProtectedHeader({ ...header, alg }).sign(tamper.signWith ?? key.privateKey);
+    const forged = await new SignJWT(payload)
+      .setProtectedHeader({ ...header, alg })
+      .sign(tamper.signWith ?? key.privateKey);
     ctx.body = { ...body, id_token: forged };
   });
 
@@ -285,7 +310,12 @@ export async function startUpstreamOp(options: UpstreamOptions): Promise<Upstrea
     const details = await provider.interactionDetails(req, res);
     const query = new URL(req.url ?? '/', url).searchParams;
     if (query.get('deny') === '1') {
-      await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'The user declined.' }, { mergeWithLastSubmission: false });
+      await provider.interactionFinished(
+        req,
+        res,
+        { error: 'access_denied', error_description: 'The user declined.' },
+        { mergeWithLastSubmission: false },
+      );
       return;
     }
     if (details.prompt.name === 'login') {
@@ -301,7 +331,8 @@ export async function startUpstreamOp(options: UpstreamOptions): Promise<Upstrea
     const grant = existing ?? new provider.Grant({ accountId, clientId: clientIdParam });
     const { missingOIDCScope, missingOIDCClaims } = details.prompt.details;
     if (Array.isArray(missingOIDCScope)) grant.addOIDCScope(missingOIDCScope.join(' '));
-    if (Array.isArray(missingOIDCClaims)) grant.addOIDCClaims(missingOIDCClaims.filter((c): c is string => typeof c === 'string'));
+    if (Array.isArray(missingOIDCClaims))
+      grant.addOIDCClaims(missingOIDCClaims.filter((c): c is string => typeof c === 'string'));
     const grantId = await grant.save();
     grantsByAccount.set(accountId, [...(grantsByAccount.get(accountId) ?? []), grantId]);
     await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
@@ -382,7 +413,10 @@ export class CookieJar {
 }
 
 /** The one request shape followLogin makes; the global fetch and openid-client's CustomFetch both fit. */
-export type FollowFetch = (url: string, init: { method: 'GET'; body: undefined; redirect: 'manual'; headers: Record<string, string> }) => Promise<Response>;
+export type FollowFetch = (
+  url: string,
+  init: { method: 'GET'; body: undefined; redirect: 'manual'; headers: Record<string, string> },
+) => Promise<Response>;
 
 /** How to follow a login's redirects. */
 export interface FollowOptions {
@@ -410,12 +444,19 @@ export async function followLogin(start: string | URL, options: FollowOptions): 
     if (next.origin === callback.origin && next.pathname === callback.pathname) return next.searchParams;
     const target = options.rewrite ? options.rewrite(next) : next;
     const cookie = jar.header(target);
-    const response = await doFetch(target.href, { method: 'GET', body: undefined, redirect: 'manual', headers: cookie === undefined ? {} : { cookie } });
+    const response = await doFetch(target.href, {
+      method: 'GET',
+      body: undefined,
+      redirect: 'manual',
+      headers: cookie === undefined ? {} : { cookie },
+    });
     jar.store(target, response);
     const location = response.headers.get('location');
     if (response.status < 300 || response.status >= 400 || location === null) {
       const body = await response.text();
-      throw new Error(`followLogin: ${target.href} answered ${response.status} without a redirect: ${body.slice(0, 500)}`);
+      throw new Error(
+        `followLogin: ${target.href} answered ${response.status} without a redirect: ${body.slice(0, 500)}`,
+      );
     }
     await response.body?.cancel();
     next = new URL(location, target);

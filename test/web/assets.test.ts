@@ -52,8 +52,18 @@ describe('securityHeaders', () => {
   });
 
   it('never adds http/https twice, script-capable schemes, or unparsable values to form-action', () => {
-    for (const redirectUri of ['https://app.example/cb', 'http://localhost/cb', 'javascript:alert(1)', 'data:text/html,x', 'not a url; script-src *']) {
-      assert.match(securityHeaders({ redirectUri })['Content-Security-Policy'] ?? '', /form-action 'self' https: http:;/, redirectUri);
+    for (const redirectUri of [
+      'https://app.example/cb',
+      'http://localhost/cb',
+      'javascript:alert(1)',
+      'data:text/html,x',
+      'not a url; script-src *',
+    ]) {
+      assert.match(
+        securityHeaders({ redirectUri })['Content-Security-Policy'] ?? '',
+        /form-action 'self' https: http:;/,
+        redirectUri,
+      );
     }
   });
 

@@ -4,33 +4,55 @@ import { describe, it } from 'node:test';
 import { renderDevice, renderDeviceResult, type DevicePage } from '../../web/render.js';
 import { HOSTILE, JS_URL, basePage, mainText, tags } from './helpers.js';
 
-const devicePage: DevicePage = { ...basePage, postUrl: '/dex/device/auth/verify_code', userCode: 'BCDF-GHJK', invalid: false, csrfToken: 'csrf-token-123' };
+const devicePage: DevicePage = {
+  ...basePage,
+  postUrl: '/dex/device/auth/verify_code',
+  userCode: 'BCDF-GHJK',
+  invalid: false,
+  csrfToken: 'csrf-token-123',
+};
 
 describe('renderDevice', () => {
   it('posts the code and the csrf token to the verify URL, with the code pre-filled and labelled', () => {
     const page = renderDevice(devicePage);
     assert.deepEqual(tags(page, 'form'), [{ method: 'post', action: '/dex/device/auth/verify_code', class: 'form' }]);
     const inputs = tags(page, 'input');
-    assert.deepEqual(inputs.find((i) => i.name === 'csrf'), { type: 'hidden', name: 'csrf', value: 'csrf-token-123' });
+    assert.deepEqual(
+      inputs.find((i) => i.name === 'csrf'),
+      { type: 'hidden', name: 'csrf', value: 'csrf-token-123' },
+    );
     const code = inputs.find((i) => i.name === 'user_code');
     assert.equal(code?.value, 'BCDF-GHJK');
     assert.equal(code?.type, 'text');
     assert.ok(code && 'required' in code);
-    assert.deepEqual(tags(page, 'label').map((l) => l.for), ['user_code']);
+    assert.deepEqual(
+      tags(page, 'label').map((l) => l.for),
+      ['user_code'],
+    );
     assert.equal(tags(page, 'script').length, 0, 'works without JavaScript');
     assert.doesNotMatch(page, /Invalid/);
   });
 
   it('shows a message that does not say why only when the last code was refused', () => {
     const page = renderDevice({ ...devicePage, invalid: true });
-    assert.match(page, /<p id="user-code-error" class="alert" role="alert">Invalid or expired code\. Check the code on your device and try again\.<\/p>/);
+    assert.match(
+      page,
+      /<p id="user-code-error" class="alert" role="alert">Invalid or expired code\. Check the code on your device and try again\.<\/p>/,
+    );
     const code = tags(page, 'input').find((i) => i.name === 'user_code');
     assert.equal(code?.['aria-invalid'], 'true');
     assert.equal(code?.['aria-describedby'], 'user-code-error');
   });
 
   it('keeps hostile text as text and refuses a javascript: action', () => {
-    const page = renderDevice({ ...devicePage, issuerName: HOSTILE, postUrl: JS_URL, userCode: HOSTILE, csrfToken: HOSTILE, invalid: true });
+    const page = renderDevice({
+      ...devicePage,
+      issuerName: HOSTILE,
+      postUrl: JS_URL,
+      userCode: HOSTILE,
+      csrfToken: HOSTILE,
+      invalid: true,
+    });
     assert.doesNotMatch(page, /<script>alert/);
     assert.doesNotMatch(page, /<img src=x/);
     assert.doesNotMatch(page, /"onmouseover=/);
@@ -44,7 +66,10 @@ describe('renderDevice', () => {
 describe('renderDeviceResult', () => {
   it('tells the user to return to the device after an approval', () => {
     const text = mainText(renderDeviceResult({ ...basePage, approved: true, clientName: 'kubectl' }));
-    assert.equal(text, 'Login successful You are logged in on your device to kubectl. Return to your device to continue. You can close this window.');
+    assert.equal(
+      text,
+      'Login successful You are logged in on your device to kubectl. Return to your device to continue. You can close this window.',
+    );
   });
 
   it('says access was denied after a denial', () => {

@@ -16,7 +16,14 @@ export const basePage: Page = { issuerName: 'Acme ID', logoUrl: '', theme: 'ligh
 /** The attributes of one start tag, values with entities decoded. */
 export type Attributes = Record<string, string>;
 
-const ENTITIES: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'", '&#96;': '`' };
+const ENTITIES: Record<string, string> = {
+  '&amp;': '&',
+  '&lt;': '<',
+  '&gt;': '>',
+  '&quot;': '"',
+  '&#39;': "'",
+  '&#96;': '`',
+};
 
 /** Decodes the entities the templates produce. */
 export function unescapeHtml(text: string): string {

@@ -6,7 +6,10 @@ import { HOSTILE, tags, unescapeHtml } from './helpers.js';
 
 describe('html template', () => {
   it('escapes & < > " \' and backtick in interpolated text', () => {
-    assert.equal(String(html`<p>${'<b>"x" & \'y\' `z`</b>'}</p>`), '<p>&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39; &#96;z&#96;&lt;/b&gt;</p>');
+    assert.equal(
+      String(html`<p>${'<b>"x" & \'y\' `z`</b>'}</p>`),
+      '<p>&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39; &#96;z&#96;&lt;/b&gt;</p>',
+    );
   });
 
   it('escapes values in attributes so they cannot close the quote or add attributes', () => {
@@ -41,14 +44,19 @@ describe('html template', () => {
 
   it('refuses a javascript: URL in href, action, formaction and src', () => {
     const url = 'javascript:alert(1)';
-    const out = String(html`<a href="${url}">x</a><form action="${url}"><button formaction="${url}"></button></form><img src="${url}">`);
+    const out = String(
+      html`<a href="${url}">x</a><form action="${url}"><button formaction="${url}"></button></form><img src="${url}">`,
+    );
     assert.doesNotMatch(out, /javascript:/);
     assert.equal(out.split(REFUSED_URL).length - 1, 4);
   });
 
   it('keeps a URL attribute safe when text follows the value after a path separator', () => {
     assert.equal(String(html`<link href="${'/dex'}/static/main.css">`), '<link href="/dex/static/main.css">');
-    assert.equal(String(html`<link href="${'javascript:x//'}/static/main.css">`), `<link href="${REFUSED_URL}/static/main.css">`);
+    assert.equal(
+      String(html`<link href="${'javascript:x//'}/static/main.css">`),
+      `<link href="${REFUSED_URL}/static/main.css">`,
+    );
   });
 
   it('refuses a template where text after a URL value could change its scheme', () => {
@@ -71,10 +79,31 @@ describe('html template', () => {
 });
 
 describe('safeUrl', () => {
-  for (const url of ['https://app.example/cb?x=1', 'http://localhost:5555/callback', '/dex/auth?x=1', 'auth/local', '?a=b', '#top', '', '//cdn.example/logo.png']) {
+  for (const url of [
+    'https://app.example/cb?x=1',
+    'http://localhost:5555/callback',
+    '/dex/auth?x=1',
+    'auth/local',
+    '?a=b',
+    '#top',
+    '',
+    '//cdn.example/logo.png',
+  ]) {
     it(`allows ${JSON.stringify(url)}`, () => assert.equal(safeUrl(url), url));
   }
-  for (const url of ['javascript:alert(1)', 'JavaScript:alert(1)', ' javascript:alert(1)', 'java\tscript:alert(1)', 'java\nscript:alert(1)', '\u0001javascript:alert(1)', 'vbscript:msgbox(1)', 'data:text/html,<script>alert(1)</script>', 'data:image/png;base64,AAAA', 'file:///etc/passwd', 'http://[::1']) {
+  for (const url of [
+    'javascript:alert(1)',
+    'JavaScript:alert(1)',
+    ' javascript:alert(1)',
+    'java\tscript:alert(1)',
+    'java\nscript:alert(1)',
+    '\u0001javascript:alert(1)',
+    'vbscript:msgbox(1)',
+    'data:text/html,<script>alert(1)</script>',
+    'data:image/png;base64,AAAA',
+    'file:///etc/passwd',
+    'http://[::1',
+  ]) {
     it(`refuses ${JSON.stringify(url)}`, () => assert.equal(safeUrl(url), REFUSED_URL));
   }
 

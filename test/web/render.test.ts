@@ -56,8 +56,19 @@ const hostilePages: Record<string, string> = {
 /** Every page with ordinary values. */
 const plainPages: Record<string, string> = {
   login: renderLogin({ ...basePage, connectors: [{ name: 'GitHub', type: 'github', url: '/dex/auth/github?req=1' }] }),
-  password: renderPassword({ ...passwordPage, rememberMe: { shown: true, checked: false }, backUrl: '/dex/auth?req=1' }),
-  approval: renderApproval({ ...basePage, clientName: 'Example App', scopes: ['openid'], postUrl: '/dex/approval', authReqId: 'r', csrfToken: 'c' }),
+  password: renderPassword({
+    ...passwordPage,
+    rememberMe: { shown: true, checked: false },
+    backUrl: '/dex/auth?req=1',
+  }),
+  approval: renderApproval({
+    ...basePage,
+    clientName: 'Example App',
+    scopes: ['openid'],
+    postUrl: '/dex/approval',
+    authReqId: 'r',
+    csrfToken: 'c',
+  }),
   oob: renderOob({ ...basePage, code: 'abc' }),
   error: renderError({ ...basePage, title: 'Bad request', message: 'Invalid client.' }),
   formPost: renderFormPost({ ...basePage, redirectUri: 'https://app.example/cb', params: { code: 'abc' } }),
@@ -71,7 +82,9 @@ describe('every page', () => {
       it('is an English HTML5 document with a viewport, the stylesheets and the logo', () => {
         assert.match(page, /^<!doctype html>\n<html lang="en"/);
         assert.match(page, /<meta name="viewport" content="width=device-width, initial-scale=1">/);
-        const stylesheets = tags(page, 'link').filter((l) => l.rel === 'stylesheet').map((l) => l.href);
+        const stylesheets = tags(page, 'link')
+          .filter((l) => l.rel === 'stylesheet')
+          .map((l) => l.href);
         assert.deepEqual(stylesheets, ['/dex/static/main.css', '/dex/theme/styles.css']);
         assert.equal(tags(page, 'img').filter((i) => i.class === 'brand-logo').length, 1);
       });
@@ -81,14 +94,20 @@ describe('every page', () => {
         assert.doesNotMatch(page, /<script(?![^>]*\ssrc=)[^>]*>/i);
         assert.doesNotMatch(page, /<style\b/i);
         const attributeNames = tags(page, '[a-z][a-z0-9]*').flatMap((attributes) => Object.keys(attributes));
-        assert.deepEqual(attributeNames.filter((a) => a === 'style' || a.startsWith('on')), []);
+        assert.deepEqual(
+          attributeNames.filter((a) => a === 'style' || a.startsWith('on')),
+          [],
+        );
         assert.doesNotMatch(page, /javascript:/i);
       });
 
       it('labels every visible input', () => {
         for (const input of tags(page, 'input').filter((i) => i.type !== 'hidden')) {
           assert.ok(input.id, `input ${input.name} has an id`);
-          assert.ok(tags(page, 'label').some((l) => l.for === input.id), `input ${input.id} has a label`);
+          assert.ok(
+            tags(page, 'label').some((l) => l.for === input.id),
+            `input ${input.id} has a label`,
+          );
         }
       });
 
@@ -143,7 +162,10 @@ describe('escaping of user- and client-supplied text', () => {
     const page = hostilePages.formPost ?? '';
     assert.equal(tags(page, 'form')[0]?.action, 'about:invalid#refused');
     const fields = tags(page, 'input').map((i) => [i.name, i.value]);
-    assert.deepEqual(fields, [[HOSTILE, HOSTILE], ['state', HOSTILE]]);
+    assert.deepEqual(fields, [
+      [HOSTILE, HOSTILE],
+      ['state', HOSTILE],
+    ]);
   });
 
   it('logged out: shows a hostile client name as text and refuses a javascript: return URL', () => {
@@ -162,7 +184,10 @@ describe('renderLogin', () => {
         { name: 'LDAP', type: 'ldap', url: '/dex/auth/ldap?req=1' },
       ],
     });
-    assert.deepEqual(tags(page, 'a').map((a) => a.href), ['/dex/auth/github?req=1&x=2', '/dex/auth/ldap?req=1']);
+    assert.deepEqual(
+      tags(page, 'a').map((a) => a.href),
+      ['/dex/auth/github?req=1&x=2', '/dex/auth/ldap?req=1'],
+    );
     assert.equal(tags(page, 'form').length, 0);
     assert.match(mainText(page), /Log in with GitHub Log in with LDAP/);
   });
@@ -171,15 +196,26 @@ describe('renderLogin', () => {
 describe('renderPassword', () => {
   it('posts login, password and the csrf token, with the username pre-filled', () => {
     const page = renderPassword(passwordPage);
-    assert.deepEqual(tags(page, 'form'), [{ method: 'post', action: '/dex/auth/local/login?back=&state=abc', class: 'form' }]);
+    assert.deepEqual(tags(page, 'form'), [
+      { method: 'post', action: '/dex/auth/local/login?back=&state=abc', class: 'form' },
+    ]);
     const inputs = tags(page, 'input');
-    assert.deepEqual(inputs.find((i) => i.name === 'csrf'), { type: 'hidden', name: 'csrf', value: 'csrf-token-123' });
+    assert.deepEqual(
+      inputs.find((i) => i.name === 'csrf'),
+      { type: 'hidden', name: 'csrf', value: 'csrf-token-123' },
+    );
     const login = inputs.find((i) => i.name === 'login');
     assert.equal(login?.value, 'jane@example.com');
     assert.equal(login?.autocomplete, 'username');
     assert.equal(inputs.find((i) => i.name === 'password')?.type, 'password');
-    assert.ok('autofocus' in (inputs.find((i) => i.name === 'password') ?? {}), 'focus goes to the password when the username is known');
-    assert.deepEqual(tags(page, 'label').map((l) => l.for), ['login', 'password']);
+    assert.ok(
+      'autofocus' in (inputs.find((i) => i.name === 'password') ?? {}),
+      'focus goes to the password when the username is known',
+    );
+    assert.deepEqual(
+      tags(page, 'label').map((l) => l.for),
+      ['login', 'password'],
+    );
     assert.match(page, /<label for="login">Email address<\/label>/);
   });
 
@@ -192,16 +228,26 @@ describe('renderPassword', () => {
 
   it('shows the remember-me checkbox only when asked, checked as given', () => {
     assert.doesNotMatch(renderPassword(passwordPage), /remember_me/);
-    assert.doesNotMatch(renderPassword({ ...passwordPage, rememberMe: { shown: false, checked: true } }), /remember_me/);
-    const unchecked = tags(renderPassword({ ...passwordPage, rememberMe: { shown: true, checked: false } }), 'input').find((i) => i.name === 'remember_me');
+    assert.doesNotMatch(
+      renderPassword({ ...passwordPage, rememberMe: { shown: false, checked: true } }),
+      /remember_me/,
+    );
+    const unchecked = tags(
+      renderPassword({ ...passwordPage, rememberMe: { shown: true, checked: false } }),
+      'input',
+    ).find((i) => i.name === 'remember_me');
     assert.deepEqual(unchecked, { id: 'remember_me', name: 'remember_me', type: 'checkbox' });
-    const checked = tags(renderPassword({ ...passwordPage, rememberMe: { shown: true, checked: true } }), 'input').find((i) => i.name === 'remember_me');
+    const checked = tags(renderPassword({ ...passwordPage, rememberMe: { shown: true, checked: true } }), 'input').find(
+      (i) => i.name === 'remember_me',
+    );
     assert.ok(checked && 'checked' in checked);
   });
 
   it('links back to the chooser only when there is one', () => {
     assert.equal(tags(renderPassword(passwordPage), 'a').length, 0);
-    assert.deepEqual(tags(renderPassword({ ...passwordPage, backUrl: '/dex/auth?req=1' }), 'a'), [{ href: '/dex/auth?req=1' }]);
+    assert.deepEqual(tags(renderPassword({ ...passwordPage, backUrl: '/dex/auth?req=1' }), 'a'), [
+      { href: '/dex/auth?req=1' },
+    ]);
   });
 
   it('focuses the username when it is empty, and labels an empty prompt "Username"', () => {
@@ -216,7 +262,18 @@ describe('renderApproval', () => {
     ...basePage,
     clientName: 'Example App',
     clientLogoUrl: 'https://app.example/logo.png',
-    scopes: ['openid', 'email', 'profile', 'groups', 'offline_access', 'federated:id', 'audience:server:client_id:kube', 'audience:server:client_id:other', 'email', 'custom:thing'],
+    scopes: [
+      'openid',
+      'email',
+      'profile',
+      'groups',
+      'offline_access',
+      'federated:id',
+      'audience:server:client_id:kube',
+      'audience:server:client_id:other',
+      'email',
+      'custom:thing',
+    ],
     clientNames: { kube: 'Kubernetes' },
     postUrl: '/dex/approval',
     authReqId: 'req-1',
@@ -244,10 +301,13 @@ describe('renderApproval', () => {
       { type: 'hidden', name: 'req', value: 'req-1' },
       { type: 'hidden', name: 'csrf', value: 'csrf-1' },
     ]);
-    assert.deepEqual(tags(page, 'button').map((b) => [b.type, b.name, b.value]), [
-      ['submit', 'approval', 'approve'],
-      ['submit', 'approval', 'rejected'],
-    ]);
+    assert.deepEqual(
+      tags(page, 'button').map((b) => [b.type, b.name, b.value]),
+      [
+        ['submit', 'approval', 'approve'],
+        ['submit', 'approval', 'rejected'],
+      ],
+    );
   });
 
   it('shows the client name and logo', () => {
@@ -256,8 +316,18 @@ describe('renderApproval', () => {
   });
 
   it('does not read prototype properties as scope descriptions', () => {
-    const odd = renderApproval({ ...basePage, clientName: 'x', scopes: ['constructor', '__proto__', 'audience:server:client_id:toString'], postUrl: '/a', authReqId: 'r', csrfToken: 'c' });
-    assert.deepEqual([...odd.matchAll(/<li>(.*?)<\/li>/g)].map((m) => m[1]), ['<code>constructor</code>', '<code>__proto__</code>', 'Issue tokens for toString']);
+    const odd = renderApproval({
+      ...basePage,
+      clientName: 'x',
+      scopes: ['constructor', '__proto__', 'audience:server:client_id:toString'],
+      postUrl: '/a',
+      authReqId: 'r',
+      csrfToken: 'c',
+    });
+    assert.deepEqual(
+      [...odd.matchAll(/<li>(.*?)<\/li>/g)].map((m) => m[1]),
+      ['<code>constructor</code>', '<code>__proto__</code>', 'Issue tokens for toString'],
+    );
   });
 });
 
@@ -270,7 +340,11 @@ describe('renderOob', () => {
 });
 
 describe('renderFormPost', () => {
-  const page = renderFormPost({ ...basePage, redirectUri: 'https://app.example/cb?x=1', params: { code: 'c1', state: 's&1', iss: 'https://id.example/dex', skipped: undefined } });
+  const page = renderFormPost({
+    ...basePage,
+    redirectUri: 'https://app.example/cb?x=1',
+    params: { code: 'c1', state: 's&1', iss: 'https://id.example/dex', skipped: undefined },
+  });
 
   it('posts hidden inputs for each parameter to the redirect URI', () => {
     assert.deepEqual(tags(page, 'form'), [{ method: 'post', action: 'https://app.example/cb?x=1', class: 'form' }]);
@@ -289,7 +363,12 @@ describe('renderFormPost', () => {
 
 describe('renderLogout and renderLoggedOut', () => {
   it('asks to confirm logging out with a POST form carrying the csrf token', () => {
-    const page = renderLogout({ ...basePage, postUrl: '/dex/logout?s=1', csrfToken: 'csrf-9', cancelUrl: 'https://app.example/' });
+    const page = renderLogout({
+      ...basePage,
+      postUrl: '/dex/logout?s=1',
+      csrfToken: 'csrf-9',
+      cancelUrl: 'https://app.example/',
+    });
     assert.match(mainText(page), /^Log out of Acme ID\?/);
     assert.deepEqual(tags(page, 'form'), [{ method: 'post', action: '/dex/logout?s=1', class: 'form' }]);
     assert.deepEqual(tags(page, 'input'), [{ type: 'hidden', name: 'csrf', value: 'csrf-9' }]);
@@ -306,12 +385,21 @@ describe('renderLogout and renderLoggedOut', () => {
 describe('page shell', () => {
   it('builds asset URLs without a double slash when the issuer is at the root', () => {
     const page = renderError({ ...basePage, basePath: '/', title: 't', message: 'm' });
-    assert.deepEqual(tags(page, 'link').map((l) => l.href), ['/static/favicon.svg', '/static/main.css', '/theme/styles.css']);
+    assert.deepEqual(
+      tags(page, 'link').map((l) => l.href),
+      ['/static/favicon.svg', '/static/main.css', '/theme/styles.css'],
+    );
     assert.equal(tags(page, 'img')[0]?.src, '/theme/logo.svg');
   });
 
   it('uses a configured logo and marks the theme', () => {
-    const page = renderError({ ...basePage, theme: 'dark', logoUrl: 'https://cdn.example/logo.png', title: 't', message: 'm' });
+    const page = renderError({
+      ...basePage,
+      theme: 'dark',
+      logoUrl: 'https://cdn.example/logo.png',
+      title: 't',
+      message: 'm',
+    });
     assert.equal(tags(page, 'img')[0]?.src, 'https://cdn.example/logo.png');
     assert.match(page, /<html lang="en" data-theme="dark">/);
     assert.match(page, /<meta name="color-scheme" content="dark">/);
