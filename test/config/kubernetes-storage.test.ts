@@ -42,7 +42,7 @@ describe('storage type kubernetes', () => {
       "config.yaml:6:5 storage.config.kubeConfigFile: cannot specify both 'inCluster' and 'kubeConfigFile'",
     ]);
     assert.deepEqual(problems(config('    crdHandling: ensure')), [
-      "config.yaml:5:5 storage.config: must specify either 'inCluster' or 'kubeConfigFile'",
+      "config.yaml:4:3 storage.config: must specify either 'inCluster' or 'kubeConfigFile'",
     ]);
   });
 
