@@ -13,7 +13,7 @@ web:
 
 const problems = (yaml: string): readonly string[] => {
   try {
-    loadConfig(yaml, 'config.yaml', { env: {} });
+    loadConfig(yaml, 'config.yaml', { env: {}, connectorSchemas: {} });
   } catch (err: unknown) {
     if (err instanceof ConfigError) return err.issues;
     throw err;
@@ -23,13 +23,14 @@ const problems = (yaml: string): readonly string[] => {
 
 describe('storage type kubernetes', () => {
   it("takes Dex's keys: inCluster, with crdHandling defaulting to ensure", () => {
-    const loaded = loadConfig(config('    inCluster: true'), 'config.yaml', { env: {} });
+    const loaded = loadConfig(config('    inCluster: true'), 'config.yaml', { env: {}, connectorSchemas: {} });
     assert.deepEqual(loaded.storage, { type: 'kubernetes', config: { inCluster: true, crdHandling: 'ensure' } });
   });
 
   it('takes kubeConfigFile and crdHandling: check', () => {
     const loaded = loadConfig(config('    kubeConfigFile: /etc/kube/config\n    crdHandling: check'), 'config.yaml', {
       env: {},
+      connectorSchemas: {},
     });
     assert.deepEqual(loaded.storage, {
       type: 'kubernetes',
