@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { Connector, ConnectorDeps, ConnectorModule } from './connector.js';
 import { github } from './github/github.js';
 import { ldap } from './ldap/ldap.js';
+import { microsoft } from './microsoft/microsoft.js';
 import { mockCallback, mockPassword } from './mock/mock.js';
 import { oidc } from './oidc/oidc.js';
 import { saml } from './saml/saml.js';
@@ -16,6 +17,7 @@ import { saml } from './saml/saml.js';
 export const connectorModules = {
   github,
   ldap,
+  microsoft,
   mockCallback,
   mockPassword,
   oidc,
