@@ -7,6 +7,7 @@ import { z } from 'zod';
 
 import type { Connector, ConnectorDeps, ConnectorModule } from './connector.js';
 import { github } from './github/github.js';
+import { google } from './google/google.js';
 import { ldap } from './ldap/ldap.js';
 import { microsoft } from './microsoft/microsoft.js';
 import { mockCallback, mockPassword } from './mock/mock.js';
@@ -16,6 +17,7 @@ import { saml } from './saml/saml.js';
 /** Every configurable connector type, keyed by its Dex `type` name. */
 export const connectorModules = {
   github,
+  google,
   ldap,
   microsoft,
   mockCallback,

@@ -87,7 +87,6 @@ export async function open(
   const closing = new AbortController();
   const assertionFile = config.clientAssertion;
   const client = new WebFlowClient({
-    provider: 'microsoft',
     authorizeUrl: `${apiURL}/${tenant}/oauth2/v2.0/authorize`,
     tokenUrl: `${apiURL}/${tenant}/oauth2/v2.0/token`,
     client:

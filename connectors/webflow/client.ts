@@ -40,17 +40,19 @@ export type ClientAuth =
   | { readonly style: 'post'; readonly id: string; readonly secret: string }
   | { readonly style: 'params'; readonly id: string; readonly params: () => Promise<Record<string, string>> };
 
-/** The fixed parts of one provider's web flow. */
-export interface WebFlowSettings {
-  /** Names the provider in error messages ("gitlab"). */
-  readonly provider: string;
-  readonly authorizeUrl: string;
-  readonly tokenUrl: string;
-  readonly client: ClientAuth;
+/** How to reach a provider's API. */
+export interface HttpSettings {
   readonly fetch: CustomFetch;
   readonly timeoutMs: number;
   /** Aborts every request when the connector closes. */
   readonly closing: AbortSignal;
+}
+
+/** The fixed parts of one provider's web flow. */
+export interface WebFlowSettings extends HttpSettings {
+  readonly authorizeUrl: string;
+  readonly tokenUrl: string;
+  readonly client: ClientAuth;
 }
 
 const tokenResponseSchema = z.object({
@@ -62,74 +64,9 @@ const tokenResponseSchema = z.object({
 });
 const oauthErrorSchema = z.object({ error: z.string(), error_description: z.string().optional() });
 
-/** An HTTP exchange with a provider: a web-flow client plus its bearer-token API calls. */
-export class WebFlowClient {
-  constructor(readonly settings: WebFlowSettings) {}
-
-  /** The authorization URL with `client_id`, `response_type=code` and the given parameters. */
-  authorizationUrl(params: Record<string, string | undefined>): string {
-    const url = new URL(this.settings.authorizeUrl);
-    url.searchParams.set('client_id', this.settings.client.id);
-    url.searchParams.set('response_type', 'code');
-    for (const [name, value] of Object.entries(params)) if (value !== undefined) url.searchParams.set(name, value);
-    return url.href;
-  }
-
-  /** Exchanges an authorization code, or a refresh token, at the token endpoint. */
-  async token(
-    grant: { code: string; redirectUri?: string | undefined } | { refreshToken: string },
-    now: Date,
-  ): Promise<OAuthToken> {
-    const form = new URLSearchParams();
-    if ('code' in grant) {
-      form.set('grant_type', 'authorization_code');
-      form.set('code', grant.code);
-      if (grant.redirectUri !== undefined) form.set('redirect_uri', grant.redirectUri);
-    } else {
-      form.set('grant_type', 'refresh_token');
-      form.set('refresh_token', grant.refreshToken);
-    }
-    const headers: Record<string, string> = {
-      accept: 'application/json',
-      'content-type': 'application/x-www-form-urlencoded',
-    };
-    const client = this.settings.client;
-    if (client.style === 'basic') {
-      // RFC 6749 §2.3.1: both parts form-encoded before base64, as Go's oauth2 package does.
-      const pair = `${formEncode(client.id)}:${formEncode(client.secret)}`;
-      headers.authorization = `Basic ${Buffer.from(pair).toString('base64')}`;
-    } else if (client.style === 'post') {
-      form.set('client_id', client.id);
-      form.set('client_secret', client.secret);
-    } else {
-      form.set('client_id', client.id);
-      for (const [name, value] of Object.entries(await client.params())) form.set(name, value);
-    }
-    const what = `POST ${new URL(this.settings.tokenUrl).pathname}`;
-    const response = await this.send(this.settings.tokenUrl, { method: 'POST', headers, body: form.toString() });
-    const body = await readJson(what, response);
-    if (response.status !== 200) {
-      const error = oauthErrorSchema.safeParse(body);
-      const detail = error.success
-        ? `${error.data.error}${error.data.error_description === undefined ? '' : `: ${error.data.error_description}`}`
-        : describeBody(body);
-      throw new UpstreamRequestError(
-        `${what}: HTTP ${response.status} ${detail}`,
-        response.status,
-        isTemporary(response),
-      );
-    }
-    const parsed = tokenResponseSchema.safeParse(body);
-    if (!parsed.success)
-      throw new UpstreamRequestError(`${what}: unexpected token response`, 200, false, { cause: parsed.error });
-    const { access_token, refresh_token, expires_in, id_token } = parsed.data;
-    return {
-      accessToken: access_token,
-      refreshToken: refresh_token === '' ? undefined : refresh_token,
-      expiry: expires_in === undefined || expires_in <= 0 ? undefined : new Date(now.getTime() + expires_in * 1000),
-      idToken: id_token,
-    };
-  }
+/** JSON calls to a provider's API with a bearer token. */
+export class ApiClient {
+  constructor(readonly settings: HttpSettings) {}
 
   /** A JSON API call with the bearer token; answers other than 200 become UpstreamRequestError. */
   async api<T extends z.ZodType>(
@@ -183,7 +120,40 @@ export class WebFlowClient {
     return url.href;
   }
 
-  private async send(
+  /** POSTs a grant to a token endpoint and reads the RFC 6749 §5.1 answer (or §5.2 error). */
+  async tokenRequest(
+    url: string,
+    form: URLSearchParams,
+    headers: Record<string, string>,
+    now: Date,
+  ): Promise<OAuthToken> {
+    const what = `POST ${new URL(url).pathname}`;
+    const response = await this.send(url, { method: 'POST', headers, body: form.toString() });
+    const body = await readJson(what, response);
+    if (response.status !== 200) {
+      const error = oauthErrorSchema.safeParse(body);
+      const detail = error.success
+        ? `${error.data.error}${error.data.error_description === undefined ? '' : `: ${error.data.error_description}`}`
+        : describeBody(body);
+      throw new UpstreamRequestError(
+        `${what}: HTTP ${response.status} ${detail}`,
+        response.status,
+        isTemporary(response),
+      );
+    }
+    const parsed = tokenResponseSchema.safeParse(body);
+    if (!parsed.success)
+      throw new UpstreamRequestError(`${what}: unexpected token response`, 200, false, { cause: parsed.error });
+    const { access_token, refresh_token, expires_in, id_token } = parsed.data;
+    return {
+      accessToken: access_token,
+      refreshToken: refresh_token === '' ? undefined : refresh_token,
+      expiry: expires_in === undefined || expires_in <= 0 ? undefined : new Date(now.getTime() + expires_in * 1000),
+      idToken: id_token,
+    };
+  }
+
+  protected async send(
     url: string,
     init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string | undefined },
   ): Promise<Response> {
@@ -202,6 +172,55 @@ export class WebFlowClient {
         cause: err,
       });
     }
+  }
+}
+
+/** A web-flow client: the authorization URL and the token endpoint, plus the API calls. */
+export class WebFlowClient extends ApiClient {
+  constructor(override readonly settings: WebFlowSettings) {
+    super(settings);
+  }
+
+  /** The authorization URL with `client_id`, `response_type=code` and the given parameters. */
+  authorizationUrl(params: Record<string, string | undefined>): string {
+    const url = new URL(this.settings.authorizeUrl);
+    url.searchParams.set('client_id', this.settings.client.id);
+    url.searchParams.set('response_type', 'code');
+    for (const [name, value] of Object.entries(params)) if (value !== undefined) url.searchParams.set(name, value);
+    return url.href;
+  }
+
+  /** Exchanges an authorization code, or a refresh token, at the token endpoint. */
+  async token(
+    grant: { code: string; redirectUri?: string | undefined } | { refreshToken: string },
+    now: Date,
+  ): Promise<OAuthToken> {
+    const form = new URLSearchParams();
+    if ('code' in grant) {
+      form.set('grant_type', 'authorization_code');
+      form.set('code', grant.code);
+      if (grant.redirectUri !== undefined) form.set('redirect_uri', grant.redirectUri);
+    } else {
+      form.set('grant_type', 'refresh_token');
+      form.set('refresh_token', grant.refreshToken);
+    }
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'content-type': 'application/x-www-form-urlencoded',
+    };
+    const client = this.settings.client;
+    if (client.style === 'basic') {
+      // RFC 6749 §2.3.1: both parts form-encoded before base64, as Go's oauth2 package does.
+      const pair = `${formEncode(client.id)}:${formEncode(client.secret)}`;
+      headers.authorization = `Basic ${Buffer.from(pair).toString('base64')}`;
+    } else if (client.style === 'post') {
+      form.set('client_id', client.id);
+      form.set('client_secret', client.secret);
+    } else {
+      form.set('client_id', client.id);
+      for (const [name, value] of Object.entries(await client.params())) form.set(name, value);
+    }
+    return this.tokenRequest(this.settings.tokenUrl, form, headers, now);
   }
 }
 

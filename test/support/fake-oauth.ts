@@ -6,7 +6,7 @@
  * expiring access tokens, rotating refresh tokens, revocation per user and an outage mode (503). Each
  * provider's API is a handler given the request and the bearer token's owner.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -48,7 +48,11 @@ export interface FakeOAuthOptions {
   /** Whether a grant gets a refresh token (Microsoft: only with offline_access). Default: always. */
   readonly issueRefreshToken?: (grant: Grant) => boolean;
   /** Extra members of the token response (Google's id_token). */
-  readonly tokenExtras?: (grant: Grant, origin: string) => Promise<Record<string, unknown>>;
+  readonly tokenExtras?: (grant: Grant, origin: string, kind: 'code' | 'refresh') => Promise<Record<string, unknown>>;
+  /** Whether a refresh grant replaces the refresh token (default) or keeps it and sends none (Google). */
+  readonly rotateRefreshTokens?: boolean;
+  /** Another grant type (Google's JWT bearer): answers it and returns true, or returns false. */
+  readonly otherGrant?: (form: URLSearchParams, res: ServerResponse, origin: string) => Promise<boolean>;
   /** A client assertion accepted instead of a secret (Microsoft's workload identity federation). */
   readonly clientAssertion?: string;
   /** The provider's API: answers every request that is not the authorize or token endpoint. */
@@ -135,11 +139,14 @@ export async function startFakeOAuth(options: FakeOAuthOptions): Promise<FakeOAu
 
   const token = async (req: IncomingMessage, body: string, res: ServerResponse, origin: string): Promise<void> => {
     const form = new URLSearchParams(body);
+    if (options.otherGrant !== undefined && (await options.otherGrant(form, res, origin))) return;
     if (!clientAuthenticated(req, form))
       return json(res, 401, { error: 'invalid_client', error_description: 'Client authentication failed.' });
     const invalidGrant = (description: string): void =>
       json(res, 400, { error: 'invalid_grant', error_description: description });
     let grant: Grant | undefined;
+    const kind = form.get('grant_type') === 'refresh_token' ? 'refresh' : 'code';
+    const rotate = options.rotateRefreshTokens ?? true;
     if (form.get('grant_type') === 'authorization_code') {
       const code = form.get('code') ?? '';
       const issued = codes.get(code);
@@ -147,11 +154,15 @@ export async function startFakeOAuth(options: FakeOAuthOptions): Promise<FakeOAu
       if (issued === undefined) return invalidGrant('The authorization code is invalid or expired.');
       if (issued.redirectUri !== null && form.get('redirect_uri') !== issued.redirectUri)
         return invalidGrant('The redirect_uri does not match the one of the authorization request.');
+      const challenge = issued.authorize.get('code_challenge');
+      const verifier = form.get('code_verifier') ?? '';
+      if (challenge !== null && createHash('sha256').update(verifier).digest('base64url') !== challenge)
+        return invalidGrant('Missing code verifier.');
       grant = issued;
     } else if (form.get('grant_type') === 'refresh_token') {
       const refreshToken = form.get('refresh_token') ?? '';
       grant = refreshTokens.get(refreshToken);
-      refreshTokens.delete(refreshToken); // rotated
+      if (rotate) refreshTokens.delete(refreshToken);
       if (grant === undefined) return invalidGrant('The refresh token is invalid, expired or revoked.');
     } else {
       return json(res, 400, { error: 'unsupported_grant_type' });
@@ -164,12 +175,12 @@ export async function startFakeOAuth(options: FakeOAuthOptions): Promise<FakeOAu
       scope: grant.scopes.join(' '),
     };
     if (options.expiresIn !== undefined) reply.expires_in = options.expiresIn;
-    if (options.issueRefreshToken?.(grant) ?? true) {
+    if ((kind === 'code' || rotate) && (options.issueRefreshToken?.(grant) ?? true)) {
       const refreshToken = `rt_${randomBytes(16).toString('base64url')}`;
       refreshTokens.set(refreshToken, grant);
       reply.refresh_token = refreshToken;
     }
-    Object.assign(reply, await options.tokenExtras?.(grant, origin));
+    Object.assign(reply, await options.tokenExtras?.(grant, origin, kind));
     json(res, 200, reply, { 'cache-control': 'no-store' });
   };
 
