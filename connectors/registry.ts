@@ -7,6 +7,7 @@ import { z } from 'zod';
 
 import type { Connector, ConnectorDeps, ConnectorModule } from './connector.js';
 import { github } from './github/github.js';
+import { gitlab } from './gitlab/gitlab.js';
 import { google } from './google/google.js';
 import { ldap } from './ldap/ldap.js';
 import { microsoft } from './microsoft/microsoft.js';
@@ -17,6 +18,7 @@ import { saml } from './saml/saml.js';
 /** Every configurable connector type, keyed by its Dex `type` name. */
 export const connectorModules = {
   github,
+  gitlab,
   google,
   ldap,
   microsoft,
