@@ -6,6 +6,7 @@
 import { z } from 'zod';
 
 import type { Connector, ConnectorDeps, ConnectorModule } from './connector.js';
+import { gitea } from './gitea/gitea.js';
 import { github } from './github/github.js';
 import { gitlab } from './gitlab/gitlab.js';
 import { google } from './google/google.js';
@@ -17,6 +18,7 @@ import { saml } from './saml/saml.js';
 
 /** Every configurable connector type, keyed by its Dex `type` name. */
 export const connectorModules = {
+  gitea,
   github,
   gitlab,
   google,
