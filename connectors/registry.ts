@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 
+import { bitbucketCloud } from './bitbucketcloud/bitbucketcloud.js';
 import type { Connector, ConnectorDeps, ConnectorModule } from './connector.js';
 import { gitea } from './gitea/gitea.js';
 import { github } from './github/github.js';
@@ -18,6 +19,7 @@ import { saml } from './saml/saml.js';
 
 /** Every configurable connector type, keyed by its Dex `type` name. */
 export const connectorModules = {
+  'bitbucket-cloud': bitbucketCloud,
   gitea,
   github,
   gitlab,
