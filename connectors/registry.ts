@@ -5,17 +5,27 @@
  */
 import { z } from 'zod';
 
+import { bitbucketCloud } from './bitbucketcloud/bitbucketcloud.js';
 import type { Connector, ConnectorDeps, ConnectorModule } from './connector.js';
+import { gitea } from './gitea/gitea.js';
 import { github } from './github/github.js';
+import { gitlab } from './gitlab/gitlab.js';
+import { google } from './google/google.js';
 import { ldap } from './ldap/ldap.js';
+import { microsoft } from './microsoft/microsoft.js';
 import { mockCallback, mockPassword } from './mock/mock.js';
 import { oidc } from './oidc/oidc.js';
 import { saml } from './saml/saml.js';
 
 /** Every configurable connector type, keyed by its Dex `type` name. */
 export const connectorModules = {
+  'bitbucket-cloud': bitbucketCloud,
+  gitea,
   github,
+  gitlab,
+  google,
   ldap,
+  microsoft,
   mockCallback,
   mockPassword,
   oidc,
