@@ -9,6 +9,7 @@ import type { Connector, ConnectorDeps, ConnectorModule } from './connector.js';
 import { github } from './github/github.js';
 import { ldap } from './ldap/ldap.js';
 import { mockCallback, mockPassword } from './mock/mock.js';
+import { oauth } from './oauth/oauth.js';
 import { oidc } from './oidc/oidc.js';
 import { saml } from './saml/saml.js';
 
@@ -18,6 +19,7 @@ export const connectorModules = {
   ldap,
   mockCallback,
   mockPassword,
+  oauth,
   oidc,
   saml,
 } satisfies Record<string, ConnectorModule>;
