@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 
+import { authproxy } from './authproxy/authproxy.js';
 import type { Connector, ConnectorDeps, ConnectorModule } from './connector.js';
 import { github } from './github/github.js';
 import { ldap } from './ldap/ldap.js';
@@ -15,6 +16,7 @@ import { saml } from './saml/saml.js';
 
 /** Every configurable connector type, keyed by its Dex `type` name. */
 export const connectorModules = {
+  authproxy,
   github,
   ldap,
   mockCallback,

@@ -49,6 +49,24 @@ const DEX_EXAMPLES: ReadonlyArray<{ type: string; yaml: string; env: Record<stri
       # userNameKey:
 `,
   },
+  {
+    type: 'authproxy',
+    env: {},
+    yaml: `connectors:
+# Slack login implemented by an authenticating proxy, not by dex.
+- type: authproxy
+  id: slack
+  name: Slack 
+- type: authproxy
+  id: myBasicAuth
+  name: HTTP Basic Auth
+  config:
+    userHeader: X-Forwarded-User # default is X-Remote-User
+    groupHeader: X-Forwarded-Group # default is X-Remote-Group
+    staticGroups:
+    - default
+`,
+  },
 ];
 
 const HEADER = `issuer: http://127.0.0.1:5556/dex
