@@ -12,6 +12,7 @@ import { ldap } from './ldap/ldap.js';
 import { mockCallback, mockPassword } from './mock/mock.js';
 import { oauth } from './oauth/oauth.js';
 import { oidc } from './oidc/oidc.js';
+import { openshift } from './openshift/openshift.js';
 import { saml } from './saml/saml.js';
 
 /** Every configurable connector type, keyed by its Dex `type` name. */
@@ -23,6 +24,7 @@ export const connectorModules = {
   mockPassword,
   oauth,
   oidc,
+  openshift,
   saml,
 } satisfies Record<string, ConnectorModule>;
 

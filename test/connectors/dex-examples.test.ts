@@ -4,7 +4,10 @@
  * login page with it while every outbound request fails, as on a machine without network access.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 
 import { pino } from 'pino';
 
@@ -12,9 +15,13 @@ import { connectorSchemas } from '../../connectors/registry.js';
 import { loadConfig } from '../../src/config/load.js';
 import { defaultDeps } from '../../src/deps.js';
 import { createServer } from '../../src/server.js';
+import { selfSigned } from '../server/support.js';
+
+const workDir = mkdtempSync(join(tmpdir(), 'idport-dex-examples-'));
+after(() => rmSync(workDir, { recursive: true, force: true }));
 
 /** The documented examples, with the environment their `$VAR`s need. */
-const DEX_EXAMPLES: ReadonlyArray<{ type: string; yaml: string; env: Record<string, string> }> = [
+const DEX_EXAMPLES: ReadonlyArray<{ type: string; yaml: string; env: Record<string, string>; caFile?: string }> = [
   {
     type: 'oauth',
     env: { REDDIT_CLIENT_ID: 'reddit-id', REDDIT_CLIENT_SECRET: 'reddit-secret' },
@@ -67,6 +74,33 @@ const DEX_EXAMPLES: ReadonlyArray<{ type: string; yaml: string; env: Record<stri
     - default
 `,
   },
+  {
+    type: 'openshift',
+    env: { OPENSHIFT_OAUTH_CLIENT_ID: 'dex', OPENSHIFT_OAUTH_CLIENT_SECRET: 'openshift-secret' },
+    // serve reads this file at startup (as Dex does); the test puts a CA certificate there.
+    caFile: '/etc/ssl/openshift.pem',
+    yaml: `connectors:
+  - type: openshift
+    # Required field for connector id.
+    id: openshift
+    # Required field for connector name.
+    name: OpenShift
+    config:
+      # OpenShift API
+      issuer: https://api.mycluster.example.com:6443
+      # Credentials can be string literals or pulled from the environment.
+      clientID: $OPENSHIFT_OAUTH_CLIENT_ID
+      clientSecret: $OPENSHIFT_OAUTH_CLIENT_SECRET
+      redirectURI: http://127.0.0.1:5556/dex/
+      # Optional: Specify whether to communicate to OpenShift without validating SSL certificates
+      insecureCA: false
+      # Optional: The location of file containing SSL certificates to communicate to OpenShift
+      rootCA: /etc/ssl/openshift.pem
+      # Optional list of required groups a user must be a member of
+      groups:
+        - users
+`,
+  },
 ];
 
 const HEADER = `issuer: http://127.0.0.1:5556/dex
@@ -79,11 +113,12 @@ web:
 describe("Dex's documented connector examples", () => {
   for (const example of DEX_EXAMPLES) {
     it(`${example.type}: passes the config check and serves without network access`, async () => {
-      const config = loadConfig(HEADER + example.yaml, 'config.yaml', {
-        env: example.env,
-        connectorSchemas: connectorSchemas(),
-      });
-      assert.equal(config.connectors[0]?.type, example.type);
+      const check = (yaml: string) =>
+        loadConfig(HEADER + yaml, 'config.yaml', { env: example.env, connectorSchemas: connectorSchemas() });
+      assert.equal(check(example.yaml).connectors[0]?.type, example.type);
+      const config = check(
+        example.caFile === undefined ? example.yaml : example.yaml.replace(example.caFile, selfSigned(workDir).cert),
+      );
       const outbound: string[] = [];
       const offline: typeof fetch = (input) => {
         outbound.push(input instanceof Request ? input.url : input.toString());
