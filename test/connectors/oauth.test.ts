@@ -12,7 +12,7 @@ import { type CallbackConnector, ConnectorError, type Identity, type Scopes } fr
 import { goFormatFloat } from '../../connectors/oauth/go-format.js';
 import { configSchema, open } from '../../connectors/oauth/oauth.js';
 import { openConnector } from '../../connectors/registry.js';
-import { encodeSubject } from '../../connectors/sub.js';
+import { encodeSubject } from '../../src/oauth/primitives/subject.js';
 import { type FakeOAuth2, startFakeOAuth2 } from '../support/fake-oauth2.js';
 
 const CALLBACK = 'http://127.0.0.1:5556/dex/callback';
