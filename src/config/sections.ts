@@ -272,3 +272,25 @@ export const sessionsSchema = z
       });
   }, evenWithOtherErrors('mapping'))
   .prefault({});
+
+/** `frontend`: the login pages' look (Dex's WebConfig). */
+export const frontendSchema = z
+  .strictObject({
+    /**
+     * Dex's directory of Go templates, static files and themes. idport renders its own pages, so a value here
+     * only earns a startup warning (config/warnings.ts). Dex's fallback to $DEX_FRONTEND_DIR is not taken:
+     * Dex's container image sets that variable for every deployment, so it says nothing about this config.
+     */
+    dir: nonEmptyText().optional(),
+    theme: text(z.string().regex(/^[A-Za-z0-9_-]+$/, { error: 'expected a theme name like "light" or "dark"' }))
+      // Dex maps its retired theme names to the default one.
+      .transform((theme) => (theme === 'coreos' || theme === 'tectonic' ? 'light' : theme))
+      .default('light'),
+    /** Name shown on the login page (Dex's default: "dex"). */
+    issuer: nonEmptyText().default('dex'),
+    /** Logo URL; relative URLs are resolved against the issuer. */
+    logoURL: nonEmptyText().default('theme/logo.png'),
+    /** Extra values for Dex's templates; idport's pages do not read them (a startup warning when set). */
+    extra: z.record(z.string(), text()).default({}),
+  })
+  .prefault({});
