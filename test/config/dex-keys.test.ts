@@ -133,7 +133,7 @@ __proto__: {enablePasswordDB: true}
     assert.equal(Object.getPrototypeOf(config), Object.prototype);
     assert.deepEqual(
       warnings.map((w) => w.key),
-      ['["__proto__"]'],
+      ['__proto__'],
     );
   });
 });
