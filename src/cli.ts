@@ -6,17 +6,19 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import bcrypt from 'bcryptjs';
 import { connectorSchemas } from '../connectors/registry.js';
-import { ConfigError, loadConfigFile } from './config/load.js';
-import type { Config } from './config/schema.js';
+import { parseServeArgs, type ServeOverrides } from './config/flags.js';
+import { ConfigError, readConfigFile, type LoadedConfig } from './config/load.js';
 import { createLogger } from './log.js';
-import { configWarnings } from './config/warnings.js';
+import { configWarnings, formatWarning } from './config/warnings.js';
 import { createServer } from './server.js';
 
 const USAGE = `Usage: idport <command>
 
 Commands:
-  serve CONFIG          start the provider with a config file (Dex's config.yaml format)
-  check-config CONFIG   validate a config file; exit 0 when valid, 2 when not
+  serve [flags] CONFIG  start the provider with a config file (Dex's config.yaml format); Dex's flags
+                        --web-http-addr, --web-https-addr, --telemetry-addr, --grpc-addr replace the config's addresses
+  check-config [--strict] CONFIG
+                        validate a config file; exit 0 when valid (unknown keys are warnings, errors with --strict), 2 when not
   hash-password         read a password from stdin (or a prompt) and print a bcrypt hash for staticPasswords
   version               print the version
 `;
@@ -29,17 +31,28 @@ const version = (): string => {
   return pkg.version ?? 'unknown';
 };
 
-const load = async (path: string | undefined): Promise<Config> => {
+interface LoadOptions {
+  readonly overrides?: ServeOverrides | undefined;
+  readonly strict?: boolean | undefined;
+}
+
+const load = async (path: string | undefined, options: LoadOptions = {}): Promise<LoadedConfig> => {
   if (path === undefined) {
     process.stderr.write(USAGE);
     process.exit(EXIT_USAGE);
   }
-  return loadConfigFile(path, { env: process.env, connectorSchemas: connectorSchemas() });
+  return readConfigFile(path, { env: process.env, connectorSchemas: connectorSchemas(), ...options });
 };
 
-const serve = async (path: string | undefined): Promise<void> => {
-  const config = await load(path);
+const serve = async (args: readonly string[]): Promise<void> => {
+  const parsed = parseServeArgs(args);
+  if (typeof parsed === 'string') {
+    process.stderr.write(`idport: ${parsed}\n${USAGE}`);
+    process.exit(EXIT_USAGE);
+  }
+  const { config, warnings } = await load(parsed.configPath, { overrides: parsed.overrides });
   const log = createLogger({ level: config.logger.level, format: config.logger.format });
+  for (const warning of warnings) log.warn({ key: warning.key, at: warning.at }, formatWarning(warning));
   const server = await createServer(config, { log });
   const addresses = await server.listen();
   server.startTimers();
@@ -97,19 +110,25 @@ const hashPassword = async (): Promise<void> => {
   process.stdout.write(`${await bcrypt.hash(password, 10)}\n`);
 };
 
+/** Dex's image runs `dex serve …`, and manifests pass the `dex` as the first argument: it names this program. */
+const withoutDexWord = (argv: readonly string[]): readonly string[] =>
+  argv[0] === 'dex' || argv[0]?.endsWith('/dex') === true ? argv.slice(1) : argv;
+
 export const main = async (argv: readonly string[]): Promise<void> => {
-  const [command, arg] = argv;
+  const [command, ...rest] = withoutDexWord(argv);
+  const strict = rest.includes('--strict');
+  const arg = rest.find((a) => a !== '--strict');
   try {
     switch (command) {
       case 'serve':
-        return await serve(arg);
+        return await serve(rest);
       case 'check-config': {
-        const config = await load(arg);
+        const { config, warnings } = await load(arg, { strict });
         process.stdout.write(
           `${arg}: valid (issuer ${config.issuer}, storage ${config.storage.type}, ${config.staticClients.length} static client(s), ${config.connectors.length} connector(s))\n`,
         );
-        for (const { key, message } of configWarnings(config))
-          process.stderr.write(`idport: warning: ${key} ${message}\n`);
+        for (const warning of [...warnings, ...configWarnings(config)])
+          process.stderr.write(`idport: warning: ${formatWarning(warning)}\n`);
         return;
       }
       case 'hash-password':

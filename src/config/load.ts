@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Tags } from 'yaml';
 import type { z } from 'zod';
 import type { Env } from './env.js';
+import { applyOverrides, type ServeOverrides } from './flags.js';
 import { canonicalKeys, emptyKeyReport, type KeyReport } from './keys.js';
 import { humanError } from './messages.js';
 import { createConfigSchema, type Config } from './schema.js';
@@ -18,6 +19,8 @@ export type { Config } from './schema.js';
 export interface LoadConfigOptions {
   readonly env: Env;
   readonly connectorSchemas: Readonly<Record<string, z.ZodType>>;
+  /** `serve`'s address flags (Dex's), applied before validation and replacing the config's values. */
+  readonly overrides?: ServeOverrides | undefined;
   /** `check-config --strict`: an unknown key is an error instead of a warning. */
   readonly strict?: boolean | undefined;
 }
@@ -245,7 +248,7 @@ export function readConfig(text: string, file: string, options: LoadConfigOption
   const { doc, lineCounter } = parseYaml(text, file);
   const schema = createConfigSchema({ env: options.env, connectorSchemas: options.connectorSchemas });
   const report = emptyKeyReport();
-  const data = withCanonicalKeys(plainValues(doc, file), schema, options, report);
+  const data = applyOverrides(withCanonicalKeys(plainValues(doc, file), schema, options, report), options.overrides);
   const keys = keyFindings(report, file, doc, lineCounter);
   const result = schema.safeParse(data, { error: humanError });
   const strictErrors = options.strict === true ? keys.errors : [];
