@@ -9,6 +9,7 @@ import type { Env } from './env.js';
 import { applyOverrides, type ServeOverrides } from './flags.js';
 import { canonicalKeys, emptyKeyReport, type KeyReport } from './keys.js';
 import { humanError } from './messages.js';
+import { hasTemplateActions, renderTemplate, TemplateError } from './template.js';
 import { createConfigSchema, type Config } from './schema.js';
 import type { ConfigWarning } from './warnings.js';
 
@@ -240,12 +241,26 @@ function keyFindings(report: KeyReport, file: string, doc: Document, lineCounter
 }
 
 /**
+ * The config after Dex's image templating (template.ts) when it holds template actions; errors name the line.
+ * Later positions are in the rendered text, which differs from the file only where actions were.
+ */
+function rendered(text: string, file: string, env: Env): string {
+  if (!hasTemplateActions(text)) return text;
+  try {
+    return renderTemplate(text, env);
+  } catch (err: unknown) {
+    if (err instanceof TemplateError) throw new ConfigError([`${file}:${err.line} template: ${err.message}`]);
+    throw err;
+  }
+}
+
+/**
  * Parses and validates config YAML. `file` names the source in messages. Throws ConfigError listing
  * every problem (YAML syntax first; if the YAML is valid, every schema problem, in file order). Unknown keys
  * are warnings, as Dex ignores them, unless `options.strict`.
  */
 export function readConfig(text: string, file: string, options: LoadConfigOptions): LoadedConfig {
-  const { doc, lineCounter } = parseYaml(text, file);
+  const { doc, lineCounter } = parseYaml(rendered(text, file, options.env), file);
   const schema = createConfigSchema({ env: options.env, connectorSchemas: options.connectorSchemas });
   const report = emptyKeyReport();
   const data = applyOverrides(withCanonicalKeys(plainValues(doc, file), schema, options, report), options.overrides);
