@@ -54,16 +54,20 @@ const RESPONSE_TYPE_COMBINATIONS = [
 /** The issuer path without a trailing slash ('' when the issuer is at the host root). */
 export const basePathOf = (issuer: string): string => new URL(issuer).pathname.replace(/\/+$/, '');
 
-/** Protocol settings from the config: each combination whose words are all enabled in `oauth2.responseTypes` (as Dex checks them). */
+/**
+ * Protocol settings from the config: each combination listed in `oauth2.responseTypes`, or whose words are each
+ * listed (as Dex checks a request); discovery lists the configured values, sorted, as Dex does.
+ */
 export const settingsFromConfig = (config: Config): ProviderSettings => {
   const enabled = new Set<string>(config.oauth2.responseTypes);
   const refresh = config.expiry.refreshTokens;
   return {
     issuer: config.issuer.replace(/\/+$/, ''),
     basePath: basePathOf(config.issuer),
-    responseTypes: RESPONSE_TYPE_COMBINATIONS.filter((combo) =>
-      combo.split(' ').every((word) => enabled.has(word)),
+    responseTypes: RESPONSE_TYPE_COMBINATIONS.filter(
+      (combo) => enabled.has(combo) || combo.split(' ').every((word) => enabled.has(word)),
     ).map(normaliseResponseType),
+    advertisedResponseTypes: [...new Set(config.oauth2.responseTypes)].sort(),
     grantTypes: IMPLEMENTED_GRANTS.filter((grant) => config.oauth2.grantTypes.includes(grant as never))
       // As Dex: the password grant exists only when oauth2.passwordConnector names the connector it logs in with.
       .filter((grant) => grant !== 'password' || config.oauth2.passwordConnector !== undefined),

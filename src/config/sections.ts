@@ -198,7 +198,16 @@ type GrantType = (typeof GRANT_TYPES)[number];
 /** Dex's default grant types (client_credentials only behind a Dex feature flag). */
 const DEFAULT_GRANT_TYPES: GrantType[] = GRANT_TYPES.filter((grant) => grant !== 'client_credentials');
 
-const RESPONSE_TYPES = ['code', 'token', 'id_token'] as const;
+/** Dex's accepted values (server/server.go): the three words and the combinations it names. */
+const RESPONSE_TYPES = [
+  'code',
+  'token',
+  'id_token',
+  'code id_token',
+  'code token',
+  'id_token token',
+  'code id_token token',
+] as const;
 type ResponseType = (typeof RESPONSE_TYPES)[number];
 const CHALLENGE_METHODS = ['S256', 'plain'] as const;
 type ChallengeMethod = (typeof CHALLENGE_METHODS)[number];

@@ -20,6 +20,11 @@ export interface ProviderSettings {
   readonly basePath: string;
   /** Enabled response types, each normalised (sorted, space-joined), e.g. 'code', 'code id_token'. */
   readonly responseTypes: readonly string[];
+  /**
+   * What discovery lists in response_types_supported when set: `oauth2.responseTypes` exactly as configured, sorted,
+   * as Dex lists them. Unset: `responseTypes`.
+   */
+  readonly advertisedResponseTypes?: readonly string[] | undefined;
   readonly grantTypes: readonly string[];
   /**
    * The connector the resource owner password grant logs users in with (`oauth2.passwordConnector`; `local` is the
