@@ -14,7 +14,7 @@ import { buildApp } from '../src/app.js';
 import { systemClock } from '../src/deps.js';
 import type { Provider } from '../src/oauth/provider.js';
 import type { ProviderSettings } from '../src/oauth/settings.js';
-import { hashSecret } from '../src/oauth/tokens.js';
+import { hashSecret } from '../src/oauth/primitives/secrets.js';
 import { createSigner, isSigningAlgorithm } from '../src/signer/signer.js';
 import { openMemory } from '../storage/memory/memory.js';
 import { openSqlite } from '../storage/sqlite/sqlite.js';

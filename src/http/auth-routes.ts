@@ -13,12 +13,12 @@ import {
   saveConnectorState,
   scopesOf,
   startAuthorization,
-} from '../oauth/authflow.js';
-import { AuthorizePageError } from '../oauth/authorize.js';
-import { deviceCallbackUrl, formatUserCode } from '../oauth/device.js';
+} from '../oauth/authorize/flow.js';
+import { AuthorizePageError } from '../oauth/authorize/request.js';
+import { deviceCallbackUrl, formatUserCode } from '../oauth/device/authorization.js';
 import type { Provider } from '../oauth/provider.js';
-import type { SessionCookie } from '../oauth/sessions.js';
-import { randomToken } from '../oauth/tokens.js';
+import type { SessionCookie } from '../oauth/session/sessions.js';
+import { randomToken } from '../oauth/primitives/secrets.js';
 import { renderApproval, renderLogin, renderPassword } from '../../web/render.js';
 import type { AuthRequest } from '../../storage/storage.js';
 import type { Identity } from '../../connectors/connector.js';

@@ -5,14 +5,14 @@
  */
 import type {} from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
-import { isDeviceFlowEnabled, startDeviceFlow } from '../oauth/device.js';
+import { isDeviceFlowEnabled, startDeviceFlow } from '../oauth/device/authorization.js';
 import {
   checkDeviceCsrf,
   deviceFormCsrf,
   findPendingDeviceRequest,
   finishDeviceLogin,
   startDeviceLogin,
-} from '../oauth/device-login.js';
+} from '../oauth/device/login.js';
 import type { Provider } from '../oauth/provider.js';
 import { renderDevice, renderDeviceResult, renderLogin } from '../../web/render.js';
 import { BROWSER_COOKIE, browserIdOf } from './auth-routes.js';

@@ -4,9 +4,9 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError, statusOf } from '../errors.js';
-import { AuthorizePageError, RedirectableError } from '../oauth/authorize.js';
-import { errorResponse } from '../oauth/authflow.js';
-import { wireDescription } from '../oauth/error-description.js';
+import { AuthorizePageError, RedirectableError } from '../oauth/authorize/request.js';
+import { errorResponse } from '../oauth/authorize/flow.js';
+import { wireDescription } from '../oauth/primitives/error-description.js';
 import type { Provider } from '../oauth/provider.js';
 import { ConnectorError } from '../../connectors/connector.js';
 import { StorageUnavailableError } from '../../storage/storage.js';

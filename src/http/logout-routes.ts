@@ -1,11 +1,11 @@
 /** /logout: OpenID Connect RP-Initiated Logout 1.0, with a confirmation page when the client cannot be proven. */
 import type {} from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AuthorizePageError } from '../oauth/authorize.js';
-import { endSession, subjectOf, validateLogout, type LogoutRequest } from '../oauth/logout.js';
+import { AuthorizePageError } from '../oauth/authorize/request.js';
+import { endSession, subjectOf, validateLogout, type LogoutRequest } from '../oauth/session/logout.js';
 import type { Provider } from '../oauth/provider.js';
-import { loadSession } from '../oauth/sessions.js';
-import { hashSecret, safeEqual } from '../oauth/tokens.js';
+import { loadSession } from '../oauth/session/sessions.js';
+import { hashSecret, safeEqual } from '../oauth/primitives/secrets.js';
 import { renderLoggedOut, renderLogout } from '../../web/render.js';
 import { sessionCookieOptions } from './auth-routes.js';
 import { pageErrorHandler } from './errors.js';

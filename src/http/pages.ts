@@ -1,6 +1,6 @@
 /** Sending HTML pages with the security headers, and delivering authorization responses. */
 import type { FastifyReply } from 'fastify';
-import type { AuthorizationResponse } from '../oauth/authflow.js';
+import type { AuthorizationResponse } from '../oauth/authorize/flow.js';
 import { securityHeaders } from '../../web/assets.js';
 import { renderFormPost, renderOob, type Page } from '../../web/render.js';
 

@@ -4,12 +4,12 @@
  */
 import type { RateLimitOptions } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { introspect } from '../oauth/introspect.js';
+import { introspect } from '../oauth/tokens/introspect.js';
 import type { Provider } from '../oauth/provider.js';
-import { revokeToken } from '../oauth/revoke.js';
-import { handleTokenRequest } from '../oauth/token.js';
-import { bearerToken, userinfo } from '../oauth/userinfo.js';
-import { wireDescription } from '../oauth/error-description.js';
+import { revokeToken } from '../oauth/tokens/revoke.js';
+import { handleTokenRequest } from '../oauth/grants/endpoint.js';
+import { bearerToken, userinfo } from '../oauth/tokens/userinfo.js';
+import { wireDescription } from '../oauth/primitives/error-description.js';
 import { jsonErrorHandler } from './errors.js';
 import { formOf, formRequest } from './form.js';
 import { passwordLoginRateLimit, RateLimitedError } from './rate-limit.js';

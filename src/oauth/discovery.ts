@@ -1,7 +1,7 @@
 /** OpenID Provider Metadata (OpenID Connect Discovery 1.0 §3), listing exactly what is enabled. */
-import { SUPPORTED_CLAIMS } from './claims.js';
-import { isDeviceFlowEnabled } from './device.js';
-import { SUPPORTED_SCOPES } from './scopes.js';
+import { SUPPORTED_CLAIMS } from './tokens/claims.js';
+import { isDeviceFlowEnabled } from './device/authorization.js';
+import { SUPPORTED_SCOPES } from './primitives/scopes.js';
 import type { ProviderSettings } from './settings.js';
 
 /** Builds the discovery document; `signingAlgorithms` comes from the signer's published keys. */

@@ -1,5 +1,5 @@
 /** The provider's protocol settings, derived once from the config so request handling reads plain values. */
-import type { SessionSettings } from './sessions.js';
+import type { SessionSettings } from './session/sessions.js';
 
 /** Refresh-token policy (DESIGN.md decision 4; Dex's `expiry.refreshTokens`). */
 export interface RefreshPolicy {

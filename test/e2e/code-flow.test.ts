@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
-import { encodeSubject } from '../../connectors/sub.js';
+import { encodeSubject } from '../../src/oauth/primitives/subject.js';
 import { Browser, loginThroughPages } from '../support/browser.js';
 import { confidentialClient, demoUser, startIdport, type TestIdport } from '../support/idport.js';
 

@@ -5,8 +5,8 @@ import { createServer as createNetServer, type AddressInfo, type Server } from '
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
-import { encodeSubject } from '../../connectors/sub.js';
-import { refreshFamilyIdOf } from '../../src/oauth/refresh.js';
+import { encodeSubject } from '../../src/oauth/primitives/subject.js';
+import { refreshFamilyIdOf } from '../../src/oauth/grants/refresh.js';
 import { Browser, formsOf } from '../support/browser.js';
 import { startFromConfig, type ConfigServer } from '../support/config-server.js';
 import { FIXTURE, fixtureConnectorConfig, startSlapd, type Slapd } from '../support/slapd.js';

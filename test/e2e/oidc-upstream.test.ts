@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
-import { encodeSubject } from '../../connectors/sub.js';
+import { encodeSubject } from '../../src/oauth/primitives/subject.js';
 import { Browser, formsOf } from '../support/browser.js';
 import { freePort, startFromConfig, type ConfigServer } from '../support/config-server.js';
 import { DEMO_HASH, DEMO_PASSWORD } from '../support/idport.js';

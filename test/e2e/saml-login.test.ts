@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
-import { encodeSubject } from '../../connectors/sub.js';
+import { encodeSubject } from '../../src/oauth/primitives/subject.js';
 import { Browser, formsOf, type HtmlForm, type Page } from '../support/browser.js';
 import { freePort, startFromConfig, type ConfigServer } from '../support/config-server.js';
 import { startSamlIdp, type RunningSamlIdp } from '../support/saml-idp.js';

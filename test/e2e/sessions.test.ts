@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
-import { encodeSubject } from '../../connectors/sub.js';
+import { encodeSubject } from '../../src/oauth/primitives/subject.js';
 import { ManualClock } from '../../src/deps.js';
 import { Browser, formsOf, loginThroughPages } from '../support/browser.js';
 import { confidentialClient, DEMO_PASSWORD, demoUser, startIdport, type TestIdport } from '../support/idport.js';

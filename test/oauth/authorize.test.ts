@@ -7,8 +7,8 @@ import {
   RedirectableError,
   validateAuthorization,
   type AuthorizeContext,
-} from '../../src/oauth/authorize.js';
-import { OOB_REDIRECT_URI } from '../../src/oauth/clients.js';
+} from '../../src/oauth/authorize/request.js';
+import { OOB_REDIRECT_URI } from '../../src/oauth/primitives/redirect-uri.js';
 import { client, defaultSettings, REDIRECT } from './provider.js';
 
 const clients = new Map([

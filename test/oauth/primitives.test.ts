@@ -2,15 +2,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OAuthError } from '../../src/errors.js';
-import {
-  authenticateClient,
-  isRedirectUriAllowed,
-  OOB_REDIRECT_URI,
-  presentedCredentials,
-} from '../../src/oauth/clients.js';
-import { wireDescription } from '../../src/oauth/error-description.js';
-import { verifyPkce } from '../../src/oauth/pkce.js';
-import { halfHash, safeEqual } from '../../src/oauth/tokens.js';
+import { authenticateClient, presentedCredentials } from '../../src/oauth/primitives/client-auth.js';
+import { isRedirectUriAllowed, OOB_REDIRECT_URI } from '../../src/oauth/primitives/redirect-uri.js';
+import { wireDescription } from '../../src/oauth/primitives/error-description.js';
+import { verifyPkce } from '../../src/oauth/primitives/pkce.js';
+import { halfHash, safeEqual } from '../../src/oauth/primitives/secrets.js';
 import { client } from './provider.js';
 
 describe('PKCE (RFC 7636)', () => {

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import type { Identity, PasswordConnector, Refreshable } from '../../connectors/connector.js';
 import { ManualClock } from '../../src/deps.js';
-import type { GrantFacts } from '../../src/oauth/claims.js';
+import type { GrantFacts } from '../../src/oauth/tokens/claims.js';
 import type { ConnectorEntry, Provider } from '../../src/oauth/provider.js';
 import type { ProviderSettings } from '../../src/oauth/settings.js';
 import { createSigner } from '../../src/signer/signer.js';

@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OAuthError } from '../../src/errors.js';
-import { refreshFamilyIdOf, refreshGrant, startRefreshFamily } from '../../src/oauth/refresh.js';
-import type { TokenResponse } from '../../src/oauth/token.js';
-import { hashSecret } from '../../src/oauth/tokens.js';
+import { refreshFamilyIdOf, refreshGrant, startRefreshFamily } from '../../src/oauth/grants/refresh.js';
+import type { TokenResponse } from '../../src/oauth/grants/endpoint.js';
+import { hashSecret } from '../../src/oauth/primitives/secrets.js';
 import { client, loginFacts, testProvider, type TestProvider } from './provider.js';
 
 const web = client('web');

@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OAuthError } from '../../src/errors.js';
-import { refreshFamilyIdOf } from '../../src/oauth/refresh.js';
-import { handleTokenRequest, type TokenResponse } from '../../src/oauth/token.js';
-import { hashSecret } from '../../src/oauth/tokens.js';
-import { userinfo } from '../../src/oauth/userinfo.js';
+import { refreshFamilyIdOf } from '../../src/oauth/grants/refresh.js';
+import { handleTokenRequest, type TokenResponse } from '../../src/oauth/grants/endpoint.js';
+import { hashSecret } from '../../src/oauth/primitives/secrets.js';
+import { userinfo } from '../../src/oauth/tokens/userinfo.js';
 import { client, loginFacts, REDIRECT, testProvider, type TestProvider } from './provider.js';
 
 const web = client('web');

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
-import { encodeSubject } from '../../connectors/sub.js';
+import { encodeSubject } from '../../src/oauth/primitives/subject.js';
 import { freePort } from '../support/config-server.js';
 import { demoUser } from '../support/idport.js';
 import { createSchema, postgresSkip, urlWithSchema } from '../support/postgres.js';

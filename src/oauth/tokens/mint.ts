@@ -1,52 +1,10 @@
-/** ID token, access token and userinfo claims (OIDC Core §2, §5.1, §5.4; RFC 9068 for access tokens). */
+/** Minting ID and access tokens (OIDC Core §2, §3.1.3.3; RFC 9068 for access tokens) and the token response body. */
 import type { JWTPayload } from 'jose';
-import { encodeSubject } from '../../connectors/sub.js';
-import type { Identity } from '../../connectors/connector.js';
-import type { Claims } from '../../storage/storage.js';
-import type { Provider } from './provider.js';
-import { audienceOf, hasScope } from './scopes.js';
-import { halfHash, randomToken } from './tokens.js';
-
-/** The identity a connector reported, as the claims idport stores and issues. */
-export const claimsOf = (identity: Identity): Claims => ({
-  userId: identity.userId,
-  username: identity.username,
-  preferredUsername: identity.preferredUsername ?? '',
-  email: identity.email ?? '',
-  emailVerified: identity.emailVerified,
-  groups: [...identity.groups],
-});
-
-/** Everything a token is minted from: one user's login, for one client and set of scopes. */
-export interface GrantFacts {
-  readonly clientId: string;
-  readonly scopes: readonly string[];
-  readonly claims: Claims;
-  readonly connectorId: string;
-  readonly nonce: string;
-  readonly authTime: Date;
-  readonly sessionId?: string | undefined;
-}
-
-/** Claims released by scope (OIDC Core §5.4), plus Dex's `groups` and `federated_claims`. */
-export const scopedUserClaims = (
-  facts: Pick<GrantFacts, 'scopes' | 'claims' | 'connectorId'>,
-): Record<string, unknown> => {
-  const out: Record<string, unknown> = {};
-  const { scopes, claims } = facts;
-  if (hasScope(scopes, 'email') && claims.email !== '') {
-    out.email = claims.email;
-    out.email_verified = claims.emailVerified;
-  }
-  if (hasScope(scopes, 'profile')) {
-    if (claims.username !== '') out.name = claims.username;
-    if (claims.preferredUsername !== '') out.preferred_username = claims.preferredUsername;
-  }
-  if (hasScope(scopes, 'groups')) out.groups = [...claims.groups];
-  if (hasScope(scopes, 'federated:id'))
-    out.federated_claims = { connector_id: facts.connectorId, user_id: claims.userId };
-  return out;
-};
+import { encodeSubject } from '../primitives/subject.js';
+import type { Provider } from '../provider.js';
+import { audienceOf } from '../primitives/scopes.js';
+import { halfHash, randomToken } from '../primitives/secrets.js';
+import { scopedUserClaims, type GrantFacts } from './claims.js';
 
 /** The `typ` header of every ID token idport signs; an access token (`at+jwt`) or logout token (`logout+jwt`) has another. */
 export const ID_TOKEN_TYP = 'JWT';
@@ -58,27 +16,6 @@ export const ID_TOKEN_TYP = 'JWT';
  */
 export const verifyIdTokenHint = async (provider: Pick<Provider, 'signer'>, hint: string): Promise<JWTPayload> =>
   provider.signer.verify(hint, { ignoreExpiry: true, typ: ID_TOKEN_TYP });
-
-/** Claim names idport can release, for discovery's `claims_supported`. */
-export const SUPPORTED_CLAIMS = [
-  'iss',
-  'sub',
-  'aud',
-  'exp',
-  'iat',
-  'auth_time',
-  'nonce',
-  'azp',
-  'at_hash',
-  'c_hash',
-  'email',
-  'email_verified',
-  'name',
-  'preferred_username',
-  'groups',
-  'federated_claims',
-  'sid',
-] as const;
 
 export interface MintedTokens {
   readonly accessToken: string;

@@ -5,14 +5,15 @@
  * RFC, the RFC wins: wrong credentials are invalid_grant (§5.2, not Dex's 401 access_denied), and only confidential
  * clients may use the grant (§4.3.2 has them authenticate; Dex also lets a public client without a secret in).
  */
-import type { Client } from '../../storage/storage.js';
-import { ConnectorError, type Identity, type PasswordConnector } from '../../connectors/connector.js';
-import { OAuthError } from '../errors.js';
-import { claimsOf, mintTokens, type GrantFacts, tokenResponseBody } from './claims.js';
-import type { Provider } from './provider.js';
+import type { Client } from '../../../storage/storage.js';
+import { ConnectorError, type Identity, type PasswordConnector } from '../../../connectors/connector.js';
+import { OAuthError } from '../../errors.js';
+import { claimsOf, type GrantFacts } from '../tokens/claims.js';
+import { mintTokens, tokenResponseBody } from '../tokens/mint.js';
+import type { Provider } from '../provider.js';
 import { startRefreshFamily, type StartedFamily } from './refresh.js';
-import { checkRequestedScopes, hasScope, parseScopes } from './scopes.js';
-import type { TokenResponse } from './token.js';
+import { checkRequestedScopes, hasScope, parseScopes } from '../primitives/scopes.js';
+import type { TokenResponse } from './endpoint.js';
 
 /**
  * The connector the password grant logs users in with, or undefined when `oauth2.passwordConnector` names none or

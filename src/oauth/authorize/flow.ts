@@ -2,24 +2,32 @@
  * The browser side of the authorization flow: from a validated /auth request through the connector login
  * and the approval page to the authorization response. Plain functions over a Provider; src/http renders.
  */
-import type { Identity, Scopes } from '../../connectors/connector.js';
-import type { AuthRequest, ResponseMode, Session } from '../../storage/storage.js';
-import { NotFoundError } from '../../storage/storage.js';
-import { OAuthError } from '../errors.js';
+import type { Identity, Scopes } from '../../../connectors/connector.js';
+import type { AuthRequest, ResponseMode, Session } from '../../../storage/storage.js';
+import { NotFoundError } from '../../../storage/storage.js';
+import { OAuthError } from '../../errors.js';
 import {
   AuthorizePageError,
   RedirectableError,
   validateAuthorization,
   type ValidatedAuthorization,
-} from './authorize.js';
-import { endSession, subjectOf } from './logout.js';
-import { hasConsent, isSessionLive, loadSession, recordGrant, startSession, type SessionCookie } from './sessions.js';
-import { claimsOf, mintTokens, verifyIdTokenHint, type GrantFacts } from './claims.js';
-import { OOB_REDIRECT_URI } from './clients.js';
-import { wireDescription } from './error-description.js';
-import type { ConnectorEntry, Provider } from './provider.js';
-import { hasScope } from './scopes.js';
-import { hashSecret, randomToken, safeEqual } from './tokens.js';
+} from './request.js';
+import { endSession, subjectOf } from '../session/logout.js';
+import {
+  hasConsent,
+  isSessionLive,
+  loadSession,
+  recordGrant,
+  startSession,
+  type SessionCookie,
+} from '../session/sessions.js';
+import { claimsOf, type GrantFacts } from '../tokens/claims.js';
+import { mintTokens, verifyIdTokenHint } from '../tokens/mint.js';
+import { OOB_REDIRECT_URI } from '../primitives/redirect-uri.js';
+import { wireDescription } from '../primitives/error-description.js';
+import type { ConnectorEntry, Provider } from '../provider.js';
+import { hasScope } from '../primitives/scopes.js';
+import { hashSecret, randomToken, safeEqual } from '../primitives/secrets.js';
 
 /**
  * What the browser should see after /auth: the connector chooser, straight to one connector, on to approval

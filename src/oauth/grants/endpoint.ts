@@ -1,16 +1,17 @@
 /** The token endpoint's grants (RFC 6749 §4.1.3, §6; DESIGN.md decisions 3 and 4). */
-import type { AuthCode, Client } from '../../storage/storage.js';
-import { NotFoundError } from '../../storage/storage.js';
-import { OAuthError } from '../errors.js';
-import { mintTokens, type GrantFacts, tokenResponseBody } from './claims.js';
-import { authenticateClient, presentedCredentials } from './clients.js';
-import { DEVICE_CODE_GRANT, deviceCodeGrant } from './device.js';
-import { passwordGrant } from './password-grant.js';
-import { verifyPkce } from './pkce.js';
-import type { Provider } from './provider.js';
+import type { AuthCode, Client } from '../../../storage/storage.js';
+import { NotFoundError } from '../../../storage/storage.js';
+import { OAuthError } from '../../errors.js';
+import type { GrantFacts } from '../tokens/claims.js';
+import { mintTokens, tokenResponseBody } from '../tokens/mint.js';
+import { authenticateClient, presentedCredentials } from '../primitives/client-auth.js';
+import { DEVICE_CODE_GRANT, deviceCodeGrant } from '../device/authorization.js';
+import { passwordGrant } from './password.js';
+import { verifyPkce } from '../primitives/pkce.js';
+import type { Provider } from '../provider.js';
 import { refreshGrant, revokeFamily, startRefreshFamily, type StartedFamily } from './refresh.js';
-import { bindRefreshFamily } from './sessions.js';
-import { hashSecret } from './tokens.js';
+import { bindRefreshFamily } from '../session/sessions.js';
+import { hashSecret } from '../primitives/secrets.js';
 
 /** The JSON body of a successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3). */
 export interface TokenResponse {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { decodeSubject, encodeSubject } from '../../connectors/sub.js';
+import { decodeSubject, encodeSubject } from '../../src/oauth/primitives/subject.js';
 
 describe('subject encoding', () => {
   it('matches the example in Dex documentation', () => {

@@ -3,13 +3,13 @@
  * unknown, malformed, expired, another client's — is answered as a success with no effect (§2.2), so the endpoint
  * tells nobody whether a token exists.
  */
-import { OAuthError } from '../errors.js';
+import { OAuthError } from '../../errors.js';
 import { authenticatedClient, looksLikeJwt } from './introspect.js';
-import type { Provider } from './provider.js';
-import { findRefreshFamily, revokeFamily } from './refresh.js';
-import { revokeAuthCodeGrant, type TokenRequest } from './token.js';
-import { hashSecret } from './tokens.js';
-import { TokenVerificationError } from '../signer/signer.js';
+import type { Provider } from '../provider.js';
+import { findRefreshFamily, revokeFamily } from '../grants/refresh.js';
+import { revokeAuthCodeGrant, type TokenRequest } from '../grants/endpoint.js';
+import { hashSecret } from '../primitives/secrets.js';
+import { TokenVerificationError } from '../../signer/signer.js';
 
 /**
  * Revokes `token` for the authenticated client. Public clients may revoke their own tokens (§2.1: they identify

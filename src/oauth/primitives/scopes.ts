@@ -1,6 +1,6 @@
 /** Scope rules: what idport understands, and the cross-client audience scopes (Dex's trustedPeers). */
-import type { Client } from '../../storage/storage.js';
-import { OAuthError } from '../errors.js';
+import type { Client } from '../../../storage/storage.js';
+import { OAuthError } from '../../errors.js';
 
 export const AUDIENCE_SCOPE_PREFIX = 'audience:server:client_id:';
 

@@ -1,8 +1,8 @@
 /** RFC 7636 PKCE verification. */
 import { createHash } from 'node:crypto';
-import type { CodeChallengeMethod } from '../../storage/storage.js';
-import { OAuthError } from '../errors.js';
-import { safeEqual } from './tokens.js';
+import type { CodeChallengeMethod } from '../../../storage/storage.js';
+import { OAuthError } from '../../errors.js';
+import { safeEqual } from './secrets.js';
 
 /** RFC 7636 §4.1: 43–128 characters from the unreserved set. */
 const VERIFIER_SYNTAX = /^[A-Za-z0-9\-._~]{43,128}$/;

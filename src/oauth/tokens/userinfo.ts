@@ -1,8 +1,8 @@
 /** The UserInfo endpoint (OIDC Core §5.3) with bearer tokens (RFC 6750), and the access-token check it shares. */
 import type { JWTPayload } from 'jose';
-import { OAuthError } from '../errors.js';
-import { TokenVerificationError } from '../signer/signer.js';
-import type { Provider } from './provider.js';
+import { OAuthError } from '../../errors.js';
+import { TokenVerificationError } from '../../signer/signer.js';
+import type { Provider } from '../provider.js';
 
 /** Claims copied from the access token into the userinfo response; the token already holds only what its scopes allow. */
 const USER_CLAIMS = ['email', 'email_verified', 'name', 'preferred_username', 'groups', 'federated_claims'] as const;

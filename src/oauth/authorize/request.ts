@@ -3,12 +3,12 @@
  * Errors before the client and redirect URI are verified are shown as a page; after, they are redirected
  * to the client (RFC 6749 §4.1.2.1, DESIGN.md decision 3).
  */
-import type { AuthRequest, Client, CodeChallengeMethod, ResponseMode } from '../../storage/storage.js';
-import { OAuthError } from '../errors.js';
-import { isRedirectUriAllowed, OOB_REDIRECT_URI } from './clients.js';
-import { isValidChallenge } from './pkce.js';
-import { checkRequestedScopes, parseScopes } from './scopes.js';
-import { normaliseResponseType, type ProviderSettings } from './settings.js';
+import type { AuthRequest, Client, CodeChallengeMethod, ResponseMode } from '../../../storage/storage.js';
+import { OAuthError } from '../../errors.js';
+import { isRedirectUriAllowed, OOB_REDIRECT_URI } from '../primitives/redirect-uri.js';
+import { isValidChallenge } from '../primitives/pkce.js';
+import { checkRequestedScopes, parseScopes } from '../primitives/scopes.js';
+import { normaliseResponseType, type ProviderSettings } from '../settings.js';
 
 /** Where an error about a verified request goes: back to the client, never anywhere unverified. */
 export interface RedirectTarget {

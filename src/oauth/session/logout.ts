@@ -3,14 +3,14 @@
  * (signed logout tokens POSTed to clients, in the background so the user's logout never waits on them).
  */
 import type { JWTPayload } from 'jose';
-import { encodeSubject } from '../../connectors/sub.js';
-import type { Client, Session } from '../../storage/storage.js';
-import { NotFoundError } from '../../storage/storage.js';
-import { AuthorizePageError } from './authorize.js';
-import { verifyIdTokenHint } from './claims.js';
-import type { Provider } from './provider.js';
-import { revokeFamily } from './refresh.js';
-import { randomToken } from './tokens.js';
+import { encodeSubject } from '../primitives/subject.js';
+import type { Client, Session } from '../../../storage/storage.js';
+import { NotFoundError } from '../../../storage/storage.js';
+import { AuthorizePageError } from '../authorize/request.js';
+import { verifyIdTokenHint } from '../tokens/mint.js';
+import type { Provider } from '../provider.js';
+import { revokeFamily } from '../grants/refresh.js';
+import { randomToken } from '../primitives/secrets.js';
 
 /** OIDC Back-Channel Logout §2.4: the event a logout token carries. */
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';

@@ -2,10 +2,10 @@
  * Browser login sessions: single sign-on across clients. The cookie carries `${id}.${secret}`; storage keeps
  * only the secret's hash, so sessions work across replicas and a database dump hands out no live session.
  */
-import type { Claims, Session } from '../../storage/storage.js';
-import { NotFoundError } from '../../storage/storage.js';
-import type { Provider } from './provider.js';
-import { hashSecret, randomToken, safeEqual } from './tokens.js';
+import type { Claims, Session } from '../../../storage/storage.js';
+import { NotFoundError } from '../../../storage/storage.js';
+import type { Provider } from '../provider.js';
+import { hashSecret, randomToken, safeEqual } from '../primitives/secrets.js';
 
 /** Session policy (Dex master's `sessions`). */
 export interface SessionSettings {

@@ -3,17 +3,18 @@
  * a retry of the just-rotated token inside the reuse interval gets the same new token; a later reuse
  * revokes the family. Rotation is a compare-and-swap, so two replicas cannot both win.
  */
-import type { Client, RefreshToken } from '../../storage/storage.js';
-import { NotFoundError } from '../../storage/storage.js';
-import { ConnectorError, type Identity } from '../../connectors/connector.js';
-import { OAuthError } from '../errors.js';
-import { claimsOf, mintTokens, type GrantFacts, tokenResponseBody } from './claims.js';
-import type { Provider } from './provider.js';
-import type { RefreshPolicy } from './settings.js';
-import { hasScope, parseScopes } from './scopes.js';
-import { isSessionLive } from './sessions.js';
-import type { TokenResponse } from './token.js';
-import { deriveNextSecret, hashSecret, randomToken } from './tokens.js';
+import type { Client, RefreshToken } from '../../../storage/storage.js';
+import { NotFoundError } from '../../../storage/storage.js';
+import { ConnectorError, type Identity } from '../../../connectors/connector.js';
+import { OAuthError } from '../../errors.js';
+import { claimsOf, type GrantFacts } from '../tokens/claims.js';
+import { mintTokens, tokenResponseBody } from '../tokens/mint.js';
+import type { Provider } from '../provider.js';
+import type { RefreshPolicy } from '../settings.js';
+import { hasScope, parseScopes } from '../primitives/scopes.js';
+import { isSessionLive } from '../session/sessions.js';
+import type { TokenResponse } from './endpoint.js';
+import { deriveNextSecret, hashSecret, randomToken } from '../primitives/secrets.js';
 
 /** A newly started family: the token to hand out, and a way to undo it if the grant fails afterwards. */
 export interface StartedFamily {

@@ -4,14 +4,14 @@
  * authorization request like any other, except that idport makes it itself, for the device's client and scopes, and
  * its response goes to `<issuer>/device/callback`, which hands the approved login to the polling device.
  */
-import type { AuthRequest, DeviceRequest, DeviceToken } from '../../storage/storage.js';
-import { NotFoundError } from '../../storage/storage.js';
-import type { AuthStart } from './authflow.js';
-import { AuthorizePageError } from './authorize.js';
-import { deviceCallbackUrl, encodeApprovedGrant, normaliseUserCode } from './device.js';
-import type { Provider } from './provider.js';
-import { loadSession } from './sessions.js';
-import { hashSecret, randomToken, safeEqual } from './tokens.js';
+import type { AuthRequest, DeviceRequest, DeviceToken } from '../../../storage/storage.js';
+import { NotFoundError } from '../../../storage/storage.js';
+import type { AuthStart } from '../authorize/flow.js';
+import { AuthorizePageError } from '../authorize/request.js';
+import { deviceCallbackUrl, encodeApprovedGrant, normaliseUserCode } from './authorization.js';
+import type { Provider } from '../provider.js';
+import { loadSession } from '../session/sessions.js';
+import { hashSecret, randomToken, safeEqual } from '../primitives/secrets.js';
 
 /** The CSRF token of the code-entry form: derived from the browser cookie, so only this browser can submit it. */
 export const deviceFormCsrf = (browserId: string): string => hashSecret(`idport-device-form:${browserId}`);

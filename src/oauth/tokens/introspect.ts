@@ -4,15 +4,15 @@
  * the caller — malformed, forged, expired, revoked, or a refresh token of another client (§4) — is `{active: false}`,
  * never an error.
  */
-import { encodeSubject } from '../../connectors/sub.js';
-import type { Client } from '../../storage/storage.js';
-import { OAuthError } from '../errors.js';
-import { authenticateClient, presentedCredentials } from './clients.js';
-import type { Provider } from './provider.js';
-import { familyEndsAt, findRefreshFamily, isFamilyExpired } from './refresh.js';
-import { audienceOf, hasScope } from './scopes.js';
-import type { TokenRequest } from './token.js';
-import { hashSecret } from './tokens.js';
+import { encodeSubject } from '../primitives/subject.js';
+import type { Client } from '../../../storage/storage.js';
+import { OAuthError } from '../../errors.js';
+import { authenticateClient, presentedCredentials } from '../primitives/client-auth.js';
+import type { Provider } from '../provider.js';
+import { familyEndsAt, findRefreshFamily, isFamilyExpired } from '../grants/refresh.js';
+import { audienceOf, hasScope } from '../primitives/scopes.js';
+import type { TokenRequest } from '../grants/endpoint.js';
+import { hashSecret } from '../primitives/secrets.js';
 import { verifyAccessToken } from './userinfo.js';
 
 /** An introspection answer (RFC 7662 §2.2). Inactive tokens reveal nothing else. */

@@ -1,7 +1,7 @@
 /**
  * OAuth 2.0 Device Authorization Grant (RFC 8628), as Dex has it: POST /device/code hands a device a device code
  * and a user code; the user enters the user code at /device and logs in through the ordinary browser flow
- * (src/oauth/device-login.ts); the device polls /token with the device code until the grant is approved.
+ * (src/oauth/device/login.ts); the device polls /token with the device code until the grant is approved.
  *
  * What storage keeps: the DeviceRequest under the user code (without the dash), the DeviceToken under the SHA-256 of
  * the device code, so a database dump hands out no live device code. The wire device code is `<user code>.<secret>`:
@@ -9,19 +9,20 @@
  * issued to, without a second index.
  */
 import { z } from 'zod';
-import type { Client, CodeChallengeMethod, DeviceToken } from '../../storage/storage.js';
-import { AlreadyExistsError, NotFoundError } from '../../storage/storage.js';
-import { OAuthError } from '../errors.js';
-import { mintTokens, type GrantFacts, tokenResponseBody } from './claims.js';
-import { authenticateClient, presentedCredentials } from './clients.js';
-import { isValidChallenge, verifyPkce } from './pkce.js';
-import type { Provider } from './provider.js';
-import { startRefreshFamily, type StartedFamily } from './refresh.js';
-import { checkRequestedScopes, hasScope, parseScopes } from './scopes.js';
-import { bindRefreshFamily } from './sessions.js';
-import type { ProviderSettings } from './settings.js';
-import type { TokenRequest, TokenResponse } from './token.js';
-import { hashSecret, randomToken, safeEqual } from './tokens.js';
+import type { Client, CodeChallengeMethod, DeviceToken } from '../../../storage/storage.js';
+import { AlreadyExistsError, NotFoundError } from '../../../storage/storage.js';
+import { OAuthError } from '../../errors.js';
+import type { GrantFacts } from '../tokens/claims.js';
+import { mintTokens, tokenResponseBody } from '../tokens/mint.js';
+import { authenticateClient, presentedCredentials } from '../primitives/client-auth.js';
+import { isValidChallenge, verifyPkce } from '../primitives/pkce.js';
+import type { Provider } from '../provider.js';
+import { startRefreshFamily, type StartedFamily } from '../grants/refresh.js';
+import { checkRequestedScopes, hasScope, parseScopes } from '../primitives/scopes.js';
+import { bindRefreshFamily } from '../session/sessions.js';
+import type { ProviderSettings } from '../settings.js';
+import type { TokenRequest, TokenResponse } from '../grants/endpoint.js';
+import { hashSecret, randomToken, safeEqual } from '../primitives/secrets.js';
 
 /** The grant type of the device flow at /token (RFC 8628 §3.4). */
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
