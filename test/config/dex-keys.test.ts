@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { connectorSchemas } from '../../connectors/registry.js';
-import { encodeSubject } from '../../connectors/sub.js';
+import { encodeSubject } from '../../src/oauth/primitives/subject.js';
 import { ConfigError, loadConfig, readConfig } from '../../src/config/load.js';
 import { configWarnings, formatWarning } from '../../src/config/warnings.js';
 
