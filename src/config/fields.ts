@@ -85,9 +85,15 @@ export const httpUrl = (example: string) =>
  */
 export const redirectUri = () =>
   text(
-    z.string().refine((value) => value.startsWith('/') || URL.canParse(value), {
-      error: 'expected a URL like "https://app.example.com/callback"',
-    }),
+    z
+      .string()
+      .refine((value) => value.startsWith('/') || URL.canParse(value), {
+        error: 'expected a URL like "https://app.example.com/callback"',
+      })
+      // "//host/path" would send the browser to another host while looking like a path.
+      .refine((value) => !value.startsWith('//'), {
+        error: 'a relative redirect URI is a path starting with one "/", like "/login/oidc"',
+      }),
   );
 
 /** A list of redirect URIs, with the message a reader expects when it is not a list. */

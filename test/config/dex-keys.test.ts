@@ -193,3 +193,20 @@ enablePasswordDB: true
     assert.equal(config.connectors[0]?.type, 'oidc');
   });
 });
+
+describe('redirect URIs', () => {
+  it('accepts a path as Dex does, and refuses "//host/path", which would leave the host', () => {
+    const base = `issuer: http://127.0.0.1:5556/dex
+storage: {type: memory}
+web: {http: 127.0.0.1:5556}
+staticClients:
+  - {id: app, secret: s, name: App, redirectURIs: ['/login/oidc'], postLogoutRedirectURIs: ['/bye']}
+`;
+    assert.deepEqual(loadConfig(base, 'c.yaml', options).staticClients[0]?.redirectURIs, ['/login/oidc']);
+    assert.throws(
+      () => loadConfig(base.replace("'/login/oidc'", "'//evil.example/cb'"), 'c.yaml', options),
+      (err: unknown) =>
+        err instanceof ConfigError && /redirectURIs\[0\]: a relative redirect URI is a path/.test(err.issues[0] ?? ''),
+    );
+  });
+});

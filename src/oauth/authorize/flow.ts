@@ -23,7 +23,7 @@ import {
 } from '../session/sessions.js';
 import { claimsOf, type GrantFacts } from '../tokens/claims.js';
 import { mintTokens, verifyIdTokenHint } from '../tokens/mint.js';
-import { OOB_REDIRECT_URI } from '../primitives/redirect-uri.js';
+import { OOB_REDIRECT_URI, withResponseParams } from '../primitives/redirect-uri.js';
 import { wireDescription } from '../primitives/error-description.js';
 import type { ConnectorEntry, Provider } from '../provider.js';
 import { hasScope } from '../primitives/scopes.js';
@@ -346,12 +346,6 @@ const deliver = (
   if (state !== '') params.state = state;
   params.iss = provider.settings.issuer; // RFC 9207
   if (responseMode === 'form_post') return { kind: 'form_post', redirectUri, params };
-  const url = new URL(redirectUri);
-  const encoded = new URLSearchParams(params);
-  if (responseMode === 'fragment') {
-    url.hash = encoded.toString();
-  } else {
-    for (const [key, value] of encoded) url.searchParams.append(key, value);
-  }
-  return { kind: 'redirect', location: url.href };
+  const placement = responseMode === 'fragment' ? 'fragment' : 'query';
+  return { kind: 'redirect', location: withResponseParams(redirectUri, new URLSearchParams(params), placement) };
 };
