@@ -15,6 +15,7 @@ import { hasScope, parseScopes } from '../primitives/scopes.js';
 import { isSessionLive } from '../session/sessions.js';
 import type { TokenResponse } from './endpoint.js';
 import { deriveNextSecret, hashSecret, randomToken } from '../primitives/secrets.js';
+import { decodeStringPair } from '../primitives/subject.js';
 
 /** A newly started family: the token to hand out, and a way to undo it if the grant fails afterwards. */
 export interface StartedFamily {
@@ -42,7 +43,26 @@ const LEGACY_HANDLE_LENGTH = 22;
 
 /** The storage id of the family a refresh token belongs to. */
 export const refreshFamilyIdOf = (refreshToken: string): string =>
-  familyIdOfHandle(refreshToken.slice(0, Math.max(0, refreshToken.indexOf('.'))));
+  familyIdOfHandle(splitRefreshToken(refreshToken).handle);
+
+/**
+ * A presented token's handle and secret. idport's tokens are `<handle>.<secret>`. A token without a dot is one
+ * Dex handed out before the move (families imported from a Dex database keep Dex's refresh id as handle and
+ * Dex's token as secret): base64url of protobuf `{refresh_id, token}`, or, when it does not decode, a raw refresh
+ * id with an empty token (Dex's own fallback). An empty secret matches only such an imported family, whose
+ * stored hash is of ''; idport's own secrets are random and never empty.
+ */
+function splitRefreshToken(presented: string): { handle: string; secret: string } {
+  const dot = presented.indexOf('.');
+  if (dot > 0) {
+    const secret = presented.slice(dot + 1);
+    return secret === '' ? { handle: '', secret } : { handle: presented.slice(0, dot), secret };
+  }
+  if (dot === 0) return { handle: '', secret: '' };
+  const dex = decodeStringPair(presented);
+  if (dex?.first !== undefined && dex.first !== '') return { handle: dex.first, secret: dex.second ?? '' };
+  return { handle: presented, secret: '' };
+}
 
 /** A presented refresh token split into its parts, with the family its handle names. */
 export interface PresentedRefreshToken {
@@ -60,10 +80,8 @@ export const findRefreshFamily = async (
   provider: Pick<Provider, 'storage'>,
   presented: string,
 ): Promise<PresentedRefreshToken | undefined> => {
-  const dot = presented.indexOf('.');
-  const handle = dot > 0 ? presented.slice(0, dot) : '';
-  const secret = dot > 0 ? presented.slice(dot + 1) : '';
-  if (handle === '' || secret === '') return undefined;
+  const { handle, secret } = splitRefreshToken(presented);
+  if (handle === '') return undefined;
   const { refreshTokens } = provider.storage;
   const family =
     (await refreshTokens.get(familyIdOfHandle(handle))) ??
