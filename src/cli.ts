@@ -110,6 +110,19 @@ const hashPassword = async (): Promise<void> => {
   process.stdout.write(`${await bcrypt.hash(password, 10)}\n`);
 };
 
+/**
+ * An error's message followed by its causes' ("cannot open database x: table keys already exists"), so the reason
+ * a start failed is never hidden. Storage errors carry driver messages, which name tables and codes, not values.
+ */
+const withCauses = (err: unknown): string => {
+  const messages: string[] = [];
+  for (let current: unknown = err; current !== undefined && messages.length < 5; ) {
+    messages.push(current instanceof Error ? current.message : String(current));
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return messages.join(': ');
+};
+
 /** Dex's image runs `dex serve …`, and manifests pass the `dex` as the first argument: it names this program. */
 const withoutDexWord = (argv: readonly string[]): readonly string[] =>
   argv[0] === 'dex' || argv[0]?.endsWith('/dex') === true ? argv.slice(1) : argv;
@@ -151,7 +164,7 @@ export const main = async (argv: readonly string[]): Promise<void> => {
       process.stderr.write(`idport: ${err.message}\n`);
       process.exit(EXIT_USAGE);
     }
-    process.stderr.write(`idport: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`idport: ${withCauses(err)}\n`);
     process.exit(1);
   }
 };

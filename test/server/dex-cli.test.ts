@@ -98,3 +98,19 @@ describe('dex command line', () => {
     }
   });
 });
+
+describe('startup failures', () => {
+  it('names the cause when the database cannot be opened, instead of hiding it', () => {
+    const notADatabase = write(
+      'not-a-db.db',
+      'this is not a SQLite file, it is text that fills a page or so. '.repeat(64),
+    );
+    const path = write(
+      'bad-db.yaml',
+      `issuer: http://127.0.0.1:5556/dex\nstorage: {type: sqlite3, config: {file: ${notADatabase}}}\nweb: {http: 127.0.0.1:0}\n`,
+    );
+    const result = runBin('idport', ['serve', path]);
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /cannot open database .*not-a-db\.db: file is not a database/);
+  });
+});
