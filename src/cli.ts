@@ -116,7 +116,7 @@ const hashPassword = async (): Promise<void> => {
  */
 const withCauses = (err: unknown): string => {
   const messages: string[] = [];
-  for (let current: unknown = err; current !== undefined && messages.length < 5; ) {
+  for (let current: unknown = err; current !== undefined && messages.length < 5;) {
     messages.push(current instanceof Error ? current.message : String(current));
     current = current instanceof Error ? current.cause : undefined;
   }

@@ -50,10 +50,10 @@ export interface DexImport {
 export const DEX_TABLES = ['keys', 'client', 'password', 'connector', 'offline_session', 'refresh_token'] as const;
 
 /**
- * The storage id of a refresh-token family whose handle is `refreshId`: the refresh grant looks families up under
- * the SHA-256 (base64url) of the handle, and an imported family's handle is Dex's refresh id.
+ * The storage id of a family Dex started: Dex's refresh id itself, which the refresh grant looks up for a token Dex
+ * issued (src/oauth/grants/refresh-family.ts; the Kubernetes storage keeps Dex's families the same way).
  */
-const familyIdOf = (refreshId: string): string => createHash('sha256').update(refreshId).digest('base64url');
+const familyIdOf = (refreshId: string): string => refreshId;
 const hashOf = (secret: string): string => createHash('sha256').update(secret).digest('base64url');
 
 const text = (value: DexValue): string => {

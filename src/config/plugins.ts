@@ -5,11 +5,12 @@
 import { z } from 'zod';
 import { custom, withExpansion, type SchemaContext } from './context.js';
 import { duration, evenWithOtherErrors, nonEmptyText, notSupported, parsedCleanly, text } from './fields.js';
+import { kubernetesConfigSchema } from './kubernetes-storage.js';
 import { humanError } from './messages.js';
 import { postgresConfigSchema, sqliteConfigSchema } from './sections.js';
 
-const SUPPORTED_STORAGE = ['memory', 'sqlite3', 'postgres'];
-const DEX_ONLY_STORAGE = ['etcd', 'kubernetes', 'mysql'];
+const SUPPORTED_STORAGE = ['memory', 'sqlite3', 'postgres', 'kubernetes'];
+const DEX_ONLY_STORAGE = ['etcd', 'mysql'];
 // Connector types Dex has (server/connector.go), to say "not supported yet" rather than "unknown".
 const DEX_CONNECTOR_TYPES = [
   'keystone',
@@ -49,6 +50,7 @@ export const storageSchema = (context: SchemaContext) =>
       z.strictObject({ type: z.literal('memory'), config: withExpansion(context, z.strictObject({})).prefault({}) }),
       z.strictObject({ type: z.literal('sqlite3'), config: withExpansion(context, sqliteConfigSchema) }),
       z.strictObject({ type: z.literal('postgres'), config: withExpansion(context, postgresConfigSchema) }),
+      z.strictObject({ type: z.literal('kubernetes'), config: withExpansion(context, kubernetesConfigSchema) }),
     ],
     { error: (issue) => (issue.code === 'invalid_union' ? storageTypeMessage(issue.input) : undefined) },
   );

@@ -15,7 +15,8 @@ export const DEX = {
   // bcrypt of "password", cost 10 (the hash in idport's config.example.yaml).
   hash: '$2a$10$2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W',
   userId: 'dex-user-1',
-  refreshId: 'dexrefreshid1',
+  // Dex's storage.NewID: 16 random bytes, lower-case base32, unpadded.
+  refreshId: 'rngkp3jyc6zbk5clmxv4wyk2ya',
   refreshSecret: 'dexrefreshsecret1',
 } as const;
 

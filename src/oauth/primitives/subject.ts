@@ -63,17 +63,16 @@ function readVarint(bytes: Uint8Array, offset: number): { value: number; next: n
 }
 
 /**
- * The two string fields (1 and 2) of a base64url (unpadded, canonical) protobuf message of Dex's shape, each
- * undefined when absent; undefined when the text is not such a message. Dex's `sub` and its refresh tokens
- * (internal/types.proto `RefreshToken{refresh_id, token}`) are both this shape.
+ * The user and connector a `sub` names, or undefined when `sub` is not a subject idport (or Dex)
+ * issued: not canonical unpadded base64url, not the two-field message, invalid UTF-8, or a field missing.
  */
-export function decodeStringPair(text: string): { first?: string; second?: string } | undefined {
+export function decodeSubject(sub: string): Subject | undefined {
   // Buffer's base64url decoder skips characters it does not know, so check the alphabet first.
-  if (!/^[A-Za-z0-9_-]+$/.test(text)) return undefined;
-  const bytes = Buffer.from(text, 'base64url');
+  if (!/^[A-Za-z0-9_-]+$/.test(sub)) return undefined;
+  const bytes = Buffer.from(sub, 'base64url');
   // Re-encoding rejects non-canonical spellings (stray trailing bits, an impossible length), so each
-  // value has exactly one string form and comparisons stay sound.
-  if (bytes.toString('base64url') !== text) return undefined;
+  // subject has exactly one string form and comparisons on `sub` stay sound.
+  if (bytes.toString('base64url') !== sub) return undefined;
 
   const fields = new Map<number, string>();
   let offset = 0;
@@ -95,19 +94,9 @@ export function decodeStringPair(text: string): { first?: string; second?: strin
     fields.set(tag, value);
     offset = end;
   }
-  const first = fields.get(USER_ID_TAG);
-  const second = fields.get(CONNECTOR_ID_TAG);
-  return { ...(first === undefined ? {} : { first }), ...(second === undefined ? {} : { second }) };
-}
 
-/**
- * The user and connector a `sub` names, or undefined when `sub` is not a subject idport (or Dex)
- * issued: not canonical unpadded base64url, not the two-field message, invalid UTF-8, or a field missing.
- */
-export function decodeSubject(sub: string): Subject | undefined {
-  const fields = decodeStringPair(sub);
-  const userId = fields?.first;
-  const connectorId = fields?.second;
+  const userId = fields.get(USER_ID_TAG);
+  const connectorId = fields.get(CONNECTOR_ID_TAG);
   // Both are non-empty for every identity a connector reports; an absent field means a foreign value.
   if (userId === undefined || connectorId === undefined || userId === '' || connectorId === '') return undefined;
   return { userId, connectorId };
