@@ -88,6 +88,7 @@ export const settingsFromConfig = (config: Config): ProviderSettings => {
       absoluteLifetimeMs: config.sessions.absoluteLifetime,
       idleLifetimeMs: config.sessions.validIfNotUsedFor,
       rememberMeDefault: config.sessions.rememberMeCheckedByDefault,
+      ssoSharedWithDefault: config.sessions.ssoSharedWithDefault,
     },
     refresh: {
       disableRotation: refresh.disableRotation,
@@ -124,6 +125,7 @@ const staticClients = (config: Config): Client[] =>
     postLogoutRedirectURIs: c.postLogoutRedirectURIs,
     backchannelLogoutURI: c.backchannelLogoutURI,
     refreshTokenLifetime: c.refreshTokenLifetime,
+    ssoSharedWith: c.ssoSharedWith,
   }));
 
 const staticPasswords = (config: Config): Password[] =>

@@ -40,7 +40,11 @@ const staticClientFields = {
   ).optional(),
   allowedConnectors: notSupported(),
   mfaChain: notSupported(),
-  ssoSharedWith: notSupported(),
+  /**
+   * Clients this client's login serves without a new login (Dex master): ids, or "*" for all; an explicit empty list
+   * for none. Unset: `sessions.ssoSharedWithDefault`.
+   */
+  ssoSharedWith: z.array(nonEmptyText()).optional(),
   clientCredentialsClaims: notSupported(),
 };
 

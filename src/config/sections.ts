@@ -268,7 +268,8 @@ export const sessionsSchema = z
     validIfNotUsedFor: duration({ positive: true }).prefault('1h'),
     rememberMeCheckedByDefault: z.boolean().default(true),
     cookieEncryptionKey: notSupported(),
-    ssoSharedWithDefault: notSupported(),
+    /** Whom a client's login serves without a new login, when the client names no ssoSharedWith (Dex master). */
+    ssoSharedWithDefault: text(z.enum(['none', 'all'])).default('none'),
   })
   .superRefine((sessions, ctx) => {
     if (!parsedCleanly(ctx.issues, 'absoluteLifetime') || !parsedCleanly(ctx.issues, 'validIfNotUsedFor')) return;

@@ -10,6 +10,11 @@ export interface SessionSettings {
   readonly idleLifetimeMs: number;
   /** Whether "remember me" starts checked on the password page (and applies to callback logins). */
   readonly rememberMeDefault: boolean;
+  /**
+   * Whom a client's session serves without a new login when the client names no `ssoSharedWith` (Dex master's
+   * `sessions.ssoSharedWithDefault`): `none` (Dex's default) or `all`.
+   */
+  readonly ssoSharedWithDefault: 'none' | 'all';
 }
 
 /** Refresh-token policy (DESIGN.md decision 4; Dex's `expiry.refreshTokens`). */

@@ -17,6 +17,7 @@ import {
   hasConsent,
   isSessionLive,
   loadSession,
+  sessionServes,
   recordGrant,
   startSession,
   type SessionCookie,
@@ -62,6 +63,7 @@ const sessionSatisfies = async (
   idTokenHint: string | null,
 ): Promise<boolean> => {
   if (session === undefined || validated.prompt.includes('login')) return false;
+  if (!(await sessionServes(provider, session, validated.clientId))) return false;
   const now = provider.deps.clock.now().getTime();
   if (validated.maxAge !== undefined && now - session.authTime.getTime() > validated.maxAge * 1000) return false;
   if (idTokenHint !== null && idTokenHint !== '') {
@@ -220,6 +222,7 @@ export const finishLogin = async (
       connectorData: identity.connectorData,
       authTime: now,
       rememberMe: options.rememberMe,
+      clientId: request.clientId,
     },
     sameUser ? previous : undefined,
   );
