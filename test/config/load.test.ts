@@ -124,6 +124,7 @@ describe('config.example.yaml', () => {
       absoluteLifetime: 24 * 3_600_000,
       validIfNotUsedFor: 3_600_000,
       rememberMeCheckedByDefault: true,
+      ssoSharedWithDefault: 'none',
     });
   });
 });
