@@ -42,3 +42,25 @@ describe("oauth2.responseTypes with Dex's combined values", () => {
     );
   });
 });
+
+describe('Dex parity details', () => {
+  let idport: Started;
+  before(async () => {
+    idport = await start(configYaml());
+  });
+  after(() => idport.close());
+
+  it('answers GET /token with 400 invalid_request as Dex does, not 404', async () => {
+    const response = await fetch(`${idport.origin}/dex/token`);
+    assert.equal(response.status, 400);
+    assert.equal(response.headers.get('cache-control'), 'no-store');
+    assert.deepEqual(await response.json(), { error: 'invalid_request', error_description: 'method not allowed' });
+  });
+
+  it('lists locale in claims_supported, as Dex does', async () => {
+    const body = (await (await fetch(`${idport.origin}/dex/.well-known/openid-configuration`)).json()) as {
+      claims_supported: string[];
+    };
+    assert.ok(body.claims_supported.includes('locale'));
+  });
+});
