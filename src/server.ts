@@ -89,6 +89,10 @@ export const settingsFromConfig = (config: Config): ProviderSettings => {
       idleLifetimeMs: config.sessions.validIfNotUsedFor,
       rememberMeDefault: config.sessions.rememberMeCheckedByDefault,
       ssoSharedWithDefault: config.sessions.ssoSharedWithDefault,
+      cookieEncryptionKey:
+        config.sessions.cookieEncryptionKey === undefined
+          ? undefined
+          : Buffer.from(config.sessions.cookieEncryptionKey, 'utf8'),
     },
     refresh: {
       disableRotation: refresh.disableRotation,

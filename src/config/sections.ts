@@ -267,7 +267,13 @@ export const sessionsSchema = z
     absoluteLifetime: duration({ positive: true }).prefault('24h'),
     validIfNotUsedFor: duration({ positive: true }).prefault('1h'),
     rememberMeCheckedByDefault: z.boolean().default(true),
-    cookieEncryptionKey: notSupported(),
+    /** Dex master: the session cookie is sealed with AES-GCM under this key (its UTF-8 bytes: 16, 24 or 32). */
+    cookieEncryptionKey: text()
+      .refine((key) => [16, 24, 32].includes(Buffer.byteLength(key, 'utf8')), {
+        error: (issue) =>
+          `must be 16, 24 or 32 bytes (AES-128/192/256), got ${Buffer.byteLength(String(issue.input), 'utf8')}`,
+      })
+      .optional(),
     /** Whom a client's login serves without a new login, when the client names no ssoSharedWith (Dex master). */
     ssoSharedWithDefault: text(z.enum(['none', 'all'])).default('none'),
   })

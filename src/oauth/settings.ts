@@ -15,6 +15,8 @@ export interface SessionSettings {
    * `sessions.ssoSharedWithDefault`): `none` (Dex's default) or `all`.
    */
   readonly ssoSharedWithDefault: 'none' | 'all';
+  /** `sessions.cookieEncryptionKey` (16, 24 or 32 bytes): the cookie is sealed with AES-GCM under it; unset: plain. */
+  readonly cookieEncryptionKey?: Uint8Array | undefined;
 }
 
 /** Refresh-token policy (DESIGN.md decision 4; Dex's `expiry.refreshTokens`). */

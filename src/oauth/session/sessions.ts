@@ -6,6 +6,7 @@ import type { Claims, Client, Session } from '../../../storage/storage.js';
 import { NotFoundError } from '../../../storage/storage.js';
 import type { Provider } from '../provider.js';
 import { hashSecret, randomToken, safeEqual } from '../primitives/secrets.js';
+import { COOKIE_NONCE_BYTES, openCookie, sealCookie } from './cookie-seal.js';
 
 /** `lastUsed` is written at most this often, so an active user does not cost a write per request. */
 const TOUCH_INTERVAL_MS = 60_000;
@@ -18,6 +19,12 @@ const parseCookie = (value: string | undefined): { id: string; secret: string } 
   return { id: value.slice(0, dot), secret: value.slice(dot + 1) };
 };
 
+/** The cookie value: sealed when `sessions.cookieEncryptionKey` is set (cookie-seal.ts). */
+const sealed = (provider: Provider, value: string): string => {
+  const key = provider.settings.sessions.cookieEncryptionKey;
+  return key === undefined ? value : sealCookie(key, provider.deps.randomBytes(COOKIE_NONCE_BYTES), value);
+};
+
 /** Whether a stored session is still alive at `now`. */
 const isLive = (provider: Provider, session: Session, now: Date): boolean =>
   session.expiry.getTime() > now.getTime() &&
@@ -26,7 +33,8 @@ const isLive = (provider: Provider, session: Session, now: Date): boolean =>
 
 /** The live session the cookie names, touching its idle timer; undefined for no, a forged or an ended session. */
 export const loadSession = async (provider: Provider, cookie: string | undefined): Promise<Session | undefined> => {
-  const parsed = parseCookie(cookie);
+  const key = provider.settings.sessions.cookieEncryptionKey;
+  const parsed = parseCookie(key === undefined || cookie === undefined ? cookie : openCookie(key, cookie));
   if (parsed === undefined) return undefined;
   const session = await provider.storage.sessions.get(parsed.id);
   if (session === undefined || !safeEqual(hashSecret(parsed.secret), session.secretHash)) return undefined;
@@ -114,7 +122,7 @@ export const startSession = async (
   return {
     session,
     cookie: {
-      value: `${session.id}.${secret}`,
+      value: sealed(provider, `${session.id}.${secret}`),
       maxAgeSeconds: login.rememberMe ? Math.floor(settings.sessions.absoluteLifetimeMs / 1000) : undefined,
     },
   };
