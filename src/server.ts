@@ -52,6 +52,12 @@ const RESPONSE_TYPE_COMBINATIONS = [
   'code id_token token',
 ];
 
+/** idport's version from package.json, for `dex_build_info`. */
+const packageVersion = (): string => {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+};
+
 /** The issuer path without a trailing slash ('' when the issuer is at the host root). */
 export const basePathOf = (issuer: string): string => new URL(issuer).pathname.replace(/\/+$/, '');
 
@@ -254,7 +260,7 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
     log,
   };
   // Metrics are kept only when something can read them.
-  const metrics = config.telemetry.http !== undefined ? createHttpMetrics() : undefined;
+  const metrics = config.telemetry.http !== undefined ? createHttpMetrics(packageVersion()) : undefined;
   const app = await buildApp({
     provider,
     branding: {
