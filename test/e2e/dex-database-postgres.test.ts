@@ -76,7 +76,10 @@ logger: {format: json}
     const tokens = await oidc.refreshTokenGrant(client, dexRefreshToken(DEX.refreshId, DEX.refreshSecret));
     assert.equal(tokens.claims()?.sub, encodeSubject(DEX.userId, 'local'));
     assert.equal(decodeProtectedHeader(tokens.id_token ?? '').kid, DEX.kid);
-    const dexToken = await inSchema(schema, async (c) => (await c.query('select token from refresh_token')).rows);
+    const dexToken = await inSchema(
+      schema,
+      async (c) => (await c.query('select token from refresh_token where id = $1', [DEX.refreshId])).rows,
+    );
     assert.deepEqual(dexToken, [{ token: DEX.refreshSecret }]);
     const imported = await inSchema(schema, async (c) => (await c.query('select id from dex_import')).rowCount);
     assert.equal(imported, 1);

@@ -96,6 +96,11 @@ logger: {format: json}
     assert.equal(again.claims()?.sub, DEX_SUB);
   });
 
+  it('refreshes a raw refresh id from before Dex stored tokens, as Dex reads a token that does not decode', async () => {
+    const tokens = await oidc.refreshTokenGrant(client, DEX.legacyRefreshId);
+    assert.equal(tokens.claims()?.sub, DEX_SUB);
+  });
+
   it('refuses a Dex token with a wrong secret, and a raw id whose token is not empty', async () => {
     for (const token of [dexRefreshToken(DEX.refreshId, 'guessed'), DEX.refreshId]) {
       await assert.rejects(oidc.refreshTokenGrant(client, token), (err: unknown) => {

@@ -18,6 +18,8 @@ export const DEX = {
   // Dex's storage.NewID: 16 random bytes, lower-case base32, unpadded.
   refreshId: 'rngkp3jyc6zbk5clmxv4wyk2ya',
   refreshSecret: 'dexrefreshsecret1',
+  // A refresh token from before Dex stored a token with it: presented as the raw id, with an empty token.
+  legacyRefreshId: 'aaaaaaaaaaaaaaaaaaaaaaaaa2',
 } as const;
 
 /** Dex's refresh token on the wire: base64url of protobuf `RefreshToken{refresh_id = 1, token = 2}`. */
@@ -121,6 +123,22 @@ export const dexRows = (
         options.time(created),
         '',
         '',
+      ],
+    },
+    {
+      sql: `insert into refresh_token (id, client_id, scopes, nonce, claims_user_id, claims_username, claims_email,
+              claims_email_verified, claims_groups, connector_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      params: [
+        DEX.legacyRefreshId,
+        DEX.clientId,
+        json(['openid', 'email', 'offline_access']),
+        '',
+        DEX.userId,
+        'jane',
+        DEX.email,
+        options.bool(true),
+        json([]),
+        'local',
       ],
     },
     { sql: 'insert into migrations (num, at) values (?, ?)', params: [17, options.time(created)] },
