@@ -60,6 +60,14 @@ describe('a Dex SQLite database reused as it is', () => {
   before(async () => {
     const db = new Database(file);
     db.exec(dexSqliteSchema());
+    // Dex master's extra tables (a Dex newer than v2.45.1 ran here too): present, holding a row, and ignored.
+    db.exec(`
+      create table user_identity (user_id text not null, connector_id text not null, consents blob not null,
+        primary key (user_id, connector_id));
+      insert into user_identity values ('${DEX.userId}', 'local', '{}');
+      create table auth_session (id text not null primary key, user_id text not null, client_states blob not null);
+      insert into auth_session values ('s1', '${DEX.userId}', '{}');
+    `);
     const keys = await dexSigningKey();
     for (const insert of dexRows(keys, { now: new Date(), time: goSqliteTime, bool: (v) => (v ? 1 : 0) }))
       db.prepare(insert.sql).run(...insert.params);
@@ -136,6 +144,7 @@ logger: {format: json}
     assert.deepEqual(now.refresh, dexTablesBefore);
     assert.equal(now.keys.length, 1);
     assert.ok(now.tables.includes('signing_keys') && now.tables.includes('keys') && now.tables.includes('dex_import'));
+    assert.ok(now.tables.includes('user_identity') && now.tables.includes('auth_session'));
   });
 
   it('imports once: a restart keeps what idport changed since', async () => {
