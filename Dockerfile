@@ -21,7 +21,11 @@ COPY connectors ./connectors
 COPY storage ./storage
 COPY web ./web
 # SQLite lives on this volume (storage.config.file: /var/lib/idport/idport.db).
-RUN mkdir -p /var/lib/idport /etc/idport && chown node:node /var/lib/idport
+# `dex` (and Dex's `docker-entrypoint`) on PATH, so manifests written for Dex's image (`command: [dex, serve, …]`)
+# start idport; the CLI drops a leading `dex` argument too (`args: [dex, serve, …]` with this ENTRYPOINT).
+RUN mkdir -p /var/lib/idport /etc/idport && chown node:node /var/lib/idport \
+ && ln -s /app/bin/dex.js /usr/local/bin/dex \
+ && ln -s /app/bin/dex.js /usr/local/bin/docker-entrypoint
 VOLUME ["/var/lib/idport"]
 USER node
 EXPOSE 5556

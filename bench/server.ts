@@ -46,6 +46,8 @@ const settings: ProviderSettings = {
     absoluteLifetimeMs: 86_400_000,
     idleLifetimeMs: 3_600_000,
     rememberMeDefault: true,
+    // Single sign-on across every client, as these tests (and idport before Dex's sharing rules) expect.
+    ssoSharedWithDefault: 'all',
   },
 };
 await storage.clients.create({

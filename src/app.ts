@@ -230,13 +230,13 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
         page,
         passwordAttemptsPerMinute: options.passwordAttemptsPerMinute,
       });
-      await scope.register(healthRoutes, { storage: provider.storage });
+      await scope.register(healthRoutes, { storage: provider.storage, dexText: true });
       await scope.register(staticRoutes, { staticDir, themeDir: themeDir(branding.theme) });
     },
     { prefix },
   );
   // Probes also answer at the root, so a container HEALTHCHECK works whatever the issuer path is.
-  if (prefix !== '') await app.register(healthRoutes, { storage: provider.storage });
+  if (prefix !== '') await app.register(healthRoutes, { storage: provider.storage, dexText: true });
   app.setNotFoundHandler((_request, reply) => {
     void reply.code(404).header('Cache-Control', 'no-store').send({ error: 'not_found' });
   });

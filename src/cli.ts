@@ -6,20 +6,19 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import bcrypt from 'bcryptjs';
 import { connectorSchemas } from '../connectors/registry.js';
-import { ConfigError, loadConfig, loadConfigFile } from './config/load.js';
-import type { Config } from './config/schema.js';
+import { parseServeArgs, type ServeOverrides } from './config/flags.js';
+import { ConfigError, readConfigFile, type LoadedConfig } from './config/load.js';
 import { createLogger } from './log.js';
-import { configWarnings } from './config/warnings.js';
-import { configTextWithOverrides, parseServeArguments, type ServeArguments } from './listen-flags.js';
+import { configWarnings, formatWarning } from './config/warnings.js';
 import { createServer } from './server.js';
 
 const USAGE = `Usage: idport <command>
 
 Commands:
-  serve [--web-http-addr A] [--web-https-addr A] [--telemetry-addr A] CONFIG
-                        start the provider with a config file (Dex's config.yaml format); the flags
-                        override the listen addresses, as Dex's do
-  check-config CONFIG   validate a config file; exit 0 when valid, 2 when not
+  serve [flags] CONFIG  start the provider with a config file (Dex's config.yaml format); Dex's flags
+                        --web-http-addr, --web-https-addr, --telemetry-addr, --grpc-addr replace the config's addresses
+  check-config [--strict] CONFIG
+                        validate a config file; exit 0 when valid (unknown keys are warnings, errors with --strict), 2 when not
   hash-password         read a password from stdin (or a prompt) and print a bcrypt hash for staticPasswords
   version               print the version
 `;
@@ -32,37 +31,28 @@ const version = (): string => {
   return pkg.version ?? 'unknown';
 };
 
-const load = async (path: string | undefined): Promise<Config> => {
+interface LoadOptions {
+  readonly overrides?: ServeOverrides | undefined;
+  readonly strict?: boolean | undefined;
+}
+
+const load = async (path: string | undefined, options: LoadOptions = {}): Promise<LoadedConfig> => {
   if (path === undefined) {
     process.stderr.write(USAGE);
     process.exit(EXIT_USAGE);
   }
-  return loadConfigFile(path, { env: process.env, connectorSchemas: connectorSchemas() });
-};
-
-/** Loads the config for `serve`, with Dex's listen-address flags applied (src/listen-flags.ts). */
-const loadForServe = async (args: readonly string[]): Promise<Config> => {
-  let parsed: ServeArguments;
-  try {
-    parsed = parseServeArguments(args);
-  } catch (err: unknown) {
-    process.stderr.write(`idport: ${(err as Error).message}\n${USAGE}`);
-    process.exit(EXIT_USAGE);
-  }
-  const path = parsed.configPath;
-  if (parsed.overrides.length === 0 || path === undefined) return load(path);
-  let text: string;
-  try {
-    text = await configTextWithOverrides(parsed, path);
-  } catch {
-    return load(path); // the loader reports an unreadable file in its own words
-  }
-  return loadConfig(text, path, { env: process.env, connectorSchemas: connectorSchemas() });
+  return readConfigFile(path, { env: process.env, connectorSchemas: connectorSchemas(), ...options });
 };
 
 const serve = async (args: readonly string[]): Promise<void> => {
-  const config = await loadForServe(args);
+  const parsed = parseServeArgs(args);
+  if (typeof parsed === 'string') {
+    process.stderr.write(`idport: ${parsed}\n${USAGE}`);
+    process.exit(EXIT_USAGE);
+  }
+  const { config, warnings } = await load(parsed.configPath, { overrides: parsed.overrides });
   const log = createLogger({ level: config.logger.level, format: config.logger.format });
+  for (const warning of warnings) log.warn({ key: warning.key, at: warning.at }, formatWarning(warning));
   const server = await createServer(config, { log });
   const addresses = await server.listen();
   server.startTimers();
@@ -120,19 +110,38 @@ const hashPassword = async (): Promise<void> => {
   process.stdout.write(`${await bcrypt.hash(password, 10)}\n`);
 };
 
+/**
+ * An error's message followed by its causes' ("cannot open database x: table keys already exists"), so the reason
+ * a start failed is never hidden. Storage errors carry driver messages, which name tables and codes, not values.
+ */
+const withCauses = (err: unknown): string => {
+  const messages: string[] = [];
+  for (let current: unknown = err; current !== undefined && messages.length < 5;) {
+    messages.push(current instanceof Error ? current.message : String(current));
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return messages.join(': ');
+};
+
+/** Dex's image runs `dex serve …`, and manifests pass the `dex` as the first argument: it names this program. */
+const withoutDexWord = (argv: readonly string[]): readonly string[] =>
+  argv[0] === 'dex' || argv[0]?.endsWith('/dex') === true ? argv.slice(1) : argv;
+
 export const main = async (argv: readonly string[]): Promise<void> => {
-  const [command, arg] = argv;
+  const [command, ...rest] = withoutDexWord(argv);
+  const strict = rest.includes('--strict');
+  const arg = rest.find((a) => a !== '--strict');
   try {
     switch (command) {
       case 'serve':
-        return await serve(argv.slice(1));
+        return await serve(rest);
       case 'check-config': {
-        const config = await load(arg);
+        const { config, warnings } = await load(arg, { strict });
         process.stdout.write(
           `${arg}: valid (issuer ${config.issuer}, storage ${config.storage.type}, ${config.staticClients.length} static client(s), ${config.connectors.length} connector(s))\n`,
         );
-        for (const { key, message } of configWarnings(config))
-          process.stderr.write(`idport: warning: ${key} ${message}\n`);
+        for (const warning of [...warnings, ...configWarnings(config)])
+          process.stderr.write(`idport: warning: ${formatWarning(warning)}\n`);
         return;
       }
       case 'hash-password':
@@ -155,7 +164,7 @@ export const main = async (argv: readonly string[]): Promise<void> => {
       process.stderr.write(`idport: ${err.message}\n`);
       process.exit(EXIT_USAGE);
     }
-    process.stderr.write(`idport: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`idport: ${withCauses(err)}\n`);
     process.exit(1);
   }
 };

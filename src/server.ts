@@ -52,19 +52,29 @@ const RESPONSE_TYPE_COMBINATIONS = [
   'code id_token token',
 ];
 
+/** idport's version from package.json, for `dex_build_info`. */
+const packageVersion = (): string => {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+};
+
 /** The issuer path without a trailing slash ('' when the issuer is at the host root). */
 export const basePathOf = (issuer: string): string => new URL(issuer).pathname.replace(/\/+$/, '');
 
-/** Protocol settings from the config: each combination whose words are all enabled in `oauth2.responseTypes` (as Dex checks them). */
+/**
+ * Protocol settings from the config: each combination listed in `oauth2.responseTypes`, or whose words are each
+ * listed (as Dex checks a request); discovery lists the configured values, sorted, as Dex does.
+ */
 export const settingsFromConfig = (config: Config): ProviderSettings => {
   const enabled = new Set<string>(config.oauth2.responseTypes);
   const refresh = config.expiry.refreshTokens;
   return {
     issuer: config.issuer.replace(/\/+$/, ''),
     basePath: basePathOf(config.issuer),
-    responseTypes: RESPONSE_TYPE_COMBINATIONS.filter((combo) =>
-      combo.split(' ').every((word) => enabled.has(word)),
+    responseTypes: RESPONSE_TYPE_COMBINATIONS.filter(
+      (combo) => enabled.has(combo) || combo.split(' ').every((word) => enabled.has(word)),
     ).map(normaliseResponseType),
+    advertisedResponseTypes: [...new Set(config.oauth2.responseTypes)].sort(),
     grantTypes: IMPLEMENTED_GRANTS.filter((grant) => config.oauth2.grantTypes.includes(grant as never))
       // As Dex: the password grant exists only when oauth2.passwordConnector names the connector it logs in with.
       .filter((grant) => grant !== 'password' || config.oauth2.passwordConnector !== undefined),
@@ -84,6 +94,11 @@ export const settingsFromConfig = (config: Config): ProviderSettings => {
       absoluteLifetimeMs: config.sessions.absoluteLifetime,
       idleLifetimeMs: config.sessions.validIfNotUsedFor,
       rememberMeDefault: config.sessions.rememberMeCheckedByDefault,
+      ssoSharedWithDefault: config.sessions.ssoSharedWithDefault,
+      cookieEncryptionKey:
+        config.sessions.cookieEncryptionKey === undefined
+          ? undefined
+          : Buffer.from(config.sessions.cookieEncryptionKey, 'utf8'),
     },
     refresh: {
       disableRotation: refresh.disableRotation,
@@ -120,6 +135,7 @@ const staticClients = (config: Config): Client[] =>
     postLogoutRedirectURIs: c.postLogoutRedirectURIs,
     backchannelLogoutURI: c.backchannelLogoutURI,
     refreshTokenLifetime: c.refreshTokenLifetime,
+    ssoSharedWith: c.ssoSharedWith,
   }));
 
 const staticPasswords = (config: Config): Password[] =>
@@ -244,7 +260,7 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
     log,
   };
   // Metrics are kept only when something can read them.
-  const metrics = config.telemetry.http !== undefined ? createHttpMetrics() : undefined;
+  const metrics = config.telemetry.http !== undefined ? createHttpMetrics(packageVersion()) : undefined;
   const app = await buildApp({
     provider,
     branding: {

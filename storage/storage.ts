@@ -154,6 +154,8 @@ export interface Client {
   readonly backchannelLogoutURI?: string | undefined;
   /** `session`: refresh tokens end with the browser session that issued them (revoked at logout). */
   readonly refreshTokenLifetime?: 'session' | undefined;
+  /** Clients a login for this one serves without a new login ("*": all, []: none); unset: the server default. */
+  readonly ssoSharedWith?: readonly string[] | undefined;
 }
 
 /** A user of the password database. `email` is the key and is compared case-insensitively. */
@@ -211,6 +213,11 @@ export interface Session {
   readonly consents: Readonly<Record<string, readonly string[]>>;
   /** Clients that received tokens in this session, for back-channel logout. */
   readonly clients: readonly string[];
+  /**
+   * Clients the user logged in to directly in this session (not through single sign-on); only their `ssoSharedWith`
+   * lets the session serve another client, so sharing is one-way and not transitive. Absent on older sessions: none.
+   */
+  readonly directClients?: readonly string[] | undefined;
   /** Refresh-token families bound to this session (clients with `refreshTokenLifetime: session`), revoked at logout. */
   readonly refreshTokenIds: readonly string[];
 }

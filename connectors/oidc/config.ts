@@ -25,9 +25,11 @@ export const configSchema = z
     issuer: z.url(),
     /** The issuer the upstream's discovery document and ID tokens name, when it differs from `issuer` (Azure, Oracle IDCS). */
     issuerAlias: text,
-    clientID: z.string().min(1),
+    /** Dex lets a connector used only for token exchange omit it; such a connector cannot log users in. */
+    clientID: text,
     clientSecret: text,
-    redirectURI: z.url(),
+    /** Optional for the same reason as clientID. */
+    redirectURI: optionalUrl,
     providerDiscoveryOverrides: z
       .strictObject({
         tokenURL: optionalUrl,

@@ -213,6 +213,12 @@ class OidcConnector implements CallbackConnector, Refreshable {
     callbackUrl: string,
     state: string,
   ): Promise<{ url: string; connectorState: Uint8Array }> {
+    if (this.settings.clientID === '' || this.settings.redirectURI === '') {
+      throw new ConnectorError(
+        'this connector has no clientID or redirectURI in its config, so it serves token exchange only, not logins',
+        USER.failed,
+      );
+    }
     if (callbackUrl !== this.settings.redirectURI) {
       throw new ConnectorError(
         `callback URL ${callbackUrl} does not match redirectURI ${this.settings.redirectURI} in the connector config`,

@@ -85,9 +85,15 @@ export const httpUrl = (example: string) =>
  */
 export const redirectUri = () =>
   text(
-    z.string().refine((value) => value.startsWith('/') || URL.canParse(value), {
-      error: 'expected a URL like "https://app.example.com/callback"',
-    }),
+    z
+      .string()
+      .refine((value) => value.startsWith('/') || URL.canParse(value), {
+        error: 'expected a URL like "https://app.example.com/callback"',
+      })
+      // "//host/path" would send the browser to another host while looking like a path.
+      .refine((value) => !value.startsWith('//'), {
+        error: 'a relative redirect URI is a path starting with one "/", like "/login/oidc"',
+      }),
   );
 
 /** A list of redirect URIs, with the message a reader expects when it is not a list. */
@@ -181,3 +187,26 @@ export function parsedCleanly(issues: readonly IssueLike[], ...path: PropertyKey
     return at.length >= path.length || issue.code !== 'unrecognized_keys';
   });
 }
+
+/**
+ * A list check that reports a repeated key (after `normalize`) at the later item, naming the earlier one.
+ * Empty keys are not compared (Go's zero value: "not set").
+ */
+export const noDuplicates =
+  <T>(list: string, field: string, what: string, keyOf: (item: T) => unknown, normalize = (key: string) => key) =>
+  (items: T[], ctx: z.RefinementCtx<T[]>): void => {
+    const seen = new Map<string, number>();
+    items.forEach((item, index) => {
+      const key = parsedCleanly(ctx.issues, index, field) ? keyOf(item) : undefined;
+      if (typeof key !== 'string' || key === '') return;
+      const first = seen.get(normalize(key));
+      if (first === undefined) seen.set(normalize(key), index);
+      else
+        ctx.addIssue({
+          code: 'custom',
+          path: [index, field],
+          input: key,
+          message: `duplicate ${what} ${JSON.stringify(key)} (also ${list}[${first}])`,
+        });
+    });
+  };

@@ -6,8 +6,12 @@ import { readFile } from 'node:fs/promises';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Tags } from 'yaml';
 import type { z } from 'zod';
 import type { Env } from './env.js';
+import { applyOverrides, type ServeOverrides } from './flags.js';
+import { canonicalKeys, emptyKeyReport, type KeyReport } from './keys.js';
 import { humanError } from './messages.js';
+import { hasTemplateActions, renderTemplate, TemplateError } from './template.js';
 import { createConfigSchema, type Config } from './schema.js';
+import type { ConfigWarning } from './warnings.js';
 
 export { parseDuration } from './duration.js';
 export type { Config } from './schema.js';
@@ -16,6 +20,16 @@ export type { Config } from './schema.js';
 export interface LoadConfigOptions {
   readonly env: Env;
   readonly connectorSchemas: Readonly<Record<string, z.ZodType>>;
+  /** `serve`'s address flags (Dex's), applied before validation and replacing the config's values. */
+  readonly overrides?: ServeOverrides | undefined;
+  /** `check-config --strict`: an unknown key is an error instead of a warning. */
+  readonly strict?: boolean | undefined;
+}
+
+/** A loaded config and what the loader noticed on the way (unknown keys), each with its place in the YAML. */
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly warnings: readonly ConfigWarning[];
 }
 
 /** A config that cannot be used; `issues` lists every problem, one `FILE:LINE:COL PATH: message` each. */
@@ -92,7 +106,12 @@ function locate(doc: Document, lineCounter: LineCounter, path: readonly Property
   for (const key of path) {
     if (isAlias(node)) node = node.resolve(doc);
     if (isMap(node)) {
-      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(key));
+      // Keys match fields case-insensitively (keys.ts), so an issue's path may be spelled otherwise than the YAML.
+      const named = (item: { key: unknown }, same: (a: string, b: string) => boolean): boolean =>
+        isScalar(item.key) && same(String(item.key.value), String(key));
+      const pair =
+        node.items.find((item) => named(item, (a, b) => a === b)) ??
+        node.items.findLast((item) => named(item, (a, b) => a.toLowerCase() === b.toLowerCase()));
       if (pair === undefined) break;
       offset = startOf(pair.key) ?? offset;
       node = pair.value;
@@ -109,7 +128,7 @@ const at = (file: string, position: Position | undefined): string =>
 
 /** One line per problem; an unknown-keys issue becomes one line per key, at that key. */
 function describeIssue(issue: z.core.$ZodIssue, file: string, doc: Document, lineCounter: LineCounter) {
-  const lines: { position: Position | undefined; text: string }[] = [];
+  const lines: Located[] = [];
   const prefix = (path: readonly PropertyKey[]): string => (path.length === 0 ? '' : `${formatPath(path)}: `);
   if (issue.code === 'unrecognized_keys') {
     for (const key of issue.keys) {
@@ -123,11 +142,8 @@ function describeIssue(issue: z.core.$ZodIssue, file: string, doc: Document, lin
   return lines;
 }
 
-/**
- * Parses and validates config YAML. `file` names the source in messages. Throws ConfigError listing
- * every problem (YAML syntax first; if the YAML is valid, every schema problem, in file order).
- */
-export function loadConfig(text: string, file: string, options: LoadConfigOptions): Config {
+/** The YAML document, or a ConfigError listing its syntax errors. */
+function parseYaml(text: string, file: string): { doc: Document; lineCounter: LineCounter } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, {
     lineCounter,
@@ -146,10 +162,13 @@ export function loadConfig(text: string, file: string, options: LoadConfigOption
       }),
     );
   }
-  let data: unknown;
+  return { doc, lineCounter };
+}
+
+/** The document as plain values, with empty entries dropped; an empty file is an empty mapping. */
+function plainValues(doc: Document, file: string): unknown {
   try {
-    // An empty file is an empty mapping, so the report names what is required.
-    data = withoutNulls(doc.toJS({ maxAliasCount: 100 })) ?? {};
+    return withoutNulls(doc.toJS({ maxAliasCount: 100 })) ?? {};
   } catch (err: unknown) {
     // toJS refuses alias bombs (more than maxAliasCount expansions); a self-containing anchor is caught above.
     const reason =
@@ -160,18 +179,108 @@ export function loadConfig(text: string, file: string, options: LoadConfigOption
           : String(err);
     throw new ConfigError([`${file} invalid YAML: ${reason}`], { cause: err });
   }
+}
+
+/**
+ * Renames keys to the schema's spelling and takes out unknown ones (keys.ts), in the config and in each
+ * connector's `config` (checked against its type's schema, as Dex unmarshals it into the connector's struct).
+ */
+function withCanonicalKeys(data: unknown, schema: z.ZodType, options: LoadConfigOptions, report: KeyReport): unknown {
+  const canonical = canonicalKeys(data, schema, [], report);
+  const record = (value: unknown): value is Record<string, unknown> =>
+    typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (!record(canonical) || !Array.isArray(canonical['connectors'])) return canonical;
+  canonical['connectors'] = canonical['connectors'].map((entry: unknown, index) => {
+    if (!record(entry) || typeof entry['type'] !== 'string' || !record(entry['config'])) return entry;
+    const type = entry['type'];
+    const connectorSchema = Object.hasOwn(options.connectorSchemas, type) ? options.connectorSchemas[type] : undefined;
+    if (connectorSchema === undefined) return entry;
+    return {
+      ...entry,
+      config: canonicalKeys(entry['config'], connectorSchema, ['connectors', index, 'config'], report),
+    };
+  });
+  return canonical;
+}
+
+interface Located {
+  readonly position: Position | undefined;
+  readonly text: string;
+}
+
+const byPosition = (a: Located, b: Located): number =>
+  (a.position?.line ?? 0) - (b.position?.line ?? 0) || (a.position?.col ?? 0) - (b.position?.col ?? 0);
+
+/** The unknown and repeated keys, as warnings (or, for `strict`, unknown keys as error lines). */
+function keyFindings(report: KeyReport, file: string, doc: Document, lineCounter: LineCounter) {
+  const warnings: ConfigWarning[] = [];
+  const errors: Located[] = [];
+  for (const { path } of report.unknown) {
+    const position = locate(doc, lineCounter, path);
+    const parent = path.slice(0, -1);
+    const key = JSON.stringify(String(path.at(-1)));
+    errors.push({
+      position,
+      text: `${at(file, position)} ${parent.length === 0 ? '' : `${formatPath(parent)}: `}unknown key ${key}`,
+    });
+    warnings.push({
+      at: at(file, position),
+      key: formatPath(path),
+      message: 'is not a key idport or Dex knows; ignored, as Dex ignores it',
+    });
+  }
+  for (const { path, field } of report.repeated) {
+    const position = locate(doc, lineCounter, path);
+    warnings.push({
+      at: at(file, position),
+      key: formatPath(path),
+      message: `names the same setting as an earlier ${JSON.stringify(field)} (keys match case-insensitively); this later one is used, as in Dex`,
+    });
+  }
+  return { warnings, errors };
+}
+
+/**
+ * The config after Dex's image templating (template.ts) when it holds template actions; errors name the line.
+ * Later positions are in the rendered text, which differs from the file only where actions were.
+ */
+function rendered(text: string, file: string, env: Env): string {
+  if (!hasTemplateActions(text)) return text;
+  try {
+    return renderTemplate(text, env);
+  } catch (err: unknown) {
+    if (err instanceof TemplateError) throw new ConfigError([`${file}:${err.line} template: ${err.message}`]);
+    throw err;
+  }
+}
+
+/**
+ * Parses and validates config YAML. `file` names the source in messages. Throws ConfigError listing
+ * every problem (YAML syntax first; if the YAML is valid, every schema problem, in file order). Unknown keys
+ * are warnings, as Dex ignores them, unless `options.strict`.
+ */
+export function readConfig(text: string, file: string, options: LoadConfigOptions): LoadedConfig {
+  const { doc, lineCounter } = parseYaml(rendered(text, file, options.env), file);
   const schema = createConfigSchema({ env: options.env, connectorSchemas: options.connectorSchemas });
+  const report = emptyKeyReport();
+  const data = applyOverrides(withCanonicalKeys(plainValues(doc, file), schema, options, report), options.overrides);
+  const keys = keyFindings(report, file, doc, lineCounter);
   const result = schema.safeParse(data, { error: humanError });
-  if (result.success) return result.data;
-  const lines = result.error.issues.flatMap((issue) => describeIssue(issue, file, doc, lineCounter));
-  lines.sort(
-    (a, b) => (a.position?.line ?? 0) - (b.position?.line ?? 0) || (a.position?.col ?? 0) - (b.position?.col ?? 0),
-  );
+  const strictErrors = options.strict === true ? keys.errors : [];
+  if (result.success && strictErrors.length === 0) return { config: result.data, warnings: keys.warnings };
+  const schemaErrors = result.success
+    ? []
+    : result.error.issues.flatMap((issue) => describeIssue(issue, file, doc, lineCounter));
+  const lines = [...strictErrors, ...schemaErrors].sort(byPosition);
   throw new ConfigError([...new Set(lines.map((line) => line.text))]);
 }
 
+/** `readConfig` for callers that need only the config (tests, embedders); unknown keys are dropped quietly. */
+export const loadConfig = (text: string, file: string, options: LoadConfigOptions): Config =>
+  readConfig(text, file, options).config;
+
 /** Reads and loads a config file; an unreadable file is a ConfigError too. */
-export async function loadConfigFile(path: string, options: LoadConfigOptions): Promise<Config> {
+export async function readConfigFile(path: string, options: LoadConfigOptions): Promise<LoadedConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -184,5 +293,9 @@ export async function loadConfigFile(path: string, options: LoadConfigOptions): 
           : String(err);
     throw new ConfigError([`${path}: cannot read the config file (${reason})`], { cause: err });
   }
-  return loadConfig(text, path, options);
+  return readConfig(text, path, options);
 }
+
+/** `readConfigFile` without the warnings. */
+export const loadConfigFile = async (path: string, options: LoadConfigOptions): Promise<Config> =>
+  (await readConfigFile(path, options)).config;

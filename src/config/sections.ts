@@ -198,7 +198,16 @@ type GrantType = (typeof GRANT_TYPES)[number];
 /** Dex's default grant types (client_credentials only behind a Dex feature flag). */
 const DEFAULT_GRANT_TYPES: GrantType[] = GRANT_TYPES.filter((grant) => grant !== 'client_credentials');
 
-const RESPONSE_TYPES = ['code', 'token', 'id_token'] as const;
+/** Dex's accepted values (server/server.go): the three words and the combinations it names. */
+const RESPONSE_TYPES = [
+  'code',
+  'token',
+  'id_token',
+  'code id_token',
+  'code token',
+  'id_token token',
+  'code id_token token',
+] as const;
 type ResponseType = (typeof RESPONSE_TYPES)[number];
 const CHALLENGE_METHODS = ['S256', 'plain'] as const;
 type ChallengeMethod = (typeof CHALLENGE_METHODS)[number];
@@ -258,8 +267,15 @@ export const sessionsSchema = z
     absoluteLifetime: duration({ positive: true }).prefault('24h'),
     validIfNotUsedFor: duration({ positive: true }).prefault('1h'),
     rememberMeCheckedByDefault: z.boolean().default(true),
-    cookieEncryptionKey: notSupported(),
-    ssoSharedWithDefault: notSupported(),
+    /** Dex master: the session cookie is sealed with AES-GCM under this key (its UTF-8 bytes: 16, 24 or 32). */
+    cookieEncryptionKey: text()
+      .refine((key) => [16, 24, 32].includes(Buffer.byteLength(key, 'utf8')), {
+        error: (issue) =>
+          `must be 16, 24 or 32 bytes (AES-128/192/256), got ${Buffer.byteLength(String(issue.input), 'utf8')}`,
+      })
+      .optional(),
+    /** Whom a client's login serves without a new login, when the client names no ssoSharedWith (Dex master). */
+    ssoSharedWithDefault: text(z.enum(['none', 'all'])).default('none'),
   })
   .superRefine((sessions, ctx) => {
     if (!parsedCleanly(ctx.issues, 'absoluteLifetime') || !parsedCleanly(ctx.issues, 'validIfNotUsedFor')) return;
@@ -271,4 +287,26 @@ export const sessionsSchema = z
         message: 'must not exceed absoluteLifetime',
       });
   }, evenWithOtherErrors('mapping'))
+  .prefault({});
+
+/** `frontend`: the login pages' look (Dex's WebConfig). */
+export const frontendSchema = z
+  .strictObject({
+    /**
+     * Dex's directory of Go templates, static files and themes. idport renders its own pages, so a value here
+     * only earns a startup warning (config/warnings.ts). Dex's fallback to $DEX_FRONTEND_DIR is not taken:
+     * Dex's container image sets that variable for every deployment, so it says nothing about this config.
+     */
+    dir: nonEmptyText().optional(),
+    theme: text(z.string().regex(/^[A-Za-z0-9_-]+$/, { error: 'expected a theme name like "light" or "dark"' }))
+      // Dex maps its retired theme names to the default one.
+      .transform((theme) => (theme === 'coreos' || theme === 'tectonic' ? 'light' : theme))
+      .default('light'),
+    /** Name shown on the login page (Dex's default: "dex"). */
+    issuer: nonEmptyText().default('dex'),
+    /** Logo URL; relative URLs are resolved against the issuer. */
+    logoURL: nonEmptyText().default('theme/logo.png'),
+    /** Extra values for Dex's templates; idport's pages do not read them (a startup warning when set). */
+    extra: z.record(z.string(), text()).default({}),
+  })
   .prefault({});

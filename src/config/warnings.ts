@@ -7,10 +7,16 @@ import type { Config } from './schema.js';
 
 /** One warning: the config path it is about and what the operator should know. */
 export interface ConfigWarning {
+  /** Where in the config file, `FILE:LINE:COL`, when the warning is about a place in the YAML. */
+  readonly at?: string | undefined;
   /** Config path, e.g. "frontend.dir". */
   readonly key: string;
   readonly message: string;
 }
+
+/** One line for a terminal or a log message: `config.yaml:7:3 web.tlsCertificate is not a key …`. */
+export const formatWarning = (warning: ConfigWarning): string =>
+  `${warning.at === undefined ? '' : `${warning.at} `}${warning.key} ${warning.message}`;
 
 /** Every warning for a loaded config, in the order of the keys in config.example.yaml. */
 export const configWarnings = (config: Config): ConfigWarning[] => {
@@ -27,6 +33,12 @@ export const configWarnings = (config: Config): ConfigWarning[] => {
     warnings.push({
       key: 'frontend.extra',
       message: `is ignored: idport's pages do not read template values (${extra.map((name) => JSON.stringify(name)).join(', ')})`,
+    });
+  const withoutId = config.staticPasswords.flatMap((user, index) => (user.userID === '' ? [index] : []));
+  if (withoutId.length >= 2)
+    warnings.push({
+      key: 'staticPasswords',
+      message: `entries ${withoutId.map((index) => `[${index}]`).join(', ')} have no userID, so they share one identity (the same "sub", EgVsb2NhbA, as in Dex): give each a userID of its own`,
     });
   return warnings;
 };

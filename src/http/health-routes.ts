@@ -23,7 +23,14 @@ const storageAnswers = async (storage: Storage): Promise<boolean> => {
   }
 };
 
-export const healthRoutes = async (app: FastifyInstance, options: { storage: Storage }): Promise<void> => {
+/**
+ * `dexText`: /healthz answers as Dex's web listener does (server/server.go): "Health check passed" as text, or a 500
+ * "Health check failed." The telemetry listener keeps JSON, as Dex's answers there in JSON too.
+ */
+export const healthRoutes = async (
+  app: FastifyInstance,
+  options: { storage: Storage; dexText?: boolean },
+): Promise<void> => {
   const { storage } = options;
   app.get('/healthz/live', async (_request, reply) => {
     void reply.header('Cache-Control', 'no-store').send({ status: 'ok' });
@@ -36,5 +43,16 @@ export const healthRoutes = async (app: FastifyInstance, options: { storage: Sto
       .send({ status: ok ? 'ok' : 'unavailable', checks: { storage: ok ? 'ok' : 'unavailable' } });
   };
   app.get('/healthz/ready', ready);
-  app.get('/healthz', ready);
+  if (options.dexText !== true) {
+    app.get('/healthz', ready);
+    return;
+  }
+  app.get('/healthz', async (_request, reply) => {
+    const ok = await storageAnswers(storage);
+    void reply
+      .code(ok ? 200 : 500)
+      .header('Cache-Control', 'no-store')
+      .type('text/plain; charset=utf-8')
+      .send(ok ? 'Health check passed' : 'Health check failed.');
+  });
 };

@@ -5,6 +5,7 @@ import { AuthorizePageError } from '../oauth/authorize/request.js';
 import { endSession, subjectOf, validateLogout, type LogoutRequest } from '../oauth/session/logout.js';
 import type { Provider } from '../oauth/provider.js';
 import { loadSession } from '../oauth/session/sessions.js';
+import { withResponseParams } from '../oauth/primitives/redirect-uri.js';
 import { hashSecret, safeEqual } from '../oauth/primitives/secrets.js';
 import { renderLoggedOut, renderLogout } from '../../web/render.js';
 import { sessionCookieOptions } from './auth-routes.js';
@@ -18,9 +19,8 @@ const csrfFor = (cookie: string): string => hashSecret(`idport-logout:${cookie}`
 /** Where a finished logout sends the browser (§3: the registered URI with `state`), or the logged-out page. */
 const finish = (reply: FastifyReply, page: PageContext, request: LogoutRequest): void => {
   if (request.postLogoutRedirectUri !== undefined) {
-    const url = new URL(request.postLogoutRedirectUri);
-    if (request.state !== undefined) url.searchParams.set('state', request.state);
-    return redirect(reply, url.href);
+    const state = new URLSearchParams(request.state === undefined ? {} : { state: request.state });
+    return redirect(reply, withResponseParams(request.postLogoutRedirectUri, state));
   }
   sendPage(
     reply,

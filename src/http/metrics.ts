@@ -6,7 +6,7 @@
  * so the number of series stays bounded whatever clients send.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Labels of Dex's HTTP metrics: status code, method, and the route under the issuer path. */
 type HttpLabel = 'code' | 'method' | 'handler';
@@ -17,6 +17,8 @@ export interface HttpMetrics {
   readonly registry: Registry;
   readonly requests: Counter<HttpLabel>;
   readonly duration: Histogram<HttpLabel>;
+  /** Dex's `response_size_bytes`: sizes of responses that declare a Content-Length. */
+  readonly size: Histogram<HttpLabel>;
   /** Token endpoint responses that issued tokens, by grant type. */
   readonly tokensIssued: Counter<'grant_type'>;
   /** Password logins rejected for a wrong username or password, by connector id. */
@@ -37,8 +39,31 @@ const processMetrics = (): Registry => {
   return processRegistry;
 };
 
-export const createHttpMetrics = (): HttpMetrics => {
+/** Go's GOARCH names for Node's architectures, so Dex's `platform` label reads the same ("linux/amd64"). */
+const GO_ARCH: Readonly<Record<string, string>> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm' };
+
+/** Dex's `dex_build_info` (cmd/dex/serve.go): constant 1, labelled with the version and platform. */
+const buildInfo = (registry: Registry, version: string): void => {
+  new Gauge({
+    name: 'dex_build_info',
+    help: "A metric with a constant '1' value labeled by version from which Dex was built.",
+    labelNames: ['version', 'go_version', 'platform'],
+    registers: [registry],
+  }).set(
+    // go_version carries the runtime's version: Node's here, for dashboards written for Dex.
+    {
+      version,
+      go_version: `node${process.versions.node}`,
+      platform: `${process.platform}/${GO_ARCH[process.arch] ?? process.arch}`,
+    },
+    1,
+  );
+};
+
+/** `version` is idport's, reported in `dex_build_info`. */
+export const createHttpMetrics = (version = 'unknown'): HttpMetrics => {
   const registry = new Registry();
+  buildInfo(registry, version);
   return {
     registry,
     requests: new Counter({
@@ -52,6 +77,13 @@ export const createHttpMetrics = (): HttpMetrics => {
       help: 'A histogram of latencies for requests.',
       labelNames: ['code', 'method', 'handler'],
       buckets: [0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    size: new Histogram({
+      name: 'response_size_bytes',
+      help: 'A histogram of response sizes for requests.',
+      labelNames: ['code', 'method', 'handler'],
+      buckets: [200, 500, 900, 1500],
       registers: [registry],
     }),
     tokensIssued: new Counter({
@@ -112,6 +144,8 @@ export const instrument = (app: FastifyInstance, metrics: HttpMetrics, options: 
     };
     metrics.requests.inc(labels);
     metrics.duration.observe(labels, reply.elapsedTime / 1000);
+    const length = Number(reply.getHeader('content-length'));
+    if (Number.isFinite(length)) metrics.size.observe(labels, length);
     if (request.method !== 'POST') return;
     if (labels.handler === '/token' && reply.statusCode === 200)
       metrics.tokensIssued.inc({ grant_type: grantTypeOf(request, options.grantTypes) });

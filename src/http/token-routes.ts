@@ -4,6 +4,7 @@
  */
 import type { RateLimitOptions } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { OAuthError } from '../errors.js';
 import { introspect } from '../oauth/tokens/introspect.js';
 import type { Provider } from '../oauth/provider.js';
 import { revokeToken } from '../oauth/tokens/revoke.js';
@@ -51,6 +52,10 @@ export const tokenRoutes = async (
       void reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(response);
     },
   );
+  // Dex answers any other method at /token with 400 invalid_request (server/handlers.go handleToken), not 404.
+  app.get('/token', async () => {
+    throw new OAuthError('invalid_request', 'method not allowed');
+  });
   // RFC 7662 §2.2; Dex's path.
   app.post('/token/introspect', async (request, reply) => {
     const response = await introspect(provider, formRequest(request));

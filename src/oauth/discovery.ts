@@ -32,7 +32,7 @@ export const discoveryDocument = (
     // RFC 8628 §4, at Dex's path; only while the device_code grant is enabled.
     ...(isDeviceFlowEnabled(settings) ? { device_authorization_endpoint: at('/device/code') } : {}),
     end_session_endpoint: at('/logout'),
-    response_types_supported: [...settings.responseTypes],
+    response_types_supported: [...(settings.advertisedResponseTypes ?? settings.responseTypes)],
     response_modes_supported: ['query', 'fragment', 'form_post'],
     grant_types_supported: grantTypes,
     subject_types_supported: ['public'],

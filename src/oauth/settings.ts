@@ -10,6 +10,13 @@ export interface SessionSettings {
   readonly idleLifetimeMs: number;
   /** Whether "remember me" starts checked on the password page (and applies to callback logins). */
   readonly rememberMeDefault: boolean;
+  /**
+   * Whom a client's session serves without a new login when the client names no `ssoSharedWith` (Dex master's
+   * `sessions.ssoSharedWithDefault`): `none` (Dex's default) or `all`.
+   */
+  readonly ssoSharedWithDefault: 'none' | 'all';
+  /** `sessions.cookieEncryptionKey` (16, 24 or 32 bytes): the cookie is sealed with AES-GCM under it; unset: plain. */
+  readonly cookieEncryptionKey?: Uint8Array | undefined;
 }
 
 /** Refresh-token policy (DESIGN.md decision 4; Dex's `expiry.refreshTokens`). */
@@ -31,6 +38,11 @@ export interface ProviderSettings {
   readonly basePath: string;
   /** Enabled response types, each normalised (sorted, space-joined), e.g. 'code', 'code id_token'. */
   readonly responseTypes: readonly string[];
+  /**
+   * What discovery lists in response_types_supported when set: `oauth2.responseTypes` exactly as configured, sorted,
+   * as Dex lists them. Unset: `responseTypes`.
+   */
+  readonly advertisedResponseTypes?: readonly string[] | undefined;
   readonly grantTypes: readonly string[];
   /**
    * The connector the resource owner password grant logs users in with (`oauth2.passwordConnector`; `local` is the

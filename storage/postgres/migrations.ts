@@ -44,8 +44,10 @@ export const postgresMigrations: readonly PostgresMigration[] = [
         ${byKey('device_requests', 'user_code', true)}
         ${byKey('device_tokens', 'device_code', true)}
         -- The key set is a single row. data is NULL only inside the transaction that creates the row,
-        -- so that two replicas creating the first key can both insert-or-skip and then lock it.
-        CREATE TABLE keys (id integer NOT NULL PRIMARY KEY CHECK (id = 1), data text);
+        -- so that two replicas creating the first key can both insert-or-skip and then lock it. Named
+        -- signing_keys, not keys as before version 3, so a Dex schema (whose keys table has another shape)
+        -- can hold both; a schema created before that change got keys here, and migration 3 renames it.
+        CREATE TABLE signing_keys (id integer NOT NULL PRIMARY KEY CHECK (id = 1), data text);
       `);
     },
   },
@@ -57,6 +59,20 @@ export const postgresMigrations: readonly PostgresMigration[] = [
         CREATE TABLE sessions (id text COLLATE "C" NOT NULL PRIMARY KEY, expiry timestamptz, data text NOT NULL);
         CREATE INDEX sessions_expiry ON sessions (expiry);
       `);
+    },
+  },
+  {
+    version: 3,
+    description:
+      "the signing-key table is signing_keys (Dex's keys table has another shape), and a record of the one-time import of a Dex database's rows",
+    up: async (query) => {
+      const { rowCount } = await query(
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'keys' AND column_name = 'data'",
+      );
+      if (rowCount !== 0) await query('ALTER TABLE keys RENAME TO signing_keys');
+      await query(
+        'CREATE TABLE dex_import (id integer NOT NULL PRIMARY KEY CHECK (id = 1), imported_at timestamptz NOT NULL)',
+      );
     },
   },
 ];

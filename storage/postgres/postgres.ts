@@ -31,6 +31,7 @@ import {
 } from '../storage.js';
 import { connectionSettings, type PostgresOptions } from './connection.js';
 import { Database } from './database.js';
+import { importDexPostgres } from './dex.js';
 import { migratePostgres } from './migrations.js';
 
 export {
@@ -171,7 +172,7 @@ class PostgresStorage implements Storage {
   readonly deviceTokens: PostgresTable<string, DeviceToken>;
   readonly sessions: PostgresTable<string, Session>;
 
-  constructor(private readonly db: Database) {
+  constructor(readonly db: Database) {
     this.authRequests = new PostgresTable(db, tableSpecs.authRequests);
     this.authCodes = new PostgresTable(db, tableSpecs.authCodes);
     this.refreshTokens = new PostgresTable(db, tableSpecs.refreshTokens);
@@ -186,7 +187,7 @@ class PostgresStorage implements Storage {
 
   async getKeys(): Promise<Keys | undefined> {
     const { rows } = await this.db.run('keys', 'get', (query) =>
-      query<{ data: string | null }>('SELECT data FROM keys WHERE id = 1'),
+      query<{ data: string | null }>('SELECT data FROM signing_keys WHERE id = 1'),
     );
     const data = rows[0]?.data;
     return data === undefined || data === null ? undefined : decodeKeys(data);
@@ -195,18 +196,18 @@ class PostgresStorage implements Storage {
   async updateKeys(update: (old: Keys | undefined) => Keys): Promise<Keys> {
     return this.db.transaction('keys', 'update', async (query) => {
       const lock = async (): Promise<{ data: string | null } | undefined> =>
-        (await query<{ data: string | null }>('SELECT data FROM keys WHERE id = 1 FOR UPDATE')).rows[0];
+        (await query<{ data: string | null }>('SELECT data FROM signing_keys WHERE id = 1 FOR UPDATE')).rows[0];
       let row = await lock();
       if (row === undefined) {
         // Two replicas creating the first key: FOR UPDATE cannot lock a row that does not exist yet,
         // so create a placeholder. The second inserter waits for the first to commit, skips, and
         // then locks (and sees) the committed key set.
-        await query('INSERT INTO keys (id, data) VALUES (1, NULL) ON CONFLICT (id) DO NOTHING');
+        await query('INSERT INTO signing_keys (id, data) VALUES (1, NULL) ON CONFLICT (id) DO NOTHING');
         row = await lock();
       }
       const old = row?.data === undefined || row.data === null ? undefined : decodeKeys(row.data);
       const data = encodeJson(update(old));
-      await query('UPDATE keys SET data = $1 WHERE id = 1', [data]);
+      await query('UPDATE signing_keys SET data = $1 WHERE id = 1', [data]);
       return decodeKeys(data);
     });
   }
@@ -261,5 +262,12 @@ export async function openPostgres(options: PostgresOptions): Promise<Storage> {
     const cause = err instanceof StorageUnavailableError ? err.cause : err;
     throw new StorageUnavailableError(`postgres: cannot open database ${settings.target}`, { cause });
   }
-  return new PostgresStorage(new Database(new Pool(settings.pool)));
+  const storage = new PostgresStorage(new Database(new Pool(settings.pool)));
+  try {
+    await importDexPostgres(storage.db, storage);
+  } catch (err: unknown) {
+    await storage.close();
+    throw err;
+  }
+  return storage;
 }

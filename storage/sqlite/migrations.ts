@@ -35,8 +35,10 @@ export const sqliteMigrations: readonly Migration<Database>[] = [
         CREATE TABLE connectors (id TEXT NOT NULL PRIMARY KEY, data TEXT NOT NULL) STRICT;
         CREATE TABLE device_requests (user_code TEXT NOT NULL PRIMARY KEY, data TEXT NOT NULL) STRICT;
         CREATE TABLE device_tokens (device_code TEXT NOT NULL PRIMARY KEY, data TEXT NOT NULL) STRICT;
-        -- The key set is a single row; the CHECK makes a second one impossible.
-        CREATE TABLE keys (id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL) STRICT;
+        -- The key set is a single row; the CHECK makes a second one impossible. Named signing_keys, not keys
+        -- as before version 4, so a Dex database (whose own keys table has another shape) can hold both; a
+        -- database created before that change got keys here, and migration 4 renames it.
+        CREATE TABLE signing_keys (id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL) STRICT;
       `),
   },
   {
@@ -61,6 +63,20 @@ export const sqliteMigrations: readonly Migration<Database>[] = [
         CREATE TABLE sessions (id TEXT NOT NULL PRIMARY KEY, data TEXT NOT NULL, expiry INTEGER) STRICT;
         CREATE INDEX sessions_expiry ON sessions (expiry);
       `),
+  },
+  {
+    version: 4,
+    description:
+      "the signing-key table is signing_keys (Dex's keys table has another shape), and a record of the one-time import of a Dex database's rows",
+    up: (db) => {
+      const idportKeys = db
+        .prepare<[], { name: string }>("SELECT name FROM pragma_table_info('keys') WHERE name = 'data'")
+        .get();
+      if (idportKeys !== undefined) db.exec('ALTER TABLE keys RENAME TO signing_keys');
+      db.exec(
+        'CREATE TABLE dex_import (id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1), imported_at INTEGER NOT NULL) STRICT',
+      );
+    },
   },
 ];
 

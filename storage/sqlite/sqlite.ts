@@ -31,6 +31,7 @@ import {
   type Storage,
   type Table,
 } from '../storage.js';
+import { importDexSqlite } from './dex.js';
 import { migrateSqlite } from './migrations.js';
 
 /** Settings for `openSqlite`; the same keys as Dex's `storage.config` for sqlite3. */
@@ -169,9 +170,9 @@ class SqliteStorage implements Storage {
     this.deviceTokens = new SqliteTable(db, tableSpecs.deviceTokens);
     this.sessions = new SqliteTable(db, tableSpecs.sessions);
 
-    this.selectKeys = db.prepare<[], Row>('SELECT data FROM keys WHERE id = 1');
+    this.selectKeys = db.prepare<[], Row>('SELECT data FROM signing_keys WHERE id = 1');
     const upsertKeys = db.prepare(
-      'INSERT INTO keys (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data',
+      'INSERT INTO signing_keys (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data',
     );
     this.updateKeysTx = db.transaction((update: (old: Keys | undefined) => Keys): Keys => {
       const row = this.selectKeys.get();
@@ -236,7 +237,9 @@ export async function openSqlite(options: SqliteOptions): Promise<Storage> {
     // process crash loses nothing; only an OS crash or power cut can drop the last commits (a refresh rotation the
     // client then cannot use: it logs in again). That trade doubles token-endpoint throughput (npm run bench).
     if (!inMemory) db.pragma('synchronous = NORMAL');
-    return new SqliteStorage(db);
+    const storage = new SqliteStorage(db);
+    await importDexSqlite(db, storage);
+    return storage;
   } catch (err: unknown) {
     db?.close();
     if (err instanceof SchemaTooNewError) throw err;

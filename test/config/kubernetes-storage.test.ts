@@ -11,9 +11,9 @@ web:
   http: 127.0.0.1:5556
 `;
 
-const problems = (yaml: string): readonly string[] => {
+const problems = (yaml: string, strict = false): readonly string[] => {
   try {
-    loadConfig(yaml, 'config.yaml', { env: {}, connectorSchemas: {} });
+    loadConfig(yaml, 'config.yaml', { env: {}, connectorSchemas: {}, strict });
   } catch (err: unknown) {
     if (err instanceof ConfigError) return err.issues;
     throw err;
@@ -47,8 +47,8 @@ describe('storage type kubernetes', () => {
     ]);
   });
 
-  it('refuses an unknown crdHandling and unknown keys', () => {
-    const found = problems(config('    inCluster: true\n    crdHandling: create\n    namespace: dex'));
+  it('refuses an unknown crdHandling, and unknown keys under --strict (otherwise warnings, as Dex ignores them)', () => {
+    const found = problems(config('    inCluster: true\n    crdHandling: create\n    namespace: dex'), true);
     assert.equal(found.length, 2, found.join('\n'));
     assert.match(found[0] ?? '', /storage\.config\.crdHandling/);
     assert.match(found[1] ?? '', /storage\.config.*namespace/);

@@ -26,9 +26,9 @@ const load = (yaml: string, env: Record<string, string> = {}): Config =>
   loadConfig(yaml, 'config.yaml', { env, connectorSchemas });
 
 /** Loads YAML that must be invalid and returns every reported problem. */
-function problems(yaml: string, env: Record<string, string> = {}): readonly string[] {
+function problems(yaml: string, env: Record<string, string> = {}, strict = false): readonly string[] {
   try {
-    load(yaml, env);
+    loadConfig(yaml, 'config.yaml', { env, connectorSchemas, strict });
   } catch (err: unknown) {
     if (err instanceof ConfigError) return err.issues;
     throw err;
@@ -124,6 +124,7 @@ describe('config.example.yaml', () => {
       absoluteLifetime: 24 * 3_600_000,
       validIfNotUsedFor: 3_600_000,
       rememberMeCheckedByDefault: true,
+      ssoSharedWithDefault: 'none',
     });
   });
 });
@@ -357,14 +358,12 @@ describe('config errors', () => {
     ]);
   });
 
-  it('reports an unknown top-level key', () => {
-    assert.deepEqual(problems(`${MINIMAL}enablePasswordDb: true\n`), [
-      'config.yaml:6:1 unknown key "enablePasswordDb"',
+  it('refuses unknown keys under --strict, each at its key, as it did before Dex parity', () => {
+    // Without `strict` these are warnings (test/config/dex-keys.test.ts); enablePasswordDb is not unknown any more.
+    assert.deepEqual(problems(`${MINIMAL}enablePasswordDx: true\n`, {}, true), [
+      'config.yaml:6:1 unknown key "enablePasswordDx"',
     ]);
-  });
-
-  it('reports an unknown nested key at the key', () => {
-    assert.deepEqual(problems(`${MINIMAL}  tlsCertificate: /tls.crt\n`), [
+    assert.deepEqual(problems(`${MINIMAL}  tlsCertificate: /tls.crt\n`, {}, true), [
       'config.yaml:6:3 web: unknown key "tlsCertificate"',
     ]);
   });
@@ -466,7 +465,7 @@ describe('config errors', () => {
         insecure: sure
         verify: false
 `;
-    assert.deepEqual(problems(`${MINIMAL}${connectors}`), [
+    assert.deepEqual(problems(`${MINIMAL}${connectors}`, {}, true), [
       'config.yaml:14:7 connectors[1].config.host: expected a string, got 389',
       'config.yaml:16:9 connectors[1].config.tls.insecure: expected true or false, got "sure"',
       'config.yaml:17:9 connectors[1].config.tls: unknown key "verify"',
@@ -480,7 +479,8 @@ describe('config errors', () => {
 
   it('reports several problems together, in file order', () => {
     assert.deepEqual(
-      problems(`issuer: https://idp.example.com?x=1
+      problems(
+        `issuer: https://idp.example.com?x=1
 storage:
   type: sqlite3
   config: {}
@@ -513,7 +513,10 @@ connectors:
     config: {host: h}
 grpc: {addr: ":5557"}
 colour: blue
-`),
+`,
+        {},
+        true,
+      ),
       [
         'config.yaml:1:1 issuer: must not have a query or fragment (OpenID Connect Discovery 1.0 §3)',
         'config.yaml:4:3 storage.config.file: required',
@@ -525,7 +528,6 @@ colour: blue
         'config.yaml:13:5 staticClients[0].redirectURIs: expected a list of URLs',
         'config.yaml:15:5 staticClients[1].name: required',
         'config.yaml:15:5 staticClients[1].idEnv: set either id or idEnv, not both',
-        'config.yaml:19:5 staticPasswords[0].userID: required',
         'config.yaml:21:5 staticPasswords[0].hashFromEnv: set either hash or hashFromEnv, not both',
         'config.yaml:23:5 staticPasswords[1].email: duplicate email "Admin@Example.com" (also staticPasswords[0])',
         'config.yaml:24:5 staticPasswords[1].hash: bcrypt cost must be between 10 and 16, got 4',

@@ -212,6 +212,11 @@ describe('oidc connector against oidc-provider', () => {
     );
   });
 
+  test('refuses a login through a connector configured for token exchange only (no clientID), as Dex allows that config', async () => {
+    const connector = await openConnector(upstream, { clientID: undefined, redirectURI: undefined });
+    await assert.rejects(connector.loginUrl(OFFLINE, CALLBACK, 'st'), refused(LOGIN_FAILED, /token exchange only/));
+  });
+
   test('refuses an ID token signed by another key with the same key id', async (t) => {
     const connector = await openConnector(upstream);
     const forger = await generateSigningKey(String(upstream.signingKey.kid));

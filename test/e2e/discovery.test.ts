@@ -80,6 +80,7 @@ describe('discovery', () => {
         'c_hash',
         'email',
         'email_verified',
+        'locale',
         'name',
         'preferred_username',
         'groups',

@@ -59,6 +59,8 @@ export const defaultSettings: ProviderSettings = {
     absoluteLifetimeMs: 24 * 3600_000,
     idleLifetimeMs: 3600_000,
     rememberMeDefault: true,
+    // Single sign-on across every client, as these tests (and idport before Dex's sharing rules) expect.
+    ssoSharedWithDefault: 'all',
   },
 };
 

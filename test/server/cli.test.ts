@@ -65,7 +65,8 @@ describe('idport CLI', () => {
         .replace('issuer: http://127.0.0.1:5556/dex', 'issuer: not a url')
         .replace('enablePasswordDB: true', 'enablePasswordDB: true\nunknownKey: 1'),
     );
-    const result = run(['check-config', path]);
+    // --strict: an unknown key is otherwise a warning, as Dex ignores it (test/server/dex-cli.test.ts).
+    const result = run(['check-config', '--strict', path]);
     assert.equal(result.status, 2);
     assert.match(result.stderr, /^idport: invalid configuration \(2 problems\):/);
     assert.match(result.stderr, /bad\.yaml:1:\d+ issuer: expected an http\(s\) URL/);

@@ -111,3 +111,38 @@ describe('closing', () => {
     await assert.rejects(fetch(`${idport.origin}/dex/healthz/live`), { name: 'TypeError', message: 'fetch failed' });
   });
 });
+
+describe("Dex's build info, response sizes and web /healthz", () => {
+  let idport: Started;
+  before(async () => {
+    idport = await start(WITH_TELEMETRY);
+  });
+  after(() => idport.close());
+
+  it("exposes dex_build_info and response_size_bytes with Dex's buckets", async () => {
+    assert.equal((await fetch(`${idport.origin}/dex/.well-known/openid-configuration`)).status, 200);
+    const lines = samples(await (await fetch(`http://${idport.addresses.telemetry ?? ''}/metrics`)).text());
+    assert.ok(
+      lines.some((line) =>
+        /^dex_build_info\{version="\d+\.\d+\.\d+",go_version="node[\d.]+",platform="\w+\/\w+"\} 1$/.test(line),
+      ),
+      lines.filter((line) => line.startsWith('dex_')).join('\n'),
+    );
+    for (const le of ['200', '500', '900', '1500', '+Inf'])
+      assert.ok(
+        lines.some((line) =>
+          line.startsWith(
+            `response_size_bytes_bucket{le="${le}",code="200",method="GET",handler="/.well-known/openid-configuration"}`,
+          ),
+        ),
+        le,
+      );
+  });
+
+  it('answers /healthz on the web listener as Dex does: text "Health check passed"', async () => {
+    const response = await fetch(`${idport.origin}/dex/healthz`);
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/plain/);
+    assert.equal(await response.text(), 'Health check passed');
+  });
+});

@@ -47,7 +47,7 @@ const entityTables = [
   'device_requests',
   'device_tokens',
   'sessions',
-  'keys',
+  'signing_keys',
 ];
 runStorageConformance(
   'postgres storage',
@@ -299,7 +299,7 @@ describe('postgres migrations', { skip: postgresSkip }, () => {
   it('creates a new schema at the latest version, recording each migration once', async () => {
     const schema = freshSchema();
     await (await open(schema)).close();
-    assert.equal(postgresSchemaVersion, 2);
+    assert.equal(postgresSchemaVersion, 3);
     assert.deepEqual(
       await migrationRows(schema),
       postgresMigrations.map((m) => ({ version: m.version, description: m.description })),
@@ -326,15 +326,15 @@ describe('postgres migrations', { skip: postgresSkip }, () => {
     const config = migrationConfig(schema);
     const applied = await Promise.all(Array.from({ length: 8 }, () => migratePostgres(config, { schema })));
     // Each migration was applied by exactly one of them.
-    assert.deepEqual(applied.flat().sort(), [1, 2]);
-    assert.equal((await migrationRows(schema)).length, 2);
+    assert.deepEqual(applied.flat().sort(), [1, 2, 3]);
+    assert.equal((await migrationRows(schema)).length, 3);
     // And through openPostgres, on another fresh schema: every replica starts and works.
     const other = freshSchema();
     const storages = await Promise.all(Array.from({ length: 6 }, () => open(other)));
     await storages[0]?.clients.create(fx.client(1));
     for (const s of storages) assert.deepEqual(await s.clients.list(), [fx.client(1)]);
     await Promise.all(storages.map((s) => s.close()));
-    assert.equal((await migrationRows(other)).length, 2);
+    assert.equal((await migrationRows(other)).length, 3);
   });
 
   it('migrates a version 1 schema to the latest version, keeping its data', async () => {
@@ -346,6 +346,8 @@ describe('postgres migrations', { skip: postgresSkip }, () => {
       fx.at(600_000),
       encodeJson(fx.authRequest(1)),
     ]);
+    // Migration 1 as released named this table keys; migration 3 renames it to signing_keys.
+    await inSchema(schema, 'ALTER TABLE signing_keys RENAME TO keys');
     await inSchema(schema, 'INSERT INTO keys (id, data) VALUES (1, $1)', [encodeJson(fx.keys('current', ['retired']))]);
 
     const storage = await open(schema);
@@ -356,7 +358,7 @@ describe('postgres migrations', { skip: postgresSkip }, () => {
     await storage.close();
     assert.deepEqual(
       (await migrationRows(schema)).map((r) => r.version),
-      [1, 2],
+      [1, 2, 3],
     );
     assert.deepEqual(await migratePostgres(migrationConfig(schema), { schema }), [], 'nothing left to apply');
   });
@@ -375,7 +377,7 @@ describe('postgres migrations', { skip: postgresSkip }, () => {
     });
     assert.deepEqual(
       (await migrationRows(schema)).map((r) => r.version),
-      [1, 2, 7],
+      [1, 2, 3, 7],
     );
   });
 

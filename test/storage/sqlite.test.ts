@@ -170,9 +170,9 @@ describe('sqlite migrations', () => {
   it('creates a new database at the latest schema version with expiry indexes', async () => {
     const file = tempFile();
     await (await openSqlite({ file })).close();
-    assert.equal(sqliteSchemaVersion, 3);
+    assert.equal(sqliteSchemaVersion, 4);
     const indexes = withRaw(file, (db) => {
-      assert.equal(schemaVersionOf(db), 3);
+      assert.equal(schemaVersionOf(db), 4);
       return db
         .prepare<[], string>(
           "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%_expiry' ORDER BY name",
@@ -210,6 +210,8 @@ describe('sqlite migrations', () => {
         'github',
         encodeJson(fx.offlineSession(1)),
       );
+      // Migration 1 as released named this table keys; migration 4 renames it to signing_keys.
+      db.exec('ALTER TABLE signing_keys RENAME TO keys');
       db.prepare('INSERT INTO keys VALUES (1, ?)').run(encodeJson(fx.keys('current', ['retired'])));
     });
 
@@ -239,7 +241,8 @@ describe('sqlite migrations', () => {
     await storage.close();
 
     withRaw(file, (db) => {
-      assert.equal(schemaVersionOf(db), 3);
+      assert.equal(schemaVersionOf(db), 4);
+      assert.deepEqual(columnsOf(db, 'signing_keys'), ['id', 'data']);
       assert.deepEqual(columnsOf(db, 'auth_requests'), ['id', 'data', 'expiry']);
       assert.deepEqual(columnsOf(db, 'sessions'), ['id', 'data', 'expiry']);
       assert.deepEqual(db.prepare('SELECT id, expiry FROM auth_requests').all(), [

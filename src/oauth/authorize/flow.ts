@@ -17,13 +17,14 @@ import {
   hasConsent,
   isSessionLive,
   loadSession,
+  sessionServes,
   recordGrant,
   startSession,
   type SessionCookie,
 } from '../session/sessions.js';
 import { claimsOf, loginOf, type GrantFacts } from '../tokens/claims.js';
 import { mintTokens, verifyIdTokenHint } from '../tokens/mint.js';
-import { OOB_REDIRECT_URI } from '../primitives/redirect-uri.js';
+import { OOB_REDIRECT_URI, withResponseParams } from '../primitives/redirect-uri.js';
 import { wireDescription } from '../primitives/error-description.js';
 import type { ConnectorEntry, Provider } from '../provider.js';
 import { codeGrantRef } from '../primitives/grant-ref.js';
@@ -62,6 +63,7 @@ const sessionSatisfies = async (
   idTokenHint: string | null,
 ): Promise<boolean> => {
   if (session === undefined || validated.prompt.includes('login')) return false;
+  if (!(await sessionServes(provider, session, validated.clientId))) return false;
   const now = provider.deps.clock.now().getTime();
   if (validated.maxAge !== undefined && now - session.authTime.getTime() > validated.maxAge * 1000) return false;
   if (idTokenHint !== null && idTokenHint !== '') {
@@ -220,6 +222,7 @@ export const finishLogin = async (
       connectorData: identity.connectorData,
       authTime: now,
       rememberMe: options.rememberMe,
+      clientId: request.clientId,
     },
     sameUser ? previous : undefined,
   );
@@ -340,12 +343,6 @@ const deliver = (
   if (state !== '') params.state = state;
   params.iss = provider.settings.issuer; // RFC 9207
   if (responseMode === 'form_post') return { kind: 'form_post', redirectUri, params };
-  const url = new URL(redirectUri);
-  const encoded = new URLSearchParams(params);
-  if (responseMode === 'fragment') {
-    url.hash = encoded.toString();
-  } else {
-    for (const [key, value] of encoded) url.searchParams.append(key, value);
-  }
-  return { kind: 'redirect', location: url.href };
+  const placement = responseMode === 'fragment' ? 'fragment' : 'query';
+  return { kind: 'redirect', location: withResponseParams(redirectUri, new URLSearchParams(params), placement) };
 };

@@ -10,7 +10,7 @@ import type { AuthStart } from '../authorize/flow.js';
 import { AuthorizePageError } from '../authorize/request.js';
 import { deviceCallbackUrl, encodeApprovedGrant, normaliseUserCode } from './authorization.js';
 import type { Provider } from '../provider.js';
-import { loadSession } from '../session/sessions.js';
+import { loadSession, sessionServes } from '../session/sessions.js';
 import { hashSecret, randomToken, safeEqual } from '../primitives/secrets.js';
 
 /** The CSRF token of the code-entry form: derived from the browser cookie, so only this browser can submit it. */
@@ -63,7 +63,9 @@ export const startDeviceLogin = async (
   sessionCookie: string | undefined,
 ): Promise<DeviceLoginStart> => {
   const { storage, deps, settings } = provider;
-  const session = await loadSession(provider, sessionCookie);
+  const live = await loadSession(provider, sessionCookie);
+  // As at /auth: the session stands in only for clients its logins share with (sessionServes).
+  const session = live !== undefined && (await sessionServes(provider, live, device.clientId)) ? live : undefined;
   const now = deps.clock.now();
   const base: AuthRequest = {
     id: randomToken(deps.randomBytes),

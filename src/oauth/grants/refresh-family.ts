@@ -58,10 +58,14 @@ export const findRefreshFamily = async (
   presented: string,
 ): Promise<PresentedRefreshToken | undefined> => {
   const dot = presented.indexOf('.');
-  const dex = dot < 0 ? dexRefreshToken(presented) : undefined;
+  // Dex's own fallback: a token that does not decode is a raw refresh id with an empty token. Only a family
+  // imported from Dex with an empty token (storage/dex-import.ts) has the hash of '' as its current secret.
+  const rawDexId = dot < 0 && DEX_REFRESH_ID.test(presented);
+  const dex =
+    dot < 0 ? (dexRefreshToken(presented) ?? (rawDexId ? { refreshId: presented, token: '' } : undefined)) : undefined;
   const handle = dex?.refreshId ?? (dot > 0 ? presented.slice(0, dot) : '');
   const secret = dex?.token ?? (dot > 0 ? presented.slice(dot + 1) : '');
-  if (handle === '' || secret === '') return undefined;
+  if (handle === '' || (secret === '' && !rawDexId)) return undefined;
   const { refreshTokens } = provider.storage;
   const family =
     (dex === undefined ? await refreshTokens.get(familyIdOfHandle(handle)) : undefined) ??

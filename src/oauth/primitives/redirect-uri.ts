@@ -35,3 +35,22 @@ export const isRedirectUriAllowed = (client: Client, redirectUri: string): boole
     return url.href === requested.href;
   });
 };
+
+/**
+ * `uri` with `params` added to its query (or, for `fragment`, as its fragment). A path-absolute URI such as
+ * `/login/oidc` (registered by apps behind the same gateway host as idport, as Kubeflow's) stays relative, as Dex
+ * sends it (server/handlers.go), so the browser resolves it against the host it used; it is never resolved against
+ * the issuer or a request header.
+ */
+export const withResponseParams = (
+  uri: string,
+  params: URLSearchParams,
+  placement: 'query' | 'fragment' = 'query',
+): string => {
+  const isRelative = uri.startsWith('/') && !uri.startsWith('//');
+  // A base that cannot collide with a real host; only the path, query and fragment are used from it.
+  const url = new URL(uri, isRelative ? 'http://relative.invalid' : undefined);
+  if (placement === 'fragment') url.hash = params.toString();
+  else for (const [key, value] of params) url.searchParams.append(key, value);
+  return isRelative ? `${url.pathname}${url.search}${url.hash}` : url.href;
+};

@@ -2,10 +2,11 @@
  * Browser login sessions: single sign-on across clients. The cookie carries `${id}.${secret}`; storage keeps
  * only the secret's hash, so sessions work across replicas and a database dump hands out no live session.
  */
-import type { Claims, Session } from '../../../storage/storage.js';
+import type { Claims, Client, Session } from '../../../storage/storage.js';
 import { NotFoundError } from '../../../storage/storage.js';
 import type { Provider } from '../provider.js';
 import { hashSecret, randomToken, safeEqual } from '../primitives/secrets.js';
+import { COOKIE_NONCE_BYTES, openCookie, sealCookie } from './cookie-seal.js';
 
 /** `lastUsed` is written at most this often, so an active user does not cost a write per request. */
 const TOUCH_INTERVAL_MS = 60_000;
@@ -18,6 +19,12 @@ const parseCookie = (value: string | undefined): { id: string; secret: string } 
   return { id: value.slice(0, dot), secret: value.slice(dot + 1) };
 };
 
+/** The cookie value: sealed when `sessions.cookieEncryptionKey` is set (cookie-seal.ts). */
+const sealed = (provider: Provider, value: string): string => {
+  const key = provider.settings.sessions.cookieEncryptionKey;
+  return key === undefined ? value : sealCookie(key, provider.deps.randomBytes(COOKIE_NONCE_BYTES), value);
+};
+
 /** Whether a stored session is still alive at `now`. */
 const isLive = (provider: Provider, session: Session, now: Date): boolean =>
   session.expiry.getTime() > now.getTime() &&
@@ -26,7 +33,8 @@ const isLive = (provider: Provider, session: Session, now: Date): boolean =>
 
 /** The live session the cookie names, touching its idle timer; undefined for no, a forged or an ended session. */
 export const loadSession = async (provider: Provider, cookie: string | undefined): Promise<Session | undefined> => {
-  const parsed = parseCookie(cookie);
+  const key = provider.settings.sessions.cookieEncryptionKey;
+  const parsed = parseCookie(key === undefined || cookie === undefined ? cookie : openCookie(key, cookie));
   if (parsed === undefined) return undefined;
   const session = await provider.storage.sessions.get(parsed.id);
   if (session === undefined || !safeEqual(hashSecret(parsed.secret), session.secretHash)) return undefined;
@@ -54,6 +62,8 @@ export interface NewSession {
   readonly connectorData?: Uint8Array | undefined;
   readonly authTime: Date;
   readonly rememberMe: boolean;
+  /** The client the user logged in for: the session serves it, and whom its `ssoSharedWith` names. */
+  readonly clientId: string;
 }
 
 /** A session cookie to set: its value and, for remembered sessions, how long the browser keeps it. */
@@ -91,6 +101,7 @@ export const startSession = async (
     expiry: new Date(now.getTime() + settings.sessions.absoluteLifetimeMs),
     rememberMe: login.rememberMe,
     consents: sameUser ? previous.consents : {},
+    directClients: [...new Set([...(sameUser ? (previous.directClients ?? []) : []), login.clientId])],
     clients: sameUser ? previous.clients : [],
     refreshTokenIds: sameUser ? previous.refreshTokenIds : [],
   };
@@ -111,7 +122,7 @@ export const startSession = async (
   return {
     session,
     cookie: {
-      value: `${session.id}.${secret}`,
+      value: sealed(provider, `${session.id}.${secret}`),
       maxAgeSeconds: login.rememberMe ? Math.floor(settings.sessions.absoluteLifetimeMs / 1000) : undefined,
     },
   };
@@ -156,4 +167,28 @@ export const bindRefreshFamily = async (provider: Provider, sessionId: string, f
     if (err instanceof NotFoundError) return false; // the session already ended
     throw err;
   }
+};
+
+/**
+ * Whether `source`'s policy lets a login made for it serve `targetClientId` (Dex master's ClientSharesWith): its
+ * `ssoSharedWith` (ids, or "*"; an explicit empty list shares with no one), else `sessions.ssoSharedWithDefault`.
+ */
+const sharesWith = (provider: Provider, source: Client | undefined, targetClientId: string): boolean => {
+  const policy = source?.ssoSharedWith;
+  if (policy === undefined) return provider.settings.sessions.ssoSharedWithDefault === 'all';
+  return policy.some((peer) => peer === '*' || peer === targetClientId);
+};
+
+/**
+ * Whether the session may log the user in to `clientId` without a new login: the user logged in to that client
+ * directly in this session, or a client they logged in to directly shares with it. Logins obtained through single
+ * sign-on are never a source, so sharing is one-way and not transitive (server/session/session.go in Dex master).
+ */
+export const sessionServes = async (provider: Provider, session: Session, clientId: string): Promise<boolean> => {
+  const direct = session.directClients ?? [];
+  if (direct.includes(clientId)) return true;
+  for (const sourceId of direct) {
+    if (sharesWith(provider, await provider.storage.clients.get(sourceId), clientId)) return true;
+  }
+  return false;
 };

@@ -57,7 +57,10 @@ export const scopedUserClaims = (
   return out;
 };
 
-/** Claim names idport can release, for discovery's `claims_supported`. */
+/**
+ * Claim names for discovery's `claims_supported`: what idport can release, plus `locale`, which Dex lists (and, like
+ * Dex, never issues: no connector reports one), so discovery documents compare equal after a move.
+ */
 export const SUPPORTED_CLAIMS = [
   'iss',
   'sub',
@@ -71,6 +74,7 @@ export const SUPPORTED_CLAIMS = [
   'c_hash',
   'email',
   'email_verified',
+  'locale',
   'name',
   'preferred_username',
   'groups',
