@@ -6,6 +6,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyRateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authRoutes } from './http/auth-routes.js';
+import { samlRoutes } from './http/saml-routes.js';
 import { clientIpReader, type ClientIpOptions } from './http/client-ip.js';
 import { deviceRoutes } from './http/device-routes.js';
 import { discoveryRoutes } from './http/discovery-routes.js';
@@ -224,6 +225,8 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
         page,
         passwordAttemptsPerMinute: options.passwordAttemptsPerMinute,
       });
+      // SAML's ACS: POST /callback and /callback/:connector (Dex's paths), continued same-site (see saml-routes.ts).
+      await scope.register(samlRoutes, { provider, page });
       await scope.register(logoutRoutes, { provider, page });
       await scope.register(deviceRoutes, {
         provider,

@@ -2,16 +2,12 @@
  * The browser side of the authorization flow: from a validated /auth request through the connector login
  * and the approval page to the authorization response. Plain functions over a Provider; src/http renders.
  */
+import { PageError } from '../primitives/page-error.js';
 import type { Identity, Scopes } from '../../../connectors/connector.js';
 import type { AuthRequest, ResponseMode, Session } from '../../../storage/storage.js';
 import { NotFoundError } from '../../../storage/storage.js';
 import { OAuthError } from '../../errors.js';
-import {
-  AuthorizePageError,
-  RedirectableError,
-  validateAuthorization,
-  type ValidatedAuthorization,
-} from './request.js';
+import { RedirectableError, validateAuthorization, type ValidatedAuthorization } from './request.js';
 import { endSession, subjectOf } from '../session/logout.js';
 import {
   hasConsent,
@@ -137,8 +133,7 @@ export const startAuthorization = async (
   return { kind: 'choose', request };
 };
 
-const expiredRequest = (): AuthorizePageError =>
-  new AuthorizePageError('This login request is invalid or has expired. Go back to the application and sign in again.');
+const expiredRequest = (): PageError => new PageError('login_request_expired');
 
 /** Loads a pending request for this browser; anything else (unknown, expired, another browser's) is the same page error. */
 export const loadRequest = async (
@@ -159,15 +154,13 @@ export const loadRequest = async (
 /** A POSTed form must carry the request's CSRF token. */
 export const checkCsrf = (request: AuthRequest, csrf: string | undefined): void => {
   if (csrf === undefined || !safeEqual(csrf, request.csrfToken)) {
-    throw new AuthorizePageError(
-      'The form was not submitted from this login page (missing or wrong CSRF token). Go back and try again.',
-    );
+    throw new PageError('login_form_csrf');
   }
 };
 
 export const connectorOf = (provider: Provider, connectorId: string): ConnectorEntry => {
   const entry = provider.connectors.get(connectorId);
-  if (entry === undefined) throw new AuthorizePageError(`Unknown connector "${connectorId}".`);
+  if (entry === undefined) throw new PageError('unknown_connector', { connectorId });
   return entry;
 };
 
@@ -324,7 +317,7 @@ export const errorResponse = (
   target: { redirectUri: string; responseMode: ResponseMode; state: string },
   error: OAuthError,
 ): AuthorizationResponse => {
-  if (target.redirectUri === OOB_REDIRECT_URI) throw new AuthorizePageError(`The request failed: ${error.code}.`);
+  if (target.redirectUri === OOB_REDIRECT_URI) throw new PageError('request_failed', { error: error.code });
   const params: Record<string, string> = { error: error.code };
   if (error.description !== undefined) params.error_description = wireDescription(error.description);
   return deliver(provider, target.redirectUri, target.responseMode, target.state, params);

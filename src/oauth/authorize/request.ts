@@ -3,6 +3,7 @@
  * Errors before the client and redirect URI are verified are shown as a page; after, they are redirected
  * to the client (RFC 6749 §4.1.2.1, DESIGN.md decision 3).
  */
+import { PageError } from '../primitives/page-error.js';
 import type { AuthRequest, Client, CodeChallengeMethod, ResponseMode } from '../../../storage/storage.js';
 import { OAuthError } from '../../errors.js';
 import { isRedirectUriAllowed, OOB_REDIRECT_URI } from '../primitives/redirect-uri.js';
@@ -24,16 +25,6 @@ export class RedirectableError extends OAuthError {
     super(error.code, error.description, { cause: error });
     this.name = 'RedirectableError';
     this.target = target;
-  }
-}
-
-/** A request that cannot be answered with a redirect: the browser gets an error page. */
-export class AuthorizePageError extends Error {
-  readonly userMessage: string;
-  constructor(userMessage: string) {
-    super(userMessage);
-    this.name = 'AuthorizePageError';
-    this.userMessage = userMessage;
   }
 }
 
@@ -76,22 +67,21 @@ export const validateAuthorization = async (
     clientId = single(params, 'client_id');
     redirectParam = single(params, 'redirect_uri');
   } catch {
-    throw new AuthorizePageError('The request repeated client_id or redirect_uri.');
+    throw new PageError('repeated_client_parameters');
   }
-  if (clientId === undefined || clientId === '') throw new AuthorizePageError('The request has no client_id.');
+  if (clientId === undefined || clientId === '') throw new PageError('missing_client_id');
   const client = await ctx.getClient(clientId);
-  if (client === undefined) throw new AuthorizePageError(`Unknown client "${clientId}".`);
+  if (client === undefined) throw new PageError('unknown_client', { clientId });
 
   let redirectUri: string;
   if (redirectParam === undefined || redirectParam === '') {
     // RFC 6749 §3.1.2.3: optional only when exactly one URI is registered.
     if (client.redirectURIs.length !== 1 || client.redirectURIs[0] === undefined) {
-      throw new AuthorizePageError('The request has no redirect_uri and the client has more than one registered.');
+      throw new PageError('missing_redirect_uri');
     }
     redirectUri = client.redirectURIs[0];
   } else {
-    if (!isRedirectUriAllowed(client, redirectParam))
-      throw new AuthorizePageError('The redirect_uri is not registered for this client.');
+    if (!isRedirectUriAllowed(client, redirectParam)) throw new PageError('unregistered_redirect_uri');
     redirectUri = redirectParam;
   }
 
