@@ -137,6 +137,7 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
     const identity = await callbackLogin(provider, pending, {
       named: request.params.connector,
       query: queryOf(request),
+      header: (name) => request.raw.headersDistinct[name]?.[0],
     });
     return completeLogin(options, request, reply, { pending, identity });
   };

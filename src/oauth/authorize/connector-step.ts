@@ -4,7 +4,7 @@
  * identity. The one place the connector-kind dispatch and the "request belongs to another connector" rule live;
  * src/http only parses requests and renders what this returns.
  */
-import type { Connector, Identity } from '../../../connectors/connector.js';
+import type { CallbackConnector, CallbackHeaders, Connector, Identity } from '../../../connectors/connector.js';
 import { ConnectorError } from '../../../connectors/connector.js';
 import type { AuthRequest } from '../../../storage/storage.js';
 import { NotFoundError } from '../../../storage/storage.js';
@@ -89,14 +89,37 @@ export const passwordLogin = async (
   return connector.login(scopesOf(pending), attempt.username, attempt.password);
 };
 
+/** The headers a callback connector declared, first value of each (Go's Header.Get), by lower-case name. */
+const trustedHeaders = (
+  connector: CallbackConnector,
+  header: (lowerCaseName: string) => string | undefined,
+): CallbackHeaders => {
+  const headers = new Map<string, string>();
+  for (const name of connector.callbackHeaders ?? []) {
+    const value = header(name.toLowerCase());
+    if (value !== undefined) headers.set(name.toLowerCase(), value);
+  }
+  return headers;
+};
+
+/** The upstream's redirect back: the connector in the path (if any), the query, and a reader of request headers. */
+export interface CallbackRequest {
+  readonly named: string | undefined;
+  readonly query: URLSearchParams;
+  /** The first value of a request header by lower-case name. */
+  readonly header: (lowerCaseName: string) => string | undefined;
+}
+
 /** The callback step: the upstream's redirect back, with its query. */
 export const callbackLogin = async (
   provider: Provider,
   pending: AuthRequest,
-  callback: { readonly named: string | undefined; readonly query: URLSearchParams },
+  callback: CallbackRequest,
 ): Promise<Identity> => {
   const connector = connectorForStep(provider, pending, { named: callback.named, kind: 'callback' });
-  return connector.handleCallback(scopesOf(pending), pending.connectorState, callback.query);
+  // Only the connector's own callback path carries its trusted headers (a proxy guards that path, as in Dex).
+  const headers = callback.named === undefined ? new Map<string, string>() : trustedHeaders(connector, callback.header);
+  return connector.handleCallback(scopesOf(pending), pending.connectorState, callback.query, headers);
 };
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b));

@@ -9,6 +9,7 @@ import type { Provider } from '../provider.js';
 import type { RefreshPolicy } from '../settings.js';
 import { hasScope } from '../primitives/scopes.js';
 import { hashSecret, randomToken } from '../primitives/secrets.js';
+import { decodeSubject } from '../primitives/subject.js';
 import { bindRefreshFamily } from '../session/sessions.js';
 import type { GrantFacts } from '../tokens/claims.js';
 
@@ -57,14 +58,35 @@ export const findRefreshFamily = async (
   presented: string,
 ): Promise<PresentedRefreshToken | undefined> => {
   const dot = presented.indexOf('.');
-  const handle = dot > 0 ? presented.slice(0, dot) : '';
-  const secret = dot > 0 ? presented.slice(dot + 1) : '';
+  const dex = dot < 0 ? dexRefreshToken(presented) : undefined;
+  const handle = dex?.refreshId ?? (dot > 0 ? presented.slice(0, dot) : '');
+  const secret = dex?.token ?? (dot > 0 ? presented.slice(dot + 1) : '');
   if (handle === '' || secret === '') return undefined;
   const { refreshTokens } = provider.storage;
   const family =
-    (await refreshTokens.get(familyIdOfHandle(handle))) ??
-    (handle.length === LEGACY_HANDLE_LENGTH ? await refreshTokens.get(handle) : undefined);
+    (dex === undefined ? await refreshTokens.get(familyIdOfHandle(handle)) : undefined) ??
+    (handle.length === LEGACY_HANDLE_LENGTH || DEX_REFRESH_ID.test(handle)
+      ? await refreshTokens.get(handle)
+      : undefined);
   return family === undefined ? undefined : { family, handle, secret };
+};
+
+/**
+ * Dex's refresh ids (storage.NewID: 16 random bytes, base32 in lower case, unpadded). A family Dex started is
+ * stored under that id, and once idport has rotated it, its tokens are `<dex id>.<secret>`.
+ */
+const DEX_REFRESH_ID = /^[a-z2-7]{26}$/;
+
+/**
+ * A refresh token Dex issued: base64url of the protobuf `RefreshToken { string refresh_id = 1; string token = 2; }`,
+ * the same two-string-field message as a subject, so the subject decoder reads it. Dex stored `token` in the clear
+ * and the storage hands it over hashed, so it is then checked like any of idport's secrets.
+ */
+const dexRefreshToken = (presented: string): { refreshId: string; token: string } | undefined => {
+  const fields = decodeSubject(presented);
+  return fields === undefined || !DEX_REFRESH_ID.test(fields.userId)
+    ? undefined
+    : { refreshId: fields.userId, token: fields.connectorId };
 };
 
 /** When a family stops being usable: the earliest of its stored expiry, absolute lifetime and idle lifetime; undefined: never. */
