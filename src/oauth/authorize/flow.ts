@@ -308,7 +308,7 @@ export const approvedResponse = async (
     }
     if (tokens.idToken !== undefined) params.id_token = tokens.idToken;
   }
-  return deliver(provider, request.redirectUri, request.responseMode, request.state, params);
+  return deliver(provider, request, params);
 };
 
 /** Sends an error to a verified redirect URI in the request's response mode (RFC 6749 §4.1.2.1). */
@@ -320,16 +320,16 @@ export const errorResponse = (
   if (target.redirectUri === OOB_REDIRECT_URI) throw new PageError('request_failed', { error: error.code });
   const params: Record<string, string> = { error: error.code };
   if (error.description !== undefined) params.error_description = wireDescription(error.description);
-  return deliver(provider, target.redirectUri, target.responseMode, target.state, params);
+  return deliver(provider, target, params);
 };
 
+/** The response at the verified redirect URI, in the request's response mode, with `state` and `iss` added. */
 const deliver = (
   provider: Provider,
-  redirectUri: string,
-  responseMode: ResponseMode,
-  state: string,
+  target: { readonly redirectUri: string; readonly responseMode: ResponseMode; readonly state: string },
   params: Record<string, string>,
 ): AuthorizationResponse => {
+  const { redirectUri, responseMode, state } = target;
   if (state !== '') params.state = state;
   params.iss = provider.settings.issuer; // RFC 9207
   if (responseMode === 'form_post') return { kind: 'form_post', redirectUri, params };
