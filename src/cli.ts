@@ -6,16 +6,19 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import bcrypt from 'bcryptjs';
 import { connectorSchemas } from '../connectors/registry.js';
-import { ConfigError, loadConfigFile } from './config/load.js';
+import { ConfigError, loadConfig, loadConfigFile } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger } from './log.js';
 import { configWarnings } from './config/warnings.js';
+import { configTextWithOverrides, parseServeArguments, type ServeArguments } from './listen-flags.js';
 import { createServer } from './server.js';
 
 const USAGE = `Usage: idport <command>
 
 Commands:
-  serve CONFIG          start the provider with a config file (Dex's config.yaml format)
+  serve [--web-http-addr A] [--web-https-addr A] [--telemetry-addr A] CONFIG
+                        start the provider with a config file (Dex's config.yaml format); the flags
+                        override the listen addresses, as Dex's do
   check-config CONFIG   validate a config file; exit 0 when valid, 2 when not
   hash-password         read a password from stdin (or a prompt) and print a bcrypt hash for staticPasswords
   version               print the version
@@ -37,8 +40,28 @@ const load = async (path: string | undefined): Promise<Config> => {
   return loadConfigFile(path, { env: process.env, connectorSchemas: connectorSchemas() });
 };
 
-const serve = async (path: string | undefined): Promise<void> => {
-  const config = await load(path);
+/** Loads the config for `serve`, with Dex's listen-address flags applied (src/listen-flags.ts). */
+const loadForServe = async (args: readonly string[]): Promise<Config> => {
+  let parsed: ServeArguments;
+  try {
+    parsed = parseServeArguments(args);
+  } catch (err: unknown) {
+    process.stderr.write(`idport: ${(err as Error).message}\n${USAGE}`);
+    process.exit(EXIT_USAGE);
+  }
+  const path = parsed.configPath;
+  if (parsed.overrides.length === 0 || path === undefined) return load(path);
+  let text: string;
+  try {
+    text = await configTextWithOverrides(parsed, path);
+  } catch {
+    return load(path); // the loader reports an unreadable file in its own words
+  }
+  return loadConfig(text, path, { env: process.env, connectorSchemas: connectorSchemas() });
+};
+
+const serve = async (args: readonly string[]): Promise<void> => {
+  const config = await loadForServe(args);
   const log = createLogger({ level: config.logger.level, format: config.logger.format });
   const server = await createServer(config, { log });
   const addresses = await server.listen();
@@ -102,7 +125,7 @@ export const main = async (argv: readonly string[]): Promise<void> => {
   try {
     switch (command) {
       case 'serve':
-        return await serve(arg);
+        return await serve(argv.slice(1));
       case 'check-config': {
         const config = await load(arg);
         process.stdout.write(

@@ -114,6 +114,30 @@ const matches = (list: readonly string[], value: string): boolean => list.includ
 export const allowed = (rules: readonly PolicyRule[], verb: string, group: string, resource: string): boolean =>
   rules.some((r) => matches(r.apiGroups, group) && matches(r.resources, resource) && matches(r.verbs, verb));
 
+/** A kubeconfig with one cluster (server URL and CA), one bearer-token user and a context naming the namespace. */
+function writeKubeconfig(
+  file: string,
+  o: { readonly url: string; readonly caFile: string; readonly token: string; readonly namespace: string },
+): string {
+  const ca = readFileSync(o.caFile).toString('base64');
+  writeFileSync(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      `- name: test\n  cluster:\n    server: ${o.url}\n    certificate-authority-data: ${ca}`,
+      'users:',
+      `- name: test\n  user:\n    token: ${o.token}`,
+      'contexts:',
+      `- name: test\n  context:\n    cluster: test\n    user: test\n    namespace: ${o.namespace}`,
+      'current-context: test',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
 export async function startKubeApiServer(options: KubeApiServerOptions): Promise<KubeApiServer> {
   const dir = mkdtempSync(join(tmpdir(), 'idport-kube-'));
   makeServerCertificate(dir);
@@ -176,26 +200,8 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
       objects.set(`${group}/${plural}/${namespace}/${String(metadata['name'])}`, stored);
       return stored;
     },
-    kubeconfig: (token, namespace) => {
-      const file = join(dir, `kubeconfig-${++configs}.yaml`);
-      const ca = Buffer.from(readFileSync(caFile)).toString('base64');
-      writeFileSync(
-        file,
-        [
-          'apiVersion: v1',
-          'kind: Config',
-          'clusters:',
-          `- name: test\n  cluster:\n    server: ${url}\n    certificate-authority-data: ${ca}`,
-          'users:',
-          `- name: test\n  user:\n    token: ${token}`,
-          'contexts:',
-          `- name: test\n  context:\n    cluster: test\n    user: test\n    namespace: ${namespace}`,
-          'current-context: test',
-          '',
-        ].join('\n'),
-      );
-      return file;
-    },
+    kubeconfig: (token, namespace) =>
+      writeKubeconfig(join(dir, `kubeconfig-${++configs}.yaml`), { url, caFile, token, namespace }),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
