@@ -6,6 +6,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyRateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authRoutes } from './http/auth-routes.js';
+import { samlRoutes } from './http/saml-routes.js';
 import { clientIpReader, type ClientIpOptions } from './http/client-ip.js';
 import { deviceRoutes } from './http/device-routes.js';
 import { discoveryRoutes } from './http/discovery-routes.js';
@@ -129,17 +130,16 @@ export const addPlainServer = (app: FastifyInstance): HttpServer => {
   return server;
 };
 
-export const buildApp = async (options: AppOptions): Promise<FastifyInstance> => {
-  const { provider, branding } = options;
-  const clientIp =
-    options.clientIp !== undefined && options.clientIp.trustedProxies.length > 0
-      ? clientIpReader(options.clientIp)
-      : undefined;
+/** Reads the client's IP from a raw request (behind trusted proxies, from their header). */
+type ClientIpReader = ReturnType<typeof clientIpReader>;
+
+/** The fastify instance with idport's server options; always through a factory, so a plain server can share it. */
+const createFastify = (options: AppOptions, clientIp: ClientIpReader | undefined): FastifyInstance => {
   const clientIpOf = (request: FastifyRequest): string | undefined =>
     clientIp !== undefined ? clientIp(request.raw) : request.ip;
   let handler: RequestListener | undefined;
   const app = Fastify({
-    loggerInstance: provider.log.child(
+    loggerInstance: options.provider.log.child(
       {},
       { serializers: { req: requestSerializer(clientIpOf) } },
     ) as FastifyBaseLogger,
@@ -178,6 +178,16 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
   app.addHook('onClose', async () => {
     await Promise.all(extraClosed);
   });
+  return app;
+};
+
+/** Hooks and plugins every route relies on: client IP, metrics, response headers, forms, cookies, rate limits, CORS. */
+const registerCommon = async (
+  app: FastifyInstance,
+  options: AppOptions,
+  clientIp: ClientIpReader | undefined,
+): Promise<void> => {
+  const { provider } = options;
   if (clientIp !== undefined) {
     // First hook of all, so the rate limiter (and everything after) sees the client, not the proxy.
     app.addHook('onRequest', async (request) => {
@@ -204,7 +214,11 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
   await app.register(fastifyRateLimit, { global: false });
   if (options.allowedOrigins !== undefined && options.allowedOrigins.length > 0)
     registerCors(app, options.allowedOrigins, options.allowedHeaders ?? []);
+};
 
+/** Every route module, under the issuer's path. */
+const registerRoutes = async (app: FastifyInstance, options: AppOptions): Promise<void> => {
+  const { provider, branding } = options;
   const page: PageContext = {
     base: {
       issuerName: branding.issuerName,
@@ -214,22 +228,17 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
     },
   };
   const prefix = provider.settings.basePath;
+  const passwordAttemptsPerMinute = options.passwordAttemptsPerMinute;
   await app.register(
     async (scope) => {
       await scope.register(discoveryRoutes, { provider });
-      await scope.register(tokenRoutes, { provider, passwordAttemptsPerMinute: options.passwordAttemptsPerMinute });
+      await scope.register(tokenRoutes, { provider, passwordAttemptsPerMinute });
       await scope.register(userinfoRoutes, { provider });
-      await scope.register(authRoutes, {
-        provider,
-        page,
-        passwordAttemptsPerMinute: options.passwordAttemptsPerMinute,
-      });
+      await scope.register(authRoutes, { provider, page, passwordAttemptsPerMinute });
+      // SAML's ACS: POST /callback and /callback/:connector (Dex's paths), continued same-site (see saml-routes.ts).
+      await scope.register(samlRoutes, { provider, page });
       await scope.register(logoutRoutes, { provider, page });
-      await scope.register(deviceRoutes, {
-        provider,
-        page,
-        passwordAttemptsPerMinute: options.passwordAttemptsPerMinute,
-      });
+      await scope.register(deviceRoutes, { provider, page, passwordAttemptsPerMinute });
       await scope.register(healthRoutes, { storage: provider.storage, dexText: true });
       await scope.register(staticRoutes, { staticDir, themeDir: themeDir(branding.theme) });
     },
@@ -237,6 +246,16 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
   );
   // Probes also answer at the root, so a container HEALTHCHECK works whatever the issuer path is.
   if (prefix !== '') await app.register(healthRoutes, { storage: provider.storage, dexText: true });
+};
+
+export const buildApp = async (options: AppOptions): Promise<FastifyInstance> => {
+  const clientIp =
+    options.clientIp !== undefined && options.clientIp.trustedProxies.length > 0
+      ? clientIpReader(options.clientIp)
+      : undefined;
+  const app = createFastify(options, clientIp);
+  await registerCommon(app, options, clientIp);
+  await registerRoutes(app, options);
   app.setNotFoundHandler((_request, reply) => {
     void reply.code(404).header('Cache-Control', 'no-store').send({ error: 'not_found' });
   });

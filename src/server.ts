@@ -210,28 +210,9 @@ const listenOn = async (server: HttpServer, address: string): Promise<string> =>
   return boundAddress(server);
 };
 
-export const createServer = async (config: Config, options: ServerOptions): Promise<Server> => {
-  const { log } = options;
-  for (const { key, message } of configWarnings(config)) log.warn({ key }, `${key} ${message}`);
-  const deps = options.deps ?? defaultDeps;
-  const tls = options.tls ?? httpsOptions(config);
-  const settings = settingsFromConfig(config);
-  const storage = withStaticOverlay(await openStorage(config), {
-    clients: staticClients(config),
-    passwords: staticPasswords(config),
-    connectors: [],
-  });
-  const signer = createSigner({
-    storage,
-    clock: deps.clock,
-    issuer: settings.issuer,
-    algorithm: config.signer?.config.algorithm ?? 'RS256',
-    rotationPeriodMs: config.signer?.config.keysRotationPeriod ?? config.expiry.signingKeys,
-    idTokenTtlMs: Math.max(settings.idTokenTtlMs, settings.accessTokenTtlMs),
-    log: log.child({ component: 'signer' }),
-  });
-  await signer.ensureKeys();
-
+/** The configured connectors in configuration order, the password database first when enabled. */
+const openConnectors = async (config: Config, provider: Pick<Provider, 'storage' | 'log' | 'deps'>) => {
+  const { storage, log, deps } = provider;
   const connectors = new Map<string, ConnectorEntry>();
   const connectorDeps = (id: string): ConnectorDeps => ({
     log: log.child({ connector: id }),
@@ -250,22 +231,50 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
     const connector = await openConnector(entry.type, entry.id, entry.config, connectorDeps(entry.id));
     connectors.set(entry.id, { id: entry.id, type: entry.type, name: entry.name, connector });
   }
+  return connectors;
+};
 
-  const provider: Provider = {
-    settings,
+/** Storage (with the static overlay), the signer with its keys, and the connectors: what requests are served with. */
+const openProvider = async (
+  config: Config,
+  options: ServerOptions,
+): Promise<{ provider: Provider; signer: Signer }> => {
+  const { log } = options;
+  const base = options.deps ?? defaultDeps;
+  const deps = { ...base, randomBytes: base.randomBytes ?? randomBytes };
+  const settings = settingsFromConfig(config);
+  const storage = withStaticOverlay(await openStorage(config), {
+    clients: staticClients(config),
+    passwords: staticPasswords(config),
+    connectors: [],
+  });
+  const signer = createSigner({
     storage,
-    signer,
-    connectors,
-    deps: { ...deps, randomBytes: deps.randomBytes ?? randomBytes },
-    log,
-  };
+    clock: deps.clock,
+    issuer: settings.issuer,
+    algorithm: config.signer?.config.algorithm ?? 'RS256',
+    rotationPeriodMs: config.signer?.config.keysRotationPeriod ?? config.expiry.signingKeys,
+    idTokenTtlMs: Math.max(settings.idTokenTtlMs, settings.accessTokenTtlMs),
+    log: log.child({ component: 'signer' }),
+  });
+  await signer.ensureKeys();
+  const connectors = await openConnectors(config, { storage, log, deps });
+  return { provider: { settings, storage, signer, connectors, deps, log }, signer };
+};
+
+/** The web app and, when `telemetry.http` is set, the telemetry app with the metrics they share. */
+const buildApps = async (
+  config: Config,
+  provider: Provider,
+  tls: TlsOptions | undefined,
+): Promise<{ app: FastifyInstance; telemetry: FastifyInstance | undefined }> => {
   // Metrics are kept only when something can read them.
   const metrics = config.telemetry.http !== undefined ? createHttpMetrics(packageVersion()) : undefined;
   const app = await buildApp({
     provider,
     branding: {
       issuerName: config.frontend.issuer,
-      logoUrl: logoUrlOf(config, settings.issuer),
+      logoUrl: logoUrlOf(config, provider.settings.issuer),
       theme: config.frontend.theme,
     },
     headers: webHeaders(config),
@@ -276,56 +285,80 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
     ...(tls !== undefined ? { tls } : {}),
     ...(metrics !== undefined ? { metrics } : {}),
   });
-  // A plain listener beside the TLS one: the same app, so both share routes and rate-limit counters.
-  const plain = tls !== undefined && config.web.http !== undefined ? addPlainServer(app) : undefined;
   const telemetry =
     metrics !== undefined
-      ? await buildTelemetryApp({ metrics, storage, log: log.child({ component: 'telemetry' }) })
+      ? await buildTelemetryApp({
+          metrics,
+          storage: provider.storage,
+          log: provider.log.child({ component: 'telemetry' }),
+        })
       : undefined;
+  return { app, telemetry };
+};
 
-  let gcTimer: NodeJS.Timeout | undefined;
-  const collect = async (): Promise<void> => {
-    try {
-      const removed = await storage.garbageCollect(deps.clock.now());
-      if (Object.values(removed).some((n) => n > 0)) log.info({ removed }, 'garbage collection');
-    } catch (err: unknown) {
-      log.error({ err }, 'garbage collection failed');
-    }
+/** The listeners of a server and where the config puts them. */
+interface Listeners {
+  readonly app: FastifyInstance;
+  /** A plain listener beside the TLS one: the same app, so both share routes and rate-limit counters. */
+  readonly plain: HttpServer | undefined;
+  readonly telemetry: FastifyInstance | undefined;
+  readonly tls: boolean;
+}
+
+const listenAll = async (config: Config, listeners: Listeners): Promise<ListenAddresses> => {
+  const { app, plain, telemetry, tls } = listeners;
+  const main = tls ? config.web.https : config.web.http;
+  // The schema requires web.http or web.https, and tlsCert/tlsKey with https.
+  if (main === undefined) throw new Error('web.https is set but no TLS certificate was given');
+  const { host, port } = splitAddress(main);
+  await app.listen({ host, port });
+  const addresses: { -readonly [K in keyof ListenAddresses]: ListenAddresses[K] } = {
+    [tls ? 'https' : 'http']: boundAddress(app.server),
   };
+  if (plain !== undefined && config.web.http !== undefined) addresses.http = await listenOn(plain, config.web.http);
+  if (telemetry !== undefined && config.telemetry.http !== undefined) {
+    const { host: telemetryHost, port: telemetryPort } = splitAddress(config.telemetry.http);
+    await telemetry.listen({ host: telemetryHost, port: telemetryPort });
+    addresses.telemetry = boundAddress(telemetry.server);
+  }
+  return addresses;
+};
+
+/** One garbage-collection pass; failures are logged, never thrown (the next pass tries again). */
+const collectGarbage = async (provider: Provider): Promise<void> => {
+  try {
+    const removed = await provider.storage.garbageCollect(provider.deps.clock.now());
+    if (Object.values(removed).some((n) => n > 0)) provider.log.info({ removed }, 'garbage collection');
+  } catch (err: unknown) {
+    provider.log.error({ err }, 'garbage collection failed');
+  }
+};
+
+export const createServer = async (config: Config, options: ServerOptions): Promise<Server> => {
+  for (const { key, message } of configWarnings(config)) options.log.warn({ key }, `${key} ${message}`);
+  const tls = options.tls ?? httpsOptions(config);
+  const { provider, signer } = await openProvider(config, options);
+  const { app, telemetry } = await buildApps(config, provider, tls);
+  const plain = tls !== undefined && config.web.http !== undefined ? addPlainServer(app) : undefined;
+  let gcTimer: NodeJS.Timeout | undefined;
   return {
     app,
     telemetry,
     provider,
     signer,
-    listen: async () => {
-      const main = tls !== undefined ? config.web.https : config.web.http;
-      // The schema requires web.http or web.https, and tlsCert/tlsKey with https.
-      if (main === undefined) throw new Error('web.https is set but no TLS certificate was given');
-      const { host, port } = splitAddress(main);
-      await app.listen({ host, port });
-      const addresses: { -readonly [K in keyof ListenAddresses]: ListenAddresses[K] } = {
-        [tls !== undefined ? 'https' : 'http']: boundAddress(app.server),
-      };
-      if (plain !== undefined && config.web.http !== undefined) addresses.http = await listenOn(plain, config.web.http);
-      if (telemetry !== undefined && config.telemetry.http !== undefined) {
-        const { host: telemetryHost, port: telemetryPort } = splitAddress(config.telemetry.http);
-        await telemetry.listen({ host: telemetryHost, port: telemetryPort });
-        addresses.telemetry = boundAddress(telemetry.server);
-      }
-      return addresses;
-    },
+    listen: async () => listenAll(config, { app, plain, telemetry, tls: tls !== undefined }),
     startTimers: () => {
       signer.startRotation(ROTATION_CHECK_MS);
-      gcTimer = setInterval(() => void collect(), GC_INTERVAL_MS);
+      gcTimer = setInterval(() => void collectGarbage(provider), GC_INTERVAL_MS);
       gcTimer.unref();
-      void collect();
+      void collectGarbage(provider);
     },
     close: async () => {
       if (gcTimer !== undefined) clearInterval(gcTimer);
       signer.stop();
       await Promise.all([app.close(), telemetry?.close()]);
-      for (const { connector } of connectors.values()) await connector.close?.();
-      await storage.close();
+      for (const { connector } of provider.connectors.values()) await connector.close?.();
+      await provider.storage.close();
     },
   };
 };

@@ -3,8 +3,9 @@
  * browser GET /device (enter the code), POST /device/auth/verify_code, and GET /device/callback (the end of the login).
  * Registered only when `oauth2.grantTypes` enables the device_code grant.
  */
-import type {} from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
+import { renderDevice, renderDeviceResult, renderLogin } from '../../web/render.js';
+import { approvalUrl, connectorChoices, connectorUrl } from '../oauth/authorize/connector-step.js';
 import { isDeviceFlowEnabled, startDeviceFlow } from '../oauth/device/authorization.js';
 import {
   checkDeviceCsrf,
@@ -14,8 +15,7 @@ import {
   startDeviceLogin,
 } from '../oauth/device/login.js';
 import type { Provider } from '../oauth/provider.js';
-import { renderDevice, renderDeviceResult, renderLogin } from '../../web/render.js';
-import { BROWSER_COOKIE, browserIdOf } from './auth-routes.js';
+import { browserCookieOf, browserIdOf, queryOf, queryParam, sessionCookieOf } from './browser-state.js';
 import { jsonErrorHandler, pageErrorHandler } from './errors.js';
 import { formOf, formRequest } from './form.js';
 import { redirect, sendPage, type PageContext } from './pages.js';
@@ -41,20 +41,15 @@ const deviceAuthorizationRoute = async (app: FastifyInstance, options: { provide
 /** The browser's side: HTML pages, errors as pages. */
 const devicePageRoutes = async (app: FastifyInstance, options: DeviceRoutesOptions): Promise<void> => {
   const { provider, page } = options;
-  const base = provider.settings.basePath;
-  const postUrl = `${base}/device/auth/verify_code`;
+  const postUrl = `${provider.settings.basePath}/device/auth/verify_code`;
   app.setErrorHandler(pageErrorHandler(provider, page));
 
   const codePage = (browserId: string, userCode: string, invalid: boolean): string =>
     renderDevice({ ...page.base, postUrl, userCode, invalid, csrfToken: deviceFormCsrf(browserId) });
 
   app.get('/device', async (request, reply) => {
-    const userCode = (request.query as Record<string, unknown>).user_code;
-    sendPage(
-      reply,
-      page,
-      codePage(browserIdOf(provider, request, reply), typeof userCode === 'string' ? userCode : '', false),
-    );
+    const userCode = queryParam(request, 'user_code') ?? '';
+    sendPage(reply, page, codePage(browserIdOf(provider, request, reply), userCode, false));
   });
 
   // Rate-limited per client IP like password logins: with 20^8 codes and this budget, guessing someone's code is hopeless.
@@ -63,33 +58,21 @@ const devicePageRoutes = async (app: FastifyInstance, options: DeviceRoutesOptio
     { config: { rateLimit: passwordLoginRateLimit(options.passwordAttemptsPerMinute) } },
     async (request, reply) => {
       const form = formOf(request);
-      const browserId = request.cookies[BROWSER_COOKIE];
+      const browserId = browserCookieOf(request);
       checkDeviceCsrf(browserId, form.get('csrf') ?? undefined);
       const typed = form.get('user_code') ?? '';
       const device = await findPendingDeviceRequest(provider, typed);
-      if (device === undefined) return sendPage(reply, page, codePage(browserId, typed, true), 400);
-      const start = await startDeviceLogin(
-        provider,
-        device,
-        browserId,
-        request.cookies[provider.settings.sessions.cookieName],
-      );
-      const req = encodeURIComponent(start.request.id);
-      if (start.kind === 'loggedIn') return redirect(reply, `${base}/approval?req=${req}`);
-      if (start.kind === 'connector')
-        return redirect(reply, `${base}/auth/${encodeURIComponent(start.connectorId)}?req=${req}`);
-      const connectors = [...provider.connectors.values()].map((c) => ({
-        name: c.name,
-        type: c.type,
-        url: `${base}/auth/${encodeURIComponent(c.id)}?req=${req}`,
-      }));
-      sendPage(reply, page, renderLogin({ ...page.base, connectors }));
+      if (device === undefined) return sendPage(reply, page, codePage(browserId, typed, true), { status: 400 });
+      const start = await startDeviceLogin(provider, device, browserId, sessionCookieOf(provider, request));
+      const requestId = start.request.id;
+      if (start.kind === 'loggedIn') return redirect(reply, approvalUrl(provider, requestId));
+      if (start.kind === 'connector') return redirect(reply, connectorUrl(provider, start.connectorId, requestId));
+      sendPage(reply, page, renderLogin({ ...page.base, connectors: connectorChoices(provider, requestId) }));
     },
   );
 
   app.get('/device/callback', async (request, reply) => {
-    const query = new URLSearchParams(request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '');
-    const result = await finishDeviceLogin(provider, query, request.cookies[BROWSER_COOKIE]);
+    const result = await finishDeviceLogin(provider, queryOf(request), browserCookieOf(request));
     sendPage(reply, page, renderDeviceResult({ ...page.base, ...result }));
   });
 };

@@ -2,9 +2,10 @@
  * The only place errors become responses (DESIGN.md decision 7). Each route group installs the handler
  * for its channel: JSON for the token and userinfo endpoints, a redirect or an HTML page for the browser.
  */
+import { PageError } from '../oauth/primitives/page-error.js';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError, statusOf } from '../errors.js';
-import { AuthorizePageError, RedirectableError } from '../oauth/authorize/request.js';
+import { RedirectableError } from '../oauth/authorize/request.js';
 import { errorResponse } from '../oauth/authorize/flow.js';
 import { wireDescription } from '../oauth/primitives/error-description.js';
 import type { Provider } from '../oauth/provider.js';
@@ -12,6 +13,7 @@ import { ConnectorError } from '../../connectors/connector.js';
 import { StorageUnavailableError } from '../../storage/storage.js';
 import { sendAuthorizationResponse, sendPage, type PageContext } from './pages.js';
 import { RateLimitedError } from './rate-limit.js';
+import { pageErrorSentence } from '../../web/page-errors.js';
 import { renderError } from '../../web/render.js';
 
 /** Normalises anything thrown into an OAuthError, logging what is unexpected with its cause. */
@@ -74,8 +76,8 @@ export const pageErrorHandler =
       title = 'Too many attempts';
       message = err.message;
       void reply.header('Retry-After', String(err.retryAfterSeconds));
-    } else if (err instanceof AuthorizePageError) {
-      message = err.userMessage;
+    } else if (err instanceof PageError) {
+      message = pageErrorSentence(err.code, err.params);
     } else if (err instanceof ConnectorError) {
       request.log.warn({ err: err.message }, 'connector login failed');
       status = err.temporary ? 503 : 502;
@@ -88,5 +90,5 @@ export const pageErrorHandler =
       message =
         status >= 500 ? 'idport could not complete the request. Try again later.' : (error.description ?? error.code);
     }
-    sendPage(reply, page, renderError({ ...page.base, title, message }), status);
+    sendPage(reply, page, renderError({ ...page.base, title, message }), { status });
   };

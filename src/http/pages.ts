@@ -9,13 +9,14 @@ export interface PageContext {
   readonly base: Page;
 }
 
-export const sendPage = (
-  reply: FastifyReply,
-  page: PageContext,
-  body: string,
-  status = 200,
-  redirectUri?: string,
-): void => {
+/** How a page is sent: its status (200 unless said), and the URI a form on it posts to (allowed by the CSP). */
+export interface PageOptions {
+  readonly status?: number;
+  readonly redirectUri?: string;
+}
+
+export const sendPage = (reply: FastifyReply, page: PageContext, body: string, options: PageOptions = {}): void => {
+  const { status = 200, redirectUri } = options;
   void reply
     .code(status)
     .headers(securityHeaders(redirectUri === undefined ? {} : { redirectUri }))
@@ -46,8 +47,7 @@ export const sendAuthorizationResponse = (
         reply,
         page,
         renderFormPost({ ...page.base, redirectUri: response.redirectUri, params: response.params }),
-        200,
-        response.redirectUri,
+        { redirectUri: response.redirectUri },
       );
       return;
     case 'oob':

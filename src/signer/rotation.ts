@@ -43,10 +43,10 @@ export function isRotationDue(keys: Keys, now: Date, trigger: RotationTrigger, p
 export function nextKeys(
   old: Keys | undefined,
   fresh: GeneratedKey,
-  now: Date,
-  trigger: RotationTrigger,
+  moment: { readonly now: Date; readonly trigger: RotationTrigger },
   policy: RotationPolicy,
 ): Keys {
+  const { now, trigger } = moment;
   const nextRotation = new Date(now.getTime() + policy.rotationPeriodMs);
   const current = { signingKey: fresh.privateJwk, signingKeyPub: fresh.publicJwk, nextRotation };
   if (old === undefined) return { ...current, verificationKeys: [] };

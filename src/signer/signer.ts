@@ -276,7 +276,7 @@ class StoredKeySigner implements Signer {
     // pure. If another replica rotates meanwhile, nextKeys keeps its key and this one is discarded.
     const fresh = await generateSigningKey(this.algorithm);
     const now = this.clock.now();
-    const keys = await this.storage.updateKeys((old) => nextKeys(old, fresh, now, trigger, this.policy));
+    const keys = await this.storage.updateKeys((old) => nextKeys(old, fresh, { now, trigger }, this.policy));
     this.adopt(keys);
     // Thumbprints of fresh keys are unique, so this tells whether our updater's result was stored.
     const rotated = keys.signingKeyPub.kid === fresh.kid;

@@ -149,35 +149,35 @@ describe('rotation rules', () => {
   it('retires the current key, drops expired ones and is pure', async () => {
     const [k1, k2, k3] = await Promise.all([1, 2, 3].map(() => generateSigningKey('ES256')));
     assert.ok(k1 && k2 && k3);
-    const first = nextKeys(undefined, k1, t0, 'startup', policy);
+    const first = nextKeys(undefined, k1, { now: t0, trigger: 'startup' }, policy);
     assert.deepEqual(first, {
       signingKey: k1.privateJwk,
       signingKeyPub: k1.publicJwk,
       verificationKeys: [],
       nextRotation: at(6 * HOUR),
     });
-    const second = nextKeys(first, k2, at(6 * HOUR), 'timer', policy);
+    const second = nextKeys(first, k2, { now: at(6 * HOUR), trigger: 'timer' }, policy);
     assert.deepEqual(second.verificationKeys, [{ publicKey: k1.publicJwk, expiry: at(7 * HOUR) }]);
-    const third = nextKeys(second, k3, at(12 * HOUR), 'timer', policy);
+    const third = nextKeys(second, k3, { now: at(12 * HOUR), trigger: 'timer' }, policy);
     // k1 expired at 7 h and is gone; k2 is retired.
     assert.deepEqual(third.verificationKeys, [{ publicKey: k2.publicJwk, expiry: at(13 * HOUR) }]);
     assert.equal(third.signingKeyPub.kid, k3.kid);
     // Same input, same output: safe to run again after a conflict.
-    assert.deepEqual(nextKeys(second, k3, at(12 * HOUR), 'timer', policy), third);
+    assert.deepEqual(nextKeys(second, k3, { now: at(12 * HOUR), trigger: 'timer' }, policy), third);
     assert.equal(second.verificationKeys.length, 1);
   });
 
   it('keeps the stored key when another replica already rotated', async () => {
     const [k1, k2] = await Promise.all([generateSigningKey('ES256'), generateSigningKey('ES256')]);
     assert.ok(k1 && k2);
-    const theirs = nextKeys(undefined, k1, at(6 * HOUR), 'timer', policy);
-    assert.equal(nextKeys(theirs, k2, at(6 * HOUR), 'timer', policy), theirs);
-    assert.equal(nextKeys(theirs, k2, at(6 * HOUR), 'startup', policy), theirs);
+    const theirs = nextKeys(undefined, k1, { now: at(6 * HOUR), trigger: 'timer' }, policy);
+    assert.equal(nextKeys(theirs, k2, { now: at(6 * HOUR), trigger: 'timer' }, policy), theirs);
+    assert.equal(nextKeys(theirs, k2, { now: at(6 * HOUR), trigger: 'startup' }, policy), theirs);
   });
 
   it('treats an algorithm change as due only at startup', async () => {
     const k1 = await generateSigningKey('RS256');
-    const keys = nextKeys(undefined, k1, t0, 'startup', policy);
+    const keys = nextKeys(undefined, k1, { now: t0, trigger: 'startup' }, policy);
     assert.equal(isRotationDue(keys, t0, 'startup', policy), true);
     assert.equal(isRotationDue(keys, t0, 'timer', policy), false);
     assert.equal(isRotationDue(keys, at(6 * HOUR), 'timer', policy), true);
@@ -185,14 +185,14 @@ describe('rotation rules', () => {
 
   it('replaces a stored key without kid or with an unsupported alg at once', async () => {
     const k1 = await generateSigningKey('ES256');
-    const keys = nextKeys(undefined, k1, t0, 'startup', policy);
+    const keys = nextKeys(undefined, k1, { now: t0, trigger: 'startup' }, policy);
     const noKid = { ...keys, signingKeyPub: { ...keys.signingKeyPub, kid: undefined } };
     assert.equal(isRotationDue(noKid, t0, 'timer', policy), true);
     const hs256 = { ...keys, signingKeyPub: { ...keys.signingKeyPub, alg: 'HS256' } };
     assert.equal(isRotationDue(hs256, t0, 'timer', policy), true);
     const k2 = await generateSigningKey('ES256');
     // A key without kid cannot have signed anything we accept, so it is not kept for verification.
-    assert.deepEqual(nextKeys(noKid, k2, t0, 'timer', policy).verificationKeys, []);
+    assert.deepEqual(nextKeys(noKid, k2, { now: t0, trigger: 'timer' }, policy).verificationKeys, []);
   });
 });
 

@@ -2,16 +2,12 @@
  * The browser side of the authorization flow: from a validated /auth request through the connector login
  * and the approval page to the authorization response. Plain functions over a Provider; src/http renders.
  */
+import { PageError } from '../primitives/page-error.js';
 import type { Identity, Scopes } from '../../../connectors/connector.js';
 import type { AuthRequest, ResponseMode, Session } from '../../../storage/storage.js';
 import { NotFoundError } from '../../../storage/storage.js';
 import { OAuthError } from '../../errors.js';
-import {
-  AuthorizePageError,
-  RedirectableError,
-  validateAuthorization,
-  type ValidatedAuthorization,
-} from './request.js';
+import { RedirectableError, validateAuthorization, type ValidatedAuthorization } from './request.js';
 import { endSession, subjectOf } from '../session/logout.js';
 import {
   hasConsent,
@@ -139,8 +135,7 @@ export const startAuthorization = async (
   return { kind: 'choose', request };
 };
 
-const expiredRequest = (): AuthorizePageError =>
-  new AuthorizePageError('This login request is invalid or has expired. Go back to the application and sign in again.');
+const expiredRequest = (): PageError => new PageError('login_request_expired');
 
 /** Loads a pending request for this browser; anything else (unknown, expired, another browser's) is the same page error. */
 export const loadRequest = async (
@@ -161,15 +156,13 @@ export const loadRequest = async (
 /** A POSTed form must carry the request's CSRF token. */
 export const checkCsrf = (request: AuthRequest, csrf: string | undefined): void => {
   if (csrf === undefined || !safeEqual(csrf, request.csrfToken)) {
-    throw new AuthorizePageError(
-      'The form was not submitted from this login page (missing or wrong CSRF token). Go back and try again.',
-    );
+    throw new PageError('login_form_csrf');
   }
 };
 
 export const connectorOf = (provider: Provider, connectorId: string): ConnectorEntry => {
   const entry = provider.connectors.get(connectorId);
-  if (entry === undefined) throw new AuthorizePageError(`Unknown connector "${connectorId}".`);
+  if (entry === undefined) throw new PageError('unknown_connector', { connectorId });
   return entry;
 };
 
@@ -318,7 +311,7 @@ export const approvedResponse = async (
     }
     if (tokens.idToken !== undefined) params.id_token = tokens.idToken;
   }
-  return deliver(provider, request.redirectUri, request.responseMode, request.state, params);
+  return deliver(provider, request, params);
 };
 
 /** Sends an error to a verified redirect URI in the request's response mode (RFC 6749 §4.1.2.1). */
@@ -327,19 +320,19 @@ export const errorResponse = (
   target: { redirectUri: string; responseMode: ResponseMode; state: string },
   error: OAuthError,
 ): AuthorizationResponse => {
-  if (target.redirectUri === OOB_REDIRECT_URI) throw new AuthorizePageError(`The request failed: ${error.code}.`);
+  if (target.redirectUri === OOB_REDIRECT_URI) throw new PageError('request_failed', { error: error.code });
   const params: Record<string, string> = { error: error.code };
   if (error.description !== undefined) params.error_description = wireDescription(error.description);
-  return deliver(provider, target.redirectUri, target.responseMode, target.state, params);
+  return deliver(provider, target, params);
 };
 
+/** The response at the verified redirect URI, in the request's response mode, with `state` and `iss` added. */
 const deliver = (
   provider: Provider,
-  redirectUri: string,
-  responseMode: ResponseMode,
-  state: string,
+  target: { readonly redirectUri: string; readonly responseMode: ResponseMode; readonly state: string },
   params: Record<string, string>,
 ): AuthorizationResponse => {
+  const { redirectUri, responseMode, state } = target;
   if (state !== '') params.state = state;
   params.iss = provider.settings.issuer; // RFC 9207
   if (responseMode === 'form_post') return { kind: 'form_post', redirectUri, params };

@@ -3,10 +3,11 @@
  * Errors before the client and redirect URI are verified are shown as a page; after, they are redirected
  * to the client (RFC 6749 §4.1.2.1, DESIGN.md decision 3).
  */
-import type { AuthRequest, Client, CodeChallengeMethod, ResponseMode } from '../../../storage/storage.js';
+import { PageError } from '../primitives/page-error.js';
+import type { AuthRequest, Client, ResponseMode } from '../../../storage/storage.js';
 import { OAuthError } from '../../errors.js';
 import { isRedirectUriAllowed, OOB_REDIRECT_URI } from '../primitives/redirect-uri.js';
-import { isValidChallenge } from '../primitives/pkce.js';
+import { parseChallenge } from '../primitives/pkce.js';
 import { checkRequestedScopes, parseScopes } from '../primitives/scopes.js';
 import { normaliseResponseType, type ProviderSettings } from '../settings.js';
 
@@ -24,16 +25,6 @@ export class RedirectableError extends OAuthError {
     super(error.code, error.description, { cause: error });
     this.name = 'RedirectableError';
     this.target = target;
-  }
-}
-
-/** A request that cannot be answered with a redirect: the browser gets an error page. */
-export class AuthorizePageError extends Error {
-  readonly userMessage: string;
-  constructor(userMessage: string) {
-    super(userMessage);
-    this.name = 'AuthorizePageError';
-    this.userMessage = userMessage;
   }
 }
 
@@ -65,37 +56,44 @@ export interface AuthorizeContext {
   readonly connectorIds: readonly string[];
 }
 
-/** Validates the parameters of a GET or POST to /auth. */
-export const validateAuthorization = async (
-  params: URLSearchParams,
-  ctx: AuthorizeContext,
-): Promise<ValidatedAuthorization> => {
+/** The client and redirect URI of a request, verified, with what an error redirected to them needs. */
+interface VerifiedRedirect {
+  readonly client: Client;
+  readonly redirectUri: string;
+  readonly responseType: string;
+  readonly rawResponseType: string | null;
+  readonly requestedMode: string | null;
+  /** The response mode asked for or defaulted; `target` carries the one errors use (query for the OOB URI). */
+  readonly responseMode: ResponseMode;
+  readonly target: RedirectTarget;
+}
+
+/** The client and the redirect URI; anything wrong here is a page, since there is nowhere safe to redirect. */
+const verifyRedirect = async (params: URLSearchParams, ctx: AuthorizeContext): Promise<VerifiedRedirect> => {
   let clientId: string | undefined;
   let redirectParam: string | undefined;
   try {
     clientId = single(params, 'client_id');
     redirectParam = single(params, 'redirect_uri');
   } catch {
-    throw new AuthorizePageError('The request repeated client_id or redirect_uri.');
+    throw new PageError('repeated_client_parameters');
   }
-  if (clientId === undefined || clientId === '') throw new AuthorizePageError('The request has no client_id.');
+  if (clientId === undefined || clientId === '') throw new PageError('missing_client_id');
   const client = await ctx.getClient(clientId);
-  if (client === undefined) throw new AuthorizePageError(`Unknown client "${clientId}".`);
+  if (client === undefined) throw new PageError('unknown_client', { clientId });
 
   let redirectUri: string;
   if (redirectParam === undefined || redirectParam === '') {
     // RFC 6749 §3.1.2.3: optional only when exactly one URI is registered.
     if (client.redirectURIs.length !== 1 || client.redirectURIs[0] === undefined) {
-      throw new AuthorizePageError('The request has no redirect_uri and the client has more than one registered.');
+      throw new PageError('missing_redirect_uri');
     }
     redirectUri = client.redirectURIs[0];
   } else {
-    if (!isRedirectUriAllowed(client, redirectParam))
-      throw new AuthorizePageError('The redirect_uri is not registered for this client.');
+    if (!isRedirectUriAllowed(client, redirectParam)) throw new PageError('unregistered_redirect_uri');
     redirectUri = redirectParam;
   }
 
-  const rawState = params.get('state') ?? '';
   const rawResponseType = params.get('response_type');
   const responseType = normaliseResponseType(rawResponseType ?? '');
   const requestedMode = params.get('response_mode');
@@ -105,58 +103,48 @@ export const validateAuthorization = async (
   const target: RedirectTarget = {
     redirectUri,
     responseMode: redirectUri === OOB_REDIRECT_URI ? 'query' : responseMode,
-    state: rawState,
+    state: params.get('state') ?? '',
   };
+  return { client, redirectUri, responseType, rawResponseType, requestedMode, responseMode, target };
+};
 
+/** Validates the parameters of a GET or POST to /auth. */
+export const validateAuthorization = async (
+  params: URLSearchParams,
+  ctx: AuthorizeContext,
+): Promise<ValidatedAuthorization> => {
+  const verified = await verifyRedirect(params, ctx);
   try {
-    return await validateVerified(
-      params,
-      ctx,
-      client,
-      redirectUri,
-      responseType,
-      rawResponseType,
-      requestedMode,
-      responseMode,
-      rawState,
-    );
+    return await validateVerified(params, ctx, verified);
   } catch (err: unknown) {
-    if (err instanceof OAuthError && !(err instanceof RedirectableError)) throw new RedirectableError(err, target);
+    if (err instanceof OAuthError && !(err instanceof RedirectableError))
+      throw new RedirectableError(err, verified.target);
     throw err;
   }
 };
 
-const validateVerified = async (
-  params: URLSearchParams,
-  ctx: AuthorizeContext,
-  client: Client,
-  redirectUri: string,
-  responseType: string,
-  rawResponseType: string | null,
-  requestedMode: string | null,
-  responseMode: ResponseMode,
-  state: string,
-): Promise<ValidatedAuthorization> => {
-  for (const name of [
-    'response_type',
-    'scope',
-    'state',
-    'nonce',
-    'code_challenge',
-    'code_challenge_method',
-    'prompt',
-    'max_age',
-    'response_mode',
-  ]) {
-    single(params, name);
-  }
+const SINGLE_PARAMETERS = [
+  'response_type',
+  'scope',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+  'prompt',
+  'max_age',
+  'response_mode',
+];
+
+/** Parameters idport refuses rather than ignores, and the response type and mode. */
+const checkResponseShape = (params: URLSearchParams, ctx: AuthorizeContext, verified: VerifiedRedirect): string[] => {
+  for (const name of SINGLE_PARAMETERS) single(params, name);
   // OIDC Core §6: request objects are not supported, and must be refused rather than ignored.
   if (params.has('request')) throw new OAuthError('request_not_supported', 'request objects are not supported');
   if (params.has('request_uri')) throw new OAuthError('request_uri_not_supported', 'request_uri is not supported');
   if (params.has('registration'))
     throw new OAuthError('registration_not_supported', 'the registration parameter is not supported');
-
-  if (rawResponseType === null || responseType === '')
+  const { responseType, requestedMode } = verified;
+  if (verified.rawResponseType === null || responseType === '')
     throw new OAuthError('invalid_request', 'response_type is required');
   if (!ctx.settings.responseTypes.includes(responseType)) {
     throw new OAuthError('unsupported_response_type', `response_type "${responseType}" is not enabled`);
@@ -171,13 +159,40 @@ const validateVerified = async (
   }
   const types = responseType.split(' ');
   // OAuth 2.0 Multiple Response Types §3.0: tokens must not be sent in the query string.
-  if (responseMode === 'query' && (types.includes('token') || types.includes('id_token'))) {
+  if (verified.responseMode === 'query' && (types.includes('token') || types.includes('id_token'))) {
     throw new OAuthError('invalid_request', 'response_mode query is not allowed for this response_type');
   }
-  if (redirectUri === OOB_REDIRECT_URI && responseType !== 'code') {
+  if (verified.redirectUri === OOB_REDIRECT_URI && responseType !== 'code') {
     throw new OAuthError('invalid_request', 'the out-of-band redirect URI only supports response_type code');
   }
+  return types;
+};
 
+/** `prompt` (OIDC Core §3.1.2.1): known values, and `none` alone. */
+const parsePrompt = (params: URLSearchParams): string[] => {
+  const prompt = (params.get('prompt') ?? '').split(' ').filter((p) => p !== '');
+  for (const p of prompt)
+    if (!PROMPTS.has(p)) throw new OAuthError('invalid_request', `unsupported prompt value "${p}"`);
+  if (prompt.includes('none') && prompt.length > 1)
+    throw new OAuthError('invalid_request', 'prompt=none cannot be combined with other values');
+  return prompt;
+};
+
+/** `max_age` in seconds, when sent. */
+const parseMaxAge = (params: URLSearchParams): number | undefined => {
+  const rawMaxAge = params.get('max_age');
+  if (rawMaxAge === null || rawMaxAge === '') return undefined;
+  if (!/^\d{1,10}$/.test(rawMaxAge)) throw new OAuthError('invalid_request', 'max_age must be a non-negative integer');
+  return Number(rawMaxAge);
+};
+
+const validateVerified = async (
+  params: URLSearchParams,
+  ctx: AuthorizeContext,
+  verified: VerifiedRedirect,
+): Promise<ValidatedAuthorization> => {
+  const { client, redirectUri } = verified;
+  const types = checkResponseShape(params, ctx, verified);
   const scopes = parseScopes(params.get('scope') ?? undefined);
   await checkRequestedScopes(client, scopes, ctx.getClient);
 
@@ -186,37 +201,16 @@ const validateVerified = async (
   if (nonce === '' && types.includes('id_token'))
     throw new OAuthError('invalid_request', 'nonce is required for this response_type');
 
-  const codeChallenge = params.get('code_challenge') ?? '';
-  const rawMethod = params.get('code_challenge_method');
-  let codeChallengeMethod: CodeChallengeMethod = '';
-  if (codeChallenge !== '') {
-    const method = rawMethod ?? 'plain'; // RFC 7636 §4.3: plain when absent
-    if ((method !== 'S256' && method !== 'plain') || !ctx.settings.codeChallengeMethods.includes(method)) {
-      throw new OAuthError('invalid_request', `unsupported code_challenge_method "${method}"`);
-    }
-    if (!isValidChallenge(codeChallenge)) throw new OAuthError('invalid_request', 'code_challenge is malformed');
-    codeChallengeMethod = method;
-  } else if (rawMethod !== null) {
-    throw new OAuthError('invalid_request', 'code_challenge_method sent without code_challenge');
-  }
-  if (codeChallenge === '' && types.includes('code') && (client.public || ctx.settings.pkceEnforce)) {
+  const sent = {
+    challenge: params.get('code_challenge') ?? undefined,
+    method: params.get('code_challenge_method') ?? undefined,
+  };
+  const challenge = parseChallenge(sent, ctx.settings.codeChallengeMethods);
+  if (challenge.codeChallenge === '' && types.includes('code') && (client.public || ctx.settings.pkceEnforce)) {
     throw new OAuthError('invalid_request', 'PKCE code_challenge is required');
   }
-
-  const prompt = (params.get('prompt') ?? '').split(' ').filter((p) => p !== '');
-  for (const p of prompt)
-    if (!PROMPTS.has(p)) throw new OAuthError('invalid_request', `unsupported prompt value "${p}"`);
-  if (prompt.includes('none') && prompt.length > 1)
-    throw new OAuthError('invalid_request', 'prompt=none cannot be combined with other values');
-
-  const rawMaxAge = params.get('max_age');
-  let maxAge: number | undefined;
-  if (rawMaxAge !== null && rawMaxAge !== '') {
-    if (!/^\d{1,10}$/.test(rawMaxAge))
-      throw new OAuthError('invalid_request', 'max_age must be a non-negative integer');
-    maxAge = Number(rawMaxAge);
-  }
-
+  const prompt = parsePrompt(params);
+  const maxAge = parseMaxAge(params);
   const connectorId = params.get('connector_id') ?? '';
   if (connectorId !== '' && !ctx.connectorIds.includes(connectorId))
     throw new OAuthError('invalid_request', `unknown connector_id "${connectorId}"`);
@@ -227,11 +221,10 @@ const validateVerified = async (
     scopes,
     redirectUri,
     redirectUriSent: params.get('redirect_uri') !== null && params.get('redirect_uri') !== '',
-    state,
+    state: verified.target.state,
     nonce,
-    responseMode,
-    codeChallenge,
-    codeChallengeMethod,
+    responseMode: verified.responseMode,
+    ...challenge,
     prompt,
     maxAge,
     loginHint: params.get('login_hint') ?? '',

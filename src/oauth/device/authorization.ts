@@ -9,11 +9,11 @@
  * issued to, without a second index.
  */
 import { z } from 'zod';
-import type { Client, CodeChallengeMethod } from '../../../storage/storage.js';
+import type { Client } from '../../../storage/storage.js';
 import { AlreadyExistsError } from '../../../storage/storage.js';
 import { OAuthError } from '../../errors.js';
 import { authenticateClient, presentedCredentials } from '../primitives/client-auth.js';
-import { isValidChallenge } from '../primitives/pkce.js';
+import { parseChallenge, type Challenge } from '../primitives/pkce.js';
 import type { Provider } from '../provider.js';
 import { checkRequestedScopes, parseScopes } from '../primitives/scopes.js';
 import type { ProviderSettings } from '../settings.js';
@@ -92,49 +92,22 @@ export interface DeviceAuthorizationResponse {
   readonly interval: number;
 }
 
-/** PKCE on the device request (Dex accepts code_challenge at /device/code; RFC 7636 §4.3). */
-const challengeOf = (
-  form: TokenRequest['form'],
-  settings: ProviderSettings,
-): { codeChallenge: string; codeChallengeMethod: CodeChallengeMethod } => {
-  const codeChallenge = form.code_challenge ?? '';
-  const rawMethod = form.code_challenge_method;
-  if (codeChallenge === '') {
-    if (rawMethod !== undefined)
-      throw new OAuthError('invalid_request', 'code_challenge_method sent without code_challenge');
-    return { codeChallenge: '', codeChallengeMethod: '' };
-  }
-  const method = rawMethod ?? 'plain'; // RFC 7636 §4.3: plain when absent
-  if ((method !== 'S256' && method !== 'plain') || !settings.codeChallengeMethods.includes(method)) {
-    throw new OAuthError('invalid_request', `unsupported code_challenge_method "${method}"`);
-  }
-  if (!isValidChallenge(codeChallenge)) throw new OAuthError('invalid_request', 'code_challenge is malformed');
-  return { codeChallenge, codeChallengeMethod: method };
-};
+/** What a new device request stores: whose, for which scopes, with which PKCE challenge, for how long. */
+interface NewDeviceRequest {
+  readonly clientId: string;
+  readonly scopes: readonly string[];
+  readonly challenge: Challenge;
+  readonly ttlMs: number;
+}
 
-/** POST /device/code (RFC 8628 §3.1, §3.2): authenticates the client and stores a pending device request. */
-export const startDeviceFlow = async (
+/** Stores a pending request under a fresh user code and its pending token; returns the codes handed out. */
+const storePendingRequest = async (
   provider: Provider,
-  request: TokenRequest,
-): Promise<DeviceAuthorizationResponse> => {
-  const { storage, settings, deps } = provider;
-  const { form } = request;
-  const presented = presentedCredentials(request.authorization, {
-    client_id: form.client_id,
-    client_secret: form.client_secret,
-  });
-  const client = authenticateClient(await storage.clients.get(presented.clientId), presented);
-  if (!mayUseDeviceFlow(client, settings))
-    throw new OAuthError('unauthorized_client', 'the client is not registered for the device flow');
-  const requested = parseScopes(form.scope);
-  // RFC 8628 §3.1 makes scope optional; Dex then asks for openid, which every login here needs.
-  const scopes = requested.length > 0 ? requested : ['openid'];
-  await checkRequestedScopes(client, scopes, (id) => storage.clients.get(id));
-  const challenge = challengeOf(form, settings);
-
+  request: NewDeviceRequest,
+): Promise<{ userCode: string; deviceCode: string }> => {
+  const { storage, deps } = provider;
   const now = deps.clock.now();
-  const ttlMs = deviceRequestTtlMs(settings);
-  const expiry = new Date(now.getTime() + ttlMs);
+  const expiry = new Date(now.getTime() + request.ttlMs);
   for (let attempt = 0; ; attempt++) {
     const userCode = newUserCode(deps.randomBytes);
     const deviceCode = `${userCode}.${randomToken(deps.randomBytes)}`;
@@ -145,9 +118,9 @@ export const startDeviceFlow = async (
       await storage.deviceRequests.create({
         userCode,
         deviceCode: key,
-        clientId: client.id,
+        clientId: request.clientId,
         clientSecret: '',
-        scopes,
+        scopes: [...request.scopes],
         expiry,
       });
     } catch (err: unknown) {
@@ -162,18 +135,52 @@ export const startDeviceFlow = async (
       expiry,
       lastRequestTime: now,
       pollIntervalSeconds: 0,
-      ...challenge,
+      ...request.challenge,
     });
-    const verificationUri = `${settings.issuer}/device`;
-    return {
-      device_code: deviceCode,
-      user_code: formatUserCode(userCode),
-      verification_uri: verificationUri,
-      verification_uri_complete: `${verificationUri}?${new URLSearchParams({ user_code: formatUserCode(userCode) }).toString()}`,
-      expires_in: Math.floor(ttlMs / 1000),
-      interval: POLL_INTERVAL_SECONDS,
-    };
+    return { userCode, deviceCode };
   }
+};
+
+/** POST /device/code (RFC 8628 §3.1, §3.2): authenticates the client and stores a pending device request. */
+export const startDeviceFlow = async (
+  provider: Provider,
+  request: TokenRequest,
+): Promise<DeviceAuthorizationResponse> => {
+  const { storage, settings } = provider;
+  const { form } = request;
+  const presented = presentedCredentials(request.authorization, {
+    client_id: form.client_id,
+    client_secret: form.client_secret,
+  });
+  const client = authenticateClient(await storage.clients.get(presented.clientId), presented);
+  if (!mayUseDeviceFlow(client, settings))
+    throw new OAuthError('unauthorized_client', 'the client is not registered for the device flow');
+  const requested = parseScopes(form.scope);
+  // RFC 8628 §3.1 makes scope optional; Dex then asks for openid, which every login here needs.
+  const scopes = requested.length > 0 ? requested : ['openid'];
+  await checkRequestedScopes(client, scopes, (id) => storage.clients.get(id));
+  // PKCE on the device request (Dex accepts code_challenge at /device/code; RFC 7636 §4.3).
+  const challenge = parseChallenge(
+    { challenge: form.code_challenge, method: form.code_challenge_method },
+    settings.codeChallengeMethods,
+  );
+
+  const ttlMs = deviceRequestTtlMs(settings);
+  const { userCode, deviceCode } = await storePendingRequest(provider, {
+    clientId: client.id,
+    scopes,
+    challenge,
+    ttlMs,
+  });
+  const verificationUri = `${settings.issuer}/device`;
+  return {
+    device_code: deviceCode,
+    user_code: formatUserCode(userCode),
+    verification_uri: verificationUri,
+    verification_uri_complete: `${verificationUri}?${new URLSearchParams({ user_code: formatUserCode(userCode) }).toString()}`,
+    expires_in: Math.floor(ttlMs / 1000),
+    interval: POLL_INTERVAL_SECONDS,
+  };
 };
 
 /**

@@ -4,10 +4,10 @@
  * authorization request like any other, except that idport makes it itself, for the device's client and scopes, and
  * its response goes to `<issuer>/device/callback`, which hands the approved login to the polling device.
  */
+import { PageError } from '../primitives/page-error.js';
 import type { AuthRequest, DeviceRequest, DeviceToken } from '../../../storage/storage.js';
 import { NotFoundError } from '../../../storage/storage.js';
 import type { AuthStart } from '../authorize/flow.js';
-import { AuthorizePageError } from '../authorize/request.js';
 import { deviceCallbackUrl, encodeApprovedGrant, normaliseUserCode } from './authorization.js';
 import type { Provider } from '../provider.js';
 import { loadSession, sessionServes } from '../session/sessions.js';
@@ -19,9 +19,7 @@ export const deviceFormCsrf = (browserId: string): string => hashSecret(`idport-
 /** The code-entry form must come from this browser's own page. */
 export function checkDeviceCsrf(browserId: string | undefined, csrf: string | undefined): asserts browserId is string {
   if (browserId === undefined || csrf === undefined || !safeEqual(csrf, deviceFormCsrf(browserId))) {
-    throw new AuthorizePageError(
-      'The form was not submitted from this page (missing or wrong CSRF token). Go back and try again.',
-    );
+    throw new PageError('device_form_csrf');
   }
 }
 
@@ -117,8 +115,7 @@ export interface DeviceLoginResult {
   readonly clientName: string;
 }
 
-const finishedDevice = (): AuthorizePageError =>
-  new AuthorizePageError('This code is invalid, has expired or was used already. Start again on your device.');
+const finishedDevice = (): PageError => new PageError('device_code_finished');
 
 class NotPending extends Error {}
 
@@ -154,9 +151,7 @@ export const finishDeviceLogin = async (
   const dot = state.indexOf('.');
   const userCode = state.slice(0, Math.max(0, dot));
   if (dot <= 0 || browserId === undefined || !safeEqual(state.slice(dot + 1), stateMac(browserId, userCode))) {
-    throw new AuthorizePageError(
-      'This device login was not started in this browser. Enter the code from your device again.',
-    );
+    throw new PageError('device_login_other_browser');
   }
   const now = deps.clock.now().getTime();
   const device = await storage.deviceRequests.get(userCode);
@@ -166,7 +161,7 @@ export const finishDeviceLogin = async (
 
   const error = query.get('error');
   if (error !== null) {
-    if (error !== 'access_denied') throw new AuthorizePageError('The login failed. Start again on your device.');
+    if (error !== 'access_denied') throw new PageError('device_login_failed');
     await settle(provider, device, { status: 'denied', token: '' });
     return { approved: false, clientName };
   }

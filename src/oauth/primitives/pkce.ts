@@ -27,3 +27,32 @@ export const verifyPkce = (challenge: string, method: CodeChallengeMethod, verif
 
 /** RFC 7636 §4.2: the challenge has the same syntax as a verifier. */
 export const isValidChallenge = (challenge: string): boolean => VERIFIER_SYNTAX.test(challenge);
+
+/** A request's PKCE challenge as stored: both empty when the client sent none. */
+export interface Challenge {
+  readonly codeChallenge: string;
+  readonly codeChallengeMethod: CodeChallengeMethod;
+}
+
+/**
+ * Parses `code_challenge` and `code_challenge_method` of an authorization or device request (RFC 7636 §4.3): the
+ * method defaults to plain, must be one the configuration enables, and needs a challenge; the one place these
+ * rules live for /auth and /device/code.
+ */
+export const parseChallenge = (
+  sent: { readonly challenge: string | undefined; readonly method: string | undefined },
+  enabled: readonly ('S256' | 'plain')[],
+): Challenge => {
+  const codeChallenge = sent.challenge ?? '';
+  if (codeChallenge === '') {
+    if (sent.method !== undefined)
+      throw new OAuthError('invalid_request', 'code_challenge_method sent without code_challenge');
+    return { codeChallenge: '', codeChallengeMethod: '' };
+  }
+  const method = sent.method ?? 'plain'; // RFC 7636 §4.3: plain when absent
+  if ((method !== 'S256' && method !== 'plain') || !enabled.includes(method)) {
+    throw new OAuthError('invalid_request', `unsupported code_challenge_method "${method}"`);
+  }
+  if (!isValidChallenge(codeChallenge)) throw new OAuthError('invalid_request', 'code_challenge is malformed');
+  return { codeChallenge, codeChallengeMethod: method };
+};

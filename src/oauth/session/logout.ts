@@ -2,15 +2,16 @@
  * Ending sessions: OpenID Connect RP-Initiated Logout 1.0 (request validation) and Back-Channel Logout 1.0
  * (signed logout tokens POSTed to clients, in the background so the user's logout never waits on them).
  */
+import { PageError } from '../primitives/page-error.js';
 import type { JWTPayload } from 'jose';
 import { encodeSubject } from '../primitives/subject.js';
 import type { Client, Session } from '../../../storage/storage.js';
 import { NotFoundError } from '../../../storage/storage.js';
-import { AuthorizePageError } from '../authorize/request.js';
 import { verifyIdTokenHint } from '../tokens/mint.js';
 import type { Provider } from '../provider.js';
 import { revokeFamily } from '../grants/refresh-family.js';
-import { randomToken } from '../primitives/secrets.js';
+import { hashSecret, randomToken, safeEqual } from '../primitives/secrets.js';
+import { loadSession } from './sessions.js';
 
 /** OIDC Back-Channel Logout §2.4: the event a logout token carries. */
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -44,9 +45,7 @@ export const validateLogout = async (provider: Provider, params: URLSearchParams
       // An expired ID token is still a fine hint (§2: the OP should accept it).
       hintPayload = await verifyIdTokenHint(provider, hint);
     } catch {
-      throw new AuthorizePageError(
-        'The logout request carries an id_token_hint that is not an ID token this provider issued.',
-      );
+      throw new PageError('logout_hint_invalid');
     }
   }
   // The client the ID token was issued to: its azp (OIDC Core §2), which idport always sets; other audiences are
@@ -60,21 +59,17 @@ export const validateLogout = async (provider: Provider, params: URLSearchParams
   const clientIdParam = params.get('client_id') ?? undefined;
   // §2: with both, the OP must verify that client_id is the one used when issuing the ID token.
   if (clientIdParam !== undefined && hintPayload !== undefined && clientIdParam !== hintClientId) {
-    throw new AuthorizePageError('The client_id does not match the id_token_hint.');
+    throw new PageError('logout_client_mismatch');
   }
   const clientId = clientIdParam ?? hintClientId;
   const client = clientId === undefined ? undefined : await provider.storage.clients.get(clientId);
-  if (clientId !== undefined && client === undefined) throw new AuthorizePageError(`Unknown client "${clientId}".`);
+  if (clientId !== undefined && client === undefined) throw new PageError('unknown_client', { clientId });
 
   const redirect = params.get('post_logout_redirect_uri') ?? undefined;
   if (redirect !== undefined && redirect !== '') {
     // §3: only to a URI registered for the client the request identifies; exact match.
-    if (client === undefined)
-      throw new AuthorizePageError(
-        'post_logout_redirect_uri needs an id_token_hint or client_id to identify the client.',
-      );
-    if (!(client.postLogoutRedirectURIs ?? []).includes(redirect))
-      throw new AuthorizePageError('The post_logout_redirect_uri is not registered for this client.');
+    if (client === undefined) throw new PageError('logout_redirect_without_client');
+    if (!(client.postLogoutRedirectURIs ?? []).includes(redirect)) throw new PageError('logout_redirect_unregistered');
   }
   return {
     client,
@@ -82,6 +77,55 @@ export const validateLogout = async (provider: Provider, params: URLSearchParams
     postLogoutRedirectUri: redirect === '' ? undefined : redirect,
     state: params.get('state') ?? undefined,
   };
+};
+
+/** The confirmation form's CSRF token: derived from the session cookie, so only this browser can confirm. */
+const csrfFor = (cookie: string): string => hashSecret(`idport-logout:${cookie}`);
+
+/** Parameters a confirmation form carries on to its POST (in its action URL). */
+const CARRIED_PARAMETERS = ['post_logout_redirect_uri', 'state', 'client_id', 'id_token_hint'];
+
+/** What /logout does next: ask the user to confirm, or (the session ended) finish. */
+export type LogoutStep =
+  | { readonly kind: 'confirm'; readonly postUrl: string; readonly csrfToken: string }
+  | { readonly kind: 'done'; readonly request: LogoutRequest };
+
+/** A /logout request as parsed: its parameters (query and form), the session cookie, and whether it was a POST. */
+export interface LogoutInput {
+  readonly params: URLSearchParams;
+  readonly cookie: string | undefined;
+  readonly posted: boolean;
+}
+
+/**
+ * The "proven or confirm" rule (RP-Initiated Logout §2): a valid id_token_hint for this session's user proves the
+ * client asks on the user's behalf, and the session ends at once; otherwise the user confirms with a form only this
+ * browser can submit. Ending the session notifies clients in the background.
+ */
+export const decideLogout = async (provider: Provider, input: LogoutInput): Promise<LogoutStep> => {
+  const { params, cookie } = input;
+  const request = await validateLogout(provider, params);
+  const session = await loadSession(provider, cookie);
+  const confirmed = input.posted && params.has('csrf');
+  if (confirmed && (cookie === undefined || !safeEqual(params.get('csrf') ?? '', csrfFor(cookie)))) {
+    throw new PageError('logout_form_csrf');
+  }
+  const proven =
+    request.hintSubject !== undefined && (session === undefined || request.hintSubject === subjectOf(session));
+  if (session !== undefined && cookie !== undefined && !proven && !confirmed) {
+    const carried = new URLSearchParams();
+    for (const name of CARRIED_PARAMETERS) {
+      const value = params.get(name);
+      if (value !== null) carried.set(name, value);
+    }
+    const postUrl = `${provider.settings.basePath}/logout?${carried.toString()}`;
+    return { kind: 'confirm', postUrl, csrfToken: csrfFor(cookie) };
+  }
+  if (session !== undefined) {
+    const { deliveries } = await endSession(provider, session);
+    void deliveries; // back-channel notifications finish in the background
+  }
+  return { kind: 'done', request };
 };
 
 /** The `sub` idport issued for this session's user. */
