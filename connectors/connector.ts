@@ -34,12 +34,26 @@ export interface PasswordConnector {
   login(scopes: Scopes, username: string, password: string): Promise<Identity | undefined>;
 }
 
+/** Request headers by lower-case name (the first value of a repeated header, as Go's Header.Get). */
+export type CallbackHeaders = ReadonlyMap<string, string>;
+
 export interface CallbackConnector {
   readonly kind: 'callback';
+  /**
+   * Names of request headers this connector trusts at its callback (authproxy: what a fronting proxy
+   * sets). The server hands them over only on GET `<issuer>/callback/<this connector's id>` for a login
+   * started with this connector; everywhere else the connector gets an empty map.
+   */
+  readonly callbackHeaders?: readonly string[];
   /** Where to send the browser; `connectorState` is kept with the auth request and handed back to the callback. */
   loginUrl(scopes: Scopes, callbackUrl: string, state: string): Promise<{ url: string; connectorState?: Uint8Array }>;
   /** Handles the upstream's redirect back. Throws ConnectorError for a refused or invalid login. */
-  handleCallback(scopes: Scopes, connectorState: Uint8Array | undefined, query: URLSearchParams): Promise<Identity>;
+  handleCallback(
+    scopes: Scopes,
+    connectorState: Uint8Array | undefined,
+    query: URLSearchParams,
+    headers?: CallbackHeaders,
+  ): Promise<Identity>;
 }
 
 export interface SamlConnector {

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 
+import { authproxy } from './authproxy/authproxy.js';
 import { bitbucketCloud } from './bitbucketcloud/bitbucketcloud.js';
 import type { Connector, ConnectorDeps, ConnectorModule } from './connector.js';
 import { gitea } from './gitea/gitea.js';
@@ -14,11 +15,14 @@ import { google } from './google/google.js';
 import { ldap } from './ldap/ldap.js';
 import { microsoft } from './microsoft/microsoft.js';
 import { mockCallback, mockPassword } from './mock/mock.js';
+import { oauth } from './oauth/oauth.js';
 import { oidc } from './oidc/oidc.js';
+import { openshift } from './openshift/openshift.js';
 import { saml } from './saml/saml.js';
 
 /** Every configurable connector type, keyed by its Dex `type` name. */
 export const connectorModules = {
+  authproxy,
   'bitbucket-cloud': bitbucketCloud,
   gitea,
   github,
@@ -28,7 +32,9 @@ export const connectorModules = {
   microsoft,
   mockCallback,
   mockPassword,
+  oauth,
   oidc,
+  openshift,
   saml,
 } satisfies Record<string, ConnectorModule>;
 

@@ -21,7 +21,7 @@ import type { SessionCookie } from '../oauth/session/sessions.js';
 import { randomToken } from '../oauth/primitives/secrets.js';
 import { renderApproval, renderLogin, renderPassword } from '../../web/render.js';
 import type { AuthRequest } from '../../storage/storage.js';
-import type { Identity } from '../../connectors/connector.js';
+import type { CallbackConnector, CallbackHeaders, Identity } from '../../connectors/connector.js';
 import { pageErrorHandler } from './errors.js';
 import { passwordLoginRateLimit } from './rate-limit.js';
 import { formOf } from './form.js';
@@ -206,7 +206,10 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
     const entry = connectorOf(provider, connectorId);
     if (entry.connector.kind !== 'callback') throw new AuthorizePageError('This connector does not use callbacks.');
     const query = new URLSearchParams(request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '');
-    const identity = await entry.connector.handleCallback(scopesOf(pending), pending.connectorState, query);
+    // Only the connector's own callback path carries its trusted headers (a proxy guards that path, as in Dex).
+    const headers =
+      request.params.connector === undefined ? new Map<string, string>() : trustedHeaders(entry.connector, request);
+    const identity = await entry.connector.handleCallback(scopesOf(pending), pending.connectorState, query, headers);
     return completeLogin(request, reply, pending, identity);
   };
   app.get('/callback', callback);
@@ -252,6 +255,16 @@ export const authRoutes = async (app: FastifyInstance, options: AuthRoutesOption
         : await deniedResponse(provider, pending);
     sendAuthorizationResponse(reply, page, response);
   });
+};
+
+/** The headers a callback connector declared, first value of each (Go's Header.Get), by lower-case name. */
+const trustedHeaders = (connector: CallbackConnector, request: FastifyRequest): CallbackHeaders => {
+  const headers = new Map<string, string>();
+  for (const name of connector.callbackHeaders ?? []) {
+    const value = request.raw.headersDistinct[name.toLowerCase()]?.[0];
+    if (value !== undefined) headers.set(name.toLowerCase(), value);
+  }
+  return headers;
 };
 
 /**

@@ -1,0 +1,119 @@
+/**
+ * The `authproxy` connector (Dex's connector/authproxy): the user was authenticated by a proxy in
+ * front of idport (Apache mod_auth_*, oauth2-proxy, an ingress with external auth) that sets who
+ * they are in request headers. The login redirects to `<issuer>/callback/<id>`, the one path the
+ * proxy must guard, and the server hands this connector the configured headers only there (see
+ * CallbackConnector.callbackHeaders). No refresh, as in Dex.
+ */
+import { z } from 'zod';
+
+import {
+  type CallbackConnector,
+  type CallbackHeaders,
+  type Connector,
+  type ConnectorDeps,
+  ConnectorError,
+  type ConnectorModule,
+  type Identity,
+  type Scopes,
+} from '../connector.js';
+
+const text = z.string().default('');
+
+/** The `authproxy` connector's config (Dex's `authproxy.Config`); an empty name means Dex's default header. */
+export const configSchema = z.strictObject({
+  /** Default X-Remote-User-Id; without it the user id is the X-Remote-User value. */
+  userIDHeader: text,
+  /** Default X-Remote-User: required; the username, and the fallback for the others. */
+  userHeader: text,
+  /** Default X-Remote-User-Name: preferred_username. */
+  userNameHeader: text,
+  /** Default X-Remote-User-Email. */
+  emailHeader: text,
+  /** Default X-Remote-Group: groups, split at `groupHeaderSeparator` (default ","). */
+  groupHeader: text,
+  groupHeaderSeparator: text,
+  /** Groups every user gets, after the header's. */
+  staticGroups: z.array(z.string()).nullable().default([]),
+});
+
+/** The parsed `authproxy` connector config. */
+export type AuthProxyConfig = z.infer<typeof configSchema>;
+
+interface HeaderNames {
+  readonly userId: string;
+  readonly user: string;
+  readonly userName: string;
+  readonly email: string;
+  readonly group: string;
+}
+
+const or = (value: string, fallback: string): string => (value === '' ? fallback : value);
+
+/** Opens the connector (it has no upstream to contact). */
+export async function open(id: string, config: AuthProxyConfig, deps: ConnectorDeps): Promise<Connector> {
+  const names: HeaderNames = {
+    userId: or(config.userIDHeader, 'X-Remote-User-Id'),
+    user: or(config.userHeader, 'X-Remote-User'),
+    userName: or(config.userNameHeader, 'X-Remote-User-Name'),
+    email: or(config.emailHeader, 'X-Remote-User-Email'),
+    group: or(config.groupHeader, 'X-Remote-Group'),
+  };
+  deps.log
+    .child({ connector: id })
+    .info(
+      { path: `/callback/${id}`, userHeader: names.user },
+      'authproxy: the proxy in front of idport must authenticate this path and set the user headers on it',
+    );
+  return new AuthProxyConnector(id, names, or(config.groupHeaderSeparator, ','), config.staticGroups ?? []);
+}
+
+/** The connector module for the registry. */
+export const authproxy = { configSchema, open } satisfies ConnectorModule<typeof configSchema>;
+
+class AuthProxyConnector implements CallbackConnector {
+  readonly kind = 'callback';
+  readonly callbackHeaders: readonly string[];
+
+  constructor(
+    private readonly id: string,
+    private readonly names: HeaderNames,
+    private readonly separator: string,
+    private readonly staticGroups: readonly string[],
+  ) {
+    this.callbackHeaders = Object.values(names);
+  }
+
+  // Dex: the callback URL with `/<id>` appended and the state in the query.
+  async loginUrl(_scopes: Scopes, callbackUrl: string, state: string): Promise<{ url: string }> {
+    const url = new URL(callbackUrl);
+    url.pathname += `/${encodeURIComponent(this.id)}`;
+    url.searchParams.set('state', state);
+    return { url: url.href };
+  }
+
+  async handleCallback(
+    _scopes: Scopes,
+    _state: Uint8Array | undefined,
+    _query: URLSearchParams,
+    headers: CallbackHeaders = new Map(),
+  ): Promise<Identity> {
+    const get = (name: string): string => headers.get(name.toLowerCase()) ?? '';
+    const user = get(this.names.user);
+    if (user === '')
+      throw new ConnectorError(
+        `required HTTP header ${this.names.user} is not set`,
+        'The authenticating proxy did not say who you are. Log in through the proxy and try again.',
+      );
+    const headerGroups = get(this.names.group);
+    const groups = headerGroups === '' ? [] : headerGroups.split(this.separator).map((group) => group.trim());
+    return {
+      userId: or(get(this.names.userId), user),
+      username: user,
+      preferredUsername: or(get(this.names.userName), user),
+      email: or(get(this.names.email), user),
+      emailVerified: true,
+      groups: [...groups, ...this.staticGroups],
+    };
+  }
+}
