@@ -2,6 +2,10 @@
  * The GitLab connector against a fake GitLab (test/support/fake-gitlab.ts).
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { get as httpsGet } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { configSchema, open } from '../../connectors/gitlab/gitlab.js';
@@ -17,6 +21,7 @@ import {
   testDeps,
 } from '../support/callback-harness.js';
 import { type FakeGitlab, type FakeGitlabUser, startFakeGitlab } from '../support/fake-gitlab.js';
+import { selfSigned } from '../server/support.js';
 
 const CALLBACK = 'http://127.0.0.1:5556/dex/callback';
 const TANUKI: FakeGitlabUser = {
@@ -202,5 +207,43 @@ describe('gitlab connector', () => {
     assert.deepEqual(configSchema.safeParse({ ...base, rootCAData: 'bm90IGEgY2VydA==' }).error?.issues[0]?.path, [
       'rootCAData',
     ]);
+  });
+
+  test('rootCAData: a self-managed instance over https with its own CA', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'idport-gitlab-tls-'));
+    const files = selfSigned(dir);
+    const tls = { cert: await readFile(files.cert, 'utf8'), key: await readFile(files.key, 'utf8') };
+    const secure = await startFakeGitlab({ users: [TANUKI], tls });
+    try {
+      const config = { baseURL: secure.origin, clientID: secure.clientId, clientSecret: secure.clientSecret };
+      const trusting = await connect({ ...config, rootCAData: Buffer.from(tls.cert).toString('base64') });
+      secure.loginAs('tanuki');
+      const { url } = await trusting.loginUrl(PLAIN, CALLBACK, 'state-123');
+      // The browser's part, trusting the instance's CA as the user's browser would.
+      const location = await new Promise<string>((resolve, reject) =>
+        httpsGet(url, { ca: tls.cert }, (res) => {
+          res.resume();
+          resolve(res.headers.location ?? '');
+        }).on('error', reject),
+      );
+      const query = new URL(location).searchParams;
+      assert.equal((await trusting.handleCallback(PLAIN, undefined, query)).userId, '15');
+      // Without the CA the token request fails TLS verification.
+      const { url: again } = await trusting.loginUrl(PLAIN, CALLBACK, 'state-123');
+      const second = await new Promise<string>((resolve, reject) =>
+        httpsGet(again, { ca: tls.cert }, (res) => {
+          res.resume();
+          resolve(res.headers.location ?? '');
+        }).on('error', reject),
+      );
+      const untrusting = await connect(config);
+      await assert.rejects(
+        untrusting.handleCallback(PLAIN, undefined, new URL(second).searchParams),
+        refused({ message: /token exchange/, userMessage: /not reachable/, temporary: true }),
+      );
+    } finally {
+      await secure.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -139,7 +139,9 @@ describe('microsoft connector', () => {
 
   test('no groups (and no directory scope) for the common, consumers and organizations tenants', async () => {
     for (const tenant of ['common', 'consumers', 'organizations']) {
-      const connector = await connect({ tenant, groups: ['developers'] });
+      const deps = testDeps();
+      const connector = await connect({ tenant, groups: ['developers'] }, deps);
+      assert.ok(deps.lines.some((l) => l.level === 40 && String(l.msg).includes('every Microsoft user may log in')));
       const { url } = await connector.loginUrl(GROUPS, CALLBACK, 's');
       assert.equal(new URL(url).pathname, `/${tenant}/oauth2/v2.0/authorize`);
       assert.equal(new URL(url).searchParams.get('scope'), 'user.read');

@@ -37,13 +37,17 @@ const LEVEL_CLAIMS: ReadonlyArray<[number, string]> = [
   [30, 'https://gitlab.org/claims/groups/developer'],
 ];
 
-export async function startFakeGitlab(options: { users: readonly FakeGitlabUser[] }): Promise<FakeGitlab> {
+export async function startFakeGitlab(options: {
+  users: readonly FakeGitlabUser[];
+  tls?: { cert: string; key: string };
+}): Promise<FakeGitlab> {
   const users = new Map(options.users.map((u) => [u.username, u]));
   const blocked = new Set<string>();
   const fake = await startFakeOAuth({
     authorizePath: '/oauth/authorize',
     tokenPath: '/oauth/token',
     expiresIn: 7200,
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
     tokenExtras: async () => ({ created_at: Math.floor(Date.now() / 1000) }),
     api: ({ req, res, url, grant, origin }) => {
       const user = grant === undefined ? undefined : users.get(grant.login);

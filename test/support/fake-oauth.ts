@@ -7,7 +7,8 @@
  * provider's API is a handler given the request and the bearer token's owner.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 /** One request the fake received (for assertions on what the client sent). */
@@ -55,6 +56,8 @@ export interface FakeOAuthOptions {
   readonly otherGrant?: (form: URLSearchParams, res: ServerResponse, origin: string) => Promise<boolean>;
   /** A client assertion accepted instead of a secret (Microsoft's workload identity federation). */
   readonly clientAssertion?: string;
+  /** PEM certificate and key: serve https, as a self-managed instance with its own CA. */
+  readonly tls?: { readonly cert: string; readonly key: string };
   /** The provider's API: answers every request that is not the authorize or token endpoint. */
   readonly api: (call: ApiCall) => void | Promise<void>;
 }
@@ -184,7 +187,8 @@ export async function startFakeOAuth(options: FakeOAuthOptions): Promise<FakeOAu
     json(res, 200, reply, { 'cache-control': 'no-store' });
   };
 
-  const server = createServer((req, res) => {
+  const scheme = options.tls === undefined ? 'http' : 'https';
+  const listener: RequestListener = (req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     let body = '';
     req
@@ -198,7 +202,7 @@ export async function startFakeOAuth(options: FakeOAuthOptions): Promise<FakeOAu
           headers: req.headers,
           body,
         });
-        const origin = `http://${req.headers.host ?? '127.0.0.1'}`;
+        const origin = `${scheme}://${req.headers.host ?? '127.0.0.1'}`;
         if (isDown) return void res.writeHead(503, { 'content-type': 'text/html' }).end('<h1>Service Unavailable</h1>');
         const handle = async (): Promise<void> => {
           if (req.method === 'GET' && url.pathname === options.authorizePath) return authorize(url, res);
@@ -210,9 +214,10 @@ export async function startFakeOAuth(options: FakeOAuthOptions): Promise<FakeOAu
         };
         handle().catch((err: unknown) => json(res, 500, { message: String(err) }));
       });
-  });
+  };
+  const server = options.tls === undefined ? createServer(listener) : createTlsServer(options.tls, listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const origin = `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   return {
     origin,
