@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { authproxy } from './authproxy/authproxy.js';
 import type { Connector, ConnectorDeps, ConnectorModule } from './connector.js';
 import { github } from './github/github.js';
+import { keystone } from './keystone/keystone.js';
 import { ldap } from './ldap/ldap.js';
 import { mockCallback, mockPassword } from './mock/mock.js';
 import { oauth } from './oauth/oauth.js';
@@ -19,6 +20,7 @@ import { saml } from './saml/saml.js';
 export const connectorModules = {
   authproxy,
   github,
+  keystone,
   ldap,
   mockCallback,
   mockPassword,

@@ -101,6 +101,24 @@ const DEX_EXAMPLES: ReadonlyArray<{ type: string; yaml: string; env: Record<stri
         - users
 `,
   },
+  {
+    type: 'keystone',
+    env: {},
+    yaml: `connectors:
+  - type: keystone
+    # Required field for connector id.
+    id: keystone
+    # Required field for connector name.
+    name: Keystone
+    config:
+      # Required, without v3 suffix.
+      keystoneHost: http://example:5000
+      # Required, admin user credentials to connect to keystone.
+      domain: default
+      keystoneUsername: demo 
+      keystonePassword: DEMO_PASS
+`,
+  },
 ];
 
 const HEADER = `issuer: http://127.0.0.1:5556/dex
