@@ -6,10 +6,15 @@
 import { z } from 'zod';
 
 import { authproxy } from './authproxy/authproxy.js';
+import { bitbucketCloud } from './bitbucketcloud/bitbucketcloud.js';
 import type { Connector, ConnectorDeps, ConnectorModule } from './connector.js';
+import { gitea } from './gitea/gitea.js';
 import { github } from './github/github.js';
+import { gitlab } from './gitlab/gitlab.js';
+import { google } from './google/google.js';
 import { keystone } from './keystone/keystone.js';
 import { ldap } from './ldap/ldap.js';
+import { microsoft } from './microsoft/microsoft.js';
 import { mockCallback, mockPassword } from './mock/mock.js';
 import { oauth } from './oauth/oauth.js';
 import { oidc } from './oidc/oidc.js';
@@ -19,9 +24,14 @@ import { saml } from './saml/saml.js';
 /** Every configurable connector type, keyed by its Dex `type` name. */
 export const connectorModules = {
   authproxy,
+  'bitbucket-cloud': bitbucketCloud,
+  gitea,
   github,
+  gitlab,
+  google,
   keystone,
   ldap,
+  microsoft,
   mockCallback,
   mockPassword,
   oauth,

@@ -9,6 +9,7 @@ need_pkgs=()
 command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || need_pkgs+=(slapd)
 command -v ldapadd >/dev/null 2>&1 || need_pkgs+=(ldap-utils)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+command -v kubectl >/dev/null 2>&1 || need_pkgs+=(kubectl)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq

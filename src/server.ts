@@ -12,6 +12,7 @@ import type { ConnectorDeps } from '../connectors/connector.js';
 import { openLocal } from '../connectors/local/local.js';
 import { openConnector } from '../connectors/registry.js';
 import { openMemory } from '../storage/memory/memory.js';
+import { openKubernetes } from '../storage/kubernetes/kubernetes.js';
 import { openPostgres } from '../storage/postgres/postgres.js';
 import { openSqlite } from '../storage/sqlite/sqlite.js';
 import { withStaticOverlay } from '../storage/static.js';
@@ -102,6 +103,8 @@ export const openStorage = async (config: Config): Promise<Storage> => {
       return openSqlite({ file: config.storage.config.file });
     case 'postgres':
       return openPostgres(config.storage.config);
+    case 'kubernetes':
+      return openKubernetes(config.storage.config);
   }
 };
 

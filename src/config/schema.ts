@@ -16,6 +16,7 @@ import {
   redirectUriList,
   text,
 } from './fields.js';
+import { kubernetesConfigSchema } from './kubernetes-storage.js';
 import { humanError } from './messages.js';
 import {
   expirySchema,
@@ -36,8 +37,8 @@ export interface ConfigSchemaOptions {
   readonly connectorSchemas?: Readonly<Record<string, z.ZodType>> | undefined;
 }
 
-const SUPPORTED_STORAGE = ['memory', 'sqlite3', 'postgres'];
-const DEX_ONLY_STORAGE = ['etcd', 'kubernetes', 'mysql'];
+const SUPPORTED_STORAGE = ['memory', 'sqlite3', 'postgres', 'kubernetes'];
+const DEX_ONLY_STORAGE = ['etcd', 'mysql'];
 // Connector types Dex has (server/connector.go), to say "not supported yet" rather than "unknown".
 const DEX_CONNECTOR_TYPES = [
   'keystone',
@@ -97,6 +98,7 @@ export function createConfigSchema(options: ConfigSchemaOptions = {}) {
       z.strictObject({ type: z.literal('memory'), config: withExpansion(z.strictObject({})).prefault({}) }),
       z.strictObject({ type: z.literal('sqlite3'), config: withExpansion(sqliteConfigSchema) }),
       z.strictObject({ type: z.literal('postgres'), config: withExpansion(postgresConfigSchema) }),
+      z.strictObject({ type: z.literal('kubernetes'), config: withExpansion(kubernetesConfigSchema) }),
     ],
     { error: (issue) => (issue.code === 'invalid_union' ? storageTypeMessage(issue.input) : undefined) },
   );

@@ -1,7 +1,7 @@
 /** application/x-www-form-urlencoded bodies, kept as URLSearchParams so repeated parameters stay visible. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { OAuthError } from '../errors.js';
-import type { TokenRequest } from '../oauth/grants/endpoint.js';
+import type { TokenRequest } from '../oauth/grants/grant.js';
 
 /** Registers the form parser on an app; the parsed body is a URLSearchParams. */
 export const registerFormParser = (app: FastifyInstance): void => {

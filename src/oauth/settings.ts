@@ -1,5 +1,16 @@
 /** The provider's protocol settings, derived once from the config so request handling reads plain values. */
-import type { SessionSettings } from './session/sessions.js';
+
+/** Session policy (Dex master's `sessions`). */
+export interface SessionSettings {
+  /** Name of the session cookie. */
+  readonly cookieName: string;
+  /** A session ends this long after login, however much it is used. */
+  readonly absoluteLifetimeMs: number;
+  /** A session unused for this long ends. */
+  readonly idleLifetimeMs: number;
+  /** Whether "remember me" starts checked on the password page (and applies to callback logins). */
+  readonly rememberMeDefault: boolean;
+}
 
 /** Refresh-token policy (DESIGN.md decision 4; Dex's `expiry.refreshTokens`). */
 export interface RefreshPolicy {

@@ -436,10 +436,10 @@ describe('config errors', () => {
 
   it('reports an unknown storage type, and a Dex one idport does not support yet', () => {
     assert.deepEqual(problems(MINIMAL.replace('type: memory', 'type: sqlite')), [
-      'config.yaml:3:3 storage.type: unknown storage type "sqlite" (supported: memory, sqlite3, postgres)',
+      'config.yaml:3:3 storage.type: unknown storage type "sqlite" (supported: memory, sqlite3, postgres, kubernetes)',
     ]);
     assert.deepEqual(problems(MINIMAL.replace('type: memory', 'type: etcd')), [
-      'config.yaml:3:3 storage.type: "etcd" is not supported by idport yet (supported: memory, sqlite3, postgres)',
+      'config.yaml:3:3 storage.type: "etcd" is not supported by idport yet (supported: memory, sqlite3, postgres, kubernetes)',
     ]);
   });
 

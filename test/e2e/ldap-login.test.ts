@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { encodeSubject } from '../../src/oauth/primitives/subject.js';
-import { refreshFamilyIdOf } from '../../src/oauth/grants/refresh.js';
+import { refreshFamilyIdOf } from '../../src/oauth/grants/refresh-family.js';
 import { Browser, formsOf } from '../support/browser.js';
 import { startFromConfig, type ConfigServer } from '../support/config-server.js';
 import { FIXTURE, fixtureConnectorConfig, startSlapd, type Slapd } from '../support/slapd.js';

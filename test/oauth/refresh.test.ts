@@ -2,8 +2,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OAuthError } from '../../src/errors.js';
-import { refreshFamilyIdOf, refreshGrant, startRefreshFamily } from '../../src/oauth/grants/refresh.js';
-import type { TokenResponse } from '../../src/oauth/grants/endpoint.js';
+import { runGrant } from '../../src/oauth/grants/endpoint.js';
+import type { TokenResponse } from '../../src/oauth/grants/grant.js';
+import { refreshFamilyIdOf, startRefreshFamily } from '../../src/oauth/grants/refresh-family.js';
+import { refreshTokenGrant } from '../../src/oauth/grants/refresh-token.js';
 import { hashSecret } from '../../src/oauth/primitives/secrets.js';
 import { client, loginFacts, testProvider, type TestProvider } from './provider.js';
 
@@ -17,7 +19,7 @@ const start = async (provider: TestProvider, scopes: readonly string[] = SCOPES)
 };
 
 const refresh = async (provider: TestProvider, token: string, scope?: string): Promise<TokenResponse> =>
-  refreshGrant(provider, web, {
+  runGrant(provider, refreshTokenGrant, web, {
     grant_type: 'refresh_token',
     refresh_token: token,
     ...(scope === undefined ? {} : { scope }),
@@ -108,7 +110,7 @@ describe('refresh-token families', () => {
     const provider = await testProvider([web, client('other')]);
     const token = await start(provider);
     await refused(
-      refreshGrant(provider, client('other'), { refresh_token: token }),
+      runGrant(provider, refreshTokenGrant, client('other'), { refresh_token: token }),
       'invalid_grant',
       'invalid refresh token',
     );

@@ -2,8 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OAuthError } from '../../src/errors.js';
-import { refreshFamilyIdOf } from '../../src/oauth/grants/refresh.js';
-import { handleTokenRequest, type TokenResponse } from '../../src/oauth/grants/endpoint.js';
+import { refreshFamilyIdOf } from '../../src/oauth/grants/refresh-family.js';
+import { handleTokenRequest } from '../../src/oauth/grants/endpoint.js';
+import type { TokenResponse } from '../../src/oauth/grants/grant.js';
 import { hashSecret } from '../../src/oauth/primitives/secrets.js';
 import { userinfo } from '../../src/oauth/tokens/userinfo.js';
 import { client, loginFacts, REDIRECT, testProvider, type TestProvider } from './provider.js';

@@ -21,11 +21,12 @@ import {
   startSession,
   type SessionCookie,
 } from '../session/sessions.js';
-import { claimsOf, type GrantFacts } from '../tokens/claims.js';
+import { claimsOf, loginOf, type GrantFacts } from '../tokens/claims.js';
 import { mintTokens, verifyIdTokenHint } from '../tokens/mint.js';
 import { OOB_REDIRECT_URI } from '../primitives/redirect-uri.js';
 import { wireDescription } from '../primitives/error-description.js';
 import type { ConnectorEntry, Provider } from '../provider.js';
+import { codeGrantRef } from '../primitives/grant-ref.js';
 import { hasScope } from '../primitives/scopes.js';
 import { hashSecret, randomToken, safeEqual } from '../primitives/secrets.js';
 
@@ -297,22 +298,15 @@ export const approvedResponse = async (
     params.code = code;
   }
   if (types.includes('token') || types.includes('id_token')) {
-    const facts: GrantFacts = {
-      clientId: request.clientId,
-      scopes: request.scopes,
-      claims: request.claims,
-      connectorId: request.connectorId,
-      nonce: request.nonce,
-      authTime: request.authTime,
-      sessionId: request.sessionId,
-    };
+    const login = loginOf({ ...request, claims: request.claims, authTime: request.authTime });
+    const facts: GrantFacts = { ...login, scopes: request.scopes };
     // A front-channel access token of a hybrid response belongs to its code's grant, so a replayed code revokes it too.
     const tokens = await mintTokens(provider, facts, {
       code,
       withIdToken: types.includes('id_token'),
       includeNonce: true,
       accessTokenDelivered: types.includes('token'),
-      grantRef: code === undefined ? undefined : `c:${hashSecret(code)}`,
+      grantRef: code === undefined ? undefined : codeGrantRef(hashSecret(code)),
     });
     if (types.includes('token')) {
       params.access_token = tokens.accessToken;

@@ -9,20 +9,16 @@
  * issued to, without a second index.
  */
 import { z } from 'zod';
-import type { Client, CodeChallengeMethod, DeviceToken } from '../../../storage/storage.js';
-import { AlreadyExistsError, NotFoundError } from '../../../storage/storage.js';
+import type { Client, CodeChallengeMethod } from '../../../storage/storage.js';
+import { AlreadyExistsError } from '../../../storage/storage.js';
 import { OAuthError } from '../../errors.js';
-import type { GrantFacts } from '../tokens/claims.js';
-import { mintTokens, tokenResponseBody } from '../tokens/mint.js';
 import { authenticateClient, presentedCredentials } from '../primitives/client-auth.js';
-import { isValidChallenge, verifyPkce } from '../primitives/pkce.js';
+import { isValidChallenge } from '../primitives/pkce.js';
 import type { Provider } from '../provider.js';
-import { startRefreshFamily, type StartedFamily } from '../grants/refresh.js';
-import { checkRequestedScopes, hasScope, parseScopes } from '../primitives/scopes.js';
-import { bindRefreshFamily } from '../session/sessions.js';
+import { checkRequestedScopes, parseScopes } from '../primitives/scopes.js';
 import type { ProviderSettings } from '../settings.js';
-import type { TokenRequest, TokenResponse } from '../grants/endpoint.js';
-import { hashSecret, randomToken, safeEqual } from '../primitives/secrets.js';
+import type { TokenRequest } from '../grants/grant.js';
+import { hashSecret, randomToken } from '../primitives/secrets.js';
 
 /** The grant type of the device flow at /token (RFC 8628 §3.4). */
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -205,121 +201,5 @@ export type ApprovedGrant = z.infer<typeof approvedGrantSchema>;
 /** The DeviceToken `token` of an approved request. */
 export const encodeApprovedGrant = (grant: ApprovedGrant): string => JSON.stringify(grant);
 
-/** The token request's device code → its request and token keys; every failure is the same invalid_grant. */
-const findDeviceGrant = async (
-  provider: Provider,
-  client: Client,
-  deviceCode: string,
-): Promise<{ key: string; expiry: Date }> => {
-  const invalid = new OAuthError('invalid_grant', 'invalid device code');
-  const dot = deviceCode.indexOf('.');
-  const userCode = dot > 0 ? normaliseUserCode(deviceCode.slice(0, dot)) : undefined;
-  if (userCode === undefined || userCode !== deviceCode.slice(0, dot)) throw invalid;
-  const request = await provider.storage.deviceRequests.get(userCode);
-  const key = hashSecret(deviceCode);
-  if (request === undefined || !safeEqual(key, request.deviceCode)) throw invalid;
-  // RFC 6749 §4.1.3 applied to device codes: only the client the code was issued to may redeem it.
-  if (request.clientId !== client.id) throw new OAuthError('invalid_grant', 'device code was issued to another client');
-  return { key, expiry: request.expiry };
-};
-
-/** Thrown inside a compare-and-swap when the token is no longer pending. */
-class NotPending extends Error {}
-
-/**
- * One poll of a pending request (RFC 8628 §3.5): authorization_pending, or slow_down when it came sooner than the
- * interval after the previous poll, which adds 5 seconds to the interval for this and every later poll. Returns the
- * token instead when the user finished in the meantime.
- */
-const pollPending = async (provider: Provider, key: string, now: Date): Promise<DeviceToken> => {
-  let tooSoon = false;
-  let interval = 0;
-  try {
-    await provider.storage.deviceTokens.update(key, (old) => {
-      if (old.status !== 'pending') throw new NotPending();
-      tooSoon = now.getTime() - old.lastRequestTime.getTime() < old.pollIntervalSeconds * 1000;
-      interval = tooSoon
-        ? old.pollIntervalSeconds + POLL_INTERVAL_SECONDS
-        : Math.max(old.pollIntervalSeconds, POLL_INTERVAL_SECONDS);
-      return { ...old, lastRequestTime: now, pollIntervalSeconds: interval };
-    });
-  } catch (err: unknown) {
-    if (err instanceof NotFoundError) throw new OAuthError('invalid_grant', 'device code already used');
-    if (!(err instanceof NotPending)) throw err;
-    const current = await provider.storage.deviceTokens.get(key);
-    if (current === undefined) throw new OAuthError('invalid_grant', 'device code already used');
-    return current;
-  }
-  if (tooSoon) throw new OAuthError('slow_down', `poll at most every ${interval} seconds`);
-  throw new OAuthError('authorization_pending', 'the user has not completed the authorization yet');
-};
-
-/** The device_code grant at /token (RFC 8628 §3.4, §3.5). The client is already authenticated. */
-export const deviceCodeGrant = async (
-  provider: Provider,
-  client: Client,
-  form: TokenRequest['form'],
-): Promise<TokenResponse> => {
-  const { storage, deps } = provider;
-  const deviceCode = form.device_code;
-  if (deviceCode === undefined || deviceCode === '') throw new OAuthError('invalid_request', 'device_code is required');
-  const { key, expiry } = await findDeviceGrant(provider, client, deviceCode);
-  const now = deps.clock.now();
-  const expired = new OAuthError('expired_token', 'the device code has expired');
-  if (expiry.getTime() <= now.getTime()) throw expired;
-  let token = await storage.deviceTokens.get(key);
-  // The request outlives its token only when the token was collected (deleted) already.
-  if (token === undefined) throw new OAuthError('invalid_grant', 'device code already used');
-  if (token.expiry.getTime() <= now.getTime()) throw expired;
-  if (token.status === 'pending') token = await pollPending(provider, key, now);
-  if (token.status === 'denied') throw new OAuthError('access_denied', 'the user denied the request');
-  if (token.status !== 'complete') throw new OAuthError('invalid_grant', 'invalid device code');
-
-  verifyPkce(token.codeChallenge, token.codeChallengeMethod, form.code_verifier);
-  const grant = approvedGrantSchema.parse(JSON.parse(token.token));
-  const facts: GrantFacts = {
-    clientId: client.id,
-    scopes: grant.scopes,
-    claims: grant.claims,
-    connectorId: grant.connectorId,
-    nonce: '',
-    authTime: new Date(grant.authTime),
-    sessionId: grant.sessionId,
-  };
-  const connectorData =
-    grant.connectorData === undefined ? undefined : new Uint8Array(Buffer.from(grant.connectorData, 'base64'));
-  const family = await startSessionAwareFamily(provider, client, facts, connectorData);
-  let tokens: Awaited<ReturnType<typeof mintTokens>>;
-  try {
-    // Access tokens name the refresh family in `gid`, so revoking the family revokes them too.
-    tokens = await mintTokens(provider, facts, {
-      withIdToken: hasScope(facts.scopes, 'openid'),
-      includeNonce: false,
-      grantRef: family === undefined ? undefined : `r:${family.id}`,
-    });
-    // Single use: of two polls racing here exactly one deletes the token and answers with tokens.
-    await storage.deviceTokens.delete(key);
-  } catch (err: unknown) {
-    await family?.discard();
-    if (err instanceof NotFoundError) throw new OAuthError('invalid_grant', 'device code already used');
-    throw err;
-  }
-  return tokenResponseBody(tokens, family?.token, facts.scopes);
-};
-
-/**
- * The refresh-token family for a device login, as at the code grant: clients with `refreshTokenLifetime: session`
- * get one bound to the browser session that approved (revoked at its logout), and none when that session has ended.
- */
-const startSessionAwareFamily = async (
-  provider: Provider,
-  client: Client,
-  facts: GrantFacts,
-  connectorData: Uint8Array | undefined,
-): Promise<StartedFamily | undefined> => {
-  const family = await startRefreshFamily(provider, facts, connectorData);
-  if (family === undefined || client.refreshTokenLifetime !== 'session') return family;
-  if (facts.sessionId !== undefined && (await bindRefreshFamily(provider, facts.sessionId, family.id))) return family;
-  await family.discard();
-  return undefined;
-};
+/** The login an approved device token holds (its `token`), checked on the way out of storage. */
+export const decodeApprovedGrant = (token: string): ApprovedGrant => approvedGrantSchema.parse(JSON.parse(token));

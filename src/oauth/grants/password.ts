@@ -5,15 +5,15 @@
  * RFC, the RFC wins: wrong credentials are invalid_grant (§5.2, not Dex's 401 access_denied), and only confidential
  * clients may use the grant (§4.3.2 has them authenticate; Dex also lets a public client without a secret in).
  */
-import type { Client } from '../../../storage/storage.js';
 import { ConnectorError, type Identity, type PasswordConnector } from '../../../connectors/connector.js';
 import { OAuthError } from '../../errors.js';
-import { claimsOf, type GrantFacts } from '../tokens/claims.js';
-import { mintTokens, tokenResponseBody } from '../tokens/mint.js';
+import { hasScope, parseScopes } from '../primitives/scopes.js';
 import type { Provider } from '../provider.js';
-import { startRefreshFamily, type StartedFamily } from './refresh.js';
-import { checkRequestedScopes, hasScope, parseScopes } from '../primitives/scopes.js';
-import type { TokenResponse } from './endpoint.js';
+import { claimsOf } from '../tokens/claims.js';
+import type { Grant, GrantContext, GrantOutcome } from './grant.js';
+
+const passwordUnsupported = (): OAuthError =>
+  new OAuthError('unsupported_grant_type', 'grant_type "password" is not supported');
 
 /**
  * The connector the password grant logs users in with, or undefined when `oauth2.passwordConnector` names none or
@@ -35,9 +35,9 @@ const login = async (
   provider: Provider,
   connector: PasswordConnector,
   scopes: readonly string[],
-  username: string,
-  password: string,
+  credentials: { readonly username: string; readonly password: string },
 ): Promise<Identity> => {
+  const { username, password } = credentials;
   const invalid = new OAuthError('invalid_grant', 'invalid username or password');
   let identity: Identity | undefined;
   try {
@@ -62,49 +62,37 @@ const login = async (
   return identity;
 };
 
-/** RFC 6749 §4.3.2: `username`, `password` and `scope` from the form of an authenticated client. */
-export const passwordGrant = async (
-  provider: Provider,
-  client: Client,
-  form: Readonly<Record<string, string | undefined>>,
-): Promise<TokenResponse> => {
+const redeem = async (context: GrantContext): Promise<GrantOutcome> => {
+  const { provider, client, form } = context;
   const connectorId = provider.settings.passwordConnector;
   const connector = passwordConnectorOf(provider);
-  if (connectorId === undefined || connector === undefined)
-    throw new OAuthError('unsupported_grant_type', 'grant_type "password" is not supported');
+  // isAvailable gated both; checked again so the types know.
+  if (connectorId === undefined || connector === undefined) throw passwordUnsupported();
   // A public client proves nothing about itself, so anyone could guess passwords through it.
   if (client.public) throw new OAuthError('unauthorized_client', 'public clients may not use the password grant');
-  const scopes = parseScopes(form.scope);
-  await checkRequestedScopes(client, scopes, async (id) => provider.storage.clients.get(id));
+  const scopes = await context.scopes({ requested: parseScopes(form.scope) });
   const { username, password } = form;
   if (username === undefined || username === '') throw new OAuthError('invalid_request', 'username is required');
   if (password === undefined || password === '') throw new OAuthError('invalid_request', 'password is required');
-  const identity = await login(provider, connector, scopes, username, password);
-
-  const facts: GrantFacts = {
-    clientId: client.id,
-    scopes,
-    claims: claimsOf(identity),
-    connectorId,
-    nonce: form.nonce ?? '',
-    authTime: provider.deps.clock.now(),
+  const identity = await login(provider, connector, scopes, { username, password });
+  return {
+    facts: {
+      clientId: client.id,
+      claims: claimsOf(identity),
+      connectorId,
+      nonce: form.nonce ?? '',
+      authTime: provider.deps.clock.now(),
+    },
+    includeNonce: true,
+    // No browser session is involved, so a client whose refresh tokens end with the session gets none.
+    refresh: { kind: 'start', connectorData: identity.connectorData },
   };
-  // No browser session is involved, so a client whose refresh tokens end with the session gets none.
-  const family: StartedFamily | undefined =
-    client.refreshTokenLifetime === 'session'
-      ? undefined
-      : await startRefreshFamily(provider, facts, identity.connectorData);
-  let tokens;
-  try {
-    // The access tokens name the family, so revoking the refresh token revokes them too.
-    tokens = await mintTokens(provider, facts, {
-      withIdToken: true,
-      grantRef: family === undefined ? undefined : `r:${family.id}`,
-      includeNonce: true,
-    });
-  } catch (err: unknown) {
-    await family?.discard();
-    throw err;
-  }
-  return tokenResponseBody(tokens, family?.token, scopes);
+};
+
+/** RFC 6749 §4.3.2: `username`, `password` and `scope` from the form of an authenticated client. */
+export const passwordGrant: Grant = {
+  type: 'password',
+  whenDisabled: 'unsupported_grant_type',
+  isAvailable: (provider) => passwordConnectorOf(provider) !== undefined,
+  redeem,
 };

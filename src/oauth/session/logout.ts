@@ -9,7 +9,7 @@ import { NotFoundError } from '../../../storage/storage.js';
 import { AuthorizePageError } from '../authorize/request.js';
 import { verifyIdTokenHint } from '../tokens/mint.js';
 import type { Provider } from '../provider.js';
-import { revokeFamily } from '../grants/refresh.js';
+import { revokeFamily } from '../grants/refresh-family.js';
 import { randomToken } from '../primitives/secrets.js';
 
 /** OIDC Back-Channel Logout §2.4: the event a logout token carries. */

@@ -7,18 +7,6 @@ import { NotFoundError } from '../../../storage/storage.js';
 import type { Provider } from '../provider.js';
 import { hashSecret, randomToken, safeEqual } from '../primitives/secrets.js';
 
-/** Session policy (Dex master's `sessions`). */
-export interface SessionSettings {
-  /** Name of the session cookie. */
-  readonly cookieName: string;
-  /** A session ends this long after login, however much it is used. */
-  readonly absoluteLifetimeMs: number;
-  /** A session unused for this long ends. */
-  readonly idleLifetimeMs: number;
-  /** Whether "remember me" starts checked on the password page (and applies to callback logins). */
-  readonly rememberMeDefault: boolean;
-}
-
 /** `lastUsed` is written at most this often, so an active user does not cost a write per request. */
 const TOUCH_INTERVAL_MS = 60_000;
 

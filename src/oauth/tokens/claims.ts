@@ -24,6 +24,19 @@ export interface GrantFacts {
   readonly sessionId?: string | undefined;
 }
 
+/** The login a stored grant record (an authorization request, a code, a refresh family) carries. */
+export type GrantLogin = Omit<GrantFacts, 'scopes'>;
+
+/** Copies the login fields out of a stored record, so the facts carry nothing else of it. */
+export const loginOf = (record: GrantLogin): GrantLogin => ({
+  clientId: record.clientId,
+  claims: record.claims,
+  connectorId: record.connectorId,
+  nonce: record.nonce,
+  authTime: record.authTime,
+  sessionId: record.sessionId,
+});
+
 /** Claims released by scope (OIDC Core §5.4), plus Dex's `groups` and `federated_claims`. */
 export const scopedUserClaims = (
   facts: Pick<GrantFacts, 'scopes' | 'claims' | 'connectorId'>,

@@ -9,9 +9,9 @@ import type { Client } from '../../../storage/storage.js';
 import { OAuthError } from '../../errors.js';
 import { authenticateClient, presentedCredentials } from '../primitives/client-auth.js';
 import type { Provider } from '../provider.js';
-import { familyEndsAt, findRefreshFamily, isFamilyExpired } from '../grants/refresh.js';
+import { familyEndsAt, findRefreshFamily, isFamilyExpired } from '../grants/refresh-family.js';
 import { audienceOf, hasScope } from '../primitives/scopes.js';
-import type { TokenRequest } from '../grants/endpoint.js';
+import type { TokenRequest } from '../grants/grant.js';
 import { hashSecret } from '../primitives/secrets.js';
 import { verifyAccessToken } from './userinfo.js';
 

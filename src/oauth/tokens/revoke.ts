@@ -5,9 +5,11 @@
  */
 import { OAuthError } from '../../errors.js';
 import { authenticatedClient, looksLikeJwt } from './introspect.js';
+import { parseGrantRef } from '../primitives/grant-ref.js';
 import type { Provider } from '../provider.js';
-import { findRefreshFamily, revokeFamily } from '../grants/refresh.js';
-import { revokeAuthCodeGrant, type TokenRequest } from '../grants/endpoint.js';
+import { findRefreshFamily, revokeFamily } from '../grants/refresh-family.js';
+import { revokeAuthCodeGrant } from '../grants/authorization-code.js';
+import type { TokenRequest } from '../grants/grant.js';
 import { hashSecret } from '../primitives/secrets.js';
 import { TokenVerificationError } from '../../signer/signer.js';
 
@@ -52,19 +54,17 @@ const revokeAccessToken = async (provider: Provider, clientId: string, token: st
     if (err instanceof TokenVerificationError) return;
     throw err;
   }
-  const { gid } = payload;
-  if (payload.client_id !== clientId || typeof gid !== 'string') return;
+  const ref = parseGrantRef(payload.gid);
+  if (payload.client_id !== clientId || ref === undefined) return;
   const { storage } = provider;
-  if (gid.startsWith('c:')) {
-    const code = await storage.authCodes.get(gid.slice(2));
+  if (ref.kind === 'code') {
+    const code = await storage.authCodes.get(ref.codeId);
     if (code === undefined || code.clientId !== clientId) return;
     await revokeAuthCodeGrant(provider, code);
-  } else if (gid.startsWith('r:')) {
-    const family = await storage.refreshTokens.get(gid.slice(2));
+  } else {
+    const family = await storage.refreshTokens.get(ref.familyId);
     if (family === undefined || family.clientId !== clientId) return;
     await revokeFamily(provider, family.id);
-  } else {
-    return;
   }
   provider.log.info({ clientId }, 'grant revoked by its client through an access token');
 };

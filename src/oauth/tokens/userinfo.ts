@@ -2,6 +2,7 @@
 import type { JWTPayload } from 'jose';
 import { OAuthError } from '../../errors.js';
 import { TokenVerificationError } from '../../signer/signer.js';
+import { parseGrantRef } from '../primitives/grant-ref.js';
 import type { Provider } from '../provider.js';
 
 /** Claims copied from the access token into the userinfo response; the token already holds only what its scopes allow. */
@@ -59,14 +60,14 @@ export const userinfo = async (provider: Provider, accessToken: string): Promise
  * it started, so revoking the refresh token also ends the access token from the code exchange (RFC 7009 §2.1).
  */
 export const isGrantAlive = async (provider: Pick<Provider, 'storage'>, gid: unknown): Promise<boolean> => {
-  if (typeof gid !== 'string') return true; // implicit-flow tokens belong to no grant
+  const ref = parseGrantRef(gid);
+  if (ref === undefined) return true; // implicit-flow tokens belong to no grant
   const { storage } = provider;
-  if (gid.startsWith('c:')) {
-    const code = await storage.authCodes.get(gid.slice(2));
+  if (ref.kind === 'code') {
+    const code = await storage.authCodes.get(ref.codeId);
     if (code === undefined) return true; // kept until its access tokens expire, so only gone once they are
     if (code.revokedAt !== undefined) return false;
     return code.refreshTokenId === undefined || (await storage.refreshTokens.get(code.refreshTokenId)) !== undefined;
   }
-  if (gid.startsWith('r:')) return (await storage.refreshTokens.get(gid.slice(2))) !== undefined;
-  return true;
+  return (await storage.refreshTokens.get(ref.familyId)) !== undefined;
 };

@@ -1,0 +1,205 @@
+/**
+ * The Kubernetes backend: the conformance suite against the API server stand-in, then what is particular to
+ * Kubernetes — CRDs at start, RBAC, compare-and-swap between replicas, paging, and names as Dex derives them.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { openKubernetes } from '../../storage/kubernetes/kubernetes.js';
+import { idToName, offlineTokenName } from '../../storage/kubernetes/names.js';
+import { StorageUnavailableError, type Storage } from '../../storage/storage.js';
+import { dexChartRules, idportChartRules, startKubeApiServer, type KubeApiServer } from '../support/kube-apiserver.js';
+import { runStorageConformance } from './conformance.js';
+import * as fx from './fixtures.js';
+
+const server: KubeApiServer = await startKubeApiServer({
+  users: { 'idport-token': idportChartRules, 'dex-chart-token': dexChartRules, 'nobody-token': [] },
+});
+const opened: Storage[] = [];
+after(async () => {
+  await Promise.all(opened.map((s) => s.close()));
+  await server.close();
+});
+
+let namespaces = 0;
+/** A storage in a namespace of its own, so each test starts empty. */
+const open = async (namespace = `ns-${++namespaces}`, token = 'idport-token'): Promise<Storage> => {
+  const storage = await openKubernetes({ kubeConfigFile: server.kubeconfig(token, namespace) });
+  opened.push(storage);
+  return storage;
+};
+
+runStorageConformance('kubernetes storage', () => open());
+
+describe('kubernetes storage: start-up', () => {
+  it('creates every missing CRD as Dex defines it, and only checks them on the next start', async () => {
+    const fresh = await startKubeApiServer({ users: { t: idportChartRules } });
+    try {
+      const storage = await openKubernetes({ kubeConfigFile: fresh.kubeconfig('t', 'dex') });
+      await storage.close();
+      assert.deepEqual([...fresh.crds.keys()].sort(), [
+        'authcodes.dex.coreos.com',
+        'authrequests.dex.coreos.com',
+        'connectors.dex.coreos.com',
+        'devicerequests.dex.coreos.com',
+        'devicetokens.dex.coreos.com',
+        'oauth2clients.dex.coreos.com',
+        'offlinesessionses.dex.coreos.com',
+        'passwords.dex.coreos.com',
+        'refreshtokens.dex.coreos.com',
+        'sessions.idport.dev',
+        'signingkeies.dex.coreos.com',
+      ]);
+      const keys = fresh.crds.get('signingkeies.dex.coreos.com');
+      assert.deepEqual(keys?.['spec'], {
+        group: 'dex.coreos.com',
+        names: { plural: 'signingkeies', singular: 'signingkey', kind: 'SigningKey' },
+        scope: 'Namespaced',
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+          },
+        ],
+      });
+      fresh.requests.length = 0;
+      await (await openKubernetes({ kubeConfigFile: fresh.kubeconfig('t', 'dex') })).close();
+      assert.equal(fresh.requests.filter((r) => r.startsWith('POST')).length, 0);
+      assert.ok(fresh.requests.includes('GET /apis/dex.coreos.com/v1/namespaces/dex/signingkeies?limit=1'));
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('with crdHandling: check, refuses to start without the CRDs and creates none', async () => {
+    const fresh = await startKubeApiServer({ users: { t: idportChartRules } });
+    try {
+      await assert.rejects(
+        openKubernetes({ kubeConfigFile: fresh.kubeconfig('t', 'dex'), crdHandling: 'check' }),
+        (err: unknown) =>
+          err instanceof StorageUnavailableError &&
+          err.message.includes('storage is not initialized, CRDs are not created') &&
+          err.message.includes('authcodes.dex.coreos.com'),
+      );
+      assert.equal(fresh.crds.size, 0);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('names the API refusal when the service account may not create CRDs', async () => {
+    const fresh = await startKubeApiServer({
+      users: { t: [{ apiGroups: ['dex.coreos.com', 'idport.dev'], resources: ['*'], verbs: ['*'] }] },
+    });
+    try {
+      await assert.rejects(openKubernetes({ kubeConfigFile: fresh.kubeconfig('t', 'dex') }), (err: unknown) => {
+        assert.ok(err instanceof StorageUnavailableError);
+        assert.match(err.message, /403: customresourcedefinitions.apiextensions.k8s.io is forbidden/);
+        return true;
+      });
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it("with only the RBAC of Dex's chart, refuses to start, naming the 403 and the grant idport's group needs", async () => {
+    await assert.rejects(open('dex-rbac', 'dex-chart-token'), (err: unknown) => {
+      assert.ok(err instanceof StorageUnavailableError);
+      assert.match(err.message, /list sessions\.idport\.dev: 403: sessions\.idport\.dev is forbidden/);
+      assert.match(err.message, /every verb on group idport\.dev/);
+      return true;
+    });
+  });
+
+  it("refuses an unknown bearer token with the API server's 401", async () => {
+    await assert.rejects(
+      openKubernetes({ kubeConfigFile: server.kubeconfig('wrong-token', 'x'), crdHandling: 'check' }),
+      StorageUnavailableError,
+    );
+  });
+});
+
+describe('kubernetes storage: compare-and-swap', () => {
+  it('re-reads and re-applies an update that lost to another replica (409 Conflict)', async () => {
+    const namespace = 'cas';
+    const a = await open(namespace);
+    await a.refreshTokens.create(fx.refreshToken(1));
+    let calls = 0;
+    const result = await a.refreshTokens.update('refresh-token-1', (old) => {
+      calls++;
+      // On the first try another replica writes between our read and our write: the stored object moves on.
+      if (calls === 1) {
+        const stored = [...server.objects.entries()].find(([k]) => k.startsWith('dex.coreos.com/refreshtokens/cas/'));
+        assert.ok(stored);
+        const [key, obj] = stored;
+        server.objects.set(key, { ...obj, nonce: 'from-b', metadata: { ...obj.metadata, resourceVersion: 'moved' } });
+      }
+      return { ...old, generation: old.generation + 1 };
+    });
+    assert.equal(calls, 2);
+    assert.equal(result.nonce, 'from-b');
+    assert.equal(result.generation, 1);
+    assert.ok(server.requests.some((r) => r.startsWith('PUT /apis/dex.coreos.com/v1/namespaces/cas/refreshtokens/')));
+  });
+
+  it('applies parallel updates from two replicas without losing any', async () => {
+    const [a, b] = [await open('two-replicas'), await open('two-replicas')];
+    await a.refreshTokens.create(fx.refreshToken(1));
+    const bump = (s: Storage) =>
+      s.refreshTokens.update('refresh-token-1', (old) => ({ ...old, generation: old.generation + 1 }));
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => bump(i % 2 === 0 ? a : b)));
+    assert.deepEqual(
+      results.map((r) => r.generation).sort((x, y) => x - y),
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
+  });
+
+  it('lets exactly one of two replicas create the first key set; the other builds on it', async () => {
+    const [a, b] = [await open('keys-race'), await open('keys-race')];
+    const results = await Promise.all([
+      a.updateKeys((old) => fx.keys('a', old === undefined ? [] : [String(old.signingKey.kid)])),
+      b.updateKeys((old) => fx.keys('b', old === undefined ? [] : [String(old.signingKey.kid)])),
+    ]);
+    const final = await a.getKeys();
+    assert.equal(final?.verificationKeys.length, 1);
+    assert.deepEqual(results.map((k) => k.verificationKeys.length).sort(), [0, 1]);
+  });
+});
+
+describe('kubernetes storage: garbage collection', () => {
+  it('reads the collections page by page (limit and continue) and removes every expired object', async () => {
+    const storage = await open('gc-paging');
+    for (let i = 1; i <= 1203; i++) await storage.authCodes.create(fx.authCode(i, fx.at(i <= 1100 ? -1 : 1)));
+    server.requests.length = 0;
+    const result = await storage.garbageCollect(fx.at(0));
+    assert.equal(result.authCodes, 1100);
+    assert.equal((await storage.authCodes.list()).length, 103);
+    const pages = server.requests.filter((r) =>
+      r.startsWith('GET /apis/dex.coreos.com/v1/namespaces/gc-paging/authcodes?'),
+    );
+    assert.ok(
+      pages.some((r) => r.includes('limit=500&continue=')),
+      pages.join('\n'),
+    );
+  });
+});
+
+describe('kubernetes storage: object names', () => {
+  it('names clients, passwords and offline sessions exactly as Dex does', async () => {
+    const storage = await open('names');
+    await storage.clients.create(fx.client(1));
+    await storage.passwords.create(fx.password(1, 'Admin@Example.com'));
+    await storage.offlineSessions.create(fx.offlineSession(1));
+    const names = [...server.objects.keys()].filter((k) => k.includes('/names/'));
+    assert.ok(names.includes(`dex.coreos.com/oauth2clients/names/${idToName(fx.client(1).id)}`));
+    assert.ok(names.includes(`dex.coreos.com/passwords/names/${idToName('admin@example.com')}`));
+    assert.ok(names.includes(`dex.coreos.com/offlinesessionses/names/${offlineTokenName('user-1', 'github')}`));
+  });
+
+  it("matches Dex's idToName for a known id (base32 of the id followed by fnv64 of nothing)", () => {
+    // "foo" ‖ cbf29ce484222325, base32 with Dex's lower-case alphabet, unpadded.
+    assert.equal(idToName('foo'), 'mzxw7s7sttsiiirdeu');
+    assert.equal(offlineTokenName('a', 'b'), offlineTokenName('ab', ''));
+  });
+});
