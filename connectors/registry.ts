@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 
+import { atlassianCrowd } from './atlassian-crowd/crowd.js';
 import { authproxy } from './authproxy/authproxy.js';
 import { bitbucketCloud } from './bitbucketcloud/bitbucketcloud.js';
 import type { Connector, ConnectorDeps, ConnectorModule } from './connector.js';
@@ -23,6 +24,7 @@ import { saml } from './saml/saml.js';
 
 /** Every configurable connector type, keyed by its Dex `type` name. */
 export const connectorModules = {
+  'atlassian-crowd': atlassianCrowd,
   authproxy,
   'bitbucket-cloud': bitbucketCloud,
   gitea,

@@ -119,6 +119,30 @@ const DEX_EXAMPLES: ReadonlyArray<{ type: string; yaml: string; env: Record<stri
       keystonePassword: DEMO_PASS
 `,
   },
+  {
+    type: 'atlassian-crowd',
+    env: { ATLASSIAN_CROWD_APPLICATION_ID: 'dex', ATLASSIAN_CROWD_CLIENT_SECRET: 'crowd-secret' },
+    yaml: `connectors:
+- type: atlassian-crowd
+  # Required field for connector id.
+  id: crowd
+  # Required field for connector name.
+  name: Crowd
+  config:
+    # Required field to connect to Crowd.
+    baseURL: https://crowd.example.com/crowd
+    # Credentials can be string literals or pulled from the environment.
+    clientID: $ATLASSIAN_CROWD_APPLICATION_ID
+    clientSecret: $ATLASSIAN_CROWD_CLIENT_SECRET
+    # Optional groups whitelist, communicated through the "groups" scope.
+    groups:
+    - my-group
+    # Prompt for username field.
+    usernamePrompt: Login
+    # Possible choices are: "key", "name", "email"
+    preferredUsernameField: name
+`,
+  },
 ];
 
 const HEADER = `issuer: http://127.0.0.1:5556/dex
