@@ -15,6 +15,7 @@ import { gitlab } from './gitlab/gitlab.js';
 import { google } from './google/google.js';
 import { keystone } from './keystone/keystone.js';
 import { ldap } from './ldap/ldap.js';
+import { linkedin } from './linkedin/linkedin.js';
 import { microsoft } from './microsoft/microsoft.js';
 import { mockCallback, mockPassword } from './mock/mock.js';
 import { oauth } from './oauth/oauth.js';
@@ -33,6 +34,7 @@ export const connectorModules = {
   google,
   keystone,
   ldap,
+  linkedin,
   microsoft,
   mockCallback,
   mockPassword,

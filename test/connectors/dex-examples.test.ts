@@ -143,6 +143,22 @@ const DEX_EXAMPLES: ReadonlyArray<{ type: string; yaml: string; env: Record<stri
     preferredUsernameField: name
 `,
   },
+  {
+    type: 'linkedin',
+    env: { LINKEDIN_APPLICATION_ID: 'linkedin-id', LINKEDIN_CLIENT_SECRET: 'linkedin-secret' },
+    yaml: `connectors:
+  - type: linkedin
+    # Required field for connector id.
+    id: linkedin
+    # Required field for connector name.
+    name: LinkedIn
+    config:
+      # Credentials can be string literals or pulled from the environment.
+      clientID: $LINKEDIN_APPLICATION_ID
+      clientSecret: $LINKEDIN_CLIENT_SECRET
+      redirectURI: http://127.0.0.1:5556/dex/callback
+`,
+  },
 ];
 
 const HEADER = `issuer: http://127.0.0.1:5556/dex
