@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 
+import { atlassianCrowd } from './atlassian-crowd/crowd.js';
 import { authproxy } from './authproxy/authproxy.js';
 import { bitbucketCloud } from './bitbucketcloud/bitbucketcloud.js';
 import type { Connector, ConnectorDeps, ConnectorModule } from './connector.js';
@@ -12,7 +13,9 @@ import { gitea } from './gitea/gitea.js';
 import { github } from './github/github.js';
 import { gitlab } from './gitlab/gitlab.js';
 import { google } from './google/google.js';
+import { keystone } from './keystone/keystone.js';
 import { ldap } from './ldap/ldap.js';
+import { linkedin } from './linkedin/linkedin.js';
 import { microsoft } from './microsoft/microsoft.js';
 import { mockCallback, mockPassword } from './mock/mock.js';
 import { oauth } from './oauth/oauth.js';
@@ -22,13 +25,16 @@ import { saml } from './saml/saml.js';
 
 /** Every configurable connector type, keyed by its Dex `type` name. */
 export const connectorModules = {
+  'atlassian-crowd': atlassianCrowd,
   authproxy,
   'bitbucket-cloud': bitbucketCloud,
   gitea,
   github,
   gitlab,
   google,
+  keystone,
   ldap,
+  linkedin,
   microsoft,
   mockCallback,
   mockPassword,

@@ -101,6 +101,64 @@ const DEX_EXAMPLES: ReadonlyArray<{ type: string; yaml: string; env: Record<stri
         - users
 `,
   },
+  {
+    type: 'keystone',
+    env: {},
+    yaml: `connectors:
+  - type: keystone
+    # Required field for connector id.
+    id: keystone
+    # Required field for connector name.
+    name: Keystone
+    config:
+      # Required, without v3 suffix.
+      keystoneHost: http://example:5000
+      # Required, admin user credentials to connect to keystone.
+      domain: default
+      keystoneUsername: demo 
+      keystonePassword: DEMO_PASS
+`,
+  },
+  {
+    type: 'atlassian-crowd',
+    env: { ATLASSIAN_CROWD_APPLICATION_ID: 'dex', ATLASSIAN_CROWD_CLIENT_SECRET: 'crowd-secret' },
+    yaml: `connectors:
+- type: atlassian-crowd
+  # Required field for connector id.
+  id: crowd
+  # Required field for connector name.
+  name: Crowd
+  config:
+    # Required field to connect to Crowd.
+    baseURL: https://crowd.example.com/crowd
+    # Credentials can be string literals or pulled from the environment.
+    clientID: $ATLASSIAN_CROWD_APPLICATION_ID
+    clientSecret: $ATLASSIAN_CROWD_CLIENT_SECRET
+    # Optional groups whitelist, communicated through the "groups" scope.
+    groups:
+    - my-group
+    # Prompt for username field.
+    usernamePrompt: Login
+    # Possible choices are: "key", "name", "email"
+    preferredUsernameField: name
+`,
+  },
+  {
+    type: 'linkedin',
+    env: { LINKEDIN_APPLICATION_ID: 'linkedin-id', LINKEDIN_CLIENT_SECRET: 'linkedin-secret' },
+    yaml: `connectors:
+  - type: linkedin
+    # Required field for connector id.
+    id: linkedin
+    # Required field for connector name.
+    name: LinkedIn
+    config:
+      # Credentials can be string literals or pulled from the environment.
+      clientID: $LINKEDIN_APPLICATION_ID
+      clientSecret: $LINKEDIN_CLIENT_SECRET
+      redirectURI: http://127.0.0.1:5556/dex/callback
+`,
+  },
 ];
 
 const HEADER = `issuer: http://127.0.0.1:5556/dex
