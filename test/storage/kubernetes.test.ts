@@ -203,3 +203,34 @@ describe('kubernetes storage: object names', () => {
     assert.equal(offlineTokenName('a', 'b'), offlineTokenName('ab', ''));
   });
 });
+
+describe("kubernetes storage: Dex's objects", () => {
+  it("reads a connector Dex's API stored: named by its id, the config as base64 of its JSON bytes", async () => {
+    const storage = await open('dex-connectors');
+    const config = { issuer: 'https://accounts.example.com', clientID: 'dex', clientSecret: 's', scopes: ['groups'] };
+    server.plant('dex.coreos.com', 'connectors', 'dex-connectors', {
+      apiVersion: 'dex.coreos.com/v1',
+      kind: 'Connector',
+      metadata: { name: 'corp-sso', namespace: 'dex-connectors' },
+      id: 'corp-sso',
+      type: 'oidc',
+      name: 'Corp SSO',
+      config: Buffer.from(JSON.stringify(config)).toString('base64'),
+    });
+    const read = await storage.connectors.get('corp-sso');
+    assert.deepEqual(
+      { id: read?.id, type: read?.type, name: read?.name, config: read?.config },
+      {
+        id: 'corp-sso',
+        type: 'oidc',
+        name: 'Corp SSO',
+        config,
+      },
+    );
+    assert.deepEqual(
+      (await storage.connectors.list()).map((c) => c.id),
+      ['corp-sso'],
+    );
+    assert.equal(await storage.connectors.get('other'), undefined);
+  });
+});
