@@ -38,29 +38,26 @@ export interface ServiceAccount {
 }
 
 /** Reads a service account key file (what Google's console downloads). Throws an Error naming the problem. */
-export async function loadServiceAccount(path: string): Promise<ServiceAccount> {
+export async function loadServiceAccount(path: string, source = 'serviceAccountFilePath'): Promise<ServiceAccount> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err: unknown) {
-    throw new Error(`serviceAccountFilePath: error reading credentials from file ${path}`, { cause: err });
+    throw new Error(`${source}: error reading credentials from file ${path}`, { cause: err });
   }
   let parsed: z.infer<typeof serviceAccountSchema>;
   try {
     parsed = serviceAccountSchema.parse(JSON.parse(text));
   } catch (err: unknown) {
-    throw new Error(
-      `serviceAccountFilePath: ${path} is not a service account key file (JSON with type service_account)`,
-      {
-        cause: err,
-      },
-    );
+    throw new Error(`${source}: ${path} is not a service account key file (JSON with type service_account)`, {
+      cause: err,
+    });
   }
   let privateKey: CryptoKey;
   try {
     privateKey = await importPKCS8(parsed.private_key, 'RS256');
   } catch (err: unknown) {
-    throw new Error(`serviceAccountFilePath: the private_key in ${path} is not a PKCS#8 RSA key`, { cause: err });
+    throw new Error(`${source}: the private_key in ${path} is not a PKCS#8 RSA key`, { cause: err });
   }
   return {
     clientEmail: parsed.client_email,

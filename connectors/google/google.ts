@@ -124,8 +124,13 @@ async function adminCredentials(
   log.warn('the application default credential is used since the service account file path is not used');
   const configDir = env['CLOUDSDK_CONFIG'] ?? join(env['HOME'] ?? '', '.config', 'gcloud');
   const wellKnown = join(configDir, 'application_default_credentials.json');
-  const file = env['GOOGLE_APPLICATION_CREDENTIALS'] || (existsSync(wellKnown) ? wellKnown : '');
-  if (file !== '') return new KeyFileTokens(new ApiClient(http), await loadServiceAccount(file));
+  const fromEnv = env['GOOGLE_APPLICATION_CREDENTIALS'] ?? '';
+  const [file, source] =
+    fromEnv !== ''
+      ? [fromEnv, '$GOOGLE_APPLICATION_CREDENTIALS']
+      : [wellKnown, "gcloud's application default credentials"];
+  if (fromEnv !== '' || existsSync(wellKnown))
+    return new KeyFileTokens(new ApiClient(http), await loadServiceAccount(file, source));
   const metadataHost = env['GCE_METADATA_HOST'] || DEFAULT_METADATA_HOST;
   log.info({ metadataHost }, 'Directory API credentials from the metadata server (GKE workload identity, GCE)');
   return new MetadataServerTokens(http, {

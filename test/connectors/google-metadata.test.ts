@@ -6,7 +6,7 @@
  * server and the IAM Credentials API too.
  */
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -125,5 +125,12 @@ describe('google connector: application default credentials', () => {
     const wellKnown = await connect({}, { CLOUDSDK_CONFIG: gcloud, GCE_METADATA_HOST: '127.0.0.1:9' });
     assert.equal((await login(wellKnown, GROUPS, CALLBACK)).groups.length, 3);
     assert.equal(fake.signedPayloads.length, signed, 'the key files sign locally; signJwt is not asked');
+    // A file that is no service account key stops the start, as in Dex, naming where it came from.
+    const userCredentials = join(dir, 'authorized-user.json');
+    await writeFile(userCredentials, '{"type": "authorized_user", "client_id": "x", "refresh_token": "y"}');
+    await assert.rejects(
+      connect({}, { GOOGLE_APPLICATION_CREDENTIALS: userCredentials }),
+      /^Error: \$GOOGLE_APPLICATION_CREDENTIALS: .* is not a service account key file/,
+    );
   });
 });
