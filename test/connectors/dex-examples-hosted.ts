@@ -239,4 +239,25 @@ export const HOSTED_EXAMPLES: readonly DexExample[] = [
     includeTeamGroups: true
 `,
   },
+  {
+    // Not a documented block: the google example's Directory API lines uncommented, without a key file, as on
+    // GKE with workload identity. Dex then uses the metadata server; idport too, and reaches it only at login.
+    type: 'google',
+    label: 'google (domainToAdminEmail without serviceAccountFilePath)',
+    env: { GOOGLE_CLIENT_ID: 'google-id', GOOGLE_CLIENT_SECRET: 'google-secret' },
+    yaml: `connectors:
+- type: google
+  id: google
+  name: Google
+  config:
+    clientID: $GOOGLE_CLIENT_ID
+    clientSecret: $GOOGLE_CLIENT_SECRET
+    redirectURI: http://127.0.0.1:5556/dex/callback
+    groups:
+     - admins@example.com
+    domainToAdminEmail:
+      "*": super-user@example.com
+      my-domain.com: super-user@my-domain.com
+`,
+  },
 ];
