@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 
 import { startFromConfig, type ConfigServer } from '../support/config-server.js';
 import { APP_CLIENT_YAML, discoverApp, loginThroughIdport, mustLogin } from '../support/downstream-app.js';
