@@ -1,6 +1,7 @@
 /** Scope rules: what idport understands, and the cross-client audience scopes (Dex's trustedPeers). */
 import type { Client } from '../../../storage/storage.js';
 import { OAuthError } from '../../errors.js';
+import { MAX_SCOPES } from './parameter-limits.js';
 
 export const AUDIENCE_SCOPE_PREFIX = 'audience:server:client_id:';
 
@@ -27,6 +28,8 @@ export const checkRequestedScopes = async (
   scopes: readonly string[],
   getClient: (id: string) => Promise<Client | undefined>,
 ): Promise<void> => {
+  if (scopes.length > MAX_SCOPES)
+    throw new OAuthError('invalid_scope', `a request may name at most ${MAX_SCOPES} scopes`);
   if (!hasScope(scopes, 'openid')) throw new OAuthError('invalid_scope', 'the openid scope is required');
   for (const peerId of audienceScopes(scopes)) {
     if (peerId === client.id) continue;
