@@ -93,6 +93,22 @@ describe('saml connector', () => {
     assert.equal((await (await login(connector, { sign: 'both' })).identity()).userId, 'alice-persistent-id');
   });
 
+  it('refuses a validly signed assertion in a response whose top-level status is not Success, naming it', async () => {
+    const responder = 'urn:oasis:names:tc:SAML:2.0:status:Responder';
+    const { identity } = await login(await openSaml(), { status: responder });
+    await assert.rejects(identity(), (err: unknown) => {
+      assert.ok(err instanceof ConnectorError);
+      assert.match(err.message, /SAML response status is urn:oasis:names:tc:SAML:2\.0:status:Responder, not Success/);
+      assert.equal(
+        err.userMessage,
+        'The identity provider refused the login (status Responder). Go back to the application and sign in again.',
+      );
+      return true;
+    });
+    const success = await login(await openSaml(), { status: 'urn:oasis:names:tc:SAML:2.0:status:Success' });
+    assert.equal((await success.identity()).userId, 'alice-persistent-id');
+  });
+
   it('refuses an assertion for another audience', async () => {
     await refused((await login(await openSaml(), { forge: 'wrongAudience' })).identity(), /audience/i);
   });
