@@ -109,6 +109,30 @@ describe('saml connector', () => {
     assert.equal((await success.identity()).userId, 'alice-persistent-id');
   });
 
+  it('refuses signature wrapping: an unsigned assertion beside the signed one, or the signed one moved', async () => {
+    const connector = await openSaml();
+    const { posted, sent } = await login(connector);
+    const xml = Buffer.from(sent.samlResponse, 'base64').toString('utf8');
+    const signed = /<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(xml)?.[0] ?? '';
+    assert.notEqual(signed, '', 'samlify signed an assertion');
+    const forged = signed
+      .replace(/<ds:Signature[\s\S]*<\/ds:Signature>/, '')
+      .replace(/ID="[^"]+"/, 'ID="_forged"')
+      .replace('alice-persistent-id', 'mallory');
+    const encode = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+    const beside = xml.replace(signed, `${forged}${signed}`);
+    // The signed assertion moved into an element of another response; the unsigned one takes its place.
+    const moved = xml.replace(signed, `${forged}<samlp:Extensions>${signed}</samlp:Extensions>`);
+    for (const wrapped of [beside, moved]) {
+      await refused(
+        connector.handlePost(withGroups, posted.connectorState, encode(wrapped), sent.relayState),
+        /Invalid signature: multiple assertions|Invalid signature/,
+      );
+    }
+    const genuine = await connector.handlePost(withGroups, posted.connectorState, sent.samlResponse, sent.relayState);
+    assert.equal(genuine.userId, 'alice-persistent-id');
+  });
+
   it('refuses an assertion for another audience', async () => {
     await refused((await login(await openSaml(), { forge: 'wrongAudience' })).identity(), /audience/i);
   });
