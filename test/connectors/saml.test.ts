@@ -133,6 +133,18 @@ describe('saml connector', () => {
     assert.equal(genuine.userId, 'alice-persistent-id');
   });
 
+  it('reads a NameID with an XML comment inside whole, never truncated at the comment', async () => {
+    const connector = await openSaml();
+    const { posted, sent } = await login(connector);
+    const xml = Buffer.from(sent.samlResponse, 'base64').toString('utf8');
+    // Exclusive canonicalization drops comments, so the signature still holds: only the reading can go wrong.
+    const commented = xml.replace('>alice-persistent-id<', '>alice<!-- injected -->-persistent-id<');
+    assert.notEqual(commented, xml);
+    const encoded = Buffer.from(commented, 'utf8').toString('base64');
+    const identity = await connector.handlePost(withGroups, posted.connectorState, encoded, sent.relayState);
+    assert.equal(identity.userId, 'alice-persistent-id');
+  });
+
   it('refuses an assertion for another audience', async () => {
     await refused((await login(await openSaml(), { forge: 'wrongAudience' })).identity(), /audience/i);
   });
