@@ -10,7 +10,7 @@ import { samlRoutes } from './http/saml-routes.js';
 import { clientIpReader, type ClientIpOptions } from './http/client-ip.js';
 import { deviceRoutes } from './http/device-routes.js';
 import { discoveryRoutes } from './http/discovery-routes.js';
-import { registerFormParser } from './http/form.js';
+import { FORM_BODY_LIMIT, registerFormParser, UNREAD_BODY_ERRORS } from './http/form.js';
 import { healthRoutes } from './http/health-routes.js';
 import { logoutRoutes } from './http/logout-routes.js';
 import { instrument, type HttpMetrics } from './http/metrics.js';
@@ -42,6 +42,8 @@ export interface AppOptions {
   readonly passwordAttemptsPerMinute?: number;
   /** Serve HTTPS with this certificate and key (Dex's `web.https`, `tlsCert`, `tlsKey`). */
   readonly tls?: TlsOptions;
+  /** Timeouts and the open-connection cap; the defaults suit production (README "Connections"). */
+  readonly connectionLimits?: Partial<ConnectionLimits>;
   /** Count requests, issued tokens and failed logins here (served by the telemetry listener). */
   readonly metrics?: HttpMetrics;
 }
@@ -97,15 +99,43 @@ const requestSerializer =
     remotePort: request.socket.remotePort,
   });
 
-/** Fastify's own defaults for what its server factory would otherwise set: idle keep-alive, and bounds on slow clients. */
+/** Idle keep-alive (fastify's default). */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+/** An idle socket (no bytes either way) is closed after this. */
 const CONNECTION_TIMEOUT_MS = 30_000;
+/**
+ * A request, headers and body, must arrive within this; headers within HEADERS_TIMEOUT_MS. Node enforces
+ * max(headersTimeout, requestTimeout) and only checks every connectionsCheckingInterval, so all three are set:
+ * an unfinished upload is closed within REQUEST_TIMEOUT_MS + CONNECTIONS_CHECK_MS (README "Connections").
+ */
 const REQUEST_TIMEOUT_MS = 30_000;
+const HEADERS_TIMEOUT_MS = 20_000;
+const CONNECTIONS_CHECK_MS = 1_000;
+/** Open connections per listener; more are refused at once (README "Connections"). */
+export const DEFAULT_MAX_CONNECTIONS = 4_096;
 
-/** Applies the timeouts fastify sets only on servers it creates itself (not on a serverFactory's). */
-const withTimeouts = <T extends HttpServer>(server: T): T => {
+/** Bounds on slow or numerous clients; tests shorten them. */
+export interface ConnectionLimits {
+  readonly requestTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly maxConnections: number;
+}
+
+const DEFAULT_LIMITS: ConnectionLimits = {
+  requestTimeoutMs: REQUEST_TIMEOUT_MS,
+  headersTimeoutMs: HEADERS_TIMEOUT_MS,
+  maxConnections: DEFAULT_MAX_CONNECTIONS,
+};
+
+/** Options only a server's constructor takes. */
+const SERVER_OPTIONS = { connectionsCheckingInterval: CONNECTIONS_CHECK_MS } as const;
+
+/** Applies the timeouts and the connection cap (fastify sets timeouts only on servers it creates itself). */
+const withTimeouts = <T extends HttpServer>(server: T, limits: ConnectionLimits): T => {
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
+  server.maxConnections = limits.maxConnections;
   server.setTimeout(CONNECTION_TIMEOUT_MS);
   return server;
 };
@@ -113,7 +143,7 @@ const withTimeouts = <T extends HttpServer>(server: T): T => {
 /** Each app's request handler and the extra servers feeding it (see `addPlainServer`). */
 const appServers = new WeakMap<
   FastifyInstance,
-  { readonly handler: RequestListener; readonly extra: Set<HttpServer> }
+  { readonly handler: RequestListener; readonly extra: Set<HttpServer>; readonly limits: ConnectionLimits }
 >();
 
 /**
@@ -125,7 +155,7 @@ const appServers = new WeakMap<
 export const addPlainServer = (app: FastifyInstance): HttpServer => {
   const entry = appServers.get(app);
   if (entry === undefined) throw new Error('addPlainServer: not an app from buildApp');
-  const server = withTimeouts(createHttpServer(entry.handler));
+  const server = withTimeouts(createHttpServer(SERVER_OPTIONS, entry.handler), entry.limits);
   entry.extra.add(server);
   return server;
 };
@@ -138,6 +168,7 @@ const createFastify = (options: AppOptions, clientIp: ClientIpReader | undefined
   const clientIpOf = (request: FastifyRequest): string | undefined =>
     clientIp !== undefined ? clientIp(request.raw) : request.ip;
   let handler: RequestListener | undefined;
+  const limits = { ...DEFAULT_LIMITS, ...options.connectionLimits };
   const app = Fastify({
     loggerInstance: options.provider.log.child(
       {},
@@ -152,7 +183,8 @@ const createFastify = (options: AppOptions, clientIp: ClientIpReader | undefined
     routerOptions: { ignoreTrailingSlash: true },
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     connectionTimeout: CONNECTION_TIMEOUT_MS,
-    requestTimeout: REQUEST_TIMEOUT_MS,
+    requestTimeout: limits.requestTimeoutMs,
+    bodyLimit: FORM_BODY_LIMIT,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // Always a factory, so the handler can feed a second (plain) server too. An https.Server is an http.Server
@@ -161,14 +193,15 @@ const createFastify = (options: AppOptions, clientIp: ClientIpReader | undefined
       handler = routing;
       return withTimeouts(
         options.tls !== undefined
-          ? (createHttpsServer({ ...options.tls }, routing) as unknown as HttpServer)
-          : createHttpServer(routing),
+          ? (createHttpsServer({ ...options.tls, ...SERVER_OPTIONS }, routing) as unknown as HttpServer)
+          : createHttpServer(SERVER_OPTIONS, routing),
+        limits,
       );
     },
   });
   if (handler === undefined) throw new Error('fastify did not call the server factory');
   const extraServers = new Set<HttpServer>();
-  appServers.set(app, { handler, extra: extraServers });
+  appServers.set(app, { handler, extra: extraServers, limits });
   const extraClosed: Promise<void>[] = [];
   app.addHook('preClose', async () => {
     // Node ≥ 19 closes idle keep-alive connections on close(); in-flight requests finish (fastify answers 503 to new ones).
@@ -209,6 +242,10 @@ const registerCommon = async (
     void reply.headers(headers);
   });
   registerFormParser(app);
+  app.addHook('onError', async (_request, reply, error) => {
+    // A body idport refused to read may still be arriving: close the connection rather than drain it.
+    if (UNREAD_BODY_ERRORS.has(error.code)) void reply.header('Connection', 'close');
+  });
   await app.register(fastifyCookie);
   // Only routes that opt in are limited (password logins); see src/http/rate-limit.ts.
   await app.register(fastifyRateLimit, { global: false });

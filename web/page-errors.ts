@@ -12,6 +12,8 @@ const SENTENCES = {
   missing_client_id: () => 'The request has no client_id.',
   unknown_client: (p: PageErrorParams) => `Unknown client "${p.clientId ?? ''}".`,
   missing_redirect_uri: () => 'The request has no redirect_uri and the client has more than one registered.',
+  parameter_too_long: (p: PageErrorParams) =>
+    `Invalid request (invalid_request): the ${p.name ?? ''} parameter is longer than ${p.limit ?? ''} characters. Go back to the application and sign in again.`,
   unregistered_redirect_uri: () => 'The redirect_uri is not registered for this client.',
   login_request_expired: () =>
     'This login request is invalid or has expired. Go back to the application and sign in again.',

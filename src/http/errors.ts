@@ -19,6 +19,10 @@ import { renderError } from '../../web/render.js';
 /** Normalises anything thrown into an OAuthError, logging what is unexpected with its cause. */
 export const toOAuthError = (err: unknown, request: FastifyRequest): OAuthError => {
   if (err instanceof OAuthError) return err;
+  const code = (err as Partial<FastifyError> | undefined)?.code;
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    return new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new OAuthError('invalid_request', 'the body is too large');
   const validation = (err as Partial<FastifyError> | undefined)?.validation;
   if (validation !== undefined) return new OAuthError('invalid_request', 'the request is malformed');
   const statusCode = (err as Partial<FastifyError> | undefined)?.statusCode;

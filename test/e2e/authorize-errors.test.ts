@@ -166,6 +166,16 @@ describe('authorization request errors redirected to the client', () => {
     await refused(codeRequest('web', { scope: 'email profile' }), 'invalid_scope', 'the openid scope is required');
   });
 
+  it('refuses scopes Dex does not know with invalid_scope, as Dex words it, and accepts the ones it does', async () => {
+    await refused(
+      codeRequest('web', { scope: 'openid address phone email custom:thing' }),
+      'invalid_scope',
+      "Unrecognized scope(s) ['address' 'phone' 'custom:thing']",
+    );
+    const known = 'openid email profile groups offline_access federated:id audience:server:client_id:web';
+    assertLoginStarted(await get(authUrl(idport, codeRequest('web', { scope: known }))), idport.issuer);
+  });
+
   it('refuses a response type that is not enabled with unsupported_response_type', async () => {
     await refused(
       codeRequest('web', { response_type: 'code token' }),

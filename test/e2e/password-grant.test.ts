@@ -159,11 +159,22 @@ describe('password grant', () => {
     assertJsonError(response, 400, 'unauthorized_client', 'public clients may not use the password grant');
   });
 
+  it('refuses scopes Dex does not know with invalid_request, as Dex does for this grant', async () => {
+    assertJsonError(
+      await passwordGrant(idport, { scope: 'openid email custom' }),
+      400,
+      'invalid_request',
+      "Unrecognized scope(s) ['custom']",
+    );
+    const known = await passwordGrant(idport, { scope: 'openid email profile groups federated:id' });
+    assert.equal(known.status, 200);
+  });
+
   it('requires the openid scope, a username and a password', async () => {
     assertJsonError(
       await passwordGrant(idport, { scope: 'email' }),
       400,
-      'invalid_scope',
+      'invalid_request',
       'the openid scope is required',
     );
     assertJsonError(await passwordGrant(idport, { username: '' }), 400, 'invalid_request', 'username is required');

@@ -100,7 +100,7 @@ describe('error mapping', () => {
     assert.equal(response.statusCode, 400);
     assert.match(String(response.headers['content-type']), /^text\/html/);
     assert.equal(response.headers['content-security-policy']?.includes("default-src 'none'"), true);
-    assert.match(response.body, /The request has no client_id\./);
+    assert.match(response.body, /the body must be application\/x-www-form-urlencoded/);
   });
 
   it('echoes a well-formed X-Request-Id and replaces a malformed one', async () => {

@@ -75,6 +75,13 @@ const sessionSatisfies = async (
   return true;
 };
 
+/** How long a request nobody has logged in to lives at most (README "Parameter limits"). */
+export const PENDING_LOGIN_TTL_MS = 10 * 60_000;
+
+/** The lifetime of a request before its login, and the least left after one: the shorter of 10 minutes and the TTL. */
+export const pendingLoginTtlMs = (settings: Pick<Provider['settings'], 'authRequestTtlMs'>): number =>
+  Math.min(settings.authRequestTtlMs, PENDING_LOGIN_TTL_MS);
+
 /** Validates an authorization request, stores it bound to this browser, and says where the browser goes next. */
 export const startAuthorization = async (
   provider: Provider,
@@ -104,7 +111,8 @@ export const startAuthorization = async (
     id: randomToken(deps.randomBytes),
     csrfToken: randomToken(deps.randomBytes),
     browserHash: hashSecret(browserId),
-    expiry: new Date(now.getTime() + settings.authRequestTtlMs),
+    // Anyone can create a request; until someone logs in to it, it lives minutes, not `expiry.authRequests`.
+    expiry: new Date(now.getTime() + (reuse ? settings.authRequestTtlMs : pendingLoginTtlMs(settings))),
   };
   const request: AuthRequest =
     reuse && session !== undefined
@@ -222,6 +230,8 @@ export const finishLogin = async (
   const updated = await provider.storage.authRequests.update(request.id, (old) => ({
     ...old,
     loggedIn: true,
+    // A user who took most of the pending lifetime to log in still has time for the approval page.
+    expiry: new Date(Math.max(old.expiry.getTime(), now.getTime() + pendingLoginTtlMs(provider.settings))),
     claims,
     connectorData: identity.connectorData,
     authTime: now,

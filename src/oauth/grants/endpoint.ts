@@ -46,7 +46,9 @@ export const decideScopes = async (
   request: ScopeRequest,
 ): Promise<readonly string[]> => {
   if ('requested' in request) {
-    await checkRequestedScopes(client, request.requested, async (id) => provider.storage.clients.get(id));
+    // Only the password grant asks for new scopes here; Dex refuses its bad scopes with invalid_request.
+    const getClient = async (id: string) => provider.storage.clients.get(id);
+    await checkRequestedScopes(client, request.requested, getClient, 'invalid_request');
     return request.requested;
   }
   const narrowTo = request.narrowTo ?? [];
