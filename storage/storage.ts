@@ -1,6 +1,6 @@
 /**
  * The storage contract: entities, errors and the async interface every backend implements.
- * Storage imports nothing from `src/` or `connectors/` (DESIGN.md: dependencies point one way).
+ * Storage imports nothing from `src/` or `connectors/` (ARCHITECTURE.md, "Dependency rules").
  */
 import type { JWK } from 'jose';
 
@@ -89,7 +89,7 @@ export interface AuthCode {
 }
 
 /**
- * One refresh-token family (DESIGN.md decision 4). The wire token is `${id}.${secret}`; only hashes
+ * One refresh-token family (ARCHITECTURE.md decision 4). The wire token is `${id}.${secret}`; only hashes
  * of secrets are stored. The next secret is derived from the presented secret and `rotationNonce`,
  * so a retry within the reuse interval can be answered with the same new token without storing it.
  */
@@ -171,7 +171,7 @@ export interface Password {
   readonly groups?: readonly string[] | undefined;
 }
 
-/** The signing key set (DESIGN.md decision 5): one row, replaced by compare-and-swap. */
+/** The signing key set (ARCHITECTURE.md decision 5): one row, replaced by compare-and-swap. */
 export interface Keys {
   /** Private JWK of the current signing key, with `kid` and `alg`. */
   readonly signingKey: JWK;

@@ -22,7 +22,7 @@ export function text(inner: z.ZodType = z.string()): z.ZodPreprocess {
 /** A string field that must not be empty (Go treats "" as unset, so an empty value is a mistake). */
 export const nonEmptyText = () => text(z.string().min(1));
 
-/** A key Dex has and idport does not support yet: present is an error naming it (DESIGN.md decision 1). */
+/** A key Dex has and idport does not support yet: present is an error naming it (ARCHITECTURE.md decision 1). */
 export const notSupported = () => z.never({ error: 'not supported by idport yet' }).optional();
 
 /** A non-negative whole number; a string of digits is accepted too, since `$VAR` expansion yields strings. */

@@ -1,5 +1,5 @@
 /**
- * The one config schema (STYLE.md "Config"): Dex's config.yaml keys and defaults, and `Config` inferred from
+ * The one config schema (ARCHITECTURE.md decision 10): Dex's config.yaml keys and defaults, and `Config` inferred from
  * it. Keys are matched and unknown ones taken out before this runs (keys.ts), so the objects stay strict as a
  * safety net. The environment is an input of the schema because Dex resolves it while parsing: `*Env` fields
  * and `$VAR` expansion in plugin configs.

@@ -1,5 +1,5 @@
 /**
- * The only place errors become responses (DESIGN.md decision 7). Each route group installs the handler
+ * The only place errors become responses (ARCHITECTURE.md decision 7). Each route group installs the handler
  * for its channel: JSON for the token and userinfo endpoints, a redirect or an HTML page for the browser.
  */
 import { PageError } from '../oauth/primitives/page-error.js';

@@ -238,7 +238,7 @@ export const needsApproval = async (provider: Provider, request: AuthRequest): P
   return !hasConsent(session, request.clientId, request.scopes);
 };
 
-/** Where the user goes when they deny consent (DESIGN.md decision 3: access_denied, not a page). */
+/** Where the user goes when they deny consent (ARCHITECTURE.md decision 3: access_denied, not a page). */
 export const deniedResponse = async (provider: Provider, request: AuthRequest): Promise<AuthorizationResponse> => {
   await consumeRequest(provider, request);
   return errorResponse(

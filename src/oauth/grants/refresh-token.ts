@@ -1,5 +1,5 @@
 /**
- * The refresh grant (RFC 6749 §6; DESIGN.md decision 4): rotation on every use, a retry of the just-rotated token
+ * The refresh grant (RFC 6749 §6; ARCHITECTURE.md decision 4): rotation on every use, a retry of the just-rotated token
  * inside the reuse interval gets the same new token, a later reuse revokes the family (OAuth 2.0 Security BCP
  * §4.14.2), idle and absolute lifetimes, scope narrowing. Rotation is a compare-and-swap, so two replicas cannot both
  * win.
@@ -131,7 +131,7 @@ const redeem = async (context: GrantContext): Promise<GrantOutcome> => {
 /** RFC 6749 §6 refresh grant with rotation, reuse interval, idle and absolute lifetimes, and scope narrowing. */
 export const refreshTokenGrant: Grant = { type: 'refresh_token', whenDisabled: 'unauthorized_client', redeem };
 
-/** Asks the connector to re-check the user (DESIGN.md decision 8); a refusal ends the family's usefulness. */
+/** Asks the connector to re-check the user (ARCHITECTURE.md decision 8); a refusal ends the family's usefulness. */
 const refreshIdentity = async (
   provider: Provider,
   family: RefreshToken,
