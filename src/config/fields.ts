@@ -192,8 +192,20 @@ export function parsedCleanly(issues: readonly IssueLike[], ...path: PropertyKey
  * A list check that reports a repeated key (after `normalize`) at the later item, naming the earlier one.
  * Empty keys are not compared (Go's zero value: "not set").
  */
+export interface UniqueKey<T> {
+  /** The list's YAML name, e.g. `staticClients`. */
+  readonly list: string;
+  /** The key's field name in each item, e.g. `id`. */
+  readonly field: string;
+  /** What the message calls the key, e.g. `client id`. */
+  readonly what: string;
+  readonly keyOf: (item: T) => unknown;
+  /** The comparison form of a key (emails compare case-insensitively). */
+  readonly normalize?: (key: string) => string;
+}
+
 export const noDuplicates =
-  <T>(list: string, field: string, what: string, keyOf: (item: T) => unknown, normalize = (key: string) => key) =>
+  <T>({ list, field, what, keyOf, normalize = (key: string) => key }: UniqueKey<T>) =>
   (items: T[], ctx: z.RefinementCtx<T[]>): void => {
     const seen = new Map<string, number>();
     items.forEach((item, index) => {

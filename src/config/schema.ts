@@ -91,24 +91,24 @@ export function createConfigSchema(options: ConfigSchemaOptions = {}) {
       oauth2: oauth2Schema,
       staticClients: list(
         staticClientSchema(context),
-        noDuplicates('staticClients', 'id', 'client id', (client) => client.id),
+        noDuplicates({ list: 'staticClients', field: 'id', what: 'client id', keyOf: (client) => client.id }),
       ),
       connectors: list(
         connectorSchema(context, options.connectorSchemas),
-        noDuplicates('connectors', 'id', 'connector id', (connector) => connector.id),
+        noDuplicates({ list: 'connectors', field: 'id', what: 'connector id', keyOf: (connector) => connector.id }),
       ),
       /** Adds the built-in "local" connector backed by the password store. */
       enablePasswordDB: z.boolean().default(false),
       staticPasswords: list(
         staticPasswordSchema(context),
-        noDuplicates(
-          'staticPasswords',
-          'email',
-          'email',
-          (user) => user.email,
-          (email) => email.toLowerCase(),
-        ),
-        noDuplicates('staticPasswords', 'userID', 'userID', (user) => user.userID),
+        noDuplicates({
+          list: 'staticPasswords',
+          field: 'email',
+          what: 'email',
+          keyOf: (user) => user.email,
+          normalize: (email) => email.toLowerCase(),
+        }),
+        noDuplicates({ list: 'staticPasswords', field: 'userID', what: 'userID', keyOf: (user) => user.userID }),
       ),
       frontend: frontendSchema,
       logger: loggerSchema,
