@@ -20,9 +20,9 @@ import { renderError } from '../../web/render.js';
 export const toOAuthError = (err: unknown, request: FastifyRequest): OAuthError => {
   if (err instanceof OAuthError) return err;
   const validation = (err as Partial<FastifyError> | undefined)?.validation;
-  if (validation !== undefined) return new OAuthError('invalid_request', 'the request is malformed');
   const statusCode = (err as Partial<FastifyError> | undefined)?.statusCode;
-  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+  // Fastify's validation failures and its other 4xx (a body too large, a bad content type) are the client's fault.
+  if (validation !== undefined || (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500)) {
     return new OAuthError('invalid_request', 'the request is malformed');
   }
   if (err instanceof StorageUnavailableError) {

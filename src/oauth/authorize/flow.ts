@@ -26,6 +26,7 @@ import type { ConnectorEntry, Provider } from '../provider.js';
 import { codeGrantRef } from '../primitives/grant-ref.js';
 import { hasScope } from '../primitives/scopes.js';
 import { hashSecret, randomToken, safeEqual } from '../primitives/secrets.js';
+import { userDenied } from '../primitives/shared-errors.js';
 
 /**
  * What the browser should see after /auth: the connector chooser, straight to one connector, on to approval
@@ -244,7 +245,7 @@ export const deniedResponse = async (provider: Provider, request: AuthRequest): 
   return errorResponse(
     provider,
     { redirectUri: request.redirectUri, responseMode: request.responseMode, state: request.state },
-    new OAuthError('access_denied', 'the user denied the request'),
+    userDenied(),
   );
 };
 

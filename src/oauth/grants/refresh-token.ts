@@ -6,13 +6,14 @@
  */
 import type { RefreshToken } from '../../../storage/storage.js';
 import { NotFoundError } from '../../../storage/storage.js';
-import { ConnectorError, type Identity } from '../../../connectors/connector.js';
+import type { Identity } from '../../../connectors/connector.js';
 import { OAuthError } from '../../errors.js';
 import { hasScope, parseScopes } from '../primitives/scopes.js';
 import { deriveNextSecret, hashSecret, randomToken } from '../primitives/secrets.js';
 import type { Provider } from '../provider.js';
 import { isSessionLive } from '../session/sessions.js';
 import { claimsOf, loginOf } from '../tokens/claims.js';
+import { connectorFailure } from './connector-failure.js';
 import type { Grant, GrantContext, GrantOutcome } from './grant.js';
 import { findRefreshFamily, isFamilyExpired, revokeFamily, type PresentedRefreshToken } from './refresh-family.js';
 
@@ -156,15 +157,12 @@ const refreshIdentity = async (
       current,
     );
   } catch (err: unknown) {
-    if (err instanceof ConnectorError && err.temporary) {
-      provider.log.warn({ connector: family.connectorId, err: err.message }, 'connector unavailable during refresh');
-      throw new OAuthError('temporarily_unavailable', 'the login service is unavailable; try again later');
-    }
-    if (err instanceof ConnectorError) {
-      provider.log.info({ connector: family.connectorId, err: err.message }, 'connector refused to refresh the user');
-      throw new OAuthError('invalid_grant', 'the user could not be re-authenticated');
-    }
-    throw err;
+    throw connectorFailure(provider, err, {
+      connectorId: family.connectorId,
+      unavailable: 'connector unavailable during refresh',
+      refused: 'connector refused to refresh the user',
+      refusal: () => new OAuthError('invalid_grant', 'the user could not be re-authenticated'),
+    });
   }
   return {
     // `sub` must not change across a refresh (OIDC Core §12.2), so the stored user id stays.
