@@ -30,7 +30,7 @@ describe('userinfo', () => {
   let tokens: Record<string, unknown>;
   before(async () => {
     clock = new ManualClock(new Date());
-    idport = await startIdport({ clients: [confidentialClient('web', [REDIRECT])], clock });
+    idport = await startIdport({ clients: [confidentialClient('web', [REDIRECT])], clock, signingAlgorithm: 'RS256' });
     const params = await authorize(idport, codeRequest('web', { scope: 'openid profile email groups federated:id' }));
     tokens = (await redeemCode(idport, 'web', params.get('code') ?? '')).body;
   });
