@@ -110,7 +110,11 @@ export const postToken = async (
   const all: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', ...headers };
   if (credentials !== undefined) all.authorization = basicAuth(credentials);
   return jsonOf(
-    await testFetch(`${idport.issuer}/token`, { method: 'POST', headers: all, body: new URLSearchParams(form).toString() }),
+    await testFetch(`${idport.issuer}/token`, {
+      method: 'POST',
+      headers: all,
+      body: new URLSearchParams(form).toString(),
+    }),
   );
 };
 
@@ -171,7 +175,8 @@ export const callUserinfo = async (
   method: UserinfoMethod = 'GET header',
 ): Promise<JsonResponse> => {
   const url = `${idport.issuer}/userinfo`;
-  if (method === 'GET header') return jsonOf(await testFetch(url, { headers: { authorization: `Bearer ${accessToken}` } }));
+  if (method === 'GET header')
+    return jsonOf(await testFetch(url, { headers: { authorization: `Bearer ${accessToken}` } }));
   if (method === 'POST header')
     return jsonOf(await testFetch(url, { method: 'POST', headers: { authorization: `Bearer ${accessToken}` } }));
   return jsonOf(
