@@ -27,7 +27,7 @@ import { normaliseResponseType, type ProviderSettings } from './oauth/settings.j
 import { createSigner, type Signer } from './signer/signer.js';
 import { buildTelemetryApp } from './telemetry.js';
 
-/** Authorization codes live 10 minutes (DESIGN.md decision 3). */
+/** Authorization codes live 10 minutes (ARCHITECTURE.md decision 3). */
 const AUTH_CODE_TTL_MS = 10 * 60_000;
 /** How often expired auth requests, codes and device requests are deleted. */
 const GC_INTERVAL_MS = 5 * 60_000;

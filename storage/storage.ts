@@ -1,6 +1,6 @@
 /**
  * The storage contract: entities, errors and the async interface every backend implements.
- * Storage imports nothing from `src/` or `connectors/` (DESIGN.md: dependencies point one way).
+ * Storage imports nothing from `src/` or `connectors/` (ARCHITECTURE.md, "Dependency rules").
  */
 import type { JWK } from 'jose';
 
@@ -82,15 +82,18 @@ export interface AuthCode {
   readonly redeemedAt?: Date | undefined;
   /** Refresh-token family issued for this code, revoked on replay. */
   readonly refreshTokenId?: string | undefined;
-  /** `jti` of the access token issued for this code, revoked on replay. */
+  /**
+   * `jti` of the access token issued for this code, kept for the log and audits. A replay does not revoke by it: it
+   * sets `revokedAt`, and access tokens naming this code in `gid` are refused from then on.
+   */
   readonly accessTokenId?: string | undefined;
   /** Set when a replay revoked this grant; access tokens naming it are refused from then on. */
   readonly revokedAt?: Date | undefined;
 }
 
 /**
- * One refresh-token family (DESIGN.md decision 4). The wire token is `${id}.${secret}`; only hashes
- * of secrets are stored. The next secret is derived from the presented secret and `rotationNonce`,
+ * One refresh-token family (ARCHITECTURE.md decision 4). The wire token is `<handle>.<secret>` and `id` is the
+ * SHA-256 of the handle (or the handle itself for older families and Dex's ids); only hashes of secrets are stored. The next secret is derived from the presented secret and `rotationNonce`,
  * so a retry within the reuse interval can be answered with the same new token without storing it.
  */
 export interface RefreshToken {
@@ -171,7 +174,7 @@ export interface Password {
   readonly groups?: readonly string[] | undefined;
 }
 
-/** The signing key set (DESIGN.md decision 5): one row, replaced by compare-and-swap. */
+/** The signing key set (ARCHITECTURE.md decision 5): one row, replaced by compare-and-swap. */
 export interface Keys {
   /** Private JWK of the current signing key, with `kid` and `alg`. */
   readonly signingKey: JWK;
@@ -236,7 +239,7 @@ export interface DeviceRequest {
 export interface DeviceToken {
   readonly deviceCode: string;
   readonly status: 'pending' | 'complete' | 'denied';
-  /** Token response JSON once complete. */
+  /** Once complete, the approved login as JSON (src/oauth/device/authorization.ts `encodeApprovedGrant`); '' before. */
   readonly token: string;
   readonly expiry: Date;
   readonly lastRequestTime: Date;

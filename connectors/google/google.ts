@@ -81,8 +81,8 @@ export async function open(
   }
   const insecure = new URL(config.issuer).protocol === 'http:';
   if (insecure) log.warn({ issuer: config.issuer }, 'Google issuer uses plain http; use this for tests only');
-  const loader = new RetryingLoader<client.Configuration>(
-    async (signal) => {
+  const loader = new RetryingLoader<client.Configuration>({
+    load: async (signal) => {
       const discovered = await client.discovery(
         new URL(config.issuer),
         config.clientID,
@@ -100,10 +100,10 @@ export async function open(
       log.info({ issuer: config.issuer }, 'Google discovered');
       return discovered;
     },
-    options.retry ?? DEFAULT_RETRY,
+    policy: options.retry ?? DEFAULT_RETRY,
     log,
-    deps.now,
-  );
+    now: deps.now,
+  });
   loader.start();
   return new GoogleConnector(config, { loader, directory, closing, log });
 }

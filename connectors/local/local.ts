@@ -49,6 +49,26 @@ const usernameOf = (p: Password): string => (p.name !== undefined && p.name !== 
 // Dex's resolvePasswordEmailVerified: verified unless the entry says otherwise.
 const emailVerifiedOf = (p: Password): boolean => p.emailVerified ?? true;
 
+/** Re-reads the user by email, as Dex does; a removed user, or an email now someone else's, ends the refresh. */
+async function refreshLocal(passwords: Pick<Table<string, Password>, 'get'>, identity: Identity): Promise<Identity> {
+  // The email is the key, so it is what a refresh looks up (as Dex does).
+  if (identity.email === undefined) throw new ConnectorError('local identity has no email to refresh by');
+  const entry = await passwords.get(identity.email);
+  if (entry === undefined) throw new ConnectorError('user not found', 'Your account no longer exists.');
+  // The user was removed and someone else now has the same email: not the same account.
+  if (entry.userId !== identity.userId) {
+    throw new ConnectorError('user not found: email now belongs to another user id', 'Your account no longer exists.');
+  }
+  // The email is the identifier and stays; everything else may have been edited since login.
+  return {
+    ...identity,
+    username: usernameOf(entry),
+    preferredUsername: entry.preferredUsername,
+    emailVerified: emailVerifiedOf(entry),
+    groups: [...(entry.groups ?? [])],
+  };
+}
+
 /** The local password connector over a passwords view (static passwords overlaying the password DB). */
 export function openLocal(
   passwords: Pick<Table<string, Password>, 'get'>,
@@ -93,26 +113,6 @@ export function openLocal(
       } satisfies Identity;
     },
 
-    async refresh(_scopes, identity) {
-      // The email is the key, so it is what a refresh looks up (as Dex does).
-      if (identity.email === undefined) throw new ConnectorError('local identity has no email to refresh by');
-      const entry = await passwords.get(identity.email);
-      if (entry === undefined) throw new ConnectorError('user not found', 'Your account no longer exists.');
-      // The user was removed and someone else now has the same email: not the same account.
-      if (entry.userId !== identity.userId) {
-        throw new ConnectorError(
-          'user not found: email now belongs to another user id',
-          'Your account no longer exists.',
-        );
-      }
-      // The email is the identifier and stays; everything else may have been edited since login.
-      return {
-        ...identity,
-        username: usernameOf(entry),
-        preferredUsername: entry.preferredUsername,
-        emailVerified: emailVerifiedOf(entry),
-        groups: [...(entry.groups ?? [])],
-      };
-    },
+    refresh: (_scopes, identity) => refreshLocal(passwords, identity),
   };
 }

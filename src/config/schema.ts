@@ -1,5 +1,5 @@
 /**
- * The one config schema (STYLE.md "Config"): Dex's config.yaml keys and defaults, and `Config` inferred from
+ * The one config schema (ARCHITECTURE.md decision 10): Dex's config.yaml keys and defaults, and `Config` inferred from
  * it. Keys are matched and unknown ones taken out before this runs (keys.ts), so the objects stay strict as a
  * safety net. The environment is an input of the schema because Dex resolves it while parsing: `*Env` fields
  * and `$VAR` expansion in plugin configs.
@@ -91,24 +91,24 @@ export function createConfigSchema(options: ConfigSchemaOptions = {}) {
       oauth2: oauth2Schema,
       staticClients: list(
         staticClientSchema(context),
-        noDuplicates('staticClients', 'id', 'client id', (client) => client.id),
+        noDuplicates({ list: 'staticClients', field: 'id', what: 'client id', keyOf: (client) => client.id }),
       ),
       connectors: list(
         connectorSchema(context, options.connectorSchemas),
-        noDuplicates('connectors', 'id', 'connector id', (connector) => connector.id),
+        noDuplicates({ list: 'connectors', field: 'id', what: 'connector id', keyOf: (connector) => connector.id }),
       ),
       /** Adds the built-in "local" connector backed by the password store. */
       enablePasswordDB: z.boolean().default(false),
       staticPasswords: list(
         staticPasswordSchema(context),
-        noDuplicates(
-          'staticPasswords',
-          'email',
-          'email',
-          (user) => user.email,
-          (email) => email.toLowerCase(),
-        ),
-        noDuplicates('staticPasswords', 'userID', 'userID', (user) => user.userID),
+        noDuplicates({
+          list: 'staticPasswords',
+          field: 'email',
+          what: 'email',
+          keyOf: (user) => user.email,
+          normalize: (email) => email.toLowerCase(),
+        }),
+        noDuplicates({ list: 'staticPasswords', field: 'userID', what: 'userID', keyOf: (user) => user.userID }),
       ),
       frontend: frontendSchema,
       logger: loggerSchema,

@@ -174,7 +174,7 @@ export const expirySchema = z
     refreshTokens: z
       .strictObject({
         disableRotation: z.boolean().default(false),
-        /** A retry of a just-rotated token within this window gets the same new token (DESIGN.md decision 4). */
+        /** A retry of a just-rotated token within this window gets the same new token (ARCHITECTURE.md decision 4). */
         reuseInterval: duration().prefault('3s'),
         /** Unset means no idle limit. */
         validIfNotUsedFor: limitDuration(),

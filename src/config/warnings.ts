@@ -1,6 +1,6 @@
 /**
  * Keys of a valid config that idport accepts but cannot honour as Dex does. Each is said at startup (and by
- * `check-config`) instead of being ignored silently (DESIGN.md decision 1). They are warnings rather than
+ * `check-config`) instead of being ignored silently (ARCHITECTURE.md decision 1). They are warnings rather than
  * errors where an error would stop configs written for Dex's container image, which set them routinely.
  */
 import type { Config } from './schema.js';

@@ -1,5 +1,5 @@
 /**
- * The only place errors become responses (DESIGN.md decision 7). Each route group installs the handler
+ * The only place errors become responses (ARCHITECTURE.md decision 7). Each route group installs the handler
  * for its channel: JSON for the token and userinfo endpoints, a redirect or an HTML page for the browser.
  */
 import { PageError } from '../oauth/primitives/page-error.js';
@@ -24,9 +24,9 @@ export const toOAuthError = (err: unknown, request: FastifyRequest): OAuthError 
     return new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new OAuthError('invalid_request', 'the body is too large');
   const validation = (err as Partial<FastifyError> | undefined)?.validation;
-  if (validation !== undefined) return new OAuthError('invalid_request', 'the request is malformed');
   const statusCode = (err as Partial<FastifyError> | undefined)?.statusCode;
-  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+  // Fastify's validation failures and its other 4xx (a body too large, a bad content type) are the client's fault.
+  if (validation !== undefined || (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500)) {
     return new OAuthError('invalid_request', 'the request is malformed');
   }
   if (err instanceof StorageUnavailableError) {

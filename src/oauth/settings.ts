@@ -19,7 +19,7 @@ export interface SessionSettings {
   readonly cookieEncryptionKey?: Uint8Array | undefined;
 }
 
-/** Refresh-token policy (DESIGN.md decision 4; Dex's `expiry.refreshTokens`). */
+/** Refresh-token policy (ARCHITECTURE.md decision 4; Dex's `expiry.refreshTokens`). */
 export interface RefreshPolicy {
   /** Keep the same refresh token on every use instead of rotating it. */
   readonly disableRotation: boolean;
@@ -57,7 +57,7 @@ export interface ProviderSettings {
   readonly idTokenTtlMs: number;
   readonly accessTokenTtlMs: number;
   readonly authRequestTtlMs: number;
-  /** Authorization codes live 10 minutes (DESIGN.md decision 3; RFC 6749 §4.1.2). */
+  /** Authorization codes live 10 minutes (ARCHITECTURE.md decision 3; RFC 6749 §4.1.2). */
   readonly authCodeTtlMs: number;
   /** Device authorization requests live this long (`expiry.deviceRequests`, RFC 8628 §3.2 `expires_in`); 5 minutes when unset. */
   readonly deviceRequestTtlMs?: number | undefined;

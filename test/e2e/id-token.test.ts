@@ -21,6 +21,7 @@ describe('ID token claims and scopes', () => {
   let verify: (token: string, audience: string) => Promise<JWTPayload>;
   before(async () => {
     idport = await startIdport({
+      signingAlgorithm: 'RS256',
       clients: [
         confidentialClient('web', [REDIRECT]),
         confidentialClient('api', [REDIRECT], { trustedPeers: ['web'] }),

@@ -32,7 +32,7 @@ const PASSWORD_GRANT_SETTINGS = {
   passwordConnector: 'local',
 };
 
-/** Dex's `sub` (DESIGN.md decision 2), computed here independently of idport: protobuf {1: user id, 2: connector id}, base64url. */
+/** Dex's `sub` (ARCHITECTURE.md decision 2), computed independently: protobuf {1: user, 2: connector}, base64url. */
 const dexSubject = (userId: string, connectorId: string): string =>
   Buffer.concat([
     Buffer.from([0x0a, userId.length]),

@@ -1,4 +1,4 @@
-/** The one error mapping (DESIGN.md decision 7) through buildApp() + inject: channels, statuses, no leaked details. */
+/** The one error mapping (ARCHITECTURE.md decision 7) via inject(): channels, statuses, no leaked details. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';

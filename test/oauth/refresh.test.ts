@@ -1,4 +1,4 @@
-/** Refresh-token families as domain functions over memory storage and a ManualClock (DESIGN.md decision 4). */
+/** Refresh-token families as domain functions over memory storage and a ManualClock (ARCHITECTURE.md decision 4). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OAuthError } from '../../src/errors.js';

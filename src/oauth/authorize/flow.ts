@@ -26,6 +26,7 @@ import type { ConnectorEntry, Provider } from '../provider.js';
 import { codeGrantRef } from '../primitives/grant-ref.js';
 import { hasScope } from '../primitives/scopes.js';
 import { hashSecret, randomToken, safeEqual } from '../primitives/secrets.js';
+import { userDenied } from '../primitives/shared-errors.js';
 
 /**
  * What the browser should see after /auth: the connector chooser, straight to one connector, on to approval
@@ -248,13 +249,13 @@ export const needsApproval = async (provider: Provider, request: AuthRequest): P
   return !hasConsent(session, request.clientId, request.scopes);
 };
 
-/** Where the user goes when they deny consent (DESIGN.md decision 3: access_denied, not a page). */
+/** Where the user goes when they deny consent (ARCHITECTURE.md decision 3: access_denied, not a page). */
 export const deniedResponse = async (provider: Provider, request: AuthRequest): Promise<AuthorizationResponse> => {
   await consumeRequest(provider, request);
   return errorResponse(
     provider,
     { redirectUri: request.redirectUri, responseMode: request.responseMode, state: request.state },
-    new OAuthError('access_denied', 'the user denied the request'),
+    userDenied(),
   );
 };
 

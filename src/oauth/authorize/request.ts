@@ -1,7 +1,7 @@
 /**
  * Validation of the authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1) into a stored AuthRequest.
  * Errors before the client and redirect URI are verified are shown as a page; after, they are redirected
- * to the client (RFC 6749 §4.1.2.1, DESIGN.md decision 3).
+ * to the client (RFC 6749 §4.1.2.1, ARCHITECTURE.md decision 3).
  */
 import { PageError } from '../primitives/page-error.js';
 import type { AuthRequest, Client, ResponseMode } from '../../../storage/storage.js';

@@ -1,5 +1,5 @@
 /**
- * The contract every grant at /token implements (RFC 6749 §4, §6; ARCHITECTURE.md "Adding a grant").
+ * The contract every grant at /token implements (RFC 6749 §4, §6; CONTRIBUTING.md "Adding a grant").
  *
  * The token endpoint (endpoint.ts) owns every phase grants share, in this order:
  *   1. client authentication (client-auth.ts), before anything else is read from the form;

@@ -5,11 +5,12 @@
  * RFC, the RFC wins: wrong credentials are invalid_grant (§5.2, not Dex's 401 access_denied), and only confidential
  * clients may use the grant (§4.3.2 has them authenticate; Dex also lets a public client without a secret in).
  */
-import { ConnectorError, type Identity, type PasswordConnector } from '../../../connectors/connector.js';
+import type { Identity, PasswordConnector } from '../../../connectors/connector.js';
 import { OAuthError } from '../../errors.js';
 import { hasScope, parseScopes } from '../primitives/scopes.js';
 import type { Provider } from '../provider.js';
 import { claimsOf } from '../tokens/claims.js';
+import { connectorFailure } from './connector-failure.js';
 import type { Grant, GrantContext, GrantOutcome } from './grant.js';
 
 const passwordUnsupported = (): OAuthError =>
@@ -38,7 +39,7 @@ const login = async (
   credentials: { readonly username: string; readonly password: string },
 ): Promise<Identity> => {
   const { username, password } = credentials;
-  const invalid = new OAuthError('invalid_grant', 'invalid username or password');
+  const invalid = (): OAuthError => new OAuthError('invalid_grant', 'invalid username or password');
   let identity: Identity | undefined;
   try {
     identity = await connector.login(
@@ -47,18 +48,14 @@ const login = async (
       password,
     );
   } catch (err: unknown) {
-    const connectorId = provider.settings.passwordConnector;
-    if (err instanceof ConnectorError && err.temporary) {
-      provider.log.warn({ connector: connectorId, err: err.message }, 'connector unavailable during a password grant');
-      throw new OAuthError('temporarily_unavailable', 'the login service is unavailable; try again later');
-    }
-    if (err instanceof ConnectorError) {
-      provider.log.info({ connector: connectorId, err: err.message }, 'connector refused a password grant login');
-      throw invalid;
-    }
-    throw err;
+    throw connectorFailure(provider, err, {
+      connectorId: provider.settings.passwordConnector,
+      unavailable: 'connector unavailable during a password grant',
+      refused: 'connector refused a password grant login',
+      refusal: invalid,
+    });
   }
-  if (identity === undefined) throw invalid;
+  if (identity === undefined) throw invalid();
   return identity;
 };
 
