@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command (and what .ci/run runs): installs everything the tests need on a fresh
-# machine (Debian packages, PostgreSQL started, npm ci), then type-checks, lints and runs the whole suite.
+# machine (Debian packages, PostgreSQL started, npm ci), then type-checks, lints, builds dist/ and runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,4 +28,5 @@ export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:543
 npm ci --no-audit --no-fund
 npm run typecheck
 npm run lint
+npm run build
 npm test

@@ -2,7 +2,6 @@
  * The `idport` command: serve, check-config, hash-password, version. Config errors exit 2 with every
  * problem listed and no stack trace; SIGTERM/SIGINT drain in-flight requests and exit 0.
  */
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import bcrypt from 'bcryptjs';
 import { connectorSchemas } from '../connectors/registry.js';
@@ -10,6 +9,7 @@ import { parseServeArgs, type ServeOverrides } from './config/flags.js';
 import { ConfigError, readConfigFile, type LoadedConfig } from './config/load.js';
 import { createLogger } from './log.js';
 import { configWarnings, formatWarning } from './config/warnings.js';
+import { packageVersion } from './package-version.js';
 import { createServer } from './server.js';
 
 const USAGE = `Usage: idport <command>
@@ -25,11 +25,6 @@ Commands:
 
 /** Exit codes: 2 for a config or usage error, as Dex and most CLIs use for "you gave me something wrong". */
 const EXIT_USAGE = 2;
-
-const version = (): string => {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
-  return pkg.version ?? 'unknown';
-};
 
 interface LoadOptions {
   readonly overrides?: ServeOverrides | undefined;
@@ -148,7 +143,7 @@ export const main = async (argv: readonly string[]): Promise<void> => {
         return await hashPassword();
       case 'version':
       case '--version':
-        process.stdout.write(`idport ${version()}\n`);
+        process.stdout.write(`idport ${packageVersion()}\n`);
         return;
       case 'help':
       case '--help':

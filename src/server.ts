@@ -25,6 +25,7 @@ import { createHttpMetrics } from './http/metrics.js';
 import type { ConnectorEntry, Provider } from './oauth/provider.js';
 import { normaliseResponseType, type ProviderSettings } from './oauth/settings.js';
 import { createSigner, type Signer } from './signer/signer.js';
+import { packageVersion } from './package-version.js';
 import { buildTelemetryApp } from './telemetry.js';
 
 /** Authorization codes live 10 minutes (ARCHITECTURE.md decision 3). */
@@ -51,12 +52,6 @@ const RESPONSE_TYPE_COMBINATIONS = [
   'code token',
   'code id_token token',
 ];
-
-/** idport's version from package.json, for `dex_build_info`. */
-const packageVersion = (): string => {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-};
 
 /** The issuer path without a trailing slash ('' when the issuer is at the host root). */
 export const basePathOf = (issuer: string): string => new URL(issuer).pathname.replace(/\/+$/, '');
