@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import bcrypt from 'bcryptjs';
+import bcrypt from 'bcrypt';
 import { httpsGet, selfSigned } from './support.js';
 
 const CLI = ['--import', 'tsx', 'src/cli.ts'];

@@ -1,7 +1,7 @@
 /** Starts idport in-process on an ephemeral loopback port, with memory storage unless given one. */
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import bcrypt from 'bcryptjs';
+import bcrypt from 'bcrypt';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { openLocal } from '../../connectors/local/local.js';
