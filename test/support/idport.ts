@@ -10,6 +10,7 @@ import { buildApp } from '../../src/app.js';
 import { ManualClock, type Clock } from '../../src/deps.js';
 import type { ConnectorEntry, Provider } from '../../src/oauth/provider.js';
 import type { ProviderSettings } from '../../src/oauth/settings.js';
+import { DEFAULT_BRUTE_FORCE } from '../../src/oauth/brute-force.js';
 import { createSigner } from '../../src/signer/signer.js';
 import { openMemory } from '../../storage/memory/memory.js';
 import type { Client, Password, Storage } from '../../storage/storage.js';
@@ -47,8 +48,6 @@ export interface TestIdportOptions {
   readonly clock?: Clock;
   readonly basePath?: string;
   readonly withLocal?: boolean;
-  /** Password attempts per IP per minute; high by default because a test file logs in many times from 127.0.0.1. */
-  readonly passwordAttemptsPerMinute?: number;
 }
 
 export const confidentialClient = (id: string, redirectURIs: string[], extra: Partial<Client> = {}): Client => ({
@@ -115,6 +114,8 @@ export const startIdport = async (options: TestIdportOptions): Promise<TestIdpor
       // Single sign-on across every client, as these tests (and idport before Dex's sharing rules) expect.
       ssoSharedWithDefault: 'all',
     },
+    // Every test of a file fails logins from 127.0.0.1: a high per-IP budget; accounts keep the default lockout.
+    bruteForce: { ...DEFAULT_BRUTE_FORCE, maxFailuresPerIP: 1000 },
     ...options.settings,
   };
   const signer = createSigner({
@@ -142,7 +143,6 @@ export const startIdport = async (options: TestIdportOptions): Promise<TestIdpor
   const app = await buildApp({
     provider,
     branding: { issuerName: 'idport test', logoUrl: '', theme: 'light' },
-    passwordAttemptsPerMinute: options.passwordAttemptsPerMinute ?? 1000,
   });
   await app.listen({ port, host: '127.0.0.1' });
   return {
