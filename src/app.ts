@@ -191,6 +191,7 @@ const registerCommon = async (
       Object.defineProperty(request, 'ip', { value: clientIp(request.raw), enumerable: true });
     });
   }
+  if (clientIp === undefined || (options.clientIp?.trustedProxies.length ?? 0) === 0) warnOfProxy(app, provider);
   if (options.metrics !== undefined) {
     const { connectors } = provider;
     instrument(app, options.metrics, {
@@ -209,6 +210,21 @@ const registerCommon = async (
   await app.register(fastifyCookie);
   if (options.allowedOrigins !== undefined && options.allowedOrigins.length > 0)
     registerCors(app, options.allowedOrigins, options.allowedHeaders ?? []);
+};
+
+/**
+ * Behind a proxy without `web.clientRemoteIP.trustedProxies`, every client has the proxy's address and so shares
+ * one per-IP failure budget (bruteForce.maxFailuresPerIP): said once, at the first request that shows a proxy.
+ */
+const warnOfProxy = (app: FastifyInstance, provider: AppOptions['provider']): void => {
+  let warned = false;
+  app.addHook('onRequest', async (request) => {
+    if (warned || request.headers['x-forwarded-for'] === undefined) return;
+    warned = true;
+    provider.log.warn(
+      'requests arrive with X-Forwarded-For but web.clientRemoteIP.trustedProxies is not set: every client may share one address, and so one bruteForce.maxFailuresPerIP budget',
+    );
+  });
 };
 
 /** Every route module, under the issuer's path. */

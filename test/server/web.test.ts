@@ -220,3 +220,39 @@ describe('web.clientRemoteIP over HTTP', () => {
     }
   });
 });
+
+describe('a proxy without trustedProxies', () => {
+  const warnings = (idport: Started): unknown[] =>
+    idport
+      .logs()
+      .map((line) => line.msg)
+      .filter((msg) => typeof msg === 'string' && msg.includes('X-Forwarded-For'));
+
+  it('is warned about once, at the first request carrying X-Forwarded-For', async () => {
+    const idport = await start(configYaml('web:\n  http: 127.0.0.1:0\n'));
+    try {
+      await fetch(`${idport.origin}/dex/healthz/live`);
+      assert.deepEqual(warnings(idport), [], 'no warning without the header');
+      for (let i = 0; i < 3; i++) {
+        await fetch(`${idport.origin}/dex/healthz/live`, { headers: { 'x-forwarded-for': `198.51.100.${i}` } });
+      }
+      assert.equal(warnings(idport).length, 1);
+    } finally {
+      await idport.close();
+    }
+  });
+
+  it('is not warned about when trustedProxies are set', async () => {
+    const idport = await start(
+      configYaml(
+        'web:\n  http: 127.0.0.1:0\n  clientRemoteIP:\n    header: X-Forwarded-For\n    trustedProxies: [127.0.0.0/8]\n',
+      ),
+    );
+    try {
+      await fetch(`${idport.origin}/dex/healthz/live`, { headers: { 'x-forwarded-for': '198.51.100.1' } });
+      assert.deepEqual(warnings(idport), []);
+    } finally {
+      await idport.close();
+    }
+  });
+});
