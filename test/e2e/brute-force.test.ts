@@ -1,6 +1,7 @@
 /** bruteForce: failed password attempts per account (locked after maxFailures) and per client IP, one budget for every route. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { ManualClock } from '../../src/deps.js';
 import { DEFAULT_BRUTE_FORCE } from '../../src/oauth/brute-force.js';
 import { Browser, formsOf } from '../support/browser.js';
 import { confidentialClient, DEMO_PASSWORD, demoUser, startIdport, type TestIdport } from '../support/idport.js';
@@ -108,6 +109,27 @@ describe('brute-force protection off for accounts', () => {
     });
     try {
       for (let i = 0; i < 8; i++) assert.equal((await passwordGrant(idport, demoUser.email, 'wrong')).status, 400);
+      assert.equal((await passwordGrant(idport, demoUser.email, DEMO_PASSWORD)).status, 200);
+    } finally {
+      await idport.close();
+    }
+  });
+});
+
+describe('brute-force protection: the lockout ends', () => {
+  it('accepts the right password once the lockout is over, and the count starts afresh', async () => {
+    const clock = new ManualClock(Date.now());
+    const idport = await startIdport({ clients: [confidentialClient('web', [REDIRECT])], settings: SETTINGS, clock });
+    try {
+      for (let i = 0; i < DEFAULT_BRUTE_FORCE.maxFailures; i++) {
+        assert.equal((await passwordGrant(idport, demoUser.email, 'wrong')).status, 400);
+      }
+      assert.equal((await passwordGrant(idport, demoUser.email, DEMO_PASSWORD)).status, 429);
+      clock.advance(DEFAULT_BRUTE_FORCE.lockoutMs - 1000);
+      assert.equal((await passwordGrant(idport, demoUser.email, DEMO_PASSWORD)).status, 429, 'still locked');
+      clock.advance(1000);
+      // A fresh count: one failure does not lock again, and the right password works.
+      assert.equal((await passwordGrant(idport, demoUser.email, 'wrong')).status, 400);
       assert.equal((await passwordGrant(idport, demoUser.email, DEMO_PASSWORD)).status, 200);
     } finally {
       await idport.close();
