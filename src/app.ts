@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import fastifyCookie from '@fastify/cookie';
-import fastifyRateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authRoutes } from './http/auth-routes.js';
 import { samlRoutes } from './http/saml-routes.js';
@@ -36,10 +35,8 @@ export interface AppOptions {
   readonly allowedOrigins?: readonly string[];
   /** Request headers such a browser may send besides Authorization and Content-Type (Dex's `web.allowedHeaders`). */
   readonly allowedHeaders?: readonly string[];
-  /** Where client IPs (rate limits, logs) come from behind a proxy (Dex's `web.clientRemoteIP`); the peer's address without it. */
+  /** Where client IPs (brute-force budgets, logs) come from behind a proxy (Dex's `web.clientRemoteIP`); the peer's address without it. */
   readonly clientIp?: ClientIpOptions;
-  /** Password attempts per client IP per minute; tests that log in many times raise it. */
-  readonly passwordAttemptsPerMinute?: number;
   /** Serve HTTPS with this certificate and key (Dex's `web.https`, `tlsCert`, `tlsKey`). */
   readonly tls?: TlsOptions;
   /** Timeouts and the open-connection cap; the defaults suit production (README "Connections"). */
@@ -227,6 +224,7 @@ const registerCommon = async (
       Object.defineProperty(request, 'ip', { value: clientIp(request.raw), enumerable: true });
     });
   }
+  if (clientIp === undefined || (options.clientIp?.trustedProxies.length ?? 0) === 0) warnOfProxy(app, provider);
   if (options.metrics !== undefined) {
     const { connectors } = provider;
     instrument(app, options.metrics, {
@@ -247,10 +245,23 @@ const registerCommon = async (
     if (UNREAD_BODY_ERRORS.has(error.code)) void reply.header('Connection', 'close');
   });
   await app.register(fastifyCookie);
-  // Only routes that opt in are limited (password logins); see src/http/rate-limit.ts.
-  await app.register(fastifyRateLimit, { global: false });
   if (options.allowedOrigins !== undefined && options.allowedOrigins.length > 0)
     registerCors(app, options.allowedOrigins, options.allowedHeaders ?? []);
+};
+
+/**
+ * Behind a proxy without `web.clientRemoteIP.trustedProxies`, every client has the proxy's address and so shares
+ * one per-IP failure budget (bruteForce.maxFailuresPerIP): said once, at the first request that shows a proxy.
+ */
+const warnOfProxy = (app: FastifyInstance, provider: AppOptions['provider']): void => {
+  let warned = false;
+  app.addHook('onRequest', async (request) => {
+    if (warned || request.headers['x-forwarded-for'] === undefined) return;
+    warned = true;
+    provider.log.warn(
+      'requests arrive with X-Forwarded-For but web.clientRemoteIP.trustedProxies is not set: every client may share one address, and so one bruteForce.maxFailuresPerIP budget',
+    );
+  });
 };
 
 /** Every route module, under the issuer's path. */
@@ -265,17 +276,16 @@ const registerRoutes = async (app: FastifyInstance, options: AppOptions): Promis
     },
   };
   const prefix = provider.settings.basePath;
-  const passwordAttemptsPerMinute = options.passwordAttemptsPerMinute;
   await app.register(
     async (scope) => {
       await scope.register(discoveryRoutes, { provider });
-      await scope.register(tokenRoutes, { provider, passwordAttemptsPerMinute });
+      await scope.register(tokenRoutes, { provider });
       await scope.register(userinfoRoutes, { provider });
-      await scope.register(authRoutes, { provider, page, passwordAttemptsPerMinute });
+      await scope.register(authRoutes, { provider, page });
       // SAML's ACS: POST /callback and /callback/:connector (Dex's paths), continued same-site (see saml-routes.ts).
       await scope.register(samlRoutes, { provider, page });
       await scope.register(logoutRoutes, { provider, page });
-      await scope.register(deviceRoutes, { provider, page, passwordAttemptsPerMinute });
+      await scope.register(deviceRoutes, { provider, page });
       await scope.register(healthRoutes, { storage: provider.storage, dexText: true });
       await scope.register(staticRoutes, { staticDir, themeDir: themeDir(branding.theme) });
     },

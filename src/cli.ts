@@ -3,7 +3,7 @@
  * problem listed and no stack trace; SIGTERM/SIGINT drain in-flight requests and exit 0.
  */
 import { createInterface } from 'node:readline';
-import bcrypt from 'bcryptjs';
+import { hashBcrypt } from '../connectors/local/bcrypt.js';
 import { connectorSchemas } from '../connectors/registry.js';
 import { parseServeArgs, type ServeOverrides } from './config/flags.js';
 import { ConfigError, readConfigFile, type LoadedConfig } from './config/load.js';
@@ -101,8 +101,13 @@ const hashPassword = async (): Promise<void> => {
     process.stderr.write('idport: an empty password cannot be hashed\n');
     process.exit(EXIT_USAGE);
   }
-  // Cost 10 is Dex's default and within the accepted 10–16 range.
-  process.stdout.write(`${await bcrypt.hash(password, 10)}\n`);
+  if (password.includes('\0')) {
+    // The native bcrypt reads a C string, and logins refuse such passwords (connectors/local/bcrypt.ts).
+    process.stderr.write('idport: a password cannot contain a NUL character\n');
+    process.exit(EXIT_USAGE);
+  }
+  // Cost 10 is Dex's default and within the accepted 10–16 range; the same library logins compare with.
+  process.stdout.write(`${await hashBcrypt(password, 10)}\n`);
 };
 
 /**

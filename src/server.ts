@@ -95,6 +95,12 @@ export const settingsFromConfig = (config: Config): ProviderSettings => {
           ? undefined
           : Buffer.from(config.sessions.cookieEncryptionKey, 'utf8'),
     },
+    bruteForce: {
+      maxFailures: config.bruteForce.maxFailures,
+      windowMs: config.bruteForce.window,
+      lockoutMs: config.bruteForce.lockout,
+      maxFailuresPerIP: config.bruteForce.maxFailuresPerIP,
+    },
     refresh: {
       disableRotation: refresh.disableRotation,
       reuseIntervalMs: refresh.reuseInterval,

@@ -125,6 +125,8 @@ export function withStaticOverlay(storage: Storage, entries: StaticEntries): Sto
     deviceRequests: storage.deviceRequests,
     deviceTokens: storage.deviceTokens,
     sessions: storage.sessions,
+    passwordFailures: storage.passwordFailures,
+    revokedTokens: storage.revokedTokens,
     getKeys: (): Promise<Keys | undefined> => storage.getKeys(),
     updateKeys: (update: (old: Keys | undefined) => Keys): Promise<Keys> => storage.updateKeys(update),
     garbageCollect: (now: Date): Promise<GcResult> => storage.garbageCollect(now),

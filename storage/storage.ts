@@ -248,6 +248,30 @@ export interface DeviceToken {
   readonly codeChallengeMethod: CodeChallengeMethod;
 }
 
+/**
+ * Failed password attempts against one account of one connector, or from one client IP (bruteForce): the count in
+ * the current window, the attempts still being checked, and the lockout. Shared by replicas through storage.
+ */
+export interface PasswordFailures {
+  /** SHA-256 (base64url) of what is counted, so an attacker's choice of username is stored in bounded space. */
+  readonly id: string;
+  readonly failures: number;
+  /** Attempts admitted and not yet answered; they count against the budget until they are. */
+  readonly pending: number;
+  readonly windowStart: Date;
+  /** While in the future, password attempts are refused. */
+  readonly lockedUntil?: Date | undefined;
+  /** When the record stops mattering (window and lockout over); garbage collection removes it after. */
+  readonly expiry: Date;
+}
+
+/** An access token revoked before its expiry, by `jti`; kept until the token would have expired anyway. */
+export interface RevokedToken {
+  /** The token's `jti`. */
+  readonly id: string;
+  readonly expiry: Date;
+}
+
 /** Thrown by `create` when the key is taken. */
 export class AlreadyExistsError extends Error {
   constructor(what: string, options?: { cause?: unknown }) {
@@ -305,6 +329,8 @@ export interface GcResult {
   readonly deviceRequests: number;
   readonly deviceTokens: number;
   readonly sessions: number;
+  readonly passwordFailures: number;
+  readonly revokedTokens: number;
 }
 
 export interface Storage {
@@ -319,6 +345,8 @@ export interface Storage {
   readonly deviceRequests: Table<string, DeviceRequest>;
   readonly deviceTokens: Table<string, DeviceToken>;
   readonly sessions: Table<string, Session>;
+  readonly passwordFailures: Table<string, PasswordFailures>;
+  readonly revokedTokens: Table<string, RevokedToken>;
   /** The signing key set, or undefined before the first start created one. */
   getKeys(): Promise<Keys | undefined>;
   /** Compare-and-swap of the key set; `update` may run more than once and sees undefined when none exists. */

@@ -16,6 +16,7 @@ import {
   loggerSchema,
   oauth2Schema,
   sessionsSchema,
+  bruteForceSchema,
   telemetrySchema,
   webSchema,
 } from './sections.js';
@@ -115,6 +116,7 @@ export function createConfigSchema(options: ConfigSchemaOptions = {}) {
       /** Signing keys (Dex master); when absent, a local RS256 signer rotating every expiry.signingKeys. */
       signer: signerSchema(context).optional(),
       sessions: sessionsSchema,
+      bruteForce: bruteForceSchema,
       grpc: notSupported(),
       mfa: notSupported(),
       deviceFlow: notSupported(),

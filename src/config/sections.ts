@@ -289,6 +289,18 @@ export const sessionsSchema = z
   }, evenWithOtherErrors('mapping'))
   .prefault({});
 
+/** `bruteForce` (idport): failed password attempts per account and per client IP, shared through storage. */
+export const bruteForceSchema = z
+  .strictObject({
+    /** Failed attempts per account within `window` before it is locked; 0 turns the account lockout off. */
+    maxFailures: z.number().int().min(0).default(5),
+    window: duration({ positive: true }).prefault('5m'),
+    lockout: duration({ positive: true }).prefault('5m'),
+    /** Failed attempts per client IP within `window`, across accounts and routes. */
+    maxFailuresPerIP: z.number().int().min(1).default(100),
+  })
+  .prefault({});
+
 /** `frontend`: the login pages' look (Dex's WebConfig). */
 export const frontendSchema = z
   .strictObject({

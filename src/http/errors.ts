@@ -12,7 +12,7 @@ import type { Provider } from '../oauth/provider.js';
 import { ConnectorError } from '../../connectors/connector.js';
 import { StorageUnavailableError } from '../../storage/storage.js';
 import { sendAuthorizationResponse, sendPage, type PageContext } from './pages.js';
-import { RateLimitedError } from './rate-limit.js';
+import { LoginThrottledError } from '../oauth/brute-force.js';
 import { pageErrorSentence } from '../../web/page-errors.js';
 import { renderError } from '../../web/render.js';
 
@@ -75,9 +75,10 @@ export const pageErrorHandler =
     let status = 400;
     let title = 'Bad request';
     let message: string;
-    if (err instanceof RateLimitedError) {
+    if (err instanceof LoginThrottledError) {
+      // No code is issued; the page says when to try again, and so does Retry-After.
       status = 429;
-      title = 'Too many attempts';
+      title = 'Too many failed attempts';
       message = err.message;
       void reply.header('Retry-After', String(err.retryAfterSeconds));
     } else if (err instanceof PageError) {

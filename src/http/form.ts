@@ -46,5 +46,5 @@ const singleValued = (form: URLSearchParams): Record<string, string> => {
 export const formRequest = (request: FastifyRequest): TokenRequest => {
   if (!(request.body instanceof URLSearchParams))
     throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
-  return { authorization: request.headers.authorization, form: singleValued(request.body) };
+  return { authorization: request.headers.authorization, form: singleValued(request.body), clientIp: request.ip };
 };

@@ -31,6 +31,15 @@ export interface RefreshPolicy {
   readonly absoluteLifetimeMs?: number | undefined;
 }
 
+/** `bruteForce`: budgets of failed password attempts (src/oauth/brute-force.ts). */
+export interface BruteForceSettings {
+  /** 0: no account lockout. */
+  readonly maxFailures: number;
+  readonly windowMs: number;
+  readonly lockoutMs: number;
+  readonly maxFailuresPerIP: number;
+}
+
 export interface ProviderSettings {
   /** The issuer exactly as configured (no trailing slash), the `iss` of every token. */
   readonly issuer: string;
@@ -62,6 +71,8 @@ export interface ProviderSettings {
   /** Device authorization requests live this long (`expiry.deviceRequests`, RFC 8628 §3.2 `expires_in`); 5 minutes when unset. */
   readonly deviceRequestTtlMs?: number | undefined;
   readonly refresh: RefreshPolicy;
+  /** Failed-password budgets; absent in settings built by hand (tests): the defaults apply. */
+  readonly bruteForce?: BruteForceSettings | undefined;
   readonly sessions: SessionSettings;
 }
 

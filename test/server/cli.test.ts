@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import bcrypt from 'bcryptjs';
+import bcrypt from 'bcrypt';
 import { httpsGet, selfSigned } from './support.js';
 
 const CLI = ['--import', 'tsx', 'src/cli.ts'];

@@ -44,8 +44,10 @@ describe('kubernetes storage: start-up', () => {
         'devicetokens.dex.coreos.com',
         'oauth2clients.dex.coreos.com',
         'offlinesessionses.dex.coreos.com',
+        'passwordfailures.idport.dev',
         'passwords.dex.coreos.com',
         'refreshtokens.dex.coreos.com',
+        'revokedtokens.idport.dev',
         'sessions.idport.dev',
         'signingkeies.dex.coreos.com',
       ]);

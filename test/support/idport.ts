@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { createServer as createHttpServer, type RequestListener } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import bcrypt from 'bcryptjs';
+import bcrypt from 'bcrypt';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { openLocal } from '../../connectors/local/local.js';
@@ -53,8 +53,6 @@ export interface TestIdportOptions {
   readonly clock?: Clock;
   readonly basePath?: string;
   readonly withLocal?: boolean;
-  /** Password attempts per IP per minute; high by default because a test file logs in many times from 127.0.0.1. */
-  readonly passwordAttemptsPerMinute?: number;
   /** ES256 by default: an RSA key costs about half a second to generate. Pass RS256 where RSA is under test. */
   readonly signingAlgorithm?: SigningAlgorithm;
   /** No socket: the issuer is an origin only `testFetch` answers, through inject(). For route rules. */
@@ -182,7 +180,6 @@ const startOn = async ({
   const app = await buildApp({
     provider,
     branding: { issuerName: 'idport test', logoUrl: '', theme: 'light' },
-    passwordAttemptsPerMinute: options.passwordAttemptsPerMinute ?? 1000,
   });
   await app.ready();
   if (endpoint !== undefined) endpoint.attach(app);

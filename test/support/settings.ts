@@ -17,6 +17,9 @@ sessions:
   cookieName: idport_session
   # Single sign-on across every client, as these tests (and idport before Dex's sharing rules) expect.
   ssoSharedWithDefault: all
+# Every test of a file fails logins from 127.0.0.1: a high per-address budget; accounts keep the default lockout.
+bruteForce:
+  maxFailuresPerIP: 1000
 `;
 
 /**

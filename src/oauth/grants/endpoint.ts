@@ -12,7 +12,7 @@ import type { GrantFacts } from '../tokens/claims.js';
 import { mintTokens, tokenResponseBody, type MintedTokens } from '../tokens/mint.js';
 import { authorizationCodeGrant } from './authorization-code.js';
 import { deviceCodeGrant } from './device-code.js';
-import type { Grant, GrantOutcome, ScopeRequest, TokenForm, TokenRequest, TokenResponse } from './grant.js';
+import type { Grant, GrantOutcome, ScopeRequest, TokenRequest, TokenResponse } from './grant.js';
 import { passwordGrant } from './password.js';
 import { startFamilyFor, type StartedFamily } from './refresh-family.js';
 import { refreshTokenGrant } from './refresh-token.js';
@@ -101,13 +101,15 @@ export const runGrant = async (
   provider: Provider,
   grant: Grant,
   client: Client,
-  form: TokenForm,
+  request: Pick<TokenRequest, 'form' | 'clientIp'>,
 ): Promise<TokenResponse> => {
+  const { form, clientIp } = request;
   let scopes: readonly string[] | undefined;
   const outcome = await grant.redeem({
     provider,
     client,
     form,
+    clientIp,
     scopes: async (request) => {
       if (scopes !== undefined) throw new Error(`grant ${grant.type} asked the scope policy twice`);
       scopes = await decideScopes(provider, client, request);
@@ -138,5 +140,5 @@ export const handleTokenRequest = async (provider: Provider, request: TokenReque
     client_secret: form.client_secret,
   });
   const client = authenticateClient(await provider.storage.clients.get(presented.clientId), presented);
-  return runGrant(provider, grantFor(provider, grantType), client, form);
+  return runGrant(provider, grantFor(provider, grantType), client, request);
 };

@@ -27,6 +27,8 @@ export type TokenForm = Readonly<Record<string, string | undefined>>;
 export interface TokenRequest {
   readonly authorization: string | undefined;
   readonly form: TokenForm;
+  /** The client's IP (web.clientRemoteIP), for the password grant's brute-force budget. */
+  readonly clientIp?: string | undefined;
 }
 
 /** The JSON body of a successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3). */
@@ -54,6 +56,7 @@ export interface GrantContext {
   readonly provider: Provider;
   readonly client: Client;
   readonly form: TokenForm;
+  readonly clientIp?: string | undefined;
   /** The scope policy, the single place scope rules are enforced; the scopes it returns are the ones issued. */
   scopes(request: ScopeRequest): Promise<readonly string[]>;
 }

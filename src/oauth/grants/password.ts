@@ -7,6 +7,7 @@
  */
 import type { Identity, PasswordConnector } from '../../../connectors/connector.js';
 import { OAuthError } from '../../errors.js';
+import { guardPasswordLogin } from '../brute-force.js';
 import { hasScope, parseScopes } from '../primitives/scopes.js';
 import type { Provider } from '../provider.js';
 import { claimsOf } from '../tokens/claims.js';
@@ -36,17 +37,15 @@ const login = async (
   provider: Provider,
   connector: PasswordConnector,
   scopes: readonly string[],
-  credentials: { readonly username: string; readonly password: string },
+  credentials: { readonly username: string; readonly password: string; readonly clientIp: string | undefined },
 ): Promise<Identity> => {
-  const { username, password } = credentials;
+  const { username, password, clientIp } = credentials;
   const invalid = (): OAuthError => new OAuthError('invalid_grant', 'invalid username or password');
   let identity: Identity | undefined;
   try {
-    identity = await connector.login(
-      { offlineAccess: hasScope(scopes, 'offline_access'), groups: hasScope(scopes, 'groups') },
-      username,
-      password,
-    );
+    const connectorScopes = { offlineAccess: hasScope(scopes, 'offline_access'), groups: hasScope(scopes, 'groups') };
+    const attempt = { connectorId: provider.settings.passwordConnector, username, clientIp };
+    identity = await guardPasswordLogin(provider, attempt, () => connector.login(connectorScopes, username, password));
   } catch (err: unknown) {
     throw connectorFailure(provider, err, {
       connectorId: provider.settings.passwordConnector,
@@ -71,7 +70,7 @@ const redeem = async (context: GrantContext): Promise<GrantOutcome> => {
   const { username, password } = form;
   if (username === undefined || username === '') throw new OAuthError('invalid_request', 'username is required');
   if (password === undefined || password === '') throw new OAuthError('invalid_request', 'password is required');
-  const identity = await login(provider, connector, scopes, { username, password });
+  const identity = await login(provider, connector, scopes, { username, password, clientIp: context.clientIp });
   return {
     facts: {
       clientId: client.id,
