@@ -8,6 +8,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { ConnectorDeps } from '../connectors/connector.js';
 import { openLocal } from '../connectors/local/local.js';
 import { openConnector } from '../connectors/registry.js';
@@ -16,12 +17,17 @@ import { openKubernetes } from '../storage/kubernetes/kubernetes.js';
 import { openPostgres } from '../storage/postgres/postgres.js';
 import { openSqlite } from '../storage/sqlite/sqlite.js';
 import { withStaticOverlay } from '../storage/static.js';
-import type { Client, Password, Storage } from '../storage/storage.js';
+import type { Storage } from '../storage/storage.js';
 import { addPlainServer, buildApp, type TlsOptions } from './app.js';
 import { PASSWORD_DB_CONNECTOR_ID, type Config } from './config/schema.js';
 import { configWarnings } from './config/warnings.js';
 import { defaultDeps, type Deps } from './deps.js';
+import { LiveConnectors } from './live-connectors.js';
+import { staticEntries } from './static-entries.js';
 import { createHttpMetrics } from './http/metrics.js';
+import { listenApi } from './grpc/listen.js';
+import type { GrpcListener } from './grpc/server.js';
+import type { Env } from './config/env.js';
 import type { ConnectorEntry, Provider } from './oauth/provider.js';
 import { normaliseResponseType, type ProviderSettings } from './oauth/settings.js';
 import { createSigner, type Signer } from './signer/signer.js';
@@ -123,33 +129,6 @@ export const openStorage = async (config: Config): Promise<Storage> => {
   }
 };
 
-const staticClients = (config: Config): Client[] =>
-  config.staticClients.map((c) => ({
-    id: c.id,
-    secret: c.secret,
-    redirectURIs: c.redirectURIs,
-    trustedPeers: c.trustedPeers,
-    public: c.public,
-    name: c.name,
-    logoURL: c.logoURL,
-    postLogoutRedirectURIs: c.postLogoutRedirectURIs,
-    backchannelLogoutURI: c.backchannelLogoutURI,
-    refreshTokenLifetime: c.refreshTokenLifetime,
-    ssoSharedWith: c.ssoSharedWith,
-  }));
-
-const staticPasswords = (config: Config): Password[] =>
-  config.staticPasswords.map((p) => ({
-    email: p.email,
-    hash: p.hash,
-    username: p.username,
-    userId: p.userID,
-    name: p.name,
-    preferredUsername: p.preferredUsername,
-    emailVerified: p.emailVerified,
-    groups: p.groups,
-  }));
-
 /** The addresses a server listens on, as host:port with the port actually bound. */
 export interface ListenAddresses {
   /** `web.https` (TLS). */
@@ -158,6 +137,8 @@ export interface ListenAddresses {
   readonly http?: string;
   /** `telemetry.http`: /metrics and the health checks. */
   readonly telemetry?: string;
+  /** `grpc.addr`: Dex's gRPC API. */
+  readonly grpc?: string;
 }
 
 /** A running idport: the apps (not yet listening), what it owns, and how to stop it. */
@@ -181,6 +162,8 @@ export interface Server {
 
 export interface ServerOptions {
   readonly log: Logger;
+  /** The environment, for Dex's feature flags (`DEX_API_CONNECTORS_CRUD`); process.env when omitted. */
+  readonly env?: Env;
   readonly deps?: Deps;
   /** TLS for `web.https`; read from `web.tlsCert` and `web.tlsKey` when omitted. */
   readonly tls?: TlsOptions;
@@ -243,11 +226,7 @@ const openProvider = async (
   const base = options.deps ?? defaultDeps;
   const deps = { ...base, randomBytes: base.randomBytes ?? randomBytes };
   const settings = settingsFromConfig(config);
-  const storage = withStaticOverlay(await openStorage(config), {
-    clients: staticClients(config),
-    passwords: staticPasswords(config),
-    connectors: [],
-  });
+  const storage = withStaticOverlay(await openStorage(config), staticEntries(config));
   const signer = createSigner({
     storage,
     clock: deps.clock,
@@ -258,7 +237,9 @@ const openProvider = async (
     log: log.child({ component: 'signer' }),
   });
   await signer.ensureKeys();
-  const connectors = await openConnectors(config, { storage, log, deps });
+  const connectors = new LiveConnectors(await openConnectors(config, { storage, log, deps }), storage, log, deps);
+  // Connectors stored in the database (the gRPC API, a Dex database carried over) serve logins from the start.
+  await connectors.sync();
   return { provider: { settings, storage, signer, connectors, deps, log }, signer };
 };
 
@@ -267,7 +248,7 @@ const buildApps = async (
   config: Config,
   provider: Provider,
   tls: TlsOptions | undefined,
-): Promise<{ app: FastifyInstance; telemetry: FastifyInstance | undefined }> => {
+): Promise<{ app: FastifyInstance; telemetry: FastifyInstance | undefined; registry: Registry | undefined }> => {
   // Metrics are kept only when something can read them.
   const metrics = config.telemetry.http !== undefined ? createHttpMetrics(packageVersion()) : undefined;
   const app = await buildApp({
@@ -293,7 +274,7 @@ const buildApps = async (
           log: provider.log.child({ component: 'telemetry' }),
         })
       : undefined;
-  return { app, telemetry };
+  return { app, telemetry, registry: metrics?.registry };
 };
 
 /** The listeners of a server and where the config puts them. */
@@ -338,7 +319,8 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
   for (const { key, message } of configWarnings(config)) options.log.warn({ key }, `${key} ${message}`);
   const tls = options.tls ?? httpsOptions(config);
   const { provider, signer } = await openProvider(config, options);
-  const { app, telemetry } = await buildApps(config, provider, tls);
+  const { app, telemetry, registry } = await buildApps(config, provider, tls);
+  let api: GrpcListener | undefined;
   const plain = tls !== undefined && config.web.http !== undefined ? addPlainServer(app) : undefined;
   let gcTimer: NodeJS.Timeout | undefined;
   return {
@@ -346,7 +328,14 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
     telemetry,
     provider,
     signer,
-    listen: async () => listenAll(config, { app, plain, telemetry, tls: tls !== undefined }),
+    listen: async () => {
+      const addresses = await listenAll(config, { app, plain, telemetry, tls: tls !== undefined });
+      const version = packageVersion();
+      const log = options.log.child({ component: 'api' });
+      const env = options.env ?? process.env;
+      api = await listenApi({ config: config.grpc, provider, version, env, log, registry });
+      return api === undefined ? addresses : { ...addresses, grpc: api.address };
+    },
     startTimers: () => {
       signer.startRotation(ROTATION_CHECK_MS);
       gcTimer = setInterval(() => void collectGarbage(provider), GC_INTERVAL_MS);
@@ -356,7 +345,7 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
     close: async () => {
       if (gcTimer !== undefined) clearInterval(gcTimer);
       signer.stop();
-      await Promise.all([app.close(), telemetry?.close()]);
+      await Promise.all([app.close(), telemetry?.close(), api?.close()]);
       for (const { connector } of provider.connectors.values()) await connector.close?.();
       await provider.storage.close();
     },

@@ -136,5 +136,8 @@ export const handleTokenRequest = async (provider: Provider, request: TokenReque
     client_secret: form.client_secret,
   });
   const client = authenticateClient(await provider.storage.clients.get(presented.clientId), presented);
-  return runGrant(provider, grantFor(provider, grantType), client, form);
+  const grant = grantFor(provider, grantType);
+  // Connectors stored on another replica (or changed there) are used at once (src/live-connectors.ts).
+  if (grant.readsConnectors !== false) await provider.connectors.sync?.();
+  return runGrant(provider, grant, client, form);
 };
