@@ -27,7 +27,7 @@ import { staticEntries } from './static-entries.js';
 import { createHttpMetrics } from './http/metrics.js';
 import { listenApi } from './grpc/listen.js';
 import type { GrpcListener } from './grpc/server.js';
-import type { Env } from './config/env.js';
+import { isFeatureEnabled, type Env } from './config/env.js';
 import type { ConnectorEntry, Provider } from './oauth/provider.js';
 import { normaliseResponseType, type ProviderSettings } from './oauth/settings.js';
 import { createSigner, type Signer } from './signer/signer.js';
@@ -46,6 +46,7 @@ const IMPLEMENTED_GRANTS = [
   'refresh_token',
   'password',
   'urn:ietf:params:oauth:grant-type:device_code',
+  'client_credentials',
 ];
 /** Every response type combination OIDC defines (Core §3, Multiple Response Types §5). */
 const RESPONSE_TYPE_COMBINATIONS = [
@@ -71,7 +72,12 @@ export const basePathOf = (issuer: string): string => new URL(issuer).pathname.r
  * Protocol settings from the config: each combination listed in `oauth2.responseTypes`, or whose words are each
  * listed (as Dex checks a request); discovery lists the configured values, sorted, as Dex does.
  */
-export const settingsFromConfig = (config: Config): ProviderSettings => {
+export const settingsFromConfig = (config: Config, env: Env = {}): ProviderSettings => {
+  // Dex master: with no oauth2.grantTypes, DEX_CLIENT_CREDENTIAL_GRANT_ENABLED_BY_DEFAULT adds client_credentials.
+  const listed: readonly string[] =
+    config.oauth2.grantTypesDefaulted && isFeatureEnabled(env, 'DEX_CLIENT_CREDENTIAL_GRANT_ENABLED_BY_DEFAULT', false)
+      ? [...config.oauth2.grantTypes, 'client_credentials']
+      : config.oauth2.grantTypes;
   const enabled = new Set<string>(config.oauth2.responseTypes);
   const refresh = config.expiry.refreshTokens;
   return {
@@ -81,7 +87,7 @@ export const settingsFromConfig = (config: Config): ProviderSettings => {
       (combo) => enabled.has(combo) || combo.split(' ').every((word) => enabled.has(word)),
     ).map(normaliseResponseType),
     advertisedResponseTypes: [...new Set(config.oauth2.responseTypes)].sort(),
-    grantTypes: IMPLEMENTED_GRANTS.filter((grant) => config.oauth2.grantTypes.includes(grant as never))
+    grantTypes: IMPLEMENTED_GRANTS.filter((grant) => listed.includes(grant))
       // As Dex: the password grant exists only when oauth2.passwordConnector names the connector it logs in with.
       .filter((grant) => grant !== 'password' || config.oauth2.passwordConnector !== undefined),
     passwordConnector: config.oauth2.passwordConnector,
@@ -225,7 +231,7 @@ const openProvider = async (
   const { log } = options;
   const base = options.deps ?? defaultDeps;
   const deps = { ...base, randomBytes: base.randomBytes ?? randomBytes };
-  const settings = settingsFromConfig(config);
+  const settings = settingsFromConfig(config, options.env ?? process.env);
   const storage = withStaticOverlay(await openStorage(config), staticEntries(config));
   const signer = createSigner({
     storage,

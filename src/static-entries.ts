@@ -16,6 +16,7 @@ const staticClients = (config: Config): Client[] =>
     backchannelLogoutURI: c.backchannelLogoutURI,
     refreshTokenLifetime: c.refreshTokenLifetime,
     ssoSharedWith: c.ssoSharedWith,
+    clientCredentialsGroups: c.clientCredentialsClaims?.groups,
   }));
 
 const staticPasswords = (config: Config): Password[] =>

@@ -108,6 +108,7 @@ describe('config.example.yaml', () => {
       skipApprovalScreen: false,
       alwaysShowLoginScreen: false,
       pkce: { enforce: false, codeChallengeMethodsSupported: ['S256', 'plain'] },
+      grantTypesDefaulted: true,
     });
     assert.deepEqual(config.web, {
       http: '127.0.0.1:5556',
