@@ -22,7 +22,7 @@ const fakeHash = (cost: string): string => `$2b$${cost}$${'a'.repeat(53)}`;
 describe("gRPC API: Dex's calls and answers, through an independent client", () => {
   let idport: StartedApi;
   before(async () => {
-    idport = await startApi(apiConfig('  addr: 127.0.0.1:0'));
+    idport = await startApi(apiConfig('  addr: 127.0.0.1:0', 'telemetry:\n  http: 127.0.0.1:0\n'));
   });
   after(async () => idport.close());
 
@@ -223,6 +223,19 @@ describe("gRPC API: Dex's calls and answers, through an independent client", () 
     const warning = idport.logs().find((line) => String(line.msg).includes('full admin access'));
     assert.ok(warning, 'the no-client-CA warning is logged');
     assert.equal(warning.level, 40);
+  });
+
+  it('counts calls in go-grpc-prometheus metrics on the telemetry listener', async () => {
+    await callApi(idport.channel, [{ method: 'GetVersion' }, { method: 'GetClient', request: { id: 'nobody' } }]);
+    const metrics = await (await fetch(`http://${idport.addresses.telemetry ?? ''}/metrics`)).text();
+    assert.match(
+      metrics,
+      /grpc_server_handled_total\{grpc_type="unary",grpc_service="api.Dex",grpc_method="GetVersion",grpc_code="OK"\} [1-9]/,
+    );
+    assert.match(
+      metrics,
+      /grpc_server_handled_total\{grpc_type="unary",grpc_service="api.Dex",grpc_method="GetClient",grpc_code="Unknown"\} [1-9]/,
+    );
   });
 
   it('serves no reflection unless grpc.reflection is true', async () => {
