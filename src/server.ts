@@ -25,7 +25,6 @@ import { defaultDeps, type Deps } from './deps.js';
 import { LiveConnectors } from './live-connectors.js';
 import { staticEntries } from './static-entries.js';
 import { createHttpMetrics } from './http/metrics.js';
-import { listenApi } from './grpc/listen.js';
 import type { GrpcListener } from './grpc/server.js';
 import { isFeatureEnabled, type Env } from './config/env.js';
 import type { ConnectorEntry, Provider } from './oauth/provider.js';
@@ -339,7 +338,11 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
       const version = packageVersion();
       const log = options.log.child({ component: 'api' });
       const env = options.env ?? process.env;
-      api = await listenApi({ config: config.grpc, provider, version, env, log, registry });
+      // Loaded only with a grpc block: gRPC and protobuf add to every start otherwise.
+      if (config.grpc.addr !== undefined) {
+        const { listenApi } = await import('./grpc/listen.js');
+        api = await listenApi({ config: config.grpc, provider, version, env, log, registry });
+      }
       return api === undefined ? addresses : { ...addresses, grpc: api.address };
     },
     startTimers: () => {
