@@ -211,6 +211,8 @@ const createFastify = (options: AppOptions, clientIp: ClientIpReader | undefined
   return app;
 };
 
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 /** Hooks and plugins every route relies on: client IP, metrics, response headers, forms, cookies, rate limits, CORS. */
 const registerCommon = async (
   app: FastifyInstance,
@@ -231,6 +233,17 @@ const registerCommon = async (
       basePath: provider.settings.basePath,
       grantTypes: provider.settings.grantTypes,
       isConnector: (id) => connectors.has(id),
+    });
+  }
+  const { sync } = provider.connectors;
+  if (sync !== undefined) {
+    // Logins read the connector set: bring it in step with the stored connectors first (src/live-connectors.ts).
+    // /token syncs in the token endpoint, for the grants that use connectors.
+    const loginPaths = new RegExp(
+      `^${escapeRegExp(provider.settings.basePath)}/(auth|callback|device|approval)(/|\\?|$)`,
+    );
+    app.addHook('onRequest', async (request) => {
+      if (loginPaths.test(request.url)) await sync.call(provider.connectors);
     });
   }
   const headers = options.headers ?? {};

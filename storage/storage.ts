@@ -159,6 +159,8 @@ export interface Client {
   readonly refreshTokenLifetime?: 'session' | undefined;
   /** Clients a login for this one serves without a new login ("*": all, []: none); unset: the server default. */
   readonly ssoSharedWith?: readonly string[] | undefined;
+  /** `clientCredentialsClaims.groups` (Dex master): the `groups` of tokens the client_credentials grant issues it. */
+  readonly clientCredentialsGroups?: readonly string[] | undefined;
 }
 
 /** A user of the password database. `email` is the key and is compared case-insensitively. */

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { staticClientSchema, staticPasswordSchema } from './clients.js';
 import { custom, schemaContext } from './context.js';
 import type { Env } from './env.js';
+import { grpcSchema } from './grpc.js';
 import { evenWithOtherErrors, httpUrl, noDuplicates, notSupported, parsedCleanly } from './fields.js';
 import { connectorSchema, signerSchema, storageSchema, type ConnectorSchemas } from './plugins.js';
 import {
@@ -117,7 +118,8 @@ export function createConfigSchema(options: ConfigSchemaOptions = {}) {
       signer: signerSchema(context).optional(),
       sessions: sessionsSchema,
       bruteForce: bruteForceSchema,
-      grpc: notSupported(),
+      /** Dex's gRPC API (src/grpc/). */
+      grpc: grpcSchema,
       mfa: notSupported(),
       deviceFlow: notSupported(),
     })

@@ -223,7 +223,7 @@ function listOr<T extends string>(values: readonly [T, ...T[]], fallback: readon
 /** `oauth2`: enabled flows and screens. */
 export const oauth2Schema = z
   .strictObject({
-    grantTypes: listOr<GrantType>(GRANT_TYPES, DEFAULT_GRANT_TYPES),
+    grantTypes: z.array(text(z.enum(GRANT_TYPES))).default([]),
     responseTypes: listOr<ResponseType>(RESPONSE_TYPES, ['code']),
     skipApprovalScreen: z.boolean().default(false),
     alwaysShowLoginScreen: z.boolean().default(false),
@@ -237,6 +237,13 @@ export const oauth2Schema = z
       })
       .prefault({}),
   })
+  // Dex fills in its defaults when the list is empty (cmd/dex/serve.go); whether it did decides client_credentials.
+  .transform(({ grantTypes, ...oauth2 }) => ({
+    ...oauth2,
+    grantTypes: grantTypes.length === 0 ? [...DEFAULT_GRANT_TYPES] : grantTypes,
+    /** True when `grantTypes` was empty or absent: DEX_CLIENT_CREDENTIAL_GRANT_ENABLED_BY_DEFAULT may then add it. */
+    grantTypesDefaulted: grantTypes.length === 0,
+  }))
   .prefault({});
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;

@@ -11,6 +11,7 @@ import type { Provider } from '../provider.js';
 import type { GrantFacts } from '../tokens/claims.js';
 import { mintTokens, tokenResponseBody, type MintedTokens } from '../tokens/mint.js';
 import { authorizationCodeGrant } from './authorization-code.js';
+import { clientCredentialsGrant } from './client-credentials.js';
 import { deviceCodeGrant } from './device-code.js';
 import type { Grant, GrantOutcome, ScopeRequest, TokenRequest, TokenResponse } from './grant.js';
 import { passwordGrant } from './password.js';
@@ -19,7 +20,10 @@ import { refreshTokenGrant } from './refresh-token.js';
 
 /** Every grant idport serves, by `grant_type`. A new grant is a file under grants/ and a line here. */
 const GRANTS: ReadonlyMap<string, Grant> = new Map(
-  [authorizationCodeGrant, refreshTokenGrant, passwordGrant, deviceCodeGrant].map((grant) => [grant.type, grant]),
+  [authorizationCodeGrant, refreshTokenGrant, passwordGrant, deviceCodeGrant, clientCredentialsGrant].map((grant) => [
+    grant.type,
+    grant,
+  ]),
 );
 
 const unsupported = (grantType: string): OAuthError =>
@@ -140,5 +144,8 @@ export const handleTokenRequest = async (provider: Provider, request: TokenReque
     client_secret: form.client_secret,
   });
   const client = authenticateClient(await provider.storage.clients.get(presented.clientId), presented);
-  return runGrant(provider, grantFor(provider, grantType), client, request);
+  const grant = grantFor(provider, grantType);
+  // Connectors stored on another replica (or changed there) are used at once (src/live-connectors.ts).
+  if (grant.readsConnectors !== false) await provider.connectors.sync?.();
+  return runGrant(provider, grant, client, request);
 };
