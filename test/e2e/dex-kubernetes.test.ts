@@ -115,6 +115,8 @@ describe('a Dex installation on Kubernetes, taken over by idport', () => {
       passwords: [],
       clock,
       storage: await openKubernetes({ kubeConfigFile }),
+      // Dex's keys are RS256: idport keeps signing with them only when it signs RS256 too.
+      signingAlgorithm: 'RS256',
     });
   });
   after(async () => {
