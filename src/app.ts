@@ -13,6 +13,7 @@ import { discoveryRoutes } from './http/discovery-routes.js';
 import { registerFormParser } from './http/form.js';
 import { healthRoutes } from './http/health-routes.js';
 import { logoutRoutes } from './http/logout-routes.js';
+import { landingRoutes, notFoundHandler } from './http/landing-routes.js';
 import { instrument, type HttpMetrics } from './http/metrics.js';
 import type { PageContext } from './http/pages.js';
 import { staticRoutes } from './http/static-routes.js';
@@ -216,7 +217,7 @@ const registerCommon = async (
     registerCors(app, options.allowedOrigins, options.allowedHeaders ?? []);
 };
 
-/** Every route module, under the issuer's path. */
+/** Every route module, under the issuer's path; the landing page and the 404 answer. */
 const registerRoutes = async (app: FastifyInstance, options: AppOptions): Promise<void> => {
   const { provider, branding } = options;
   const page: PageContext = {
@@ -241,11 +242,15 @@ const registerRoutes = async (app: FastifyInstance, options: AppOptions): Promis
       await scope.register(deviceRoutes, { provider, page, passwordAttemptsPerMinute });
       await scope.register(healthRoutes, { storage: provider.storage, dexText: true });
       await scope.register(staticRoutes, { staticDir, themeDir: themeDir(branding.theme) });
+      await scope.register(landingRoutes, { provider, page });
     },
     { prefix },
   );
   // Probes also answer at the root, so a container HEALTHCHECK works whatever the issuer path is.
   if (prefix !== '') await app.register(healthRoutes, { storage: provider.storage, dexText: true });
+  // Someone opening the host root finds the provider too.
+  if (prefix !== '') await app.register(landingRoutes, { provider, page });
+  app.setNotFoundHandler(notFoundHandler({ provider, page }));
 };
 
 export const buildApp = async (options: AppOptions): Promise<FastifyInstance> => {
@@ -256,9 +261,6 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
   const app = createFastify(options, clientIp);
   await registerCommon(app, options, clientIp);
   await registerRoutes(app, options);
-  app.setNotFoundHandler((_request, reply) => {
-    void reply.code(404).header('Cache-Control', 'no-store').send({ error: 'not_found' });
-  });
   return app;
 };
 

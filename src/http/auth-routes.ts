@@ -13,7 +13,7 @@ import {
   startConnectorLogin,
 } from '../oauth/authorize/connector-step.js';
 import { checkCsrf, chooseConnector, loadRequest, startAuthorization } from '../oauth/authorize/flow.js';
-import { afterLogin, approvalAnswer, approvalPage, passwordForm } from '../oauth/authorize/steps.js';
+import { afterLogin, approvalAnswer, approvalPage, passwordForm, switchAccount } from '../oauth/authorize/steps.js';
 import type { Provider } from '../oauth/provider.js';
 import { browserCookieOf, browserIdOf, queryOf, queryParam, sessionCookieOf } from './browser-state.js';
 import { completeLogin, sendStep } from './complete-login.js';
@@ -119,6 +119,7 @@ const approvalRoutes = (app: FastifyInstance, options: AuthRoutesOptions): void 
     const form = formOf(request);
     const pending = await loadRequest(provider, form.get('req') ?? undefined, browserCookieOf(request));
     checkCsrf(pending, form.get('csrf') ?? undefined);
+    if (form.get('approval') === 'switch') return redirect(reply, await switchAccount(provider, pending));
     const response = await approvalAnswer(provider, pending, form.get('approval') === 'approve');
     sendAuthorizationResponse(reply, page, response);
   });
