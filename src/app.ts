@@ -4,7 +4,7 @@ import { createServer as createHttpServer, type RequestListener, type Server as 
 import { createServer as createHttpsServer } from 'node:https';
 import fastifyCookie from '@fastify/cookie';
 import fastifyRateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authRoutes } from './http/auth-routes.js';
 import { samlRoutes } from './http/saml-routes.js';
 import { clientIpReader, type ClientIpOptions } from './http/client-ip.js';
@@ -16,6 +16,7 @@ import { logoutRoutes } from './http/logout-routes.js';
 import { landingRoutes, notFoundHandler } from './http/landing-routes.js';
 import { instrument, type HttpMetrics } from './http/metrics.js';
 import type { PageContext } from './http/pages.js';
+import { logRequests } from './http/request-log.js';
 import { staticRoutes } from './http/static-routes.js';
 import { tokenRoutes, userinfoRoutes } from './http/token-routes.js';
 import type { Provider } from './oauth/provider.js';
@@ -56,47 +57,6 @@ export interface TlsOptions {
 }
 
 const REQUEST_ID_HEADER = 'x-request-id';
-
-/**
- * Query parameters whose values never reach the log: an upstream provider's authorization code at /callback, ID
- * tokens sent as id_token_hint to /auth and /logout, the user's email as login_hint, and credentials a client
- * misplaces in a query string. The logger's redact paths cover log objects, not the URL of "incoming request".
- */
-const SECRET_QUERY_PARAMS = [
-  'code',
-  'id_token_hint',
-  'login_hint',
-  'access_token',
-  'refresh_token',
-  'id_token',
-  'client_secret',
-  'password',
-];
-
-/** The request URL for logs, with the values of SECRET_QUERY_PARAMS replaced. */
-const loggableUrl = (url: string): string => {
-  const query = url.indexOf('?');
-  if (query < 0) return url;
-  const params = new URLSearchParams(url.slice(query + 1));
-  let redacted = false;
-  for (const name of SECRET_QUERY_PARAMS) {
-    if (!params.has(name)) continue;
-    params.set(name, '[Redacted]');
-    redacted = true;
-  }
-  return redacted ? `${url.slice(0, query)}?${params.toString()}` : url;
-};
-
-/** Fastify's request serializer, with the URL made loggable and the client IP taken as `clientIpOf` says. */
-const requestSerializer =
-  (clientIpOf: (request: FastifyRequest) => string | undefined) =>
-  (request: FastifyRequest): Record<string, unknown> => ({
-    method: request.method,
-    url: loggableUrl(request.url),
-    host: request.host,
-    remoteAddress: clientIpOf(request),
-    remotePort: request.socket.remotePort,
-  });
 
 /** Fastify's own defaults for what its server factory would otherwise set: idle keep-alive, and bounds on slow clients. */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
@@ -140,10 +100,9 @@ const createFastify = (options: AppOptions, clientIp: ClientIpReader | undefined
     clientIp !== undefined ? clientIp(request.raw) : request.ip;
   let handler: RequestListener | undefined;
   const app = Fastify({
-    loggerInstance: options.provider.log.child(
-      {},
-      { serializers: { req: requestSerializer(clientIpOf) } },
-    ) as FastifyBaseLogger,
+    loggerInstance: options.provider.log as FastifyBaseLogger,
+    // One line per request instead of fastify's two (src/http/request-log.ts).
+    logController: new LogController({ disableRequestLogging: true }),
     // A caller-supplied request id is kept (so logs line up across a proxy) only when it looks like one.
     genReqId: (request) => {
       const given = request.headers[REQUEST_ID_HEADER];
@@ -168,6 +127,7 @@ const createFastify = (options: AppOptions, clientIp: ClientIpReader | undefined
     },
   });
   if (handler === undefined) throw new Error('fastify did not call the server factory');
+  logRequests(app, clientIpOf);
   const extraServers = new Set<HttpServer>();
   appServers.set(app, { handler, extra: extraServers });
   const extraClosed: Promise<void>[] = [];

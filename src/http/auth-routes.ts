@@ -95,6 +95,9 @@ const passwordRoutes = (app: FastifyInstance, options: AuthRoutesOptions): void 
       const identity = await passwordLogin(provider, pending, attempt);
       const rememberMe = form.get('remember_me') === 'on';
       if (identity === undefined) {
+        const reason = 'invalid username or password';
+        const who = { connector: pending.connectorId, username, client_id: pending.clientId };
+        request.log.warn({ ...who, reason }, 'login failed');
         const retry = passwordPageOf(options, pending, pending.connectorId, { username, rememberMe });
         return sendPage(reply, page, retry, { status: 401 });
       }

@@ -74,6 +74,7 @@ const logPageError = (request: FastifyRequest, err: PageError): void => {
 /** The page for anything thrown on a browser route that does not go back to the client. */
 const errorPageText = (err: unknown, request: FastifyRequest): ErrorPageText => {
   if (err instanceof RateLimitedError) {
+    request.log.warn({ retry_after: err.retryAfterSeconds }, 'too many attempts from this address');
     // The limited routes are form POSTs whose form is served by a GET at the same URL.
     const back = request.url.includes('/device/') ? request.url.replace(/\/device\/.*$/, '/device') : request.url;
     return {
@@ -88,7 +89,8 @@ const errorPageText = (err: unknown, request: FastifyRequest): ErrorPageText => 
     return { status: 400, ...pageErrorText(err.code, err.params) };
   }
   if (err instanceof ConnectorError) {
-    request.log.warn({ err: err.message }, 'connector login failed');
+    const { connector } = (request.params ?? {}) as { connector?: string };
+    request.log.warn({ connector, reason: err.message }, 'login failed');
     return {
       status: err.temporary ? 503 : 502,
       title: 'We could not log you in',

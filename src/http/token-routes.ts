@@ -26,8 +26,33 @@ const passwordGrantRateLimit = (perMinute: number | undefined): RateLimitOptions
   allowList: (request) => !(request.body instanceof URLSearchParams && request.body.get('grant_type') === 'password'),
 });
 
+/** The client id a token request names: the Basic user (URL-decoded, RFC 6749 §2.3.1) or the client_id field. */
+const clientIdOf = (request: FastifyRequest): string | undefined => {
+  const authorization = request.headers.authorization ?? '';
+  if (/^basic /i.test(authorization)) {
+    const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    try {
+      return decodeURIComponent(colon < 0 ? decoded : decoded.slice(0, colon));
+    } catch {
+      return undefined;
+    }
+  }
+  return request.body instanceof URLSearchParams ? (request.body.get('client_id') ?? undefined) : undefined;
+};
+
+/** The one line that says why a token request failed (never the secret, code or token presented). */
+const logTokenFailure = (request: FastifyRequest, err: OAuthError | RateLimitedError): void => {
+  const grantType = request.body instanceof URLSearchParams ? (request.body.get('grant_type') ?? undefined) : undefined;
+  const context = { client_id: clientIdOf(request), grant_type: grantType };
+  if (err instanceof RateLimitedError)
+    request.log.warn({ ...context, retry_after: err.retryAfterSeconds }, 'token request rate limited');
+  else request.log.warn({ ...context, error: err.code, description: err.description }, 'token request failed');
+};
+
 /** The JSON error handler, plus 429 with Retry-After for a client over the password-grant limit. */
 const tokenErrorHandler = (err: unknown, request: FastifyRequest, reply: FastifyReply): void => {
+  if (err instanceof OAuthError || err instanceof RateLimitedError) logTokenFailure(request, err);
   if (!(err instanceof RateLimitedError)) return jsonErrorHandler('Basic')(err, request, reply);
   void reply
     .code(429)
