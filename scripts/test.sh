@@ -11,6 +11,7 @@ command -v ldapadd >/dev/null 2>&1 || need_pkgs+=(ldap-utils)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 command -v kubectl >/dev/null 2>&1 || need_pkgs+=(kubectl)
 command -v unzip >/dev/null 2>&1 || need_pkgs+=(unzip)
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)   # the example app test drives a real browser
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
