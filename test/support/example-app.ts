@@ -62,16 +62,25 @@ const waitForOutput = (child: ChildProcess, text: RegExp, output: () => string):
     check();
   });
 
-/** Starts idport from config.example.yaml and the example app against it, each on a free loopback port. */
-export const startExample = async (extraYaml = ''): Promise<ExampleSetup> => {
-  const [idportPort, appPort] = [await freePort(), await freePort()];
+/** idport from config.example.yaml on free ports; `appPort` is where its example-app client's redirect URIs point. */
+export const startExampleIdport = async (
+  appPort: number,
+  extraYaml = '',
+): Promise<{ readonly issuer: string; readonly server: Server }> => {
+  const idportPort = await freePort();
   const config = loadConfig(exampleConfigYaml(idportPort, appPort, extraYaml), 'config.example.yaml', {
     env: {},
     connectorSchemas: connectorSchemas(),
   });
   const server = await createServer(config, { log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   await server.listen();
-  const issuer = `http://127.0.0.1:${idportPort}/dex`;
+  return { issuer: `http://127.0.0.1:${idportPort}/dex`, server };
+};
+
+/** Starts idport from config.example.yaml and the example app against it, each on a free loopback port. */
+export const startExample = async (extraYaml = ''): Promise<ExampleSetup> => {
+  const appPort = await freePort();
+  const { issuer, server } = await startExampleIdport(appPort, extraYaml);
   const child = spawn(process.execPath, ['examples/example-app/app.mjs'], {
     env: { ...process.env, ISSUER: issuer, LISTEN: `127.0.0.1:${appPort}` },
     stdio: ['ignore', 'pipe', 'pipe'],
