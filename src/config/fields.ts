@@ -152,7 +152,12 @@ export function parseBcryptHash(value: string): { hash: string } | { error: stri
     if (decoded.toString('base64') === value) hash = decoded.toString('latin1');
   }
   const match = BCRYPT.exec(hash);
-  if (match === null) return { error: 'expected a bcrypt hash like "$2a$10$…"' };
+  if (match === null)
+    return {
+      error: value.startsWith('$2')
+        ? 'expected a bcrypt hash like "$2a$10$…"'
+        : 'expected a bcrypt hash like "$2a$10$…", not a plain password: run `idport hash-password` and put its output here',
+    };
   const cost = Number(match[1]);
   if (cost < BCRYPT_MIN_COST || cost > BCRYPT_MAX_COST)
     return { error: `bcrypt cost must be between ${BCRYPT_MIN_COST} and ${BCRYPT_MAX_COST}, got ${cost}` };
