@@ -11,6 +11,7 @@ import { ConfigError, readConfigFile, type LoadedConfig } from './config/load.js
 import { createLogger } from './log.js';
 import { configWarnings, formatWarning } from './config/warnings.js';
 import { describeConfig } from './config-summary.js';
+import { probe, probeUrl } from './healthcheck.js';
 import { createServer } from './server.js';
 
 const USAGE = `Usage: idport <command>
@@ -23,6 +24,8 @@ Commands:
                         (unknown keys are warnings, errors with --strict), 2 when not
   hash-password         print a bcrypt hash for staticPasswords: asks twice on a terminal, or reads a pipe
                         (echo -n 'secret' | idport hash-password) and prints only the hash
+  healthcheck [CONFIG]  probe /healthz/live on the listener CONFIG (default /etc/idport/config.yaml) sets up;
+                        exit 0 when healthy (the container image's HEALTHCHECK)
   version               print the version
 `;
 
@@ -175,6 +178,13 @@ export const main = async (argv: readonly string[]): Promise<void> => {
       }
       case 'hash-password':
         return await hashPassword();
+      case 'healthcheck': {
+        const { config } = await load(arg ?? '/etc/idport/config.yaml');
+        const url = probeUrl(config);
+        const healthy = await probe(url);
+        process.stdout.write(`${url}: ${healthy ? 'healthy' : 'not healthy'}\n`);
+        return process.exit(healthy ? 0 : 1);
+      }
       case 'version':
       case '--version':
         process.stdout.write(`idport ${version()}\n`);
