@@ -66,9 +66,10 @@ const waitForOutput = (child: ChildProcess, text: RegExp, output: () => string):
 export const startExampleIdport = async (
   appPort: number,
   extraYaml = '',
+  edit: (yaml: string) => string = (yaml) => yaml,
 ): Promise<{ readonly issuer: string; readonly server: Server }> => {
   const idportPort = await freePort();
-  const config = loadConfig(exampleConfigYaml(idportPort, appPort, extraYaml), 'config.example.yaml', {
+  const config = loadConfig(edit(exampleConfigYaml(idportPort, appPort, extraYaml)), 'config.example.yaml', {
     env: {},
     connectorSchemas: connectorSchemas(),
   });
@@ -78,9 +79,9 @@ export const startExampleIdport = async (
 };
 
 /** Starts idport from config.example.yaml and the example app against it, each on a free loopback port. */
-export const startExample = async (extraYaml = ''): Promise<ExampleSetup> => {
+export const startExample = async (extraYaml = '', edit?: (yaml: string) => string): Promise<ExampleSetup> => {
   const appPort = await freePort();
-  const { issuer, server } = await startExampleIdport(appPort, extraYaml);
+  const { issuer, server } = await startExampleIdport(appPort, extraYaml, edit);
   const child = spawn(process.execPath, ['examples/example-app/app.mjs'], {
     env: { ...process.env, ISSUER: issuer, LISTEN: `127.0.0.1:${appPort}` },
     stdio: ['ignore', 'pipe', 'pipe'],
