@@ -159,6 +159,11 @@ const withoutDexWord = (argv: readonly string[]): readonly string[] =>
   argv[0] === 'dex' || argv[0]?.endsWith('/dex') === true ? argv.slice(1) : argv;
 
 export const main = async (argv: readonly string[]): Promise<void> => {
+  // `idport check-config x | head -1`: a reader that stops early is not an error worth a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const [command, ...rest] = withoutDexWord(argv);
   const strict = rest.includes('--strict');
   const arg = rest.find((a) => a !== '--strict');
