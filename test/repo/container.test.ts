@@ -63,7 +63,7 @@ describe('config.container.yaml', () => {
       server.stderr.on('data', (chunk: Buffer) => (logs += chunk.toString()));
       const exited = new Promise<number | null>((resolve) => server.on('exit', resolve));
       try {
-        for (let i = 0; i < 100 && !logs.includes('idport listening'); i++)
+        for (let i = 0; i < 300 && !logs.includes('idport listening'); i++)
           await new Promise((r) => setTimeout(r, 100));
         assert.match(logs, /^{"level":"info",.*"msg":"idport listening"}$/m);
         const up = cli(['healthcheck', path]);
