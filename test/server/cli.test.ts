@@ -145,7 +145,8 @@ describe('idport CLI', () => {
     try {
       const base = `http://127.0.0.1:${port}`;
       let live: Response | undefined;
-      for (let i = 0; i < 100 && live === undefined; i++) {
+      // Up to 30 s: tsx compiles the CLI at start, which takes 10 s and more on a loaded 2-core machine.
+      for (let i = 0; i < 300 && live === undefined; i++) {
         live = await fetch(`${base}/dex/healthz/live`).catch(() => undefined);
         if (live === undefined) await new Promise((r) => setTimeout(r, 100));
       }
@@ -191,7 +192,7 @@ describe('idport CLI', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
       let metrics: Response | undefined;
-      for (let i = 0; i < 100 && metrics === undefined; i++) {
+      for (let i = 0; i < 300 && metrics === undefined; i++) {
         metrics = await fetch(`http://127.0.0.1:${telemetry}/metrics`).catch(() => undefined);
         if (metrics === undefined) await new Promise((r) => setTimeout(r, 100));
       }
