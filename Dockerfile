@@ -10,17 +10,25 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
-# Stage 2: the runtime, as the unprivileged `node` user.
-FROM node:24-bookworm-slim
-ENV NODE_ENV=production
-WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
-COPY package.json tsconfig.json ./
-COPY bin ./bin
+# Stage 2 compiles the TypeScript (`npm run build`, TypeScript is a dev dependency) into dist/.
+FROM deps AS build
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
 COPY src ./src
 COPY connectors ./connectors
 COPY storage ./storage
 COPY web ./web
+RUN npm run build
+
+# Stage 3: the runtime, plain node running the compiled JavaScript, as the unprivileged `node` user.
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY bin ./bin
+COPY --from=build /app/dist ./dist
 # The example app (compose.yaml runs it from this image) and the default config.
 COPY examples ./examples
 COPY config.container.yaml /etc/idport/config.yaml
@@ -37,5 +45,5 @@ EXPOSE 5556 5558
 # listening elsewhere than 5556 stays healthy.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "bin/idport.js", "healthcheck", "/etc/idport/config.yaml"]
-ENTRYPOINT ["node", "--import", "tsx", "src/cli.ts"]
+ENTRYPOINT ["node", "bin/idport.js"]
 CMD ["serve", "/etc/idport/config.yaml"]

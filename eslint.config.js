@@ -60,9 +60,9 @@ export default tseslint.config(
     },
   },
   {
-    // Size limits (CONTRIBUTING.md): files under 400 lines, functions under 60, at most 4 positional parameters.
-    files: ['src/**/*.ts'],
-    ignores: ['src/config/**'],
+    // Size limits (CONTRIBUTING.md): files under 400 lines, functions under 60, at most 4 positional parameters,
+    // on all production code. Tests are specifications and may be long.
+    files: ['src/**/*.ts', 'connectors/**/*.ts', 'storage/**/*.ts', 'web/**/*.ts'],
     rules: {
       'max-lines': ['error', { max: 400 }],
       'max-lines-per-function': ['error', { max: 60 }],

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command (and what .ci/run runs): installs everything the tests need on a fresh
-# machine (Debian packages, PostgreSQL started, npm ci), then type-checks, lints and runs the whole suite.
+# machine (Debian packages, PostgreSQL started, npm ci), then type-checks, lints, builds dist/ and runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,8 @@ command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 command -v kubectl >/dev/null 2>&1 || need_pkgs+=(kubectl)
 command -v unzip >/dev/null 2>&1 || need_pkgs+=(unzip)
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)   # the example app test drives a real browser
+# The gRPC API tests drive idport with Python's grpcio (an independent client) and protoc from grpcio-tools.
+/usr/bin/python3 -c 'import grpc, grpc_tools' >/dev/null 2>&1 || need_pkgs+=(python3-grpcio python3-grpc-tools)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
@@ -29,4 +31,5 @@ export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:543
 npm ci --no-audit --no-fund
 npm run typecheck
 npm run lint
+npm run build
 npm test

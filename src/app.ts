@@ -3,14 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import fastifyCookie from '@fastify/cookie';
-import fastifyRateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authRoutes } from './http/auth-routes.js';
 import { samlRoutes } from './http/saml-routes.js';
 import { clientIpReader, type ClientIpOptions } from './http/client-ip.js';
 import { deviceRoutes } from './http/device-routes.js';
 import { discoveryRoutes } from './http/discovery-routes.js';
-import { registerFormParser } from './http/form.js';
+import { FORM_BODY_LIMIT, registerFormParser, UNREAD_BODY_ERRORS } from './http/form.js';
 import { healthRoutes } from './http/health-routes.js';
 import { logoutRoutes } from './http/logout-routes.js';
 import { landingRoutes, notFoundHandler } from './http/landing-routes.js';
@@ -38,12 +37,12 @@ export interface AppOptions {
   readonly allowedOrigins?: readonly string[];
   /** Request headers such a browser may send besides Authorization and Content-Type (Dex's `web.allowedHeaders`). */
   readonly allowedHeaders?: readonly string[];
-  /** Where client IPs (rate limits, logs) come from behind a proxy (Dex's `web.clientRemoteIP`); the peer's address without it. */
+  /** Where client IPs (brute-force budgets, logs) come from behind a proxy (Dex's `web.clientRemoteIP`); the peer's address without it. */
   readonly clientIp?: ClientIpOptions;
-  /** Password attempts per client IP per minute; tests that log in many times raise it. */
-  readonly passwordAttemptsPerMinute?: number;
   /** Serve HTTPS with this certificate and key (Dex's `web.https`, `tlsCert`, `tlsKey`). */
   readonly tls?: TlsOptions;
+  /** Timeouts and the open-connection cap; the defaults suit production (README "Connections"). */
+  readonly connectionLimits?: Partial<ConnectionLimits>;
   /** Count requests, issued tokens and failed logins here (served by the telemetry listener). */
   readonly metrics?: HttpMetrics;
 }
@@ -58,15 +57,43 @@ export interface TlsOptions {
 
 const REQUEST_ID_HEADER = 'x-request-id';
 
-/** Fastify's own defaults for what its server factory would otherwise set: idle keep-alive, and bounds on slow clients. */
+/** Idle keep-alive (fastify's default). */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+/** An idle socket (no bytes either way) is closed after this. */
 const CONNECTION_TIMEOUT_MS = 30_000;
+/**
+ * A request, headers and body, must arrive within this; headers within HEADERS_TIMEOUT_MS. Node enforces
+ * max(headersTimeout, requestTimeout) and only checks every connectionsCheckingInterval, so all three are set:
+ * an unfinished upload is closed within REQUEST_TIMEOUT_MS + CONNECTIONS_CHECK_MS (README "Connections").
+ */
 const REQUEST_TIMEOUT_MS = 30_000;
+const HEADERS_TIMEOUT_MS = 20_000;
+const CONNECTIONS_CHECK_MS = 1_000;
+/** Open connections per listener; more are refused at once (README "Connections"). */
+export const DEFAULT_MAX_CONNECTIONS = 4_096;
 
-/** Applies the timeouts fastify sets only on servers it creates itself (not on a serverFactory's). */
-const withTimeouts = <T extends HttpServer>(server: T): T => {
+/** Bounds on slow or numerous clients; tests shorten them. */
+export interface ConnectionLimits {
+  readonly requestTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly maxConnections: number;
+}
+
+const DEFAULT_LIMITS: ConnectionLimits = {
+  requestTimeoutMs: REQUEST_TIMEOUT_MS,
+  headersTimeoutMs: HEADERS_TIMEOUT_MS,
+  maxConnections: DEFAULT_MAX_CONNECTIONS,
+};
+
+/** Options only a server's constructor takes. */
+const SERVER_OPTIONS = { connectionsCheckingInterval: CONNECTIONS_CHECK_MS } as const;
+
+/** Applies the timeouts and the connection cap (fastify sets timeouts only on servers it creates itself). */
+const withTimeouts = <T extends HttpServer>(server: T, limits: ConnectionLimits): T => {
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
+  server.maxConnections = limits.maxConnections;
   server.setTimeout(CONNECTION_TIMEOUT_MS);
   return server;
 };
@@ -74,7 +101,7 @@ const withTimeouts = <T extends HttpServer>(server: T): T => {
 /** Each app's request handler and the extra servers feeding it (see `addPlainServer`). */
 const appServers = new WeakMap<
   FastifyInstance,
-  { readonly handler: RequestListener; readonly extra: Set<HttpServer> }
+  { readonly handler: RequestListener; readonly extra: Set<HttpServer>; readonly limits: ConnectionLimits }
 >();
 
 /**
@@ -86,7 +113,7 @@ const appServers = new WeakMap<
 export const addPlainServer = (app: FastifyInstance): HttpServer => {
   const entry = appServers.get(app);
   if (entry === undefined) throw new Error('addPlainServer: not an app from buildApp');
-  const server = withTimeouts(createHttpServer(entry.handler));
+  const server = withTimeouts(createHttpServer(SERVER_OPTIONS, entry.handler), entry.limits);
   entry.extra.add(server);
   return server;
 };
@@ -99,6 +126,7 @@ const createFastify = (options: AppOptions, clientIp: ClientIpReader | undefined
   const clientIpOf = (request: FastifyRequest): string | undefined =>
     clientIp !== undefined ? clientIp(request.raw) : request.ip;
   let handler: RequestListener | undefined;
+  const limits = { ...DEFAULT_LIMITS, ...options.connectionLimits };
   const app = Fastify({
     loggerInstance: options.provider.log as FastifyBaseLogger,
     // One line per request instead of fastify's two (src/http/request-log.ts).
@@ -112,7 +140,8 @@ const createFastify = (options: AppOptions, clientIp: ClientIpReader | undefined
     routerOptions: { ignoreTrailingSlash: true },
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     connectionTimeout: CONNECTION_TIMEOUT_MS,
-    requestTimeout: REQUEST_TIMEOUT_MS,
+    requestTimeout: limits.requestTimeoutMs,
+    bodyLimit: FORM_BODY_LIMIT,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // Always a factory, so the handler can feed a second (plain) server too. An https.Server is an http.Server
@@ -121,15 +150,16 @@ const createFastify = (options: AppOptions, clientIp: ClientIpReader | undefined
       handler = routing;
       return withTimeouts(
         options.tls !== undefined
-          ? (createHttpsServer({ ...options.tls }, routing) as unknown as HttpServer)
-          : createHttpServer(routing),
+          ? (createHttpsServer({ ...options.tls, ...SERVER_OPTIONS }, routing) as unknown as HttpServer)
+          : createHttpServer(SERVER_OPTIONS, routing),
+        limits,
       );
     },
   });
   if (handler === undefined) throw new Error('fastify did not call the server factory');
   logRequests(app, clientIpOf);
   const extraServers = new Set<HttpServer>();
-  appServers.set(app, { handler, extra: extraServers });
+  appServers.set(app, { handler, extra: extraServers, limits });
   const extraClosed: Promise<void>[] = [];
   app.addHook('preClose', async () => {
     // Node ≥ 19 closes idle keep-alive connections on close(); in-flight requests finish (fastify answers 503 to new ones).
@@ -141,6 +171,8 @@ const createFastify = (options: AppOptions, clientIp: ClientIpReader | undefined
   });
   return app;
 };
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Hooks and plugins every route relies on: client IP, metrics, response headers, forms, cookies, rate limits, CORS. */
 const registerCommon = async (
@@ -155,12 +187,24 @@ const registerCommon = async (
       Object.defineProperty(request, 'ip', { value: clientIp(request.raw), enumerable: true });
     });
   }
+  if (clientIp === undefined || (options.clientIp?.trustedProxies.length ?? 0) === 0) warnOfProxy(app, provider);
   if (options.metrics !== undefined) {
     const { connectors } = provider;
     instrument(app, options.metrics, {
       basePath: provider.settings.basePath,
       grantTypes: provider.settings.grantTypes,
       isConnector: (id) => connectors.has(id),
+    });
+  }
+  const { sync } = provider.connectors;
+  if (sync !== undefined) {
+    // Logins read the connector set: bring it in step with the stored connectors first (src/live-connectors.ts).
+    // /token syncs in the token endpoint, for the grants that use connectors.
+    const loginPaths = new RegExp(
+      `^${escapeRegExp(provider.settings.basePath)}/(auth|callback|device|approval)(/|\\?|$)`,
+    );
+    app.addHook('onRequest', async (request) => {
+      if (loginPaths.test(request.url)) await sync.call(provider.connectors);
     });
   }
   const headers = options.headers ?? {};
@@ -170,11 +214,28 @@ const registerCommon = async (
     void reply.headers(headers);
   });
   registerFormParser(app);
+  app.addHook('onError', async (_request, reply, error) => {
+    // A body idport refused to read may still be arriving: close the connection rather than drain it.
+    if (UNREAD_BODY_ERRORS.has(error.code)) void reply.header('Connection', 'close');
+  });
   await app.register(fastifyCookie);
-  // Only routes that opt in are limited (password logins); see src/http/rate-limit.ts.
-  await app.register(fastifyRateLimit, { global: false });
   if (options.allowedOrigins !== undefined && options.allowedOrigins.length > 0)
     registerCors(app, options.allowedOrigins, options.allowedHeaders ?? []);
+};
+
+/**
+ * Behind a proxy without `web.clientRemoteIP.trustedProxies`, every client has the proxy's address and so shares
+ * one per-IP failure budget (bruteForce.maxFailuresPerIP): said once, at the first request that shows a proxy.
+ */
+const warnOfProxy = (app: FastifyInstance, provider: AppOptions['provider']): void => {
+  let warned = false;
+  app.addHook('onRequest', async (request) => {
+    if (warned || request.headers['x-forwarded-for'] === undefined) return;
+    warned = true;
+    provider.log.warn(
+      'requests arrive with X-Forwarded-For but web.clientRemoteIP.trustedProxies is not set: every client may share one address, and so one bruteForce.maxFailuresPerIP budget',
+    );
+  });
 };
 
 /** Every route module, under the issuer's path; the landing page and the 404 answer. */
@@ -189,17 +250,16 @@ const registerRoutes = async (app: FastifyInstance, options: AppOptions): Promis
     },
   };
   const prefix = provider.settings.basePath;
-  const passwordAttemptsPerMinute = options.passwordAttemptsPerMinute;
   await app.register(
     async (scope) => {
       await scope.register(discoveryRoutes, { provider });
-      await scope.register(tokenRoutes, { provider, passwordAttemptsPerMinute });
+      await scope.register(tokenRoutes, { provider });
       await scope.register(userinfoRoutes, { provider });
-      await scope.register(authRoutes, { provider, page, passwordAttemptsPerMinute });
+      await scope.register(authRoutes, { provider, page });
       // SAML's ACS: POST /callback and /callback/:connector (Dex's paths), continued same-site (see saml-routes.ts).
       await scope.register(samlRoutes, { provider, page });
       await scope.register(logoutRoutes, { provider, page });
-      await scope.register(deviceRoutes, { provider, page, passwordAttemptsPerMinute });
+      await scope.register(deviceRoutes, { provider, page });
       await scope.register(healthRoutes, { storage: provider.storage, dexText: true });
       await scope.register(staticRoutes, { staticDir, themeDir: themeDir(branding.theme) });
       await scope.register(landingRoutes, { provider, page });

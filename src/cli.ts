@@ -2,9 +2,8 @@
  * The `idport` command: serve, check-config, hash-password, version. Config errors exit 2 with every
  * problem listed and no stack trace; SIGTERM/SIGINT drain in-flight requests and exit 0.
  */
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import bcrypt from 'bcryptjs';
+import { hashBcrypt } from '../connectors/local/bcrypt.js';
 import { connectorSchemas } from '../connectors/registry.js';
 import { parseServeArgs, type ServeOverrides } from './config/flags.js';
 import { ConfigError, readConfigFile, type LoadedConfig } from './config/load.js';
@@ -12,6 +11,7 @@ import { createLogger } from './log.js';
 import { configWarnings, formatWarning } from './config/warnings.js';
 import { describeConfig } from './config-summary.js';
 import { probe, probeUrl } from './healthcheck.js';
+import { packageVersion } from './package-version.js';
 import { createServer } from './server.js';
 
 const USAGE = `Usage: idport <command>
@@ -31,11 +31,6 @@ Commands:
 
 /** Exit codes: 2 for a config or usage error, as Dex and most CLIs use for "you gave me something wrong". */
 const EXIT_USAGE = 2;
-
-const version = (): string => {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
-  return pkg.version ?? 'unknown';
-};
 
 interface LoadOptions {
   readonly overrides?: ServeOverrides | undefined;
@@ -136,8 +131,13 @@ const hashPassword = async (): Promise<void> => {
     process.stderr.write('idport: an empty password cannot be hashed\n');
     process.exit(EXIT_USAGE);
   }
-  // Cost 10 is Dex's default and within the accepted 10–16 range. Only the hash goes to stdout, so it can be piped.
-  process.stdout.write(`${await bcrypt.hash(password, 10)}\n`);
+  if (password.includes('\0')) {
+    // The native bcrypt reads a C string, and logins refuse such passwords (connectors/local/bcrypt.ts).
+    process.stderr.write('idport: a password cannot contain a NUL character\n');
+    process.exit(EXIT_USAGE);
+  }
+  // Cost 10 is Dex's default and within the accepted 10–16 range; the same library logins compare with.
+  process.stdout.write(`${await hashBcrypt(password, 10)}\n`);
   if (process.stdin.isTTY) process.stderr.write('Put this under staticPasswords[].hash (quoted, it holds "$").\n');
 };
 
@@ -192,7 +192,7 @@ export const main = async (argv: readonly string[]): Promise<void> => {
       }
       case 'version':
       case '--version':
-        process.stdout.write(`idport ${version()}\n`);
+        process.stdout.write(`idport ${packageVersion()}\n`);
         return;
       case 'help':
       case '--help':

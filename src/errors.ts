@@ -1,5 +1,5 @@
 /**
- * The one error model (DESIGN.md decision 7). Domain code throws OAuthError with a code and never
+ * The one error model (ARCHITECTURE.md decision 7). Domain code throws OAuthError with a code and never
  * picks an HTTP status; src/http/errors.ts turns it into a response for its channel.
  */
 export type OAuthErrorCode =

@@ -5,7 +5,10 @@
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 
-/** Paths pino replaces with [Redacted] (STYLE.md: password, client_secret, code, refresh_token, authorization). */
+/**
+ * Paths pino replaces with [Redacted] (ARCHITECTURE.md decision 11): password, client_secret, code, refresh_token,
+ * authorization.
+ */
 export const REDACTED_PATHS = [
   'password',
   '*.password',

@@ -8,6 +8,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { ConnectorDeps } from '../connectors/connector.js';
 import { openLocal } from '../connectors/local/local.js';
 import { openConnector } from '../connectors/registry.js';
@@ -16,18 +17,23 @@ import { openKubernetes } from '../storage/kubernetes/kubernetes.js';
 import { openPostgres } from '../storage/postgres/postgres.js';
 import { openSqlite } from '../storage/sqlite/sqlite.js';
 import { withStaticOverlay } from '../storage/static.js';
-import type { Client, Password, Storage } from '../storage/storage.js';
+import type { Storage } from '../storage/storage.js';
 import { addPlainServer, buildApp, type TlsOptions } from './app.js';
 import { PASSWORD_DB_CONNECTOR_ID, type Config } from './config/schema.js';
 import { configWarnings } from './config/warnings.js';
 import { defaultDeps, type Deps } from './deps.js';
+import { LiveConnectors } from './live-connectors.js';
+import { staticEntries } from './static-entries.js';
 import { createHttpMetrics } from './http/metrics.js';
+import type { GrpcListener } from './grpc/server.js';
+import { isFeatureEnabled, type Env } from './config/env.js';
 import type { ConnectorEntry, Provider } from './oauth/provider.js';
 import { normaliseResponseType, type ProviderSettings } from './oauth/settings.js';
 import { createSigner, type Signer } from './signer/signer.js';
+import { packageVersion } from './package-version.js';
 import { buildTelemetryApp } from './telemetry.js';
 
-/** Authorization codes live 10 minutes (DESIGN.md decision 3). */
+/** Authorization codes live 10 minutes (ARCHITECTURE.md decision 3). */
 const AUTH_CODE_TTL_MS = 10 * 60_000;
 /** How often expired auth requests, codes and device requests are deleted. */
 const GC_INTERVAL_MS = 5 * 60_000;
@@ -40,6 +46,7 @@ const IMPLEMENTED_GRANTS = [
   'refresh_token',
   'password',
   'urn:ietf:params:oauth:grant-type:device_code',
+  'client_credentials',
 ];
 /** Every response type combination OIDC defines (Core §3, Multiple Response Types §5). */
 const RESPONSE_TYPE_COMBINATIONS = [
@@ -52,12 +59,6 @@ const RESPONSE_TYPE_COMBINATIONS = [
   'code id_token token',
 ];
 
-/** idport's version from package.json, for `dex_build_info`. */
-const packageVersion = (): string => {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-};
-
 /** The issuer path without a trailing slash ('' when the issuer is at the host root). */
 export const basePathOf = (issuer: string): string => new URL(issuer).pathname.replace(/\/+$/, '');
 
@@ -65,7 +66,12 @@ export const basePathOf = (issuer: string): string => new URL(issuer).pathname.r
  * Protocol settings from the config: each combination listed in `oauth2.responseTypes`, or whose words are each
  * listed (as Dex checks a request); discovery lists the configured values, sorted, as Dex does.
  */
-export const settingsFromConfig = (config: Config): ProviderSettings => {
+export const settingsFromConfig = (config: Config, env: Env = {}): ProviderSettings => {
+  // Dex master: with no oauth2.grantTypes, DEX_CLIENT_CREDENTIAL_GRANT_ENABLED_BY_DEFAULT adds client_credentials.
+  const listed: readonly string[] =
+    config.oauth2.grantTypesDefaulted && isFeatureEnabled(env, 'DEX_CLIENT_CREDENTIAL_GRANT_ENABLED_BY_DEFAULT', false)
+      ? [...config.oauth2.grantTypes, 'client_credentials']
+      : config.oauth2.grantTypes;
   const enabled = new Set<string>(config.oauth2.responseTypes);
   const refresh = config.expiry.refreshTokens;
   return {
@@ -75,7 +81,7 @@ export const settingsFromConfig = (config: Config): ProviderSettings => {
       (combo) => enabled.has(combo) || combo.split(' ').every((word) => enabled.has(word)),
     ).map(normaliseResponseType),
     advertisedResponseTypes: [...new Set(config.oauth2.responseTypes)].sort(),
-    grantTypes: IMPLEMENTED_GRANTS.filter((grant) => config.oauth2.grantTypes.includes(grant as never))
+    grantTypes: IMPLEMENTED_GRANTS.filter((grant) => listed.includes(grant))
       // As Dex: the password grant exists only when oauth2.passwordConnector names the connector it logs in with.
       .filter((grant) => grant !== 'password' || config.oauth2.passwordConnector !== undefined),
     passwordConnector: config.oauth2.passwordConnector,
@@ -100,6 +106,12 @@ export const settingsFromConfig = (config: Config): ProviderSettings => {
           ? undefined
           : Buffer.from(config.sessions.cookieEncryptionKey, 'utf8'),
     },
+    bruteForce: {
+      maxFailures: config.bruteForce.maxFailures,
+      windowMs: config.bruteForce.window,
+      lockoutMs: config.bruteForce.lockout,
+      maxFailuresPerIP: config.bruteForce.maxFailuresPerIP,
+    },
     refresh: {
       disableRotation: refresh.disableRotation,
       reuseIntervalMs: refresh.reuseInterval,
@@ -123,33 +135,6 @@ export const openStorage = async (config: Config): Promise<Storage> => {
   }
 };
 
-const staticClients = (config: Config): Client[] =>
-  config.staticClients.map((c) => ({
-    id: c.id,
-    secret: c.secret,
-    redirectURIs: c.redirectURIs,
-    trustedPeers: c.trustedPeers,
-    public: c.public,
-    name: c.name,
-    logoURL: c.logoURL,
-    postLogoutRedirectURIs: c.postLogoutRedirectURIs,
-    backchannelLogoutURI: c.backchannelLogoutURI,
-    refreshTokenLifetime: c.refreshTokenLifetime,
-    ssoSharedWith: c.ssoSharedWith,
-  }));
-
-const staticPasswords = (config: Config): Password[] =>
-  config.staticPasswords.map((p) => ({
-    email: p.email,
-    hash: p.hash,
-    username: p.username,
-    userId: p.userID,
-    name: p.name,
-    preferredUsername: p.preferredUsername,
-    emailVerified: p.emailVerified,
-    groups: p.groups,
-  }));
-
 /** The addresses a server listens on, as host:port with the port actually bound. */
 export interface ListenAddresses {
   /** `web.https` (TLS). */
@@ -158,6 +143,8 @@ export interface ListenAddresses {
   readonly http?: string;
   /** `telemetry.http`: /metrics and the health checks. */
   readonly telemetry?: string;
+  /** `grpc.addr`: Dex's gRPC API. */
+  readonly grpc?: string;
 }
 
 /** A running idport: the apps (not yet listening), what it owns, and how to stop it. */
@@ -181,6 +168,8 @@ export interface Server {
 
 export interface ServerOptions {
   readonly log: Logger;
+  /** The environment, for Dex's feature flags (`DEX_API_CONNECTORS_CRUD`); process.env when omitted. */
+  readonly env?: Env;
   readonly deps?: Deps;
   /** TLS for `web.https`; read from `web.tlsCert` and `web.tlsKey` when omitted. */
   readonly tls?: TlsOptions;
@@ -242,12 +231,8 @@ const openProvider = async (
   const { log } = options;
   const base = options.deps ?? defaultDeps;
   const deps = { ...base, randomBytes: base.randomBytes ?? randomBytes };
-  const settings = settingsFromConfig(config);
-  const storage = withStaticOverlay(await openStorage(config), {
-    clients: staticClients(config),
-    passwords: staticPasswords(config),
-    connectors: [],
-  });
+  const settings = settingsFromConfig(config, options.env ?? process.env);
+  const storage = withStaticOverlay(await openStorage(config), staticEntries(config));
   const signer = createSigner({
     storage,
     clock: deps.clock,
@@ -258,7 +243,9 @@ const openProvider = async (
     log: log.child({ component: 'signer' }),
   });
   await signer.ensureKeys();
-  const connectors = await openConnectors(config, { storage, log, deps });
+  const connectors = new LiveConnectors(await openConnectors(config, { storage, log, deps }), storage, log, deps);
+  // Connectors stored in the database (the gRPC API, a Dex database carried over) serve logins from the start.
+  await connectors.sync();
   return { provider: { settings, storage, signer, connectors, deps, log }, signer };
 };
 
@@ -267,7 +254,7 @@ const buildApps = async (
   config: Config,
   provider: Provider,
   tls: TlsOptions | undefined,
-): Promise<{ app: FastifyInstance; telemetry: FastifyInstance | undefined }> => {
+): Promise<{ app: FastifyInstance; telemetry: FastifyInstance | undefined; registry: Registry | undefined }> => {
   // Metrics are kept only when something can read them.
   const metrics = config.telemetry.http !== undefined ? createHttpMetrics(packageVersion()) : undefined;
   const app = await buildApp({
@@ -293,7 +280,7 @@ const buildApps = async (
           log: provider.log.child({ component: 'telemetry' }),
         })
       : undefined;
-  return { app, telemetry };
+  return { app, telemetry, registry: metrics?.registry };
 };
 
 /** The listeners of a server and where the config puts them. */
@@ -338,7 +325,8 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
   for (const { key, message } of configWarnings(config)) options.log.warn({ key }, `${key} ${message}`);
   const tls = options.tls ?? httpsOptions(config);
   const { provider, signer } = await openProvider(config, options);
-  const { app, telemetry } = await buildApps(config, provider, tls);
+  const { app, telemetry, registry } = await buildApps(config, provider, tls);
+  let api: GrpcListener | undefined;
   const plain = tls !== undefined && config.web.http !== undefined ? addPlainServer(app) : undefined;
   let gcTimer: NodeJS.Timeout | undefined;
   return {
@@ -346,7 +334,18 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
     telemetry,
     provider,
     signer,
-    listen: async () => listenAll(config, { app, plain, telemetry, tls: tls !== undefined }),
+    listen: async () => {
+      const addresses = await listenAll(config, { app, plain, telemetry, tls: tls !== undefined });
+      const version = packageVersion();
+      const log = options.log.child({ component: 'api' });
+      const env = options.env ?? process.env;
+      // Loaded only with a grpc block: gRPC and protobuf add to every start otherwise.
+      if (config.grpc.addr !== undefined) {
+        const { listenApi } = await import('./grpc/listen.js');
+        api = await listenApi({ config: config.grpc, provider, version, env, log, registry });
+      }
+      return api === undefined ? addresses : { ...addresses, grpc: api.address };
+    },
     startTimers: () => {
       signer.startRotation(ROTATION_CHECK_MS);
       gcTimer = setInterval(() => void collectGarbage(provider), GC_INTERVAL_MS);
@@ -356,7 +355,7 @@ export const createServer = async (config: Config, options: ServerOptions): Prom
     close: async () => {
       if (gcTimer !== undefined) clearInterval(gcTimer);
       signer.stop();
-      await Promise.all([app.close(), telemetry?.close()]);
+      await Promise.all([app.close(), telemetry?.close(), api?.close()]);
       for (const { connector } of provider.connectors.values()) await connector.close?.();
       await provider.storage.close();
     },

@@ -12,6 +12,8 @@ import type {
   OfflineSession,
   OfflineSessionKey,
   Password,
+  PasswordFailures,
+  RevokedToken,
   RefreshToken,
   Session,
 } from './storage.js';
@@ -54,6 +56,8 @@ export interface TableSpecs {
   readonly deviceRequests: TableSpec<string, DeviceRequest>;
   readonly deviceTokens: TableSpec<string, DeviceToken>;
   readonly sessions: TableSpec<string, Session>;
+  readonly passwordFailures: TableSpec<string, PasswordFailures>;
+  readonly revokedTokens: TableSpec<string, RevokedToken>;
 }
 
 /** Every entity table. */
@@ -91,4 +95,6 @@ export const tableSpecs: TableSpecs = {
     expiryOf: expiry,
   },
   sessions: { what: 'session', table: 'sessions', ...byId, expiryOf: expiry },
+  passwordFailures: { what: 'password failures', table: 'password_failures', ...byId, expiryOf: expiry },
+  revokedTokens: { what: 'revoked token', table: 'revoked_tokens', ...byId, expiryOf: expiry },
 };

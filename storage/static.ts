@@ -24,22 +24,34 @@ export interface StaticEntries {
   readonly connectors: readonly ConnectorRecord[];
 }
 
+interface OverlayParts<T> {
+  readonly what: string;
+  readonly inner: Table<string, T>;
+  readonly entries: readonly T[];
+  readonly keyOf: (value: T) => string;
+  /** Maps a key to its comparison form (emails compare case-insensitively). */
+  readonly normalize: (key: string) => string;
+}
+
 class StaticOverlayTable<T> implements Table<string, T> {
   private readonly statics = new Map<string, T>();
 
-  constructor(
-    private readonly what: string,
-    private readonly inner: Table<string, T>,
-    entries: readonly T[],
-    private readonly keyOf: (value: T) => string,
-    /** Maps a key to its comparison form (emails compare case-insensitively). */
-    private readonly normalize: (key: string) => string,
-  ) {
-    for (const entry of entries) {
-      const key = keyOf(entry);
-      if (this.statics.has(normalize(key))) throw new Error(`static ${what} ${JSON.stringify(key)} is listed twice`);
+  private readonly what: string;
+  private readonly inner: Table<string, T>;
+  private readonly keyOf: (value: T) => string;
+  private readonly normalize: (key: string) => string;
+
+  constructor(parts: OverlayParts<T>) {
+    this.what = parts.what;
+    this.inner = parts.inner;
+    this.keyOf = parts.keyOf;
+    this.normalize = parts.normalize;
+    for (const entry of parts.entries) {
+      const key = this.normalize(this.keyOf(entry));
+      if (this.statics.has(key))
+        throw new Error(`static ${this.what} ${JSON.stringify(this.keyOf(entry))} is listed twice`);
       // Copied, so neither the config object nor a caller's result can change the overlay later.
-      this.statics.set(normalize(key), structuredClone(entry));
+      this.statics.set(key, structuredClone(entry));
     }
   }
 
@@ -89,18 +101,32 @@ export function withStaticOverlay(storage: Storage, entries: StaticEntries): Sto
     authCodes: storage.authCodes,
     refreshTokens: storage.refreshTokens,
     offlineSessions: storage.offlineSessions,
-    clients: new StaticOverlayTable('client', storage.clients, entries.clients, (c) => c.id, same),
-    passwords: new StaticOverlayTable(
-      'password',
-      storage.passwords,
-      entries.passwords,
-      (p) => p.email,
-      (email) => email.toLowerCase(),
-    ),
-    connectors: new StaticOverlayTable('connector', storage.connectors, entries.connectors, (c) => c.id, same),
+    clients: new StaticOverlayTable({
+      what: 'client',
+      inner: storage.clients,
+      entries: entries.clients,
+      keyOf: (c) => c.id,
+      normalize: same,
+    }),
+    passwords: new StaticOverlayTable({
+      what: 'password',
+      inner: storage.passwords,
+      entries: entries.passwords,
+      keyOf: (p) => p.email,
+      normalize: (email) => email.toLowerCase(),
+    }),
+    connectors: new StaticOverlayTable({
+      what: 'connector',
+      inner: storage.connectors,
+      entries: entries.connectors,
+      keyOf: (c) => c.id,
+      normalize: same,
+    }),
     deviceRequests: storage.deviceRequests,
     deviceTokens: storage.deviceTokens,
     sessions: storage.sessions,
+    passwordFailures: storage.passwordFailures,
+    revokedTokens: storage.revokedTokens,
     getKeys: (): Promise<Keys | undefined> => storage.getKeys(),
     updateKeys: (update: (old: Keys | undefined) => Keys): Promise<Keys> => storage.updateKeys(update),
     garbageCollect: (now: Date): Promise<GcResult> => storage.garbageCollect(now),

@@ -1,6 +1,6 @@
 /**
  * The storage contract: entities, errors and the async interface every backend implements.
- * Storage imports nothing from `src/` or `connectors/` (DESIGN.md: dependencies point one way).
+ * Storage imports nothing from `src/` or `connectors/` (ARCHITECTURE.md, "Dependency rules").
  */
 import type { JWK } from 'jose';
 
@@ -82,15 +82,18 @@ export interface AuthCode {
   readonly redeemedAt?: Date | undefined;
   /** Refresh-token family issued for this code, revoked on replay. */
   readonly refreshTokenId?: string | undefined;
-  /** `jti` of the access token issued for this code, revoked on replay. */
+  /**
+   * `jti` of the access token issued for this code, kept for the log and audits. A replay does not revoke by it: it
+   * sets `revokedAt`, and access tokens naming this code in `gid` are refused from then on.
+   */
   readonly accessTokenId?: string | undefined;
   /** Set when a replay revoked this grant; access tokens naming it are refused from then on. */
   readonly revokedAt?: Date | undefined;
 }
 
 /**
- * One refresh-token family (DESIGN.md decision 4). The wire token is `${id}.${secret}`; only hashes
- * of secrets are stored. The next secret is derived from the presented secret and `rotationNonce`,
+ * One refresh-token family (ARCHITECTURE.md decision 4). The wire token is `<handle>.<secret>` and `id` is the
+ * SHA-256 of the handle (or the handle itself for older families and Dex's ids); only hashes of secrets are stored. The next secret is derived from the presented secret and `rotationNonce`,
  * so a retry within the reuse interval can be answered with the same new token without storing it.
  */
 export interface RefreshToken {
@@ -156,6 +159,8 @@ export interface Client {
   readonly refreshTokenLifetime?: 'session' | undefined;
   /** Clients a login for this one serves without a new login ("*": all, []: none); unset: the server default. */
   readonly ssoSharedWith?: readonly string[] | undefined;
+  /** `clientCredentialsClaims.groups` (Dex master): the `groups` of tokens the client_credentials grant issues it. */
+  readonly clientCredentialsGroups?: readonly string[] | undefined;
 }
 
 /** A user of the password database. `email` is the key and is compared case-insensitively. */
@@ -171,7 +176,7 @@ export interface Password {
   readonly groups?: readonly string[] | undefined;
 }
 
-/** The signing key set (DESIGN.md decision 5): one row, replaced by compare-and-swap. */
+/** The signing key set (ARCHITECTURE.md decision 5): one row, replaced by compare-and-swap. */
 export interface Keys {
   /** Private JWK of the current signing key, with `kid` and `alg`. */
   readonly signingKey: JWK;
@@ -236,13 +241,37 @@ export interface DeviceRequest {
 export interface DeviceToken {
   readonly deviceCode: string;
   readonly status: 'pending' | 'complete' | 'denied';
-  /** Token response JSON once complete. */
+  /** Once complete, the approved login as JSON (src/oauth/device/authorization.ts `encodeApprovedGrant`); '' before. */
   readonly token: string;
   readonly expiry: Date;
   readonly lastRequestTime: Date;
   readonly pollIntervalSeconds: number;
   readonly codeChallenge: string;
   readonly codeChallengeMethod: CodeChallengeMethod;
+}
+
+/**
+ * Failed password attempts against one account of one connector, or from one client IP (bruteForce): the count in
+ * the current window, the attempts still being checked, and the lockout. Shared by replicas through storage.
+ */
+export interface PasswordFailures {
+  /** SHA-256 (base64url) of what is counted, so an attacker's choice of username is stored in bounded space. */
+  readonly id: string;
+  readonly failures: number;
+  /** Attempts admitted and not yet answered; they count against the budget until they are. */
+  readonly pending: number;
+  readonly windowStart: Date;
+  /** While in the future, password attempts are refused. */
+  readonly lockedUntil?: Date | undefined;
+  /** When the record stops mattering (window and lockout over); garbage collection removes it after. */
+  readonly expiry: Date;
+}
+
+/** An access token revoked before its expiry, by `jti`; kept until the token would have expired anyway. */
+export interface RevokedToken {
+  /** The token's `jti`. */
+  readonly id: string;
+  readonly expiry: Date;
 }
 
 /** Thrown by `create` when the key is taken. */
@@ -302,6 +331,8 @@ export interface GcResult {
   readonly deviceRequests: number;
   readonly deviceTokens: number;
   readonly sessions: number;
+  readonly passwordFailures: number;
+  readonly revokedTokens: number;
 }
 
 export interface Storage {
@@ -316,6 +347,8 @@ export interface Storage {
   readonly deviceRequests: Table<string, DeviceRequest>;
   readonly deviceTokens: Table<string, DeviceToken>;
   readonly sessions: Table<string, Session>;
+  readonly passwordFailures: Table<string, PasswordFailures>;
+  readonly revokedTokens: Table<string, RevokedToken>;
   /** The signing key set, or undefined before the first start created one. */
   getKeys(): Promise<Keys | undefined>;
   /** Compare-and-swap of the key set; `update` may run more than once and sees undefined when none exists. */

@@ -29,6 +29,12 @@ const PAGES = {
     sentence: () => 'The request has no redirect_uri and the client has more than one registered.',
     next: "Tell the application's administrator: the application must say where to return after the login.",
   },
+  parameter_too_long: {
+    title: 'This login link is not valid',
+    sentence: (p: PageErrorParams) =>
+      `Invalid request (invalid_request): the ${p.name ?? ''} parameter is longer than ${p.limit ?? ''} characters.`,
+    next: 'Go back to the application and sign in again.',
+  },
   unregistered_redirect_uri: {
     title: "This application's return address is not registered",
     sentence: () => 'The redirect_uri is not registered for this client.',

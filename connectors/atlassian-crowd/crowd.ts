@@ -69,26 +69,45 @@ export async function open(
     timeoutMs: (options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
     closing: closing.signal,
   };
-  return new CrowdConnector(config, http, closing, log, options.groupsPageSize ?? DEFAULT_GROUPS_PAGE);
+  return new CrowdConnector({
+    config,
+    http,
+    closing,
+    log,
+    groupsPageSize: options.groupsPageSize ?? DEFAULT_GROUPS_PAGE,
+  });
 }
 
 /** The connector module for the registry. */
 export const atlassianCrowd = { configSchema, open } satisfies ConnectorModule<typeof configSchema>;
+
+interface CrowdParts {
+  readonly config: CrowdConfig;
+  readonly http: UpstreamHttp;
+  readonly closing: AbortController;
+  readonly log: Logger;
+  readonly groupsPageSize: number;
+}
 
 class CrowdConnector implements PasswordConnector, Refreshable {
   readonly kind = 'password';
   private readonly api: string;
   private readonly required: readonly string[];
 
-  constructor(
-    private readonly config: CrowdConfig,
-    private readonly http: UpstreamHttp,
-    private readonly closing: AbortController,
-    private readonly log: Logger,
-    private readonly groupsPageSize: number,
-  ) {
-    this.api = `${config.baseURL.replace(/\/+$/, '')}/rest/usermanagement/1`;
-    this.required = config.groups ?? [];
+  private readonly config: CrowdConfig;
+  private readonly http: UpstreamHttp;
+  private readonly closing: AbortController;
+  private readonly log: Logger;
+  private readonly groupsPageSize: number;
+
+  constructor(parts: CrowdParts) {
+    this.config = parts.config;
+    this.http = parts.http;
+    this.closing = parts.closing;
+    this.log = parts.log;
+    this.groupsPageSize = parts.groupsPageSize;
+    this.api = `${parts.config.baseURL.replace(/\/+$/, '')}/rest/usermanagement/1`;
+    this.required = parts.config.groups ?? [];
   }
 
   prompt(): string {

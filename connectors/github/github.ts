@@ -94,24 +94,37 @@ export async function open(
     timeoutMs,
     closing.signal,
   );
-  return new GithubConnector(config, api, closing, log, deps.now);
+  return new GithubConnector({ settings: config, api, closing, log, now: deps.now });
 }
 
 /** The connector module for the registry. */
 export const github = { configSchema, open } satisfies ConnectorModule<typeof configSchema>;
 
+interface GithubParts {
+  readonly settings: GithubConfig;
+  readonly api: GithubApi;
+  readonly closing: AbortController;
+  readonly log: Logger;
+  readonly now: () => Date;
+}
+
 class GithubConnector implements CallbackConnector, Refreshable {
   readonly kind = 'callback';
   private readonly isEnterprise: boolean;
 
-  constructor(
-    private readonly settings: GithubConfig,
-    private readonly api: GithubApi,
-    private readonly closing: AbortController,
-    private readonly log: Logger,
-    private readonly now: () => Date,
-  ) {
-    this.isEnterprise = settings.hostName !== '';
+  private readonly settings: GithubConfig;
+  private readonly api: GithubApi;
+  private readonly closing: AbortController;
+  private readonly log: Logger;
+  private readonly now: () => Date;
+
+  constructor(parts: GithubParts) {
+    this.settings = parts.settings;
+    this.api = parts.api;
+    this.closing = parts.closing;
+    this.log = parts.log;
+    this.now = parts.now;
+    this.isEnterprise = parts.settings.hostName !== '';
   }
 
   async loginUrl(scopes: Scopes, callbackUrl: string, state: string): Promise<{ url: string }> {

@@ -1,7 +1,7 @@
 /**
  * The `google` connector's config: Dex's keys and defaults (connector/google/google.go), so a Dex
- * config.yaml loads unchanged, plus `issuer` and `adminAPIURL`, which Dex hard-codes, so the connector can
- * be pointed at a proxy or a test server. Dex's checks in Open() are refinements here.
+ * config.yaml loads unchanged, plus `issuer`, `adminAPIURL`, `iamCredentialsURL` and `delegationTokenURL`,
+ * which Dex hard-codes, so the connector can be pointed at a proxy or a test server. Dex's checks in Open() are refinements here.
  */
 import { z } from 'zod';
 
@@ -25,7 +25,7 @@ export const configSchema = z
     hostedDomains: z.array(z.string()).default([]),
     /** Only members of these groups (group emails) may log in; needs the Admin SDK service account. */
     groups: z.array(z.string()).default([]),
-    /** Service account key file (JSON) for the Admin SDK Directory API. */
+    /** Service account key file (JSON) for the Admin SDK Directory API; else application default credentials. */
     serviceAccountFilePath: text,
     /** Deprecated in Dex (a startup warning): the same as domainToAdminEmail `*`. */
     adminEmail: text,
@@ -39,6 +39,10 @@ export const configSchema = z
     issuer: url('https://accounts.google.com'),
     /** idport: base of the Admin SDK API (default https://admin.googleapis.com). */
     adminAPIURL: url('https://admin.googleapis.com'),
+    /** idport: base of the IAM Credentials API, for credentials from the metadata server (Dex hard-codes it). */
+    iamCredentialsURL: url('https://iamcredentials.googleapis.com'),
+    /** idport: Google's OAuth 2.0 token endpoint, for credentials from the metadata server (Dex hard-codes it). */
+    delegationTokenURL: url('https://oauth2.googleapis.com/token'),
   })
   .superRefine((config, ctx) => {
     const admins = Object.keys(config.domainToAdminEmail).length + (config.adminEmail === '' ? 0 : 1);
@@ -53,7 +57,7 @@ export const configSchema = z
         code: 'custom',
         path: ['groups'],
         message:
-          'groups can only be checked through the Admin SDK: set serviceAccountFilePath and domainToAdminEmail (Dex would let every user in)',
+          'groups can only be checked through the Admin SDK: set domainToAdminEmail (Dex would let every user in)',
       });
   });
 

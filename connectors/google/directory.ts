@@ -13,8 +13,8 @@ import { z } from 'zod';
 import { type ApiClient, UpstreamRequestError } from '../webflow/client.js';
 
 // The read-only scope Dex asks for (admin.AdminDirectoryGroupReadonlyScope).
-const GROUP_READONLY_SCOPE = 'https://www.googleapis.com/auth/admin.directory.group.readonly';
-const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+export const GROUP_READONLY_SCOPE = 'https://www.googleapis.com/auth/admin.directory.group.readonly';
+export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const WILDCARD = '*';
 // Renew an admin token this long before it expires.
 const EXPIRY_MARGIN_MS = 60_000;
@@ -38,29 +38,26 @@ export interface ServiceAccount {
 }
 
 /** Reads a service account key file (what Google's console downloads). Throws an Error naming the problem. */
-export async function loadServiceAccount(path: string): Promise<ServiceAccount> {
+export async function loadServiceAccount(path: string, source = 'serviceAccountFilePath'): Promise<ServiceAccount> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err: unknown) {
-    throw new Error(`serviceAccountFilePath: error reading credentials from file ${path}`, { cause: err });
+    throw new Error(`${source}: error reading credentials from file ${path}`, { cause: err });
   }
   let parsed: z.infer<typeof serviceAccountSchema>;
   try {
     parsed = serviceAccountSchema.parse(JSON.parse(text));
   } catch (err: unknown) {
-    throw new Error(
-      `serviceAccountFilePath: ${path} is not a service account key file (JSON with type service_account)`,
-      {
-        cause: err,
-      },
-    );
+    throw new Error(`${source}: ${path} is not a service account key file (JSON with type service_account)`, {
+      cause: err,
+    });
   }
   let privateKey: CryptoKey;
   try {
     privateKey = await importPKCS8(parsed.private_key, 'RS256');
   } catch (err: unknown) {
-    throw new Error(`serviceAccountFilePath: the private_key in ${path} is not a PKCS#8 RSA key`, { cause: err });
+    throw new Error(`${source}: the private_key in ${path} is not a PKCS#8 RSA key`, { cause: err });
   }
   return {
     clientEmail: parsed.client_email,
@@ -75,6 +72,47 @@ const groupsPageSchema = z.object({
   nextPageToken: z.string().optional(),
 });
 
+/** Access tokens for the Directory API, each acting for one Workspace admin (domain-wide delegation). */
+export interface AdminTokenSource {
+  /** A fresh token for `admin`; Directory caches it until shortly before its expiry. */
+  tokenFor(admin: string, now: Date): Promise<{ readonly token: string; readonly expiry: Date | undefined }>;
+}
+
+/**
+ * RFC 7523 §2.1 with a key file: a JWT signed by the service account, `sub` the admin it acts for, `aud` the
+ * file's token URI, as Go's google.JWTConfigFromJSON does.
+ */
+export class KeyFileTokens implements AdminTokenSource {
+  constructor(
+    private readonly http: ApiClient,
+    private readonly account: ServiceAccount,
+  ) {}
+
+  async tokenFor(admin: string, now: Date): Promise<{ token: string; expiry: Date | undefined }> {
+    const { account } = this;
+    const issuedAt = Math.floor(now.getTime() / 1000);
+    const assertion = await new SignJWT({ scope: GROUP_READONLY_SCOPE })
+      .setProtectedHeader({
+        alg: 'RS256',
+        typ: 'JWT',
+        ...(account.privateKeyId === undefined ? {} : { kid: account.privateKeyId }),
+      })
+      .setIssuer(account.clientEmail)
+      .setSubject(admin)
+      .setAudience(account.tokenUri)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + 3600)
+      .sign(account.privateKey);
+    const token = await this.http.tokenRequest(
+      account.tokenUri,
+      new URLSearchParams({ grant_type: JWT_BEARER, assertion }),
+      { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+      now,
+    );
+    return { token: token.accessToken, expiry: token.expiry };
+  }
+}
+
 /** The Directory API for one connector: admin tokens cached per impersonated admin. */
 export class Directory {
   private readonly tokens = new Map<string, { token: string; expiry: number }>();
@@ -82,7 +120,7 @@ export class Directory {
   constructor(
     private readonly http: ApiClient,
     private readonly settings: {
-      readonly account: ServiceAccount;
+      readonly credentials: AdminTokenSource;
       readonly adminByDomain: ReadonlyMap<string, string>;
       readonly adminAPIURL: string;
       readonly now: () => Date;
@@ -124,33 +162,13 @@ export class Directory {
     return groups;
   }
 
-  // RFC 7523 §2.1: a JWT signed by the service account, `sub` the admin it acts for, `aud` the token URI.
   private async adminToken(admin: string): Promise<string> {
-    const now = this.settings.now().getTime();
+    const now = this.settings.now();
     const cached = this.tokens.get(admin);
-    if (cached !== undefined && cached.expiry - EXPIRY_MARGIN_MS > now) return cached.token;
-    const { account } = this.settings;
-    const issuedAt = Math.floor(now / 1000);
-    const assertion = await new SignJWT({ scope: GROUP_READONLY_SCOPE })
-      .setProtectedHeader({
-        alg: 'RS256',
-        typ: 'JWT',
-        ...(account.privateKeyId === undefined ? {} : { kid: account.privateKeyId }),
-      })
-      .setIssuer(account.clientEmail)
-      .setSubject(admin)
-      .setAudience(account.tokenUri)
-      .setIssuedAt(issuedAt)
-      .setExpirationTime(issuedAt + 3600)
-      .sign(account.privateKey);
-    const token = await this.http.tokenRequest(
-      account.tokenUri,
-      new URLSearchParams({ grant_type: JWT_BEARER, assertion }),
-      { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
-      this.settings.now(),
-    );
-    this.tokens.set(admin, { token: token.accessToken, expiry: token.expiry?.getTime() ?? now + 3600_000 });
-    return token.accessToken;
+    if (cached !== undefined && cached.expiry - EXPIRY_MARGIN_MS > now.getTime()) return cached.token;
+    const fresh = await this.settings.credentials.tokenFor(admin, now);
+    this.tokens.set(admin, { token: fresh.token, expiry: fresh.expiry?.getTime() ?? now.getTime() + 3600_000 });
+    return fresh.token;
   }
 }
 

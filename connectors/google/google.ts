@@ -4,6 +4,9 @@
  * token's `sub` is the user id, `hd` is checked against hostedDomains, and refresh uses Google's refresh
  * token, re-reading the groups. Google is discovered in the background, never blocking startup.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
 import * as client from 'openid-client';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -20,10 +23,11 @@ import {
 } from '../connector.js';
 import { upstreamFetch } from '../oidc/http.js';
 import { DEFAULT_RETRY, type RetryPolicy, RetryingLoader } from '../oidc/retry.js';
-import { ApiClient } from '../webflow/client.js';
+import { ApiClient, type HttpSettings } from '../webflow/client.js';
 import { filterGroups, upstreamFailure } from '../webflow/token-data.js';
 import { configSchema, type GoogleConfig } from './config.js';
-import { Directory, loadServiceAccount } from './directory.js';
+import { type AdminTokenSource, Directory, KeyFileTokens, loadServiceAccount } from './directory.js';
+import { DEFAULT_METADATA_HOST, MetadataServerTokens } from './metadata.js';
 
 export { configSchema, type GoogleConfig } from './config.js';
 
@@ -31,6 +35,8 @@ export { configSchema, type GoogleConfig } from './config.js';
 export interface GoogleOptions {
   readonly retry?: RetryPolicy;
   readonly timeoutSeconds?: number;
+  /** Where application default credentials are looked up (default process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 const USER = {
@@ -65,14 +71,9 @@ export async function open(
   const timeoutMs = (options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
   let directory: Directory | undefined;
   if (admins.size > 0) {
-    // Dex falls back to application default credentials; of those idport reads the key file they name.
-    const file = config.serviceAccountFilePath || process.env.GOOGLE_APPLICATION_CREDENTIALS || '';
-    if (file === '')
-      throw new Error(
-        `connector ${JSON.stringify(id)}: set serviceAccountFilePath (application default credentials from the metadata server are not supported by idport)`,
-      );
-    directory = new Directory(new ApiClient({ fetch: fetchFn, timeoutMs, closing: closing.signal }), {
-      account: await loadServiceAccount(file),
+    const http = { fetch: fetchFn, timeoutMs, closing: closing.signal };
+    directory = new Directory(new ApiClient(http), {
+      credentials: await adminCredentials(config, http, { env: options.env ?? process.env, log }),
       adminByDomain: admins,
       adminAPIURL: config.adminAPIURL,
       now: deps.now,
@@ -80,8 +81,8 @@ export async function open(
   }
   const insecure = new URL(config.issuer).protocol === 'http:';
   if (insecure) log.warn({ issuer: config.issuer }, 'Google issuer uses plain http; use this for tests only');
-  const loader = new RetryingLoader<client.Configuration>(
-    async (signal) => {
+  const loader = new RetryingLoader<client.Configuration>({
+    load: async (signal) => {
       const discovered = await client.discovery(
         new URL(config.issuer),
         config.clientID,
@@ -99,12 +100,44 @@ export async function open(
       log.info({ issuer: config.issuer }, 'Google discovered');
       return discovered;
     },
-    options.retry ?? DEFAULT_RETRY,
+    policy: options.retry ?? DEFAULT_RETRY,
     log,
-    deps.now,
-  );
+    now: deps.now,
+  });
   loader.start();
   return new GoogleConnector(config, { loader, directory, closing, log });
+}
+
+/**
+ * The Directory API's credentials as Dex finds them: serviceAccountFilePath, else Go's application default
+ * credentials in their order — the file $GOOGLE_APPLICATION_CREDENTIALS names, gcloud's well-known file, then the
+ * metadata server of Google Cloud (GKE workload identity, GCE), whose account is impersonated for each admin.
+ */
+async function adminCredentials(
+  config: GoogleConfig,
+  http: HttpSettings,
+  where: { readonly env: Readonly<Record<string, string | undefined>>; readonly log: Logger },
+): Promise<AdminTokenSource> {
+  const { env, log } = where;
+  if (config.serviceAccountFilePath !== '')
+    return new KeyFileTokens(new ApiClient(http), await loadServiceAccount(config.serviceAccountFilePath));
+  log.warn('the application default credential is used since the service account file path is not used');
+  const configDir = env['CLOUDSDK_CONFIG'] ?? join(env['HOME'] ?? '', '.config', 'gcloud');
+  const wellKnown = join(configDir, 'application_default_credentials.json');
+  const fromEnv = env['GOOGLE_APPLICATION_CREDENTIALS'] ?? '';
+  const [file, source] =
+    fromEnv !== ''
+      ? [fromEnv, '$GOOGLE_APPLICATION_CREDENTIALS']
+      : [wellKnown, "gcloud's application default credentials"];
+  if (fromEnv !== '' || existsSync(wellKnown))
+    return new KeyFileTokens(new ApiClient(http), await loadServiceAccount(file, source));
+  const metadataHost = env['GCE_METADATA_HOST'] || DEFAULT_METADATA_HOST;
+  log.info({ metadataHost }, 'Directory API credentials from the metadata server (GKE workload identity, GCE)');
+  return new MetadataServerTokens(http, {
+    metadataHost,
+    iamCredentialsURL: config.iamCredentialsURL,
+    delegationTokenURL: config.delegationTokenURL,
+  });
 }
 
 /** The connector module for the registry. */

@@ -94,6 +94,16 @@ export function serverUrl(host: HostAddress, transport: Transport): string {
   return `${transport === 'ldaps' ? 'ldaps' : 'ldap'}://${name}:${port}`;
 }
 
+/** One LDAP search: the filter is an object, never text, so values cannot inject filter syntax. */
+export interface LdapSearch {
+  readonly baseDN: string;
+  readonly scope: 'sub' | 'one';
+  readonly filter: Filter;
+  readonly attributes: string[];
+  /** 0: no limit. */
+  readonly sizeLimit?: number;
+}
+
 /** A connection bound as the service account, to one server. */
 export class Session {
   readonly server: string;
@@ -128,13 +138,8 @@ export class Session {
   }
 
   /** Searches with a filter object, so values are encoded as BER octets and never parsed as filter syntax. */
-  async search(
-    baseDN: string,
-    scope: 'sub' | 'one',
-    filter: Filter,
-    attributes: string[],
-    sizeLimit = 0,
-  ): Promise<Entry[]> {
+  async search(search: LdapSearch): Promise<Entry[]> {
+    const { baseDN, scope, filter, attributes, sizeLimit = 0 } = search;
     const { searchEntries } = await this.client.search(baseDN, { scope, filter, attributes, sizeLimit });
     return searchEntries;
   }

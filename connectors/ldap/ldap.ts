@@ -186,7 +186,13 @@ class Directory {
     let filter: Filter = byName.length === 1 && byName[0] !== undefined ? byName[0] : new OrFilter({ filters: byName });
     if (this.userFilter !== undefined) filter = new AndFilter({ filters: [this.userFilter, filter] });
     // sizeLimit 2: enough to tell one match from several without reading a whole directory.
-    const entries = await session.search(u.baseDN, u.scope, filter, this.userAttributes, 2);
+    const entries = await session.search({
+      baseDN: u.baseDN,
+      scope: u.scope,
+      filter,
+      attributes: this.userAttributes,
+      sizeLimit: 2,
+    });
     this.log.debug(
       { baseDN: u.baseDN, scope: u.scope, filter: filter.toString(), matches: entries.length },
       'user search',
@@ -265,7 +271,12 @@ class Directory {
     const match = new EqualityFilter({ attribute, value });
     const filter = this.groupFilter !== undefined ? new AndFilter({ filters: [this.groupFilter, match] }) : match;
     try {
-      const groups = await session.search(g.baseDN, g.scope, filter, requestable([g.nameAttr]));
+      const groups = await session.search({
+        baseDN: g.baseDN,
+        scope: g.scope,
+        filter,
+        attributes: requestable([g.nameAttr]),
+      });
       this.log.debug({ baseDN: g.baseDN, filter: filter.toString(), matches: groups.length }, 'group search');
       return groups;
     } catch (err: unknown) {

@@ -89,22 +89,36 @@ export async function open(
     scopes: ['r_liteprofile', 'r_emailaddress'],
   };
   deps.log.child({ connector: id }).debug({ baseURL: base }, 'linkedin connector opened');
-  return new LinkedinConnector(client, config.apiURL.replace(/\/+$/, ''), http, closing, deps.now);
+  return new LinkedinConnector({ client, apiUrl: config.apiURL.replace(/\/+$/, ''), http, closing, now: deps.now });
 }
 
 /** The connector module for the registry. */
 export const linkedin = { configSchema, open } satisfies ConnectorModule<typeof configSchema>;
 
+interface LinkedinParts {
+  readonly client: OAuth2Client;
+  readonly apiUrl: string;
+  readonly http: UpstreamHttp;
+  readonly closing: AbortController;
+  readonly now: () => Date;
+}
+
 class LinkedinConnector implements CallbackConnector, Refreshable {
   readonly kind = 'callback';
 
-  constructor(
-    private readonly client: OAuth2Client,
-    private readonly apiUrl: string,
-    private readonly http: UpstreamHttp,
-    private readonly closing: AbortController,
-    private readonly now: () => Date,
-  ) {}
+  private readonly client: OAuth2Client;
+  private readonly apiUrl: string;
+  private readonly http: UpstreamHttp;
+  private readonly closing: AbortController;
+  private readonly now: () => Date;
+
+  constructor(parts: LinkedinParts) {
+    this.client = parts.client;
+    this.apiUrl = parts.apiUrl;
+    this.http = parts.http;
+    this.closing = parts.closing;
+    this.now = parts.now;
+  }
 
   async loginUrl(_scopes: Scopes, callbackUrl: string, state: string): Promise<{ url: string }> {
     if (callbackUrl !== this.client.redirectUri)

@@ -74,12 +74,16 @@ const stringClaim = (claims: Claims, key: string): string | undefined => {
 const isString = (value: unknown): value is string => typeof value === 'string';
 
 // Dex: the standard claim wins unless it is missing (or of the wrong type) or overrideClaimMapping is set; then the mapped key is read.
+interface ClaimChoice {
+  readonly standardKey: string;
+  readonly mappedKey: string;
+  readonly override: boolean;
+  readonly usable: (value: unknown) => boolean;
+}
+
 function mapped(
   claims: Claims,
-  standardKey: string,
-  mappedKey: string,
-  override: boolean,
-  usable: (value: unknown) => boolean,
+  { standardKey, mappedKey, override, usable }: ClaimChoice,
 ): { key: string; value: unknown } {
   if ((!usable(claims[standardKey]) || override) && mappedKey !== '')
     return { key: mappedKey, value: claims[mappedKey] };
@@ -97,16 +101,16 @@ export function mapClaims(claims: Claims, rules: ClaimRules): MappedUser {
   const username = stringClaim(claims, rules.userNameKey);
   if (username === undefined) throw incomplete(`upstream claims have no string "${rules.userNameKey}" (userNameKey)`);
 
-  const preferred = mapped(
-    claims,
-    'preferred_username',
-    rules.preferredUsernameKey,
-    rules.overrideClaimMapping,
-    isString,
-  );
+  const override = rules.overrideClaimMapping;
+  const preferred = mapped(claims, {
+    standardKey: 'preferred_username',
+    mappedKey: rules.preferredUsernameKey,
+    override,
+    usable: isString,
+  });
   const preferredUsername = typeof preferred.value === 'string' ? preferred.value : undefined;
 
-  const emailClaim = mapped(claims, 'email', rules.emailKey, rules.overrideClaimMapping, isString);
+  const emailClaim = mapped(claims, { standardKey: 'email', mappedKey: rules.emailKey, override, usable: isString });
   const email = typeof emailClaim.value === 'string' ? emailClaim.value : undefined;
   if (email === undefined && rules.hasEmailScope)
     throw incomplete(`upstream claims have no string "${emailClaim.key}" although the email scope was requested`);
@@ -145,7 +149,12 @@ function checkEmailVerified(claims: Claims, rules: ClaimRules): boolean {
 }
 
 function upstreamGroups(claims: Claims, rules: ClaimRules): string[] {
-  const { key, value } = mapped(claims, 'groups', rules.groupsKey, rules.overrideClaimMapping, Array.isArray);
+  const { key, value } = mapped(claims, {
+    standardKey: 'groups',
+    mappedKey: rules.groupsKey,
+    override: rules.overrideClaimMapping,
+    usable: Array.isArray,
+  });
   const keep = (g: string): boolean => rules.groupsFilter === undefined || rules.groupsFilter.test(g);
   let groups: string[] = [];
   if (typeof value === 'string') {

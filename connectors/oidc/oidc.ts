@@ -23,6 +23,7 @@ import {
 } from '../connector.js';
 import { claimRules, type ClaimRules, mapClaims } from './claims.js';
 import { configSchema, type OidcConfig } from './config.js';
+import { discover, type Upstream } from './discovery.js';
 import { loadRootCAs, upstreamFetch } from './http.js';
 import { DEFAULT_RETRY, type RetryPolicy, RetryingLoader } from './retry.js';
 
@@ -43,9 +44,6 @@ const USER = {
   sessionEnded: 'Your session at the identity provider has ended. Please log in again.',
 } as const;
 
-// Hosts whose token endpoint refuses HTTP Basic client authentication (Dex's brokenAuthHeaderDomains).
-const BASIC_AUTH_BROKEN_HOSTS = ['okta.com', 'oktapreview.com'];
-
 /** What a login keeps between loginUrl and handleCallback (stored server-side with the auth request). */
 const loginStateSchema = z.strictObject({ state: z.string(), nonce: z.string(), codeVerifier: z.string().optional() });
 type LoginState = z.infer<typeof loginStateSchema>;
@@ -55,14 +53,6 @@ type LoginState = z.infer<typeof loginStateSchema>;
  * refreshing; `Subject` is ours (Dex ignores unknown fields) and pins refreshed claims to the same user.
  */
 const connectorDataSchema = z.object({ RefreshToken: z.string(), Subject: z.string().optional() });
-
-/** The upstream as discovered, ready to use. */
-interface Upstream {
-  readonly config: client.Configuration;
-  /** PKCE method to use, or undefined when the upstream supports none. */
-  readonly pkce: 'S256' | 'plain' | undefined;
-  readonly hasUserInfo: boolean;
-}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -95,14 +85,20 @@ export async function open(
       : undefined;
   const scopes = requestedScopes(config.scopes);
   const rules = claimRules(config, scopes);
-  const loader = new RetryingLoader<Upstream>(
-    (closing) => discover(config, upstreamFetch(deps.fetch, tls, closing), insecureHttp, options.timeoutSeconds, log),
-    options.retry ?? DEFAULT_RETRY,
+  const loader = new RetryingLoader<Upstream>({
+    load: (closing) =>
+      discover(config, {
+        fetch: upstreamFetch(deps.fetch, tls, closing),
+        insecureHttp,
+        timeout: options.timeoutSeconds,
+        log,
+      }),
+    policy: options.retry ?? DEFAULT_RETRY,
     log,
-    deps.now,
-  );
+    now: deps.now,
+  });
   loader.start();
-  return new OidcConnector(config, scopes, rules, loader, log);
+  return new OidcConnector({ settings: config, scopes, rules, loader, log });
 }
 
 /** The connector module for the registry. */
@@ -114,98 +110,31 @@ function requestedScopes(configured: readonly string[]): string[] {
   return ['openid', ...extra.filter((s) => s !== 'openid')];
 }
 
-async function discover(
-  config: OidcConfig,
-  fetchFn: client.CustomFetch,
-  insecureHttp: boolean,
-  timeout: number | undefined,
-  log: Logger,
-): Promise<Upstream> {
-  const execute = insecureHttp ? [client.allowInsecureRequests] : [];
-  // With issuerAlias the discovery document may name another issuer (Azure's templated one); like Dex
-  // we then skip that comparison, which openid-client does when given the document's own URL.
-  const server =
-    config.issuerAlias === ''
-      ? new URL(config.issuer)
-      : new URL('.well-known/openid-configuration', withSlash(config.issuer));
-  const discovered = await client.discovery(server, config.clientID, undefined, undefined, {
-    [client.customFetch]: fetchFn,
-    execute,
-    timeout,
-  });
-  // The helper methods serverMetadata() adds are not metadata; only the document's fields are kept.
-  const { supportsPKCE: _helper, ...found } = discovered.serverMetadata();
-  const overrides = config.providerDiscoveryOverrides;
-  const metadata: client.ServerMetadata = {
-    ...found,
-    // ID tokens (and RFC 9207 `iss` response parameters) must then name the alias.
-    issuer: config.issuerAlias === '' ? found.issuer : config.issuerAlias,
-    authorization_endpoint: overrides.authURL || found.authorization_endpoint,
-    token_endpoint: overrides.tokenURL || found.token_endpoint,
-    jwks_uri: overrides.jwksURL || found.jwks_uri,
-    userinfo_endpoint: overrides.userInfoURL || found.userinfo_endpoint,
-  };
-  const auth = clientAuth(config, metadata);
-  const upstream = new client.Configuration(
-    metadata,
-    config.clientID,
-    config.clientSecret === '' ? undefined : { client_secret: config.clientSecret },
-    auth,
-  );
-  upstream[client.customFetch] = fetchFn;
-  if (timeout !== undefined) upstream.timeout = timeout;
-  if (insecureHttp) client.allowInsecureRequests(upstream);
-  // openid-client trusts an ID token from the token endpoint on TLS alone (OIDC Core 3.1.3.7); we verify its signature too.
-  client.enableNonRepudiationChecks(upstream);
-  const pkce = pkceMethod(config.pkceChallenge, metadata.code_challenge_methods_supported, log);
-  log.info({ issuer: metadata.issuer, pkce: pkce ?? 'none' }, 'upstream discovered');
-  return { config: upstream, pkce, hasUserInfo: metadata.userinfo_endpoint !== undefined };
-}
-
-const withSlash = (url: string): string => (url.endsWith('/') ? url : `${url}/`);
-
-function clientAuth(config: OidcConfig, metadata: client.ServerMetadata): client.ClientAuth {
-  if (config.clientSecret === '') return client.None();
-  const post = client.ClientSecretPost(config.clientSecret);
-  const basic = client.ClientSecretBasic(config.clientSecret);
-  if (config.basicAuthUnsupported !== undefined) return config.basicAuthUnsupported ? post : basic;
-  const host = new URL(config.issuer).hostname;
-  if (BASIC_AUTH_BROKEN_HOSTS.some((h) => host === h || host.endsWith(`.${h}`))) return post;
-  // Dex's oauth2 library falls back to POST when Basic fails; we decide up front from the metadata instead.
-  const methods = metadata.token_endpoint_auth_methods_supported;
-  if (methods !== undefined && !methods.includes('client_secret_basic') && methods.includes('client_secret_post'))
-    return post;
-  return basic;
-}
-
-// Dex picks S256, else plain, from the metadata; we also send S256 when the upstream does not say
-// (RFC 6749 §3.1: unknown parameters are ignored), since PKCE is what binds the code to this login.
-function pkceMethod(
-  configured: OidcConfig['pkceChallenge'],
-  supported: readonly string[] | undefined,
-  log: Logger,
-): Upstream['pkce'] {
-  if (configured !== '') {
-    if (supported !== undefined && !supported.includes(configured))
-      log.warn({ pkceChallenge: configured }, 'the upstream does not advertise this PKCE method');
-    return configured;
-  }
-  if (supported === undefined || supported.includes('S256')) return 'S256';
-  return supported.includes('plain') ? 'plain' : undefined;
+interface OidcParts {
+  readonly settings: OidcConfig;
+  readonly scopes: readonly string[];
+  readonly rules: ClaimRules;
+  readonly loader: RetryingLoader<Upstream>;
+  readonly log: Logger;
 }
 
 class OidcConnector implements CallbackConnector, Refreshable {
   readonly kind = 'callback';
   private readonly unreachable: string;
 
-  constructor(
-    private readonly settings: OidcConfig,
-    private readonly scopes: readonly string[],
-    private readonly rules: ClaimRules,
-    private readonly loader: RetryingLoader<Upstream>,
-    private readonly log: Logger,
-  ) {
-    this.unreachable = `The identity provider ${new URL(settings.issuer).host} is not reachable. Please try again later.`;
+  private readonly settings: OidcConfig;
+  private readonly scopes: readonly string[];
+  private readonly rules: ClaimRules;
+  private readonly loader: RetryingLoader<Upstream>;
+  private readonly log: Logger;
+
+  constructor(parts: OidcParts) {
+    this.settings = parts.settings;
+    this.scopes = parts.scopes;
+    this.rules = parts.rules;
+    this.loader = parts.loader;
+    this.log = parts.log;
+    this.unreachable = `The identity provider ${new URL(parts.settings.issuer).host} is not reachable. Please try again later.`;
   }
 
   async loginUrl(

@@ -17,6 +17,15 @@ export interface RetryPolicy {
 /** Production policy: retry after 1 s, then 2, 4 … up to once a minute; a login waits at most 3 s. */
 export const DEFAULT_RETRY: RetryPolicy = { initialDelayMs: 1_000, maxDelayMs: 60_000, maxWaitMs: 3_000 };
 
+interface RetryingLoaderParts<T> {
+  readonly load: (signal: AbortSignal) => Promise<T>;
+  readonly policy: RetryPolicy;
+  readonly log: Logger;
+  readonly now: () => Date;
+  /** In [0, 1); spreads retries of many replicas so a recovering upstream is not hit at once. */
+  readonly random?: () => number;
+}
+
 /** A value loaded once, retried until it loads. */
 export class RetryingLoader<T> {
   private value: T | undefined;
@@ -26,14 +35,19 @@ export class RetryingLoader<T> {
   private lastAttemptAt = Number.NEGATIVE_INFINITY;
   private readonly closing = new AbortController();
 
-  constructor(
-    private readonly load: (signal: AbortSignal) => Promise<T>,
-    private readonly policy: RetryPolicy,
-    private readonly log: Logger,
-    private readonly now: () => Date,
-    /** In [0, 1); spreads retries of many replicas so a recovering upstream is not hit at once. */
-    private readonly random: () => number = Math.random,
-  ) {}
+  private readonly load: (signal: AbortSignal) => Promise<T>;
+  private readonly policy: RetryPolicy;
+  private readonly log: Logger;
+  private readonly now: () => Date;
+  private readonly random: () => number;
+
+  constructor(parts: RetryingLoaderParts<T>) {
+    this.load = parts.load;
+    this.policy = parts.policy;
+    this.log = parts.log;
+    this.now = parts.now;
+    this.random = parts.random ?? Math.random;
+  }
 
   /** Starts the first attempt without waiting for it. */
   start(): void {

@@ -88,8 +88,8 @@ export async function open(
     closing: closing.signal,
   };
   const apiUrl = config.issuer.replace(/\/+$/, '');
-  const loader = new RetryingLoader<OAuth2Client>(
-    async () => {
+  const loader = new RetryingLoader<OAuth2Client>({
+    load: async () => {
       const what = `GET ${WELL_KNOWN_PATH}`;
       const response = await send(http, `${apiUrl}${WELL_KNOWN_PATH}`, { method: 'GET', headers: {} });
       const metadata = metadataSchema.parse(await readJson(what, response));
@@ -103,10 +103,10 @@ export async function open(
         scopes: ['user:info'],
       };
     },
-    options.retry ?? DEFAULT_RETRY,
+    policy: options.retry ?? DEFAULT_RETRY,
     log,
-    deps.now,
-  );
+    now: deps.now,
+  });
   loader.start();
   return new OpenshiftConnector({ config, apiUrl, http, loader, closing, log, now: deps.now });
 }

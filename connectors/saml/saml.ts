@@ -27,6 +27,10 @@ import {
   type Scopes,
 } from '../connector.js';
 import { configSchema, loadCertificates, resolveNameIdFormat, type SamlConfig } from './config.js';
+import { STATUS_SUCCESS, topLevelStatus } from './status.js';
+
+/** `Responder` of `urn:oasis:names:tc:SAML:2.0:status:Responder`. */
+const lastSegment = (uri: string): string => uri.slice(uri.lastIndexOf(':') + 1);
 
 export { configSchema, type SamlConfig } from './config.js';
 
@@ -149,6 +153,18 @@ class SamlProvider implements SamlConnector {
       throw new ConnectorError('RelayState does not belong to the pending SAML request', USER.expired);
     // InResponseTo may only name the request this login sent: node-saml looks it up in a cache holding just that id.
     const sp = new SAML({ ...this.options, cacheProvider: singleRequestCache(state) });
+    const status = await topLevelStatus(samlResponse);
+    if (status !== undefined && status.code !== STATUS_SUCCESS) {
+      // The page names the status, so the user (or their admin) can tell the IdP refused rather than idport.
+      const named = [status.code, status.detail]
+        .filter((v) => v !== undefined)
+        .map(lastSegment)
+        .join(' / ');
+      throw new ConnectorError(
+        `SAML response status is ${status.code}${status.detail !== undefined ? ` (${status.detail})` : ''}, not Success`,
+        `The identity provider refused the login (status ${named}). Go back to the application and sign in again.`,
+      );
+    }
     let profile: Profile | null;
     try {
       ({ profile } = await sp.validatePostResponseAsync({ SAMLResponse: samlResponse }));

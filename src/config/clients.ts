@@ -45,7 +45,8 @@ const staticClientFields = {
    * for none. Unset: `sessions.ssoSharedWithDefault`.
    */
   ssoSharedWith: z.array(nonEmptyText()).optional(),
-  clientCredentialsClaims: notSupported(),
+  /** Dex master: claims of the tokens the client_credentials grant issues to this client. */
+  clientCredentialsClaims: z.strictObject({ groups: z.array(nonEmptyText()).default([]) }).optional(),
 };
 
 interface ClientEnvFields {

@@ -11,6 +11,14 @@ export type Env = Readonly<Record<string, string | undefined>>;
 const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
+/** A Dex feature flag (pkg/featureflags): a Go bool (strconv.ParseBool) in `DEX_<NAME>`; unset or unparsable: the default. */
+export function isFeatureEnabled(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name] ?? '';
+  if (TRUE.has(raw)) return true;
+  if (FALSE.has(raw)) return false;
+  return fallback;
+}
+
 /** Dex's `DEX_EXPAND_ENV` feature flag: on unless set to a Go "false"; an unparsable value keeps the default. */
 export function isEnvExpansionEnabled(env: Env): boolean {
   const raw = env['DEX_EXPAND_ENV'] ?? '';

@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { bcryptCost, MAX_BCRYPT_COST, MIN_BCRYPT_COST } from '../../connectors/local/local.js';
 import { parseDuration } from './duration.js';
 
 // Dex reads YAML through ghodss/yaml, which turns a number or boolean into its text when the Go field is
@@ -22,7 +23,7 @@ export function text(inner: z.ZodType = z.string()): z.ZodPreprocess {
 /** A string field that must not be empty (Go treats "" as unset, so an empty value is a mistake). */
 export const nonEmptyText = () => text(z.string().min(1));
 
-/** A key Dex has and idport does not support yet: present is an error naming it (DESIGN.md decision 1). */
+/** A key Dex has and idport does not support yet: present is an error naming it (ARCHITECTURE.md decision 1). */
 export const notSupported = () => z.never({ error: 'not supported by idport yet' }).optional();
 
 /** A non-negative whole number; a string of digits is accepted too, since `$VAR` expansion yields strings. */
@@ -136,31 +137,26 @@ export const cidr = () =>
     ),
   );
 
-const BCRYPT = /^\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53}$/;
-/** Dex's bcrypt cost bounds (server/passwords): below 10 is too weak, above 16 too slow to log in with. */
-export const BCRYPT_MIN_COST = 10;
-export const BCRYPT_MAX_COST = 16;
-
 /**
  * Checks a static password hash and returns it in bcrypt form: a bcrypt string, or (Dex's backwards
  * compatibility) the standard base64 encoding of one. Returns an error message instead when it is neither.
  */
 export function parseBcryptHash(value: string): { hash: string } | { error: string } {
+  // The hash format and the cost bounds are the local connector's, which checks the same at login.
   let hash = value;
-  if (!BCRYPT.test(hash)) {
+  if (bcryptCost(hash) === undefined) {
     const decoded = Buffer.from(value, 'base64');
     if (decoded.toString('base64') === value) hash = decoded.toString('latin1');
   }
-  const match = BCRYPT.exec(hash);
-  if (match === null)
+  const cost = bcryptCost(hash);
+  if (cost === undefined)
     return {
       error: value.startsWith('$2')
         ? 'expected a bcrypt hash like "$2a$10$…"'
         : 'expected a bcrypt hash like "$2a$10$…", not a plain password: run `idport hash-password` and put its output here',
     };
-  const cost = Number(match[1]);
-  if (cost < BCRYPT_MIN_COST || cost > BCRYPT_MAX_COST)
-    return { error: `bcrypt cost must be between ${BCRYPT_MIN_COST} and ${BCRYPT_MAX_COST}, got ${cost}` };
+  if (cost < MIN_BCRYPT_COST || cost > MAX_BCRYPT_COST)
+    return { error: `bcrypt cost must be between ${MIN_BCRYPT_COST} and ${MAX_BCRYPT_COST}, got ${cost}` };
   return { hash };
 }
 
@@ -197,8 +193,20 @@ export function parsedCleanly(issues: readonly IssueLike[], ...path: PropertyKey
  * A list check that reports a repeated key (after `normalize`) at the later item, naming the earlier one.
  * Empty keys are not compared (Go's zero value: "not set").
  */
+export interface UniqueKey<T> {
+  /** The list's YAML name, e.g. `staticClients`. */
+  readonly list: string;
+  /** The key's field name in each item, e.g. `id`. */
+  readonly field: string;
+  /** What the message calls the key, e.g. `client id`. */
+  readonly what: string;
+  readonly keyOf: (item: T) => unknown;
+  /** The comparison form of a key (emails compare case-insensitively). */
+  readonly normalize?: (key: string) => string;
+}
+
 export const noDuplicates =
-  <T>(list: string, field: string, what: string, keyOf: (item: T) => unknown, normalize = (key: string) => key) =>
+  <T>({ list, field, what, keyOf, normalize = (key: string) => key }: UniqueKey<T>) =>
   (items: T[], ctx: z.RefinementCtx<T[]>): void => {
     const seen = new Map<string, number>();
     items.forEach((item, index) => {

@@ -1,5 +1,5 @@
 /**
- * The one config schema (STYLE.md "Config"): Dex's config.yaml keys and defaults, and `Config` inferred from
+ * The one config schema (ARCHITECTURE.md decision 10): Dex's config.yaml keys and defaults, and `Config` inferred from
  * it. Keys are matched and unknown ones taken out before this runs (keys.ts), so the objects stay strict as a
  * safety net. The environment is an input of the schema because Dex resolves it while parsing: `*Env` fields
  * and `$VAR` expansion in plugin configs.
@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { staticClientSchema, staticPasswordSchema } from './clients.js';
 import { custom, schemaContext } from './context.js';
 import type { Env } from './env.js';
+import { grpcSchema } from './grpc.js';
 import { evenWithOtherErrors, httpUrl, noDuplicates, notSupported, parsedCleanly } from './fields.js';
 import { connectorSchema, signerSchema, storageSchema, type ConnectorSchemas } from './plugins.js';
 import {
@@ -16,6 +17,7 @@ import {
   loggerSchema,
   oauth2Schema,
   sessionsSchema,
+  bruteForceSchema,
   telemetrySchema,
   webSchema,
 } from './sections.js';
@@ -91,31 +93,33 @@ export function createConfigSchema(options: ConfigSchemaOptions = {}) {
       oauth2: oauth2Schema,
       staticClients: list(
         staticClientSchema(context),
-        noDuplicates('staticClients', 'id', 'client id', (client) => client.id),
+        noDuplicates({ list: 'staticClients', field: 'id', what: 'client id', keyOf: (client) => client.id }),
       ),
       connectors: list(
         connectorSchema(context, options.connectorSchemas),
-        noDuplicates('connectors', 'id', 'connector id', (connector) => connector.id),
+        noDuplicates({ list: 'connectors', field: 'id', what: 'connector id', keyOf: (connector) => connector.id }),
       ),
       /** Adds the built-in "local" connector backed by the password store. */
       enablePasswordDB: z.boolean().default(false),
       staticPasswords: list(
         staticPasswordSchema(context),
-        noDuplicates(
-          'staticPasswords',
-          'email',
-          'email',
-          (user) => user.email,
-          (email) => email.toLowerCase(),
-        ),
-        noDuplicates('staticPasswords', 'userID', 'userID', (user) => user.userID),
+        noDuplicates({
+          list: 'staticPasswords',
+          field: 'email',
+          what: 'email',
+          keyOf: (user) => user.email,
+          normalize: (email) => email.toLowerCase(),
+        }),
+        noDuplicates({ list: 'staticPasswords', field: 'userID', what: 'userID', keyOf: (user) => user.userID }),
       ),
       frontend: frontendSchema,
       logger: loggerSchema,
       /** Signing keys (Dex master); when absent, a local RS256 signer rotating every expiry.signingKeys. */
       signer: signerSchema(context).optional(),
       sessions: sessionsSchema,
-      grpc: notSupported(),
+      bruteForce: bruteForceSchema,
+      /** Dex's gRPC API (src/grpc/). */
+      grpc: grpcSchema,
       mfa: notSupported(),
       deviceFlow: notSupported(),
     })

@@ -174,7 +174,7 @@ export const expirySchema = z
     refreshTokens: z
       .strictObject({
         disableRotation: z.boolean().default(false),
-        /** A retry of a just-rotated token within this window gets the same new token (DESIGN.md decision 4). */
+        /** A retry of a just-rotated token within this window gets the same new token (ARCHITECTURE.md decision 4). */
         reuseInterval: duration().prefault('3s'),
         /** Unset means no idle limit. */
         validIfNotUsedFor: limitDuration(),
@@ -223,7 +223,7 @@ function listOr<T extends string>(values: readonly [T, ...T[]], fallback: readon
 /** `oauth2`: enabled flows and screens. */
 export const oauth2Schema = z
   .strictObject({
-    grantTypes: listOr<GrantType>(GRANT_TYPES, DEFAULT_GRANT_TYPES),
+    grantTypes: z.array(text(z.enum(GRANT_TYPES))).default([]),
     responseTypes: listOr<ResponseType>(RESPONSE_TYPES, ['code']),
     skipApprovalScreen: z.boolean().default(false),
     alwaysShowLoginScreen: z.boolean().default(false),
@@ -237,6 +237,13 @@ export const oauth2Schema = z
       })
       .prefault({}),
   })
+  // Dex fills in its defaults when the list is empty (cmd/dex/serve.go); whether it did decides client_credentials.
+  .transform(({ grantTypes, ...oauth2 }) => ({
+    ...oauth2,
+    grantTypes: grantTypes.length === 0 ? [...DEFAULT_GRANT_TYPES] : grantTypes,
+    /** True when `grantTypes` was empty or absent: DEX_CLIENT_CREDENTIAL_GRANT_ENABLED_BY_DEFAULT may then add it. */
+    grantTypesDefaulted: grantTypes.length === 0,
+  }))
   .prefault({});
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -287,6 +294,18 @@ export const sessionsSchema = z
         message: 'must not exceed absoluteLifetime',
       });
   }, evenWithOtherErrors('mapping'))
+  .prefault({});
+
+/** `bruteForce` (idport): failed password attempts per account and per client IP, shared through storage. */
+export const bruteForceSchema = z
+  .strictObject({
+    /** Failed attempts per account within `window` before it is locked; 0 turns the account lockout off. */
+    maxFailures: z.number().int().min(0).default(5),
+    window: duration({ positive: true }).prefault('5m'),
+    lockout: duration({ positive: true }).prefault('5m'),
+    /** Failed attempts per client IP within `window`, across accounts and routes. */
+    maxFailuresPerIP: z.number().int().min(1).default(100),
+  })
   .prefault({});
 
 /** `frontend`: the login pages' look (Dex's WebConfig). */

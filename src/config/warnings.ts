@@ -1,9 +1,11 @@
 /**
  * Keys of a valid config that idport accepts but cannot honour as Dex does. Each is said at startup (and by
- * `check-config`) instead of being ignored silently (DESIGN.md decision 1). They are warnings rather than
+ * `check-config`) instead of being ignored silently (ARCHITECTURE.md decision 1). They are warnings rather than
  * errors where an error would stop configs written for Dex's container image, which set them routinely.
  */
 import type { Config } from './schema.js';
+
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
 /** One warning: the config path it is about and what the operator should know. */
 export interface ConfigWarning {
@@ -38,6 +40,13 @@ export const configWarnings = (config: Config): ConfigWarning[] => {
     warnings.push({
       key: 'frontend.extra',
       message: `is ignored: idport's pages do not read template values (${extra.map((name) => JSON.stringify(name)).join(', ')})`,
+    });
+  // Dex serves token exchange; idport does not yet (issue 12), so listing it must not pass silently. Dex's default
+  // list names it too; a config that leaves the list out gets the grants idport serves, as discovery shows.
+  if (!config.oauth2.grantTypesDefaulted && config.oauth2.grantTypes.includes(TOKEN_EXCHANGE))
+    warnings.push({
+      key: 'oauth2.grantTypes',
+      message: `lists ${TOKEN_EXCHANGE}, which idport does not serve yet: /token answers unsupported_grant_type and discovery does not advertise it`,
     });
   const withoutId = config.staticPasswords.flatMap((user, index) => (user.userID === '' ? [index] : []));
   if (withoutId.length >= 2)

@@ -20,13 +20,10 @@ import { completeLogin, sendStep } from './complete-login.js';
 import { pageErrorHandler } from './errors.js';
 import { formOf } from './form.js';
 import { redirect, sendAuthorizationResponse, sendPage, type PageContext } from './pages.js';
-import { passwordLoginRateLimit } from './rate-limit.js';
 
 export interface AuthRoutesOptions {
   readonly provider: Provider;
   readonly page: PageContext;
-  /** Password attempts per client IP per minute (default PASSWORD_ATTEMPTS_PER_MINUTE). */
-  readonly passwordAttemptsPerMinute?: number | undefined;
 }
 
 /** The password form of a pending request; `failed` carries the last attempt when it was refused. */
@@ -83,27 +80,24 @@ const passwordRoutes = (app: FastifyInstance, options: AuthRoutesOptions): void 
     sendPage(reply, page, passwordPageOf(options, pending, request.params.connector));
   });
 
-  app.post<{ Params: { connector: string } }>(
-    '/auth/:connector/login',
-    { config: { rateLimit: passwordLoginRateLimit(options.passwordAttemptsPerMinute) } },
-    async (request, reply) => {
-      const pending = await loadRequest(provider, queryParam(request, 'state'), browserCookieOf(request));
-      const form = formOf(request);
-      checkCsrf(pending, form.get('csrf') ?? undefined);
-      const username = form.get('login') ?? '';
-      const attempt = { named: request.params.connector, username, password: form.get('password') ?? '' };
-      const identity = await passwordLogin(provider, pending, attempt);
-      const rememberMe = form.get('remember_me') === 'on';
-      if (identity === undefined) {
-        const reason = 'invalid username or password';
-        const who = { connector: pending.connectorId, username, client_id: pending.clientId };
-        request.log.warn({ ...who, reason }, 'login failed');
-        const retry = passwordPageOf(options, pending, pending.connectorId, { username, rememberMe });
-        return sendPage(reply, page, retry, { status: 401 });
-      }
-      return completeLogin(options, request, reply, { pending, identity, rememberMe });
-    },
-  );
+  app.post<{ Params: { connector: string } }>('/auth/:connector/login', async (request, reply) => {
+    const pending = await loadRequest(provider, queryParam(request, 'state'), browserCookieOf(request));
+    const form = formOf(request);
+    checkCsrf(pending, form.get('csrf') ?? undefined);
+    const username = form.get('login') ?? '';
+    const password = form.get('password') ?? '';
+    const attempt = { named: request.params.connector, username, password, clientIp: request.ip };
+    const identity = await passwordLogin(provider, pending, attempt);
+    const rememberMe = form.get('remember_me') === 'on';
+    if (identity === undefined) {
+      const reason = 'invalid username or password';
+      const who = { connector: pending.connectorId, username, client_id: pending.clientId };
+      request.log.warn({ ...who, reason }, 'login failed');
+      const retry = passwordPageOf(options, pending, pending.connectorId, { username, rememberMe });
+      return sendPage(reply, page, retry, { status: 401 });
+    }
+    return completeLogin(options, request, reply, { pending, identity, rememberMe });
+  });
 };
 
 /** The approval page (GET) and the user's answer (POST). */

@@ -19,13 +19,11 @@ import { browserCookieOf, browserIdOf, queryOf, queryParam, sessionCookieOf } fr
 import { jsonErrorHandler, pageErrorHandler } from './errors.js';
 import { formOf, formRequest } from './form.js';
 import { redirect, sendPage, type PageContext } from './pages.js';
-import { passwordLoginRateLimit } from './rate-limit.js';
+import { guardPasswordLogin } from '../oauth/brute-force.js';
 
 export interface DeviceRoutesOptions {
   readonly provider: Provider;
   readonly page: PageContext;
-  /** Code entries per client IP per minute (the password-login budget, default PASSWORD_ATTEMPTS_PER_MINUTE). */
-  readonly passwordAttemptsPerMinute?: number | undefined;
 }
 
 /** POST /device/code: the device authorization endpoint, answering in JSON like /token. */
@@ -52,24 +50,23 @@ const devicePageRoutes = async (app: FastifyInstance, options: DeviceRoutesOptio
     sendPage(reply, page, codePage(browserIdOf(provider, request, reply), userCode, false));
   });
 
-  // Rate-limited per client IP like password logins: with 20^8 codes and this budget, guessing someone's code is hopeless.
-  app.post(
-    '/device/auth/verify_code',
-    { config: { rateLimit: passwordLoginRateLimit(options.passwordAttemptsPerMinute) } },
-    async (request, reply) => {
-      const form = formOf(request);
-      const browserId = browserCookieOf(request);
-      checkDeviceCsrf(browserId, form.get('csrf') ?? undefined);
-      const typed = form.get('user_code') ?? '';
-      const device = await findPendingDeviceRequest(provider, typed);
-      if (device === undefined) return sendPage(reply, page, codePage(browserId, typed, true), { status: 400 });
-      const start = await startDeviceLogin(provider, device, browserId, sessionCookieOf(provider, request));
-      const requestId = start.request.id;
-      if (start.kind === 'loggedIn') return redirect(reply, approvalUrl(provider, requestId));
-      if (start.kind === 'connector') return redirect(reply, connectorUrl(provider, start.connectorId, requestId));
-      sendPage(reply, page, renderLogin({ ...page.base, connectors: connectorChoices(provider, requestId) }));
-    },
-  );
+  // A wrong code counts against the client IP's budget of failures (bruteForce.maxFailuresPerIP), as a wrong
+  // password does: with 20^8 codes and that budget, guessing someone's code is hopeless.
+  app.post('/device/auth/verify_code', async (request, reply) => {
+    const form = formOf(request);
+    const browserId = browserCookieOf(request);
+    checkDeviceCsrf(browserId, form.get('csrf') ?? undefined);
+    const typed = form.get('user_code') ?? '';
+    const device = await guardPasswordLogin(provider, { clientIp: request.ip }, () =>
+      findPendingDeviceRequest(provider, typed),
+    );
+    if (device === undefined) return sendPage(reply, page, codePage(browserId, typed, true), { status: 400 });
+    const start = await startDeviceLogin(provider, device, browserId, sessionCookieOf(provider, request));
+    const requestId = start.request.id;
+    if (start.kind === 'loggedIn') return redirect(reply, approvalUrl(provider, requestId));
+    if (start.kind === 'connector') return redirect(reply, connectorUrl(provider, start.connectorId, requestId));
+    sendPage(reply, page, renderLogin({ ...page.base, connectors: connectorChoices(provider, requestId) }));
+  });
 
   app.get('/device/callback', async (request, reply) => {
     const result = await finishDeviceLogin(provider, queryOf(request), browserCookieOf(request));

@@ -1,5 +1,5 @@
 /**
- * The only place errors become responses (DESIGN.md decision 7). Each route group installs the handler
+ * The only place errors become responses (ARCHITECTURE.md decision 7). Each route group installs the handler
  * for its channel: JSON for the token and userinfo endpoints, a redirect or an HTML page for the browser.
  */
 import { PageError } from '../oauth/primitives/page-error.js';
@@ -12,17 +12,21 @@ import type { Provider } from '../oauth/provider.js';
 import { ConnectorError } from '../../connectors/connector.js';
 import { StorageUnavailableError } from '../../storage/storage.js';
 import { sendAuthorizationResponse, sendPage, type PageContext } from './pages.js';
-import { RateLimitedError } from './rate-limit.js';
+import { LoginThrottledError } from '../oauth/brute-force.js';
 import { pageErrorText } from '../../web/page-errors.js';
 import { renderError } from '../../web/render.js';
 
 /** Normalises anything thrown into an OAuthError, logging what is unexpected with its cause. */
 export const toOAuthError = (err: unknown, request: FastifyRequest): OAuthError => {
   if (err instanceof OAuthError) return err;
+  const code = (err as Partial<FastifyError> | undefined)?.code;
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    return new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new OAuthError('invalid_request', 'the body is too large');
   const validation = (err as Partial<FastifyError> | undefined)?.validation;
-  if (validation !== undefined) return new OAuthError('invalid_request', 'the request is malformed');
   const statusCode = (err as Partial<FastifyError> | undefined)?.statusCode;
-  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+  // Fastify's validation failures and its other 4xx (a body too large, a bad content type) are the client's fault.
+  if (validation !== undefined || (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500)) {
     return new OAuthError('invalid_request', 'the request is malformed');
   }
   if (err instanceof StorageUnavailableError) {
@@ -73,13 +77,13 @@ const logPageError = (request: FastifyRequest, err: PageError): void => {
 
 /** The page for anything thrown on a browser route that does not go back to the client. */
 const errorPageText = (err: unknown, request: FastifyRequest): ErrorPageText => {
-  if (err instanceof RateLimitedError) {
+  if (err instanceof LoginThrottledError) {
     request.log.warn({ retry_after: err.retryAfterSeconds }, 'too many attempts from this address');
     // The limited routes are form POSTs whose form is served by a GET at the same URL.
     const back = request.url.includes('/device/') ? request.url.replace(/\/device\/.*$/, '/device') : request.url;
     return {
       status: 429,
-      title: 'Too many attempts',
+      title: 'Too many failed attempts',
       message: err.message,
       back: { url: back, text: 'Back to the login form' },
     };
@@ -132,6 +136,6 @@ export const pageErrorHandler =
       }
     }
     const { status, ...text } = errorPageText(err, request);
-    if (err instanceof RateLimitedError) void reply.header('Retry-After', String(err.retryAfterSeconds));
+    if (err instanceof LoginThrottledError) void reply.header('Retry-After', String(err.retryAfterSeconds));
     sendPage(reply, page, renderError({ ...page.base, ...text, requestId: request.id }), { status });
   };

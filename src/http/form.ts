@@ -3,11 +3,25 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { OAuthError } from '../errors.js';
 import type { TokenRequest } from '../oauth/grants/grant.js';
 
-/** Registers the form parser on an app; the parsed body is a URLSearchParams. */
+/**
+ * Largest form body: /auth's parameters at their limits (src/oauth/primitives/parameter-limits.ts) fit in about
+ * 26 KiB, and every other form is far smaller.
+ */
+export const FORM_BODY_LIMIT = 32 * 1024;
+
+/** Fastify errors for a body idport will not read: the connection is closed after the answer. */
+export const UNREAD_BODY_ERRORS = new Set(['FST_ERR_CTP_INVALID_MEDIA_TYPE', 'FST_ERR_CTP_BODY_TOO_LARGE']);
+
+/**
+ * Makes forms the only body the app reads: fastify's default JSON and text parsers go, so any other media type is
+ * refused (415, in the route's error format) before its body is read. The parsed body is a URLSearchParams;
+ * the media type's parameters (a charset) do not matter.
+ */
 export const registerFormParser = (app: FastifyInstance): void => {
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
-    { parseAs: 'string', bodyLimit: 64 * 1024 },
+    { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT },
     (_request, body, done) => {
       done(null, new URLSearchParams(typeof body === 'string' ? body : body.toString('utf8')));
     },
@@ -32,5 +46,5 @@ const singleValued = (form: URLSearchParams): Record<string, string> => {
 export const formRequest = (request: FastifyRequest): TokenRequest => {
   if (!(request.body instanceof URLSearchParams))
     throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
-  return { authorization: request.headers.authorization, form: singleValued(request.body) };
+  return { authorization: request.headers.authorization, form: singleValued(request.body), clientIp: request.ip };
 };

@@ -2,7 +2,6 @@
  * Back-channel endpoints: /token, /token/introspect, /token/revoke and /userinfo, answering in JSON (RFC 6749 §5,
  * RFC 7662, RFC 7009, OIDC Core §5.3).
  */
-import type { RateLimitOptions } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError } from '../errors.js';
 import { introspect } from '../oauth/tokens/introspect.js';
@@ -13,18 +12,7 @@ import { bearerToken, userinfo } from '../oauth/tokens/userinfo.js';
 import { wireDescription } from '../oauth/primitives/error-description.js';
 import { jsonErrorHandler } from './errors.js';
 import { formOf, formRequest } from './form.js';
-import { passwordLoginRateLimit, RateLimitedError } from './rate-limit.js';
-
-/**
- * The password page's per-IP limit, counted for password-grant requests only: other grants guess no passwords, and
- * a client refreshing often must not lock its users out of the password grant. Counted in preHandler, once the
- * body (and so grant_type) is parsed.
- */
-const passwordGrantRateLimit = (perMinute: number | undefined): RateLimitOptions => ({
-  ...passwordLoginRateLimit(perMinute),
-  hook: 'preHandler',
-  allowList: (request) => !(request.body instanceof URLSearchParams && request.body.get('grant_type') === 'password'),
-});
+import { LoginThrottledError } from '../oauth/brute-force.js';
 
 /** The client id a token request names: the Basic user (URL-decoded, RFC 6749 §2.3.1) or the client_id field. */
 const clientIdOf = (request: FastifyRequest): string | undefined => {
@@ -42,18 +30,18 @@ const clientIdOf = (request: FastifyRequest): string | undefined => {
 };
 
 /** The one line that says why a token request failed (never the secret, code or token presented). */
-const logTokenFailure = (request: FastifyRequest, err: OAuthError | RateLimitedError): void => {
+const logTokenFailure = (request: FastifyRequest, err: OAuthError | LoginThrottledError): void => {
   const grantType = request.body instanceof URLSearchParams ? (request.body.get('grant_type') ?? undefined) : undefined;
   const context = { client_id: clientIdOf(request), grant_type: grantType };
-  if (err instanceof RateLimitedError)
+  if (err instanceof LoginThrottledError)
     request.log.warn({ ...context, retry_after: err.retryAfterSeconds }, 'token request rate limited');
   else request.log.warn({ ...context, error: err.code, description: err.description }, 'token request failed');
 };
 
 /** The JSON error handler, plus 429 with Retry-After for a client over the password-grant limit. */
 const tokenErrorHandler = (err: unknown, request: FastifyRequest, reply: FastifyReply): void => {
-  if (err instanceof OAuthError || err instanceof RateLimitedError) logTokenFailure(request, err);
-  if (!(err instanceof RateLimitedError)) return jsonErrorHandler('Basic')(err, request, reply);
+  if (err instanceof OAuthError || err instanceof LoginThrottledError) logTokenFailure(request, err);
+  if (!(err instanceof LoginThrottledError)) return jsonErrorHandler('Basic')(err, request, reply);
   void reply
     .code(429)
     .header('Retry-After', String(err.retryAfterSeconds))
@@ -63,20 +51,13 @@ const tokenErrorHandler = (err: unknown, request: FastifyRequest, reply: Fastify
     .send({ error: 'temporarily_unavailable', error_description: wireDescription(err.message) });
 };
 
-export const tokenRoutes = async (
-  app: FastifyInstance,
-  options: { provider: Provider; passwordAttemptsPerMinute?: number | undefined },
-): Promise<void> => {
+export const tokenRoutes = async (app: FastifyInstance, options: { provider: Provider }): Promise<void> => {
   const { provider } = options;
   app.setErrorHandler(tokenErrorHandler);
-  app.post(
-    '/token',
-    { config: { rateLimit: passwordGrantRateLimit(options.passwordAttemptsPerMinute) } },
-    async (request, reply) => {
-      const response = await handleTokenRequest(provider, formRequest(request));
-      void reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(response);
-    },
-  );
+  app.post('/token', async (request, reply) => {
+    const response = await handleTokenRequest(provider, formRequest(request));
+    void reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(response);
+  });
   // Dex answers any other method at /token with 400 invalid_request (server/handlers.go handleToken), not 404.
   app.get('/token', async () => {
     throw new OAuthError('invalid_request', 'method not allowed');

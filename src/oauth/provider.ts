@@ -17,12 +17,20 @@ export interface ConnectorEntry {
   readonly connector: Connector;
 }
 
+/**
+ * The connectors in use, read synchronously. `sync` brings them in step with the connectors stored in the database
+ * (src/live-connectors.ts); code about to use connectors for a login calls it first. A fixed set (tests) has none.
+ */
+export interface ConnectorRegistry extends ReadonlyMap<string, ConnectorEntry> {
+  sync?(): Promise<void>;
+}
+
 export interface Provider {
   readonly settings: ProviderSettings;
   readonly storage: Storage;
   readonly signer: TokenSigner;
-  /** Connectors in configuration order. */
-  readonly connectors: ReadonlyMap<string, ConnectorEntry>;
+  /** Connectors in configuration order (`local` first), then the ones stored in the database. */
+  readonly connectors: ConnectorRegistry;
   readonly deps: Deps;
   readonly log: Logger;
 }

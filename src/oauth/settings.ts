@@ -19,7 +19,7 @@ export interface SessionSettings {
   readonly cookieEncryptionKey?: Uint8Array | undefined;
 }
 
-/** Refresh-token policy (DESIGN.md decision 4; Dex's `expiry.refreshTokens`). */
+/** Refresh-token policy (ARCHITECTURE.md decision 4; Dex's `expiry.refreshTokens`). */
 export interface RefreshPolicy {
   /** Keep the same refresh token on every use instead of rotating it. */
   readonly disableRotation: boolean;
@@ -29,6 +29,15 @@ export interface RefreshPolicy {
   readonly validIfNotUsedForMs?: number | undefined;
   /** A family older than this is dead; undefined: no limit. */
   readonly absoluteLifetimeMs?: number | undefined;
+}
+
+/** `bruteForce`: budgets of failed password attempts (src/oauth/brute-force.ts). */
+export interface BruteForceSettings {
+  /** 0: no account lockout. */
+  readonly maxFailures: number;
+  readonly windowMs: number;
+  readonly lockoutMs: number;
+  readonly maxFailuresPerIP: number;
 }
 
 export interface ProviderSettings {
@@ -57,11 +66,13 @@ export interface ProviderSettings {
   readonly idTokenTtlMs: number;
   readonly accessTokenTtlMs: number;
   readonly authRequestTtlMs: number;
-  /** Authorization codes live 10 minutes (DESIGN.md decision 3; RFC 6749 §4.1.2). */
+  /** Authorization codes live 10 minutes (ARCHITECTURE.md decision 3; RFC 6749 §4.1.2). */
   readonly authCodeTtlMs: number;
   /** Device authorization requests live this long (`expiry.deviceRequests`, RFC 8628 §3.2 `expires_in`); 5 minutes when unset. */
   readonly deviceRequestTtlMs?: number | undefined;
   readonly refresh: RefreshPolicy;
+  /** Failed-password budgets; absent in settings built by hand (tests): the defaults apply. */
+  readonly bruteForce?: BruteForceSettings | undefined;
   readonly sessions: SessionSettings;
 }
 

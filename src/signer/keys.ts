@@ -1,10 +1,10 @@
 /**
  * Key material for the signer: generation and the public projection of a JWK. Nothing outside
- * src/signer/ may import this module (STYLE.md: only the signer touches private keys).
+ * src/signer/ may import this module (ARCHITECTURE.md decision 9: only the signer touches private keys).
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 
-/** JWS algorithms idport signs with (DESIGN.md decision 5): RS256 by default, ES256 and EdDSA (Ed25519) by configuration. */
+/** JWS algorithms idport signs with (ARCHITECTURE.md decision 5): RS256 by default, ES256 and EdDSA if configured. */
 export type SigningAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
 
 /** Every supported signing algorithm, for config validation and discovery. */

@@ -1,5 +1,5 @@
 /**
- * The signer (DESIGN.md decision 5): owns the signing keys kept in storage, rotates them by
+ * The signer (ARCHITECTURE.md decision 5): owns the signing keys kept in storage, rotates them by
  * compare-and-swap so exactly one replica rotates, mints JWTs and verifies the ones idport issued.
  * It is the only module that touches private keys.
  */

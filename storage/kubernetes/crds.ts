@@ -2,7 +2,7 @@
  * The custom resources the Kubernetes backend keeps its objects in. Dex's ten kinds under
  * `dex.coreos.com/v1` are byte for byte Dex's (storage/kubernetes/types.go), pluralisation artefacts
  * (`signingkeies`, `offlinesessionses`) included, so an installation's objects carry over. What Dex does
- * not store (browser sessions, and whatever idport adds later) lives in kinds of idport's own group.
+ * not store (browser sessions, password-failure counts, revoked access tokens) lives in kinds of idport's own group.
  */
 
 /** One custom resource: where its objects live and how its definition is named. */
@@ -47,6 +47,8 @@ export const resources = {
   deviceRequests: dex('DeviceRequest', 'devicerequests', 'devicerequest'),
   deviceTokens: dex('DeviceToken', 'devicetokens', 'devicetoken'),
   sessions: own('Session', 'sessions', 'session'),
+  passwordFailures: own('PasswordFailures', 'passwordfailures', 'passwordfailures'),
+  revokedTokens: own('RevokedToken', 'revokedtokens', 'revokedtoken'),
 } as const satisfies Record<string, Resource>;
 
 /** Every resource the backend needs, in the order they are checked and created at start. */

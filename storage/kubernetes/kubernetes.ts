@@ -17,6 +17,8 @@ import {
   type OfflineSession,
   type OfflineSessionKey,
   type Password,
+  type PasswordFailures,
+  type RevokedToken,
   type RefreshToken,
   type Session,
   type GcResult,
@@ -36,8 +38,10 @@ import {
   deviceRequestSpec,
   deviceTokenSpec,
   offlineSessionSpec,
+  passwordFailuresSpec,
   passwordSpec,
   refreshTokenSpec,
+  revokedTokenSpec,
   sessionSpec,
   type ObjectSpec,
 } from './objects.js';
@@ -144,6 +148,8 @@ class KubernetesStorage implements Storage {
   readonly deviceRequests: KubernetesTable<string, DeviceRequest>;
   readonly deviceTokens: KubernetesTable<string, DeviceToken>;
   readonly sessions: KubernetesTable<string, Session>;
+  readonly passwordFailures: KubernetesTable<string, PasswordFailures>;
+  readonly revokedTokens: KubernetesTable<string, RevokedToken>;
 
   constructor(private readonly client: KubeClient) {
     const table = <K, T>(spec: ObjectSpec<K, T>): KubernetesTable<K, T> =>
@@ -158,6 +164,8 @@ class KubernetesStorage implements Storage {
     this.deviceRequests = table(deviceRequestSpec);
     this.deviceTokens = table(deviceTokenSpec);
     this.sessions = table(sessionSpec);
+    this.passwordFailures = table(passwordFailuresSpec);
+    this.revokedTokens = table(revokedTokenSpec);
     this.keys = new ResourceApi(client, keysResource, 'keys');
   }
 
@@ -199,6 +207,8 @@ class KubernetesStorage implements Storage {
       deviceRequests: await this.deviceRequests.collect(now),
       deviceTokens: await this.deviceTokens.collect(now),
       sessions: await this.sessions.collect(now),
+      passwordFailures: await this.passwordFailures.collect(now),
+      revokedTokens: await this.revokedTokens.collect(now),
     };
   }
 

@@ -13,6 +13,8 @@ import type {
   OfflineSession,
   OfflineSessionKey,
   Password,
+  PasswordFailures,
+  RevokedToken,
   RefreshToken,
   RefreshTokenRef,
   Session,
@@ -330,3 +332,5 @@ function ownKind<T extends { id: string }>(what: string, resource: Resource): Ob
 }
 
 export const sessionSpec = ownKind<Session>('session', resources.sessions);
+export const passwordFailuresSpec = ownKind<PasswordFailures>('password failures', resources.passwordFailures);
+export const revokedTokenSpec = ownKind<RevokedToken>('revoked token', resources.revokedTokens);

@@ -16,6 +16,8 @@ import {
   type OfflineSession,
   type OfflineSessionKey,
   type Password,
+  type PasswordFailures,
+  type RevokedToken,
   type RefreshToken,
   type Session,
   type Storage,
@@ -96,6 +98,8 @@ export class MemoryStorage implements Storage {
   readonly deviceRequests = new MemoryTable<string, DeviceRequest>('device request', (d) => d.userCode, same);
   readonly deviceTokens = new MemoryTable<string, DeviceToken>('device token', (d) => d.deviceCode, same);
   readonly sessions = new MemoryTable<string, Session>('session', byId, same);
+  readonly passwordFailures = new MemoryTable<string, PasswordFailures>('password failures', byId, same);
+  readonly revokedTokens = new MemoryTable<string, RevokedToken>('revoked token', byId, same);
   private keys: Keys | undefined;
 
   async getKeys(): Promise<Keys | undefined> {
@@ -116,6 +120,8 @@ export class MemoryStorage implements Storage {
       deviceRequests: this.deviceRequests.collect(now, (d) => d.expiry),
       deviceTokens: this.deviceTokens.collect(now, (d) => d.expiry),
       sessions: this.sessions.collect(now, (s) => s.expiry),
+      passwordFailures: this.passwordFailures.collect(now, (f) => f.expiry),
+      revokedTokens: this.revokedTokens.collect(now, (t) => t.expiry),
     };
   }
 

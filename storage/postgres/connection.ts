@@ -134,47 +134,65 @@ function splitHost(host: string | undefined, port: number | undefined): { host?:
   return { host: match[1], port: Number(match[2]) };
 }
 
+/** The connection target before pool and timeout settings. */
+interface Endpoint {
+  readonly endpoint: ClientConfig;
+  /** host:port/database, for messages (never the password). */
+  readonly target: string;
+  readonly ssl: PostgresSslOptions;
+  readonly startupOptions: string[];
+}
+
+/** Where to connect, from Dex's `url` form: the URL's TLS parameters join `ssl`, `options` joins the startup options. */
+function endpointFromUrl(options: PostgresOptions & { url: string }): Endpoint {
+  const schema = options.schema;
+  const endpoint: ClientConfig = {};
+  const startupOptions: string[] = [];
+  let url: URL;
+  try {
+    url = new URL(options.url);
+  } catch (err: unknown) {
+    // The URL may carry a password, so it is not repeated here.
+    throw new PostgresConfigError('postgres: url is not a valid URL', { cause: err });
+  }
+  const param = (name: string): string | undefined => url.searchParams.get(name) ?? undefined;
+  const mode = param('sslmode');
+  if (mode !== undefined && !isSslMode(mode))
+    throw new PostgresConfigError(`postgres: unsupported sslmode "${mode}" in url (use ${SSL_MODES.join(', ')})`);
+  const ssl: PostgresSslOptions = {
+    ...options.ssl,
+    ...(mode !== undefined ? { mode } : {}),
+    ...(param('sslrootcert') !== undefined ? { caFile: param('sslrootcert') } : {}),
+    ...(param('sslcert') !== undefined ? { certFile: param('sslcert') } : {}),
+    ...(param('sslkey') !== undefined ? { keyFile: param('sslkey') } : {}),
+  };
+  const extra = param('options');
+  if (extra !== undefined && schema !== undefined) startupOptions.push(extra);
+  for (const name of [...URL_SSL_PARAMS, ...(schema !== undefined ? ['options'] : [])]) url.searchParams.delete(name);
+  endpoint.connectionString = url.href;
+  const target = `${url.hostname}${url.port !== '' ? `:${url.port}` : ''}${url.pathname}`;
+  return { endpoint, target, ssl, startupOptions };
+}
+
+/** Where to connect, from Dex's separate `host`, `port`, `database`, `user` and `password` keys. */
+function endpointFromKeys(options: PostgresOptions): Endpoint {
+  const endpoint: ClientConfig = {};
+  Object.assign(endpoint, splitHost(options.host, options.port));
+  if (options.database !== undefined) endpoint.database = options.database;
+  if (options.user !== undefined) endpoint.user = options.user;
+  if (options.password !== undefined) endpoint.password = options.password;
+  const target = `${endpoint.host ?? 'localhost'}:${endpoint.port ?? 5432}/${endpoint.database ?? ''}`;
+  return { endpoint, target, ssl: options.ssl ?? {}, startupOptions: [] };
+}
+
 /** Builds pool settings from the options; throws PostgresConfigError for settings that cannot work. */
 export function connectionSettings(options: PostgresOptions): ConnectionSettings {
   const schema = options.schema;
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
     throw new PostgresConfigError(`postgres: schema must be a lower-case unquoted identifier, got "${schema}"`);
   }
-  let ssl: PostgresSslOptions = options.ssl ?? {};
-  const endpoint: ClientConfig = {};
-  const startupOptions: string[] = [];
-  let target: string;
-  if (options.url !== undefined) {
-    let url: URL;
-    try {
-      url = new URL(options.url);
-    } catch (err: unknown) {
-      // The URL may carry a password, so it is not repeated here.
-      throw new PostgresConfigError('postgres: url is not a valid URL', { cause: err });
-    }
-    const param = (name: string): string | undefined => url.searchParams.get(name) ?? undefined;
-    const mode = param('sslmode');
-    if (mode !== undefined && !isSslMode(mode))
-      throw new PostgresConfigError(`postgres: unsupported sslmode "${mode}" in url (use ${SSL_MODES.join(', ')})`);
-    ssl = {
-      ...ssl,
-      ...(mode !== undefined ? { mode } : {}),
-      ...(param('sslrootcert') !== undefined ? { caFile: param('sslrootcert') } : {}),
-      ...(param('sslcert') !== undefined ? { certFile: param('sslcert') } : {}),
-      ...(param('sslkey') !== undefined ? { keyFile: param('sslkey') } : {}),
-    };
-    const extra = param('options');
-    if (extra !== undefined && schema !== undefined) startupOptions.push(extra);
-    for (const name of [...URL_SSL_PARAMS, ...(schema !== undefined ? ['options'] : [])]) url.searchParams.delete(name);
-    endpoint.connectionString = url.href;
-    target = `${url.hostname}${url.port !== '' ? `:${url.port}` : ''}${url.pathname}`;
-  } else {
-    Object.assign(endpoint, splitHost(options.host, options.port));
-    if (options.database !== undefined) endpoint.database = options.database;
-    if (options.user !== undefined) endpoint.user = options.user;
-    if (options.password !== undefined) endpoint.password = options.password;
-    target = `${endpoint.host ?? 'localhost'}:${endpoint.port ?? 5432}/${endpoint.database ?? ''}`;
-  }
+  const { endpoint, target, ssl, startupOptions } =
+    options.url !== undefined ? endpointFromUrl({ ...options, url: options.url }) : endpointFromKeys(options);
   if (schema !== undefined) startupOptions.push(`-c search_path=${schema}`);
   const statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   const connectTimeoutSeconds = options.connectionTimeout ?? 0;

@@ -75,6 +75,19 @@ export const postgresMigrations: readonly PostgresMigration[] = [
       );
     },
   },
+  {
+    version: 4,
+    description:
+      'failed password attempts per account and per client IP (bruteForce), and access tokens revoked by jti, each with an indexed expiry',
+    up: async (query) => {
+      await query(`
+        CREATE TABLE password_failures (id text COLLATE "C" NOT NULL PRIMARY KEY, expiry timestamptz, data text NOT NULL);
+        CREATE INDEX password_failures_expiry ON password_failures (expiry);
+        CREATE TABLE revoked_tokens (id text COLLATE "C" NOT NULL PRIMARY KEY, expiry timestamptz, data text NOT NULL);
+        CREATE INDEX revoked_tokens_expiry ON revoked_tokens (expiry);
+      `);
+    },
+  },
 ];
 
 /** The schema version this code writes and reads. */

@@ -24,6 +24,8 @@ import {
   type OfflineSession,
   type OfflineSessionKey,
   type Password,
+  type PasswordFailures,
+  type RevokedToken,
   type RefreshToken,
   type Session,
   type Storage,
@@ -171,6 +173,8 @@ class PostgresStorage implements Storage {
   readonly deviceRequests: PostgresTable<string, DeviceRequest>;
   readonly deviceTokens: PostgresTable<string, DeviceToken>;
   readonly sessions: PostgresTable<string, Session>;
+  readonly passwordFailures: PostgresTable<string, PasswordFailures>;
+  readonly revokedTokens: PostgresTable<string, RevokedToken>;
 
   constructor(readonly db: Database) {
     this.authRequests = new PostgresTable(db, tableSpecs.authRequests);
@@ -183,6 +187,8 @@ class PostgresStorage implements Storage {
     this.deviceRequests = new PostgresTable(db, tableSpecs.deviceRequests);
     this.deviceTokens = new PostgresTable(db, tableSpecs.deviceTokens);
     this.sessions = new PostgresTable(db, tableSpecs.sessions);
+    this.passwordFailures = new PostgresTable(db, tableSpecs.passwordFailures);
+    this.revokedTokens = new PostgresTable(db, tableSpecs.revokedTokens);
   }
 
   async getKeys(): Promise<Keys | undefined> {
@@ -221,6 +227,8 @@ class PostgresStorage implements Storage {
       deviceRequests: await this.deviceRequests.collect(now),
       deviceTokens: await this.deviceTokens.collect(now),
       sessions: await this.sessions.collect(now),
+      passwordFailures: await this.passwordFailures.collect(now),
+      revokedTokens: await this.revokedTokens.collect(now),
     };
   }
 

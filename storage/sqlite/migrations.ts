@@ -78,6 +78,18 @@ export const sqliteMigrations: readonly Migration<Database>[] = [
       );
     },
   },
+  {
+    version: 5,
+    description:
+      'failed password attempts per account and per client IP (bruteForce), and access tokens revoked by jti, each with an indexed expiry',
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE password_failures (id TEXT NOT NULL PRIMARY KEY, data TEXT NOT NULL, expiry INTEGER) STRICT;
+        CREATE INDEX password_failures_expiry ON password_failures (expiry);
+        CREATE TABLE revoked_tokens (id TEXT NOT NULL PRIMARY KEY, data TEXT NOT NULL, expiry INTEGER) STRICT;
+        CREATE INDEX revoked_tokens_expiry ON revoked_tokens (expiry);
+      `),
+  },
 ];
 
 /** The schema version this code writes and reads. */

@@ -26,6 +26,8 @@ import {
   type OfflineSession,
   type OfflineSessionKey,
   type Password,
+  type PasswordFailures,
+  type RevokedToken,
   type RefreshToken,
   type Session,
   type Storage,
@@ -153,6 +155,8 @@ class SqliteStorage implements Storage {
   readonly deviceRequests: SqliteTable<string, DeviceRequest>;
   readonly deviceTokens: SqliteTable<string, DeviceToken>;
   readonly sessions: SqliteTable<string, Session>;
+  readonly passwordFailures: SqliteTable<string, PasswordFailures>;
+  readonly revokedTokens: SqliteTable<string, RevokedToken>;
   private readonly selectKeys: Database.Statement<[], Row>;
   private readonly updateKeysTx: Database.Transaction<(update: (old: Keys | undefined) => Keys) => Keys>;
   private readonly gcTx: Database.Transaction<(now: Date) => GcResult>;
@@ -169,6 +173,8 @@ class SqliteStorage implements Storage {
     this.deviceRequests = new SqliteTable(db, tableSpecs.deviceRequests);
     this.deviceTokens = new SqliteTable(db, tableSpecs.deviceTokens);
     this.sessions = new SqliteTable(db, tableSpecs.sessions);
+    this.passwordFailures = new SqliteTable(db, tableSpecs.passwordFailures);
+    this.revokedTokens = new SqliteTable(db, tableSpecs.revokedTokens);
 
     this.selectKeys = db.prepare<[], Row>('SELECT data FROM signing_keys WHERE id = 1');
     const upsertKeys = db.prepare(
@@ -187,6 +193,8 @@ class SqliteStorage implements Storage {
       deviceRequests: this.deviceRequests.collect(now),
       deviceTokens: this.deviceTokens.collect(now),
       sessions: this.sessions.collect(now),
+      passwordFailures: this.passwordFailures.collect(now),
+      revokedTokens: this.revokedTokens.collect(now),
     }));
     this.selectOne = db.prepare<[], unknown>('SELECT 1').pluck();
   }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import bcrypt from 'bcryptjs';
+import bcrypt from 'bcrypt';
 import { z } from 'zod';
 import { ConfigError, loadConfig, loadConfigFile, type Config } from '../../src/config/load.js';
 
@@ -108,6 +108,7 @@ describe('config.example.yaml', () => {
       skipApprovalScreen: false,
       alwaysShowLoginScreen: false,
       pkce: { enforce: false, codeChallengeMethodsSupported: ['S256', 'plain'] },
+      grantTypesDefaulted: true,
     });
     assert.deepEqual(config.web, {
       http: '127.0.0.1:5556',
@@ -191,9 +192,21 @@ staticPasswords:
     ]);
   });
 
-  it('names grpc, which config.dev.yaml also has, as not supported yet', () => {
-    assert.deepEqual(problems(`${DEX_DEV}grpc:\n  addr: 127.0.0.1:5557\n`), [
-      'config.yaml:39:1 grpc: not supported by idport yet',
+  it('loads the grpc block of config.dev.yaml', () => {
+    assert.deepEqual(load(`${DEX_DEV}grpc:\n  addr: 127.0.0.1:5557\n`).grpc, {
+      addr: '127.0.0.1:5557',
+      reflection: false,
+    });
+  });
+
+  it("refuses a grpc block Dex refuses, with Dex's texts", () => {
+    assert.deepEqual(problems(`${DEX_DEV}grpc:\n  tlsCert: a.pem\n  tlsClientCA: ''\n  tlsMinVersion: 1.1\n`), [
+      'config.yaml:39:1 grpc.addr: no address specified for gRPC',
+      'config.yaml:39:1 grpc.tlsKey: must specific both a gRPC TLS cert and key',
+      'config.yaml:42:3 grpc.tlsMinVersion: supported TLS versions are: 1.2, 1.3',
+    ]);
+    assert.deepEqual(problems(`${DEX_DEV}grpc:\n  addr: 127.0.0.1:5557\n  tlsClientCA: ca.pem\n`), [
+      'config.yaml:41:3 grpc.tlsClientCA: cannot specify gRPC TLS client CA without a gRPC TLS cert',
     ]);
   });
 
@@ -511,7 +524,7 @@ connectors:
     id: local
     name: Local
     config: {host: h}
-grpc: {addr: ":5557"}
+grpc: {addr: ":5557", tlsKey: k.pem}
 colour: blue
 `,
         {},
@@ -531,7 +544,7 @@ colour: blue
         'config.yaml:21:5 staticPasswords[0].hashFromEnv: set either hash or hashFromEnv, not both',
         'config.yaml:23:5 staticPasswords[1].email: duplicate email "Admin@Example.com" (also staticPasswords[0])',
         'config.yaml:24:5 staticPasswords[1].hash: bcrypt cost must be between 10 and 16, got 4',
-        'config.yaml:32:1 grpc: not supported by idport yet',
+        'config.yaml:32:1 grpc.tlsCert: must specific both a gRPC TLS cert and key',
         'config.yaml:33:1 unknown key "colour"',
       ],
     );

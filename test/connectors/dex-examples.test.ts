@@ -16,12 +16,13 @@ import { loadConfig } from '../../src/config/load.js';
 import { defaultDeps } from '../../src/deps.js';
 import { createServer } from '../../src/server.js';
 import { selfSigned } from '../server/support.js';
+import { type DexExample, HOSTED_EXAMPLES } from './dex-examples-hosted.js';
 
 const workDir = mkdtempSync(join(tmpdir(), 'idport-dex-examples-'));
 after(() => rmSync(workDir, { recursive: true, force: true }));
 
 /** The documented examples, with the environment their `$VAR`s need. */
-const DEX_EXAMPLES: ReadonlyArray<{ type: string; yaml: string; env: Record<string, string>; caFile?: string }> = [
+const DEX_EXAMPLES: readonly DexExample[] = [
   {
     type: 'oauth',
     env: { REDDIT_CLIENT_ID: 'reddit-id', REDDIT_CLIENT_SECRET: 'reddit-secret' },
@@ -169,8 +170,8 @@ web:
 `;
 
 describe("Dex's documented connector examples", () => {
-  for (const example of DEX_EXAMPLES) {
-    it(`${example.type}: passes the config check and serves without network access`, async () => {
+  for (const example of [...DEX_EXAMPLES, ...HOSTED_EXAMPLES]) {
+    it(`${example.label ?? example.type}: passes the config check and serves without network access`, async () => {
       const check = (yaml: string) =>
         loadConfig(HEADER + yaml, 'config.yaml', { env: example.env, connectorSchemas: connectorSchemas() });
       assert.equal(check(example.yaml).connectors[0]?.type, example.type);

@@ -33,6 +33,7 @@ const PROFILES: Record<string, Record<string, unknown>> = {
   mapped: { uid: 'u-1', login: 'mapped', mail: 'mapped@example.com', verified: true, teams: ['red'] },
   noid: { user_name: 'No Id' },
   boolid: { id: true },
+  emptyid: { id: '', user_name: 'Nobody' },
 };
 
 const deps = () => ({ log: pino({ level: 'silent' }), fetch, now: () => new Date() });
@@ -209,7 +210,7 @@ describe('oauth connector', () => {
     );
   });
 
-  test('refuses userinfo without the id member, or with an id that is neither string nor number', async () => {
+  test('refuses userinfo without the id member, with an empty one, or with one neither string nor number', async () => {
     const connector = await connect();
     await assert.rejects(login(connector, PLAIN, 'noid'), (err: unknown) => {
       assert.ok(err instanceof ConnectorError);
@@ -217,6 +218,8 @@ describe('oauth connector', () => {
       return true;
     });
     await assert.rejects(login(connector, PLAIN, 'boolid'), /id claim should be string or number, got boolean/);
+    // Dex would log this user in with an empty user id, a sub shared by every such user (README differences).
+    await assert.rejects(login(connector, PLAIN, 'emptyid'), /id claim is empty/);
   });
 
   test('a user who denies access, a replayed code and a wrong redirect URI are refused', async () => {

@@ -37,6 +37,12 @@ import {
 const CALLBACK = 'http://127.0.0.1:5556/dex/callback';
 const OFFLINE: Scopes = { offlineAccess: true, groups: true };
 const ONLINE: Scopes = { offlineAccess: false, groups: true };
+/**
+ * Retries every 10–50 ms, and a login waits for the discovery attempt in flight until it settles (a loaded machine
+ * can take seconds over TLS); the wait ends as soon as the attempt succeeds or fails, so this adds no delay.
+ */
+const PATIENT_RETRY = { retry: { initialDelayMs: 10, maxDelayMs: 50, maxWaitMs: 60_000 } };
+/** As PATIENT_RETRY, but a login gives up after 200 ms: for the upstream that never answers. */
 const FAST_RETRY = { retry: { initialDelayMs: 10, maxDelayMs: 50, maxWaitMs: 200 } };
 
 const ALICE: UpstreamAccount = {
@@ -88,6 +94,7 @@ async function openConnector(
   upstream: Pick<UpstreamOp, 'issuer' | 'clientId' | 'clientSecret'>,
   config: Record<string, unknown> = {},
   deps: ConnectorDeps = testDeps(),
+  options: typeof PATIENT_RETRY = PATIENT_RETRY,
 ): Promise<OidcConnector> {
   const parsed = configSchema.parse({
     issuer: upstream.issuer,
@@ -98,7 +105,7 @@ async function openConnector(
     insecureEnableGroups: true,
     ...config,
   });
-  const connector = asOidc(await open('upstream', parsed, deps, FAST_RETRY));
+  const connector = asOidc(await open('upstream', parsed, deps, options));
   after(() => connector.close());
   return connector;
 }
@@ -569,6 +576,7 @@ describe('oidc connector when the upstream is down', () => {
       { issuer: 'http://upstream.invalid', clientId: 'c', clientSecret: 's' },
       {},
       testDeps(silent),
+      FAST_RETRY,
     );
     const started = Date.now();
     await assert.rejects(

@@ -93,6 +93,58 @@ describe('saml connector', () => {
     assert.equal((await (await login(connector, { sign: 'both' })).identity()).userId, 'alice-persistent-id');
   });
 
+  it('refuses a validly signed assertion in a response whose top-level status is not Success, naming it', async () => {
+    const responder = 'urn:oasis:names:tc:SAML:2.0:status:Responder';
+    const { identity } = await login(await openSaml(), { status: responder });
+    await assert.rejects(identity(), (err: unknown) => {
+      assert.ok(err instanceof ConnectorError);
+      assert.match(err.message, /SAML response status is urn:oasis:names:tc:SAML:2\.0:status:Responder, not Success/);
+      assert.equal(
+        err.userMessage,
+        'The identity provider refused the login (status Responder). Go back to the application and sign in again.',
+      );
+      return true;
+    });
+    const success = await login(await openSaml(), { status: 'urn:oasis:names:tc:SAML:2.0:status:Success' });
+    assert.equal((await success.identity()).userId, 'alice-persistent-id');
+  });
+
+  it('refuses signature wrapping: an unsigned assertion beside the signed one, or the signed one moved', async () => {
+    const connector = await openSaml();
+    const { posted, sent } = await login(connector);
+    const xml = Buffer.from(sent.samlResponse, 'base64').toString('utf8');
+    const signed = /<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(xml)?.[0] ?? '';
+    assert.notEqual(signed, '', 'samlify signed an assertion');
+    const forged = signed
+      .replace(/<ds:Signature[\s\S]*<\/ds:Signature>/, '')
+      .replace(/ID="[^"]+"/, 'ID="_forged"')
+      .replace('alice-persistent-id', 'mallory');
+    const encode = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+    const beside = xml.replace(signed, `${forged}${signed}`);
+    // The signed assertion moved into an element of another response; the unsigned one takes its place.
+    const moved = xml.replace(signed, `${forged}<samlp:Extensions>${signed}</samlp:Extensions>`);
+    for (const wrapped of [beside, moved]) {
+      await refused(
+        connector.handlePost(withGroups, posted.connectorState, encode(wrapped), sent.relayState),
+        /Invalid signature: multiple assertions|Invalid signature/,
+      );
+    }
+    const genuine = await connector.handlePost(withGroups, posted.connectorState, sent.samlResponse, sent.relayState);
+    assert.equal(genuine.userId, 'alice-persistent-id');
+  });
+
+  it('reads a NameID with an XML comment inside whole, never truncated at the comment', async () => {
+    const connector = await openSaml();
+    const { posted, sent } = await login(connector);
+    const xml = Buffer.from(sent.samlResponse, 'base64').toString('utf8');
+    // Exclusive canonicalization drops comments, so the signature still holds: only the reading can go wrong.
+    const commented = xml.replace('>alice-persistent-id<', '>alice<!-- injected -->-persistent-id<');
+    assert.notEqual(commented, xml);
+    const encoded = Buffer.from(commented, 'utf8').toString('base64');
+    const identity = await connector.handlePost(withGroups, posted.connectorState, encoded, sent.relayState);
+    assert.equal(identity.userId, 'alice-persistent-id');
+  });
+
   it('refuses an assertion for another audience', async () => {
     await refused((await login(await openSaml(), { forge: 'wrongAudience' })).identity(), /audience/i);
   });

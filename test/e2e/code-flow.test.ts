@@ -14,7 +14,7 @@ describe('authorization code flow with openid-client', () => {
   let config: oidc.Configuration;
 
   before(async () => {
-    idport = await startIdport({ clients: [confidentialClient('example-app', [REDIRECT])] });
+    idport = await startIdport({ clients: [confidentialClient('example-app', [REDIRECT])], signingAlgorithm: 'RS256' });
     config = await oidc.discovery(new URL(idport.issuer), 'example-app', 'example-app-secret', undefined, {
       execute: [oidc.allowInsecureRequests],
     });

@@ -1,4 +1,5 @@
 /** RFC 8628 Device Authorization Grant at Dex's paths: /device/code, the /device pages, and the device_code grant at /token. */
+import { DEFAULT_BRUTE_FORCE } from '../../src/oauth/brute-force.js';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
@@ -464,14 +465,17 @@ describe('device request lifetime from expiry.deviceRequests', () => {
   });
 });
 
-describe('device code entry rate limit', () => {
+describe('device code entry and the per-IP failure budget', () => {
   let idport: TestIdport;
   before(async () => {
-    idport = await startIdport({ clients: [publicClient('kubectl', [])], passwordAttemptsPerMinute: 3 });
+    idport = await startIdport({
+      clients: [publicClient('kubectl', [])],
+      settings: { bruteForce: { ...DEFAULT_BRUTE_FORCE, maxFailuresPerIP: 3 } },
+    });
   });
   after(async () => idport.close());
 
-  it('answers code entries past the per-IP limit with a 429 page and Retry-After', async () => {
+  it('counts wrong codes as failures and answers past the budget with a 429 page and Retry-After', async () => {
     const browser = new Browser();
     const entry = await browser.follow(`${idport.issuer}/device`, NOWHERE);
     const [form] = formsOf(entry.page);
@@ -483,7 +487,7 @@ describe('device code entry rate limit', () => {
       );
     const limited = await browser.request(form.action, { form: { ...form.fields, user_code: 'BCDF-GHJK' } });
     assert.equal(limited.status, 429);
-    assert.match(limited.body, /Too many attempts\. Wait \d+ seconds and try again\./);
+    assert.match(limited.body, /Too many failed attempts\. Try again in \d+ (seconds|minutes)\./);
     assert.ok(Number(limited.headers.get('retry-after')) > 0);
   });
 });

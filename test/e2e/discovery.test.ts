@@ -18,7 +18,7 @@ describe('discovery', () => {
   let full: TestIdport;
   let codeOnly: TestIdport;
   before(async () => {
-    full = await startIdport({ clients: [confidentialClient('web', [REDIRECT])] });
+    full = await startIdport({ clients: [confidentialClient('web', [REDIRECT])], signingAlgorithm: 'RS256' });
     codeOnly = await startIdport({
       clients: [confidentialClient('web', [REDIRECT])],
       settings: { responseTypes: ['code'], codeChallengeMethods: ['S256'] },

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { escapeHtml } from '../../web/html.js';
 import { Browser, loginThroughPages } from '../support/browser.js';
 import type { TestIdport } from '../support/idport.js';
+import { testFetch } from '../support/in-process.js';
 
 /** The redirect URI every test client registers (nothing listens there: the browser stops at it). */
 export const REDIRECT = 'http://127.0.0.1:5555/callback';
@@ -46,7 +47,7 @@ export const authorize = async (
 
 /** Follows /auth without logging in, for requests refused before the login page: the redirect location. */
 export const authorizeError = async (idport: TestIdport, params: Record<string, string>): Promise<string> => {
-  const response = await fetch(authUrl(idport, params), { redirect: 'manual' });
+  const response = await testFetch(authUrl(idport, params), { redirect: 'manual' });
   assert.equal(
     response.status,
     303,
@@ -109,7 +110,11 @@ export const postToken = async (
   const all: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', ...headers };
   if (credentials !== undefined) all.authorization = basicAuth(credentials);
   return jsonOf(
-    await fetch(`${idport.issuer}/token`, { method: 'POST', headers: all, body: new URLSearchParams(form).toString() }),
+    await testFetch(`${idport.issuer}/token`, {
+      method: 'POST',
+      headers: all,
+      body: new URLSearchParams(form).toString(),
+    }),
   );
 };
 
@@ -170,11 +175,12 @@ export const callUserinfo = async (
   method: UserinfoMethod = 'GET header',
 ): Promise<JsonResponse> => {
   const url = `${idport.issuer}/userinfo`;
-  if (method === 'GET header') return jsonOf(await fetch(url, { headers: { authorization: `Bearer ${accessToken}` } }));
+  if (method === 'GET header')
+    return jsonOf(await testFetch(url, { headers: { authorization: `Bearer ${accessToken}` } }));
   if (method === 'POST header')
-    return jsonOf(await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${accessToken}` } }));
+    return jsonOf(await testFetch(url, { method: 'POST', headers: { authorization: `Bearer ${accessToken}` } }));
   return jsonOf(
-    await fetch(url, {
+    await testFetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ access_token: accessToken }).toString(),

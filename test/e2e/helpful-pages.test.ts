@@ -77,7 +77,9 @@ describe('error pages', () => {
   let limited: TestIdport;
   before(async () => {
     idport = await startIdport({ clients: [confidentialClient('web', [REDIRECT])] });
-    limited = await startIdport({ clients: [confidentialClient('web', [REDIRECT])], passwordAttemptsPerMinute: 1 });
+    // One failed password per address: the second attempt gets the 429 page.
+    const bruteForce = { maxFailures: 5, windowMs: 300_000, lockoutMs: 300_000, maxFailuresPerIP: 1 };
+    limited = await startIdport({ clients: [confidentialClient('web', [REDIRECT])], settings: { bruteForce } });
   });
   after(async () => {
     await idport.close();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { ConnectorError, type CallbackConnector, type PasswordConnector } from '../../connectors/connector.js';
-import { PASSWORD_ATTEMPTS_PER_MINUTE } from '../../src/http/rate-limit.js';
+import { DEFAULT_BRUTE_FORCE } from '../../src/oauth/brute-force.js';
 import {
   confidentialClient,
   DEMO_PASSWORD,
@@ -27,12 +27,15 @@ import {
   type JsonResponse,
 } from './helpers.js';
 
+/** A small per-IP failure budget for the test that spends it. */
+const FAILURES_PER_IP = 6;
+
 const PASSWORD_GRANT_SETTINGS = {
   grantTypes: ['authorization_code', 'refresh_token', 'password'],
   passwordConnector: 'local',
 };
 
-/** Dex's `sub` (DESIGN.md decision 2), computed here independently of idport: protobuf {1: user id, 2: connector id}, base64url. */
+/** Dex's `sub` (ARCHITECTURE.md decision 2), computed independently: protobuf {1: user, 2: connector}, base64url. */
 const dexSubject = (userId: string, connectorId: string): string =>
   Buffer.concat([
     Buffer.from([0x0a, userId.length]),
@@ -159,11 +162,22 @@ describe('password grant', () => {
     assertJsonError(response, 400, 'unauthorized_client', 'public clients may not use the password grant');
   });
 
+  it('refuses scopes Dex does not know with invalid_request, as Dex does for this grant', async () => {
+    assertJsonError(
+      await passwordGrant(idport, { scope: 'openid email custom' }),
+      400,
+      'invalid_request',
+      "Unrecognized scope(s) ['custom']",
+    );
+    const known = await passwordGrant(idport, { scope: 'openid email profile groups federated:id' });
+    assert.equal(known.status, 200);
+  });
+
   it('requires the openid scope, a username and a password', async () => {
     assertJsonError(
       await passwordGrant(idport, { scope: 'email' }),
       400,
-      'invalid_scope',
+      'invalid_request',
       'the openid scope is required',
     );
     assertJsonError(await passwordGrant(idport, { username: '' }), 400, 'invalid_request', 'username is required');
@@ -277,25 +291,30 @@ describe('password grant rate limit', () => {
   before(async () => {
     idport = await startIdport({
       clients: [confidentialClient('web', [REDIRECT])],
-      settings: PASSWORD_GRANT_SETTINGS,
-      passwordAttemptsPerMinute: PASSWORD_ATTEMPTS_PER_MINUTE,
+      settings: {
+        ...PASSWORD_GRANT_SETTINGS,
+        bruteForce: { ...DEFAULT_BRUTE_FORCE, maxFailures: 0, maxFailuresPerIP: FAILURES_PER_IP },
+      },
     });
   });
   after(async () => idport.close());
 
   it('limits password-grant requests per client IP as the password page does, without counting other grants', async () => {
-    for (let i = 0; i < PASSWORD_ATTEMPTS_PER_MINUTE + 5; i++) {
+    for (let i = 0; i < FAILURES_PER_IP + 5; i++) {
       const other = await refreshWith(idport, 'web', `not-a-handle-${i}.secret`);
       assertJsonError(other, 400, 'invalid_grant', 'invalid refresh token');
     }
-    for (let i = 0; i < PASSWORD_ATTEMPTS_PER_MINUTE; i++) {
+    for (let i = 0; i < FAILURES_PER_IP; i++) {
       const attempt = await passwordGrant(idport, { password: `wrong-${i}` });
       assertJsonError(attempt, 400, 'invalid_grant', 'invalid username or password');
     }
     const limited = await passwordGrant(idport);
     assert.equal(limited.status, 429, JSON.stringify(limited.body));
     assert.equal(limited.body.error, 'temporarily_unavailable');
-    assert.match(String(limited.body.error_description), /^Too many attempts\. Wait \d+ seconds and try again\.$/);
+    assert.match(
+      String(limited.body.error_description),
+      /^Too many failed attempts\. Try again in \d+ (seconds|minutes)\.$/,
+    );
     assert.ok(Number(limited.headers.get('retry-after')) > 0);
     assert.equal(limited.headers.get('cache-control'), 'no-store');
     assert.equal(

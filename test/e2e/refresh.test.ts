@@ -1,5 +1,5 @@
 /**
- * The refresh_token grant (RFC 6749 §6, DESIGN.md decision 4): rotation, the reuse interval, family revocation,
+ * The refresh_token grant (RFC 6749 §6, ARCHITECTURE.md decision 4): rotation, the reuse interval, family revocation,
  * idle and absolute lifetimes on an injected clock, scope narrowing, and the connector re-checking the user.
  */
 import assert from 'node:assert/strict';
@@ -299,7 +299,7 @@ describe('refresh and connector capabilities', () => {
   });
   after(async () => idport.close());
 
-  it('issues no refresh token for a connector that cannot refresh (DESIGN.md decision 8)', async () => {
+  it('issues no refresh token for a connector that cannot refresh (ARCHITECTURE.md decision 8)', async () => {
     const tokens = await login(idport, 'web', 'openid offline_access', 'static');
     assert.equal(tokens.body.refresh_token, undefined);
   });

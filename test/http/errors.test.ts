@@ -1,4 +1,4 @@
-/** The one error mapping (DESIGN.md decision 7) through buildApp() + inject: channels, statuses, no leaked details. */
+/** The one error mapping (ARCHITECTURE.md decision 7) via inject(): channels, statuses, no leaked details. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
@@ -101,7 +101,7 @@ describe('error mapping', () => {
     assert.equal(response.statusCode, 400);
     assert.match(String(response.headers['content-type']), /^text\/html/);
     assert.equal(response.headers['content-security-policy']?.includes("default-src 'none'"), true);
-    assert.match(response.body, /The request has no client_id\./);
+    assert.match(response.body, /the body must be application\/x-www-form-urlencoded/);
   });
 
   it('echoes a well-formed X-Request-Id and replaces a malformed one', async () => {

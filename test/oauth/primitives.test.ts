@@ -1,4 +1,4 @@
-/** PKCE, token hashes, client authentication and redirect URI matching, against the specs' own examples. */
+/** PKCE, token hashes, client authentication, redirect URI matching and scope rules, against the specs' own examples. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OAuthError } from '../../src/errors.js';
@@ -7,6 +7,9 @@ import { isRedirectUriAllowed, OOB_REDIRECT_URI } from '../../src/oauth/primitiv
 import { wireDescription } from '../../src/oauth/primitives/error-description.js';
 import { verifyPkce } from '../../src/oauth/primitives/pkce.js';
 import { halfHash, safeEqual } from '../../src/oauth/primitives/secrets.js';
+import { checkRequestedScopes } from '../../src/oauth/primitives/scopes.js';
+import { hasConsent } from '../../src/oauth/session/sessions.js';
+import type { Session } from '../../storage/storage.js';
 import { client } from './provider.js';
 
 describe('PKCE (RFC 7636)', () => {
@@ -135,5 +138,31 @@ describe('error descriptions on the wire (RFC 6749 §4.1.2.1, §5.2)', () => {
   it('keeps only the allowed characters: quotes become apostrophes, controls and backslashes spaces', () => {
     assert.equal(wireDescription('response_type "x" is not enabled'), "response_type 'x' is not enabled");
     assert.equal(wireDescription('a\r\nb\\c\té'), 'a  b c  ');
+  });
+});
+
+describe('consent and scopes', () => {
+  const session = (granted: readonly string[]) => ({ consents: { web: granted } }) as unknown as Session;
+
+  it('finds consent for every requested scope among many recorded ones, and not when one is missing', () => {
+    // A set lookup per scope: a session that recorded thousands of scopes is checked in one pass.
+    const many = Array.from({ length: 20_000 }, (_, i) => `audience:server:client_id:c${i}`);
+    assert.equal(hasConsent(session(['openid', ...many]), 'web', ['openid', ...many]), true);
+    assert.equal(hasConsent(session(many), 'web', ['openid', ...many]), false);
+    assert.equal(hasConsent(session(['openid']), 'other', ['openid']), false);
+  });
+
+  it('refuses scopes Dex does not know, naming them as Dex does, with the code the caller asks for', async () => {
+    const getClient = async () => undefined;
+    await assert.rejects(
+      checkRequestedScopes(client('web'), ['openid', 'address', 'x"y'], getClient),
+      new OAuthError('invalid_scope', 'Unrecognized scope(s) ["address" "x\\"y"]'),
+    );
+    await assert.rejects(
+      checkRequestedScopes(client('web'), ['openid', 'phone'], getClient, 'invalid_request'),
+      new OAuthError('invalid_request', 'Unrecognized scope(s) ["phone"]'),
+    );
+    const known = ['openid', 'email', 'profile', 'groups', 'offline_access', 'federated:id'];
+    await checkRequestedScopes(client('web'), [...known, 'audience:server:client_id:web'], getClient);
   });
 });

@@ -8,6 +8,7 @@ import type { ConnectorEntry, Provider } from '../../src/oauth/provider.js';
 import type { ProviderSettings } from '../../src/oauth/settings.js';
 import { createSigner } from '../../src/signer/signer.js';
 import { openMemory } from '../../storage/memory/memory.js';
+import { testSettings } from '../support/settings.js';
 import type { Client } from '../../storage/storage.js';
 
 export const ISSUER = 'https://idport.example/dex';
@@ -40,29 +41,21 @@ export const client = (id: string, extra: Partial<Client> = {}): Client => ({
   ...extra,
 });
 
-export const defaultSettings: ProviderSettings = {
-  issuer: ISSUER,
-  basePath: '/dex',
-  responseTypes: ['code', 'id_token', 'code id_token'],
-  grantTypes: ['authorization_code', 'refresh_token'],
-  pkceEnforce: false,
-  codeChallengeMethods: ['S256', 'plain'],
-  skipApprovalScreen: false,
-  alwaysShowLoginScreen: false,
-  idTokenTtlMs: 3600_000,
-  accessTokenTtlMs: 3600_000,
-  authRequestTtlMs: 3600_000,
-  authCodeTtlMs: 600_000,
-  refresh: { disableRotation: false, reuseIntervalMs: 3_000 },
-  sessions: {
-    cookieName: 'idport_session',
-    absoluteLifetimeMs: 24 * 3600_000,
-    idleLifetimeMs: 3600_000,
-    rememberMeDefault: true,
-    // Single sign-on across every client, as these tests (and idport before Dex's sharing rules) expect.
-    ssoSharedWithDefault: 'all',
-  },
-};
+/** Settings from a minimal config (test/support/settings.ts): code and hybrid responses, 1 h tokens. */
+export const defaultSettings: ProviderSettings = testSettings(ISSUER, {
+  yaml: `
+oauth2:
+  responseTypes: [code, id_token, code id_token]
+  grantTypes: [authorization_code, refresh_token]
+expiry:
+  idTokens: 1h
+  authRequests: 1h
+sessions:
+  cookieName: idport_session
+  # Single sign-on across every client, as these tests (and idport before Dex's sharing rules) expect.
+  ssoSharedWithDefault: all
+`,
+});
 
 export interface TestProvider extends Provider {
   readonly clock: ManualClock;

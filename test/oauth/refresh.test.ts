@@ -1,4 +1,4 @@
-/** Refresh-token families as domain functions over memory storage and a ManualClock (DESIGN.md decision 4). */
+/** Refresh-token families as domain functions over memory storage and a ManualClock (ARCHITECTURE.md decision 4). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OAuthError } from '../../src/errors.js';
@@ -20,9 +20,7 @@ const start = async (provider: TestProvider, scopes: readonly string[] = SCOPES)
 
 const refresh = async (provider: TestProvider, token: string, scope?: string): Promise<TokenResponse> =>
   runGrant(provider, refreshTokenGrant, web, {
-    grant_type: 'refresh_token',
-    refresh_token: token,
-    ...(scope === undefined ? {} : { scope }),
+    form: { grant_type: 'refresh_token', refresh_token: token, ...(scope === undefined ? {} : { scope }) },
   });
 
 const refused = async (promise: Promise<unknown>, code: string, description: string): Promise<void> => {
@@ -110,7 +108,7 @@ describe('refresh-token families', () => {
     const provider = await testProvider([web, client('other')]);
     const token = await start(provider);
     await refused(
-      runGrant(provider, refreshTokenGrant, client('other'), { refresh_token: token }),
+      runGrant(provider, refreshTokenGrant, client('other'), { form: { refresh_token: token } }),
       'invalid_grant',
       'invalid refresh token',
     );

@@ -15,9 +15,19 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { encodeSubject } from '../../src/oauth/primitives/subject.js';
 import { freePort } from '../support/config-server.js';
+import { Browser, formsOf } from '../support/browser.js';
 import { demoUser } from '../support/idport.js';
 import { createSchema, postgresSkip, urlWithSchema } from '../support/postgres.js';
-import { CLIENT_ID, clientFor, login, readiness, replicaYaml, startBalancer, type Balancer } from './support.js';
+import {
+  CLIENT_ID,
+  clientFor,
+  login,
+  readiness,
+  REDIRECT,
+  replicaYaml,
+  startBalancer,
+  type Balancer,
+} from './support.js';
 
 interface Process {
   readonly origin: string;
@@ -110,6 +120,35 @@ describe('two idport processes on one database', { skip: postgresSkip }, () => {
       toA !== undefined && toB !== undefined && toA >= 3 && Math.abs(toA - toB) <= 1,
       `requests per process: ${toA}, ${toB}`,
     );
+  });
+
+  it('shares one brute-force budget: failures on both processes lock the account on each', async () => {
+    // An account that does not exist (failures count all the same), so the demo user stays usable for the tests below.
+    const ACCOUNT = 'guessed@example.com';
+    const browser = new Browser();
+    const query = new URLSearchParams({
+      client_id: CLIENT_ID,
+      redirect_uri: REDIRECT,
+      response_type: 'code',
+      scope: 'openid',
+      state: 'bf',
+    });
+    balancer.pin(0);
+    const [form] = formsOf((await browser.follow(`${issuer}/auth?${query.toString()}`, REDIRECT)).page);
+    assert.ok(form);
+    const attempt = async (replica: number, password: string): Promise<number> => {
+      balancer.pin(replica);
+      const answer = await browser.request(form.action, { form: { ...form.fields, login: ACCOUNT, password } });
+      return answer.status;
+    };
+    try {
+      // The default budget is 5: three failures on the first process and two on the second use it up.
+      for (const replica of [0, 0, 0, 1, 1]) assert.equal(await attempt(replica, 'wrong'), 401);
+      assert.equal(await attempt(0, 'guess'), 429, 'locked on the first process');
+      assert.equal(await attempt(1, 'guess'), 429, 'and on the second');
+    } finally {
+      balancer.pin(undefined);
+    }
   });
 
   it('stops both processes cleanly on SIGTERM', async () => {

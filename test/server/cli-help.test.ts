@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import bcrypt from 'bcryptjs';
+import bcrypt from 'bcrypt';
 
 const CLI = ['--import', 'tsx', 'src/cli.ts'];
 const dir = mkdtempSync(join(tmpdir(), 'idport-cli-help-'));

@@ -1,13 +1,14 @@
 /** The idport command as an operator runs it: real processes, real config files, real signals. */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import bcrypt from 'bcryptjs';
+import bcrypt from 'bcrypt';
 import { httpsGet, selfSigned } from './support.js';
 
 const CLI = ['--import', 'tsx', 'src/cli.ts'];
@@ -38,6 +39,23 @@ staticClients:
   redirectURIs: ['http://127.0.0.1:5555/callback']
 enablePasswordDB: true
 ${extra}`;
+
+/**
+ * Resolves once `serve` logs that every listener is up, however long a loaded machine takes to start it (polling
+ * for a fixed time failed under load); rejects if the process exits first.
+ */
+const untilListening = (child: ChildProcessByStdio<null, Readable, Readable>) =>
+  new Promise<void>((resolve, reject) => {
+    let seen = '';
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.toString();
+      if (!seen.includes('"msg":"idport listening"')) return;
+      child.stderr.off('data', onData);
+      resolve();
+    };
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`idport exited (${code}) before listening: ${seen}`)));
+  });
 
 const write = (name: string, text: string): string => {
   const path = join(dir, name);
@@ -144,13 +162,9 @@ describe('idport CLI', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
       const base = `http://127.0.0.1:${port}`;
-      let live: Response | undefined;
-      // Up to 30 s: tsx compiles the CLI at start, which takes 10 s and more on a loaded 2-core machine.
-      for (let i = 0; i < 300 && live === undefined; i++) {
-        live = await fetch(`${base}/dex/healthz/live`).catch(() => undefined);
-        if (live === undefined) await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.equal(live?.status, 200);
+      await untilListening(child);
+      const live = await fetch(`${base}/dex/healthz/live`);
+      assert.equal(live.status, 200);
       const ready = await fetch(`${base}/dex/healthz/ready`);
       assert.equal(ready.status, 200);
       assert.deepEqual(await ready.json(), { status: 'ok', checks: { storage: 'ok' } });
@@ -191,12 +205,9 @@ describe('idport CLI', () => {
     child.stderr.on('data', (chunk: Buffer) => (logs += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
-      let metrics: Response | undefined;
-      for (let i = 0; i < 300 && metrics === undefined; i++) {
-        metrics = await fetch(`http://127.0.0.1:${telemetry}/metrics`).catch(() => undefined);
-        if (metrics === undefined) await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.equal(metrics?.status, 200);
+      await untilListening(child);
+      const metrics = await fetch(`http://127.0.0.1:${telemetry}/metrics`);
+      assert.equal(metrics.status, 200);
       assert.match(await metrics.text(), /^process_cpu_user_seconds_total /m);
       assert.equal((await fetch(`http://127.0.0.1:${http}/dex/healthz/ready`)).status, 200);
       const secure = await httpsGet(`https://127.0.0.1:${https}/dex/healthz/ready`, readFileSync(cert));

@@ -5,10 +5,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { ensureBuilt } from '../support/build.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'idport-dex-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+// The bins run the compiled CLI in dist/.
+before(() => ensureBuilt());
 
 const write = (name: string, text: string): string => {
   const path = join(dir, name);

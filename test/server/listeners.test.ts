@@ -5,12 +5,14 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PASSWORD_ATTEMPTS_PER_MINUTE } from '../../src/http/rate-limit.js';
 import { Browser } from '../support/browser.js';
 import { configYaml, EMAIL, httpsGet, passwordForm, selfSigned, start, type Started } from './support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'idport-listeners-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A small per-IP budget and no account lockout, so the test measures the client IP alone. */
+const FAILURES_PER_IP = 3;
 
 describe('web.http and web.https', () => {
   let idport: Started;
@@ -20,7 +22,8 @@ describe('web.http and web.https', () => {
     ca = readFileSync(cert);
     idport = await start(
       configYaml(
-        `web:\n  http: 127.0.0.1:0\n  https: 127.0.0.1:0\n  tlsCert: ${cert}\n  tlsKey: ${key}\n  tlsMinVersion: "1.2"\n`,
+        `web:\n  http: 127.0.0.1:0\n  https: 127.0.0.1:0\n  tlsCert: ${cert}\n  tlsKey: ${key}\n  tlsMinVersion: "1.2"\n` +
+          `bruteForce:\n  maxFailures: 0\n  maxFailuresPerIP: ${FAILURES_PER_IP}\n`,
       ),
     );
   });
@@ -50,7 +53,7 @@ describe('web.http and web.https', () => {
     // One app behind both sockets: a guesser gets no second budget by switching listener.
     const browser = new Browser();
     const form = await passwordForm(browser, `http://${idport.addresses.http ?? ''}`);
-    for (let i = 0; i < PASSWORD_ATTEMPTS_PER_MINUTE; i++)
+    for (let i = 0; i < FAILURES_PER_IP; i++)
       assert.equal(
         (await browser.request(form.action, { form: { ...form.fields, login: EMAIL, password: 'wrong' } })).status,
         401,

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { clientIpReader } from '../../src/http/client-ip.js';
-import { PASSWORD_ATTEMPTS_PER_MINUTE } from '../../src/http/rate-limit.js';
 import { Browser } from '../support/browser.js';
 import { configYaml, EMAIL, passwordForm, start, type Started } from './support.js';
 
@@ -154,6 +153,10 @@ describe('client IP reader', () => {
   });
 });
 
+/** A small per-IP budget and no account lockout, so these tests measure the client IP alone. */
+const FAILURES_PER_IP = 3;
+const BRUTE_FORCE = `bruteForce:\n  maxFailures: 0\n  maxFailuresPerIP: ${FAILURES_PER_IP}\n`;
+
 describe('web.clientRemoteIP over HTTP', () => {
   /** Spends the password budget of client IP `first` (sent in X-Real-IP), then tries once more from it and from `next`. */
   const exhaustThenTry = async (
@@ -170,7 +173,7 @@ describe('web.clientRemoteIP over HTTP', () => {
           headers: { 'x-real-ip': ip },
         })
       ).status;
-    for (let i = 0; i < PASSWORD_ATTEMPTS_PER_MINUTE; i++) assert.equal(await attempt(first), 401, `attempt ${i + 1}`);
+    for (let i = 0; i < FAILURES_PER_IP; i++) assert.equal(await attempt(first), 401, `attempt ${i + 1}`);
     return { first: await attempt(first), next: await attempt(next) };
   };
 
@@ -186,7 +189,7 @@ describe('web.clientRemoteIP over HTTP', () => {
   it('limits and logs by the header from a trusted proxy', async () => {
     const idport = await start(
       configYaml(
-        'web:\n  http: 127.0.0.1:0\n  clientRemoteIP:\n    header: X-Real-IP\n    trustedProxies: [127.0.0.0/8]\n',
+        `web:\n  http: 127.0.0.1:0\n  clientRemoteIP:\n    header: X-Real-IP\n    trustedProxies: [127.0.0.0/8]\n${BRUTE_FORCE}`,
       ),
     );
     try {
@@ -200,12 +203,48 @@ describe('web.clientRemoteIP over HTTP', () => {
   it('ignores the header from a peer that is not a trusted proxy', async () => {
     const idport = await start(
       configYaml(
-        'web:\n  http: 127.0.0.1:0\n  clientRemoteIP:\n    header: X-Real-IP\n    trustedProxies: [10.0.0.0/8]\n',
+        `web:\n  http: 127.0.0.1:0\n  clientRemoteIP:\n    header: X-Real-IP\n    trustedProxies: [10.0.0.0/8]\n${BRUTE_FORCE}`,
       ),
     );
     try {
       assert.deepEqual(await exhaustThenTry(idport, '203.0.113.1', '203.0.113.2'), { first: 429, next: 429 });
       assert.deepEqual(loggedAddresses(idport), new Set(['127.0.0.1']));
+    } finally {
+      await idport.close();
+    }
+  });
+});
+
+describe('a proxy without trustedProxies', () => {
+  const warnings = (idport: Started): unknown[] =>
+    idport
+      .logs()
+      .map((line) => line.msg)
+      .filter((msg) => typeof msg === 'string' && msg.includes('X-Forwarded-For'));
+
+  it('is warned about once, at the first request carrying X-Forwarded-For', async () => {
+    const idport = await start(configYaml('web:\n  http: 127.0.0.1:0\n'));
+    try {
+      await fetch(`${idport.origin}/dex/healthz/live`);
+      assert.deepEqual(warnings(idport), [], 'no warning without the header');
+      for (let i = 0; i < 3; i++) {
+        await fetch(`${idport.origin}/dex/healthz/live`, { headers: { 'x-forwarded-for': `198.51.100.${i}` } });
+      }
+      assert.equal(warnings(idport).length, 1);
+    } finally {
+      await idport.close();
+    }
+  });
+
+  it('is not warned about when trustedProxies are set', async () => {
+    const idport = await start(
+      configYaml(
+        'web:\n  http: 127.0.0.1:0\n  clientRemoteIP:\n    header: X-Forwarded-For\n    trustedProxies: [127.0.0.0/8]\n',
+      ),
+    );
+    try {
+      await fetch(`${idport.origin}/dex/healthz/live`, { headers: { 'x-forwarded-for': '198.51.100.1' } });
+      assert.deepEqual(warnings(idport), []);
     } finally {
       await idport.close();
     }

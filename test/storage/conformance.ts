@@ -43,6 +43,24 @@ export function runStorageConformance(
     });
 
     describeEntity(storage, {
+      what: 'password failures',
+      table: (s) => s.passwordFailures,
+      make: (n) => fx.passwordFailures(n),
+      keyOf: byId,
+      change: (v) => ({ ...v, failures: v.failures + 1, pending: 0, lockedUntil: fx.at(5), expiry: fx.at(6) }),
+      rekey: idSuffix,
+      order: byId,
+    });
+    describeEntity(storage, {
+      what: 'revoked token',
+      table: (s) => s.revokedTokens,
+      make: (n) => fx.revokedToken(n),
+      keyOf: byId,
+      change: (v) => ({ ...v, expiry: fx.at(99) }),
+      rekey: idSuffix,
+      order: byId,
+    });
+    describeEntity(storage, {
       what: 'auth request',
       table: (s) => s.authRequests,
       make: (n) => fx.authRequest(n),
@@ -355,6 +373,8 @@ export function runStorageConformance(
           await s.deviceRequests.create(fx.deviceRequest(i + 1, expiry));
           await s.deviceTokens.create(fx.deviceToken(i + 1, expiry));
           await s.sessions.create(fx.session(i + 1, expiry));
+          await s.passwordFailures.create(fx.passwordFailures(i + 1, expiry));
+          await s.revokedTokens.create(fx.revokedToken(i + 1, expiry));
         }
         await s.refreshTokens.create(fx.refreshToken(4, null));
         // Rows of tables without expiry stay, even when their dates are long past.
@@ -371,6 +391,8 @@ export function runStorageConformance(
           deviceRequests: 1,
           deviceTokens: 1,
           sessions: 1,
+          passwordFailures: 1,
+          revokedTokens: 1,
         });
 
         const ids = async <T>(rows: Promise<T[]>, keyOf: (v: T) => string): Promise<string[]> =>
@@ -385,6 +407,8 @@ export function runStorageConformance(
         assert.deepEqual(await ids(s.deviceRequests.list(), (d) => d.userCode), ['USER-2', 'USER-3']);
         assert.deepEqual(await ids(s.deviceTokens.list(), (d) => d.deviceCode), ['device-code-2', 'device-code-3']);
         assert.deepEqual(await ids(s.sessions.list(), byId), ['session-2', 'session-3']);
+        assert.deepEqual(await ids(s.passwordFailures.list(), byId), ['failures-2', 'failures-3']);
+        assert.deepEqual(await ids(s.revokedTokens.list(), byId), ['jti-2', 'jti-3']);
         assert.deepEqual(await s.clients.list(), [fx.client(1)]);
         assert.deepEqual(await s.passwords.list(), [fx.password(1)]);
         assert.deepEqual(await s.connectors.list(), [fx.connector(1)]);
@@ -398,6 +422,8 @@ export function runStorageConformance(
           deviceRequests: 0,
           deviceTokens: 0,
           sessions: 0,
+          passwordFailures: 0,
+          revokedTokens: 0,
         });
       });
 

@@ -4,6 +4,8 @@
  * value so a backend that goes through a text encoding fails.
  */
 import type {
+  PasswordFailures,
+  RevokedToken,
   AuthCode,
   AuthRequest,
   Claims,
@@ -211,3 +213,14 @@ export const keys = (kid: string, retiredKids: readonly string[] = []): Keys => 
   })),
   nextRotation: at(21_600_000),
 });
+
+export const passwordFailures = (n: number, expiry: Date = at(3_600_000)): PasswordFailures => ({
+  id: `failures-${n}`,
+  failures: n,
+  pending: 1,
+  windowStart: at(-n),
+  ...(n % 2 === 0 ? { lockedUntil: at(n * 1000) } : {}),
+  expiry,
+});
+
+export const revokedToken = (n: number, expiry: Date = at(3_600_000)): RevokedToken => ({ id: `jti-${n}`, expiry });

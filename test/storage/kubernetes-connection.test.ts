@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
 import { promisify } from 'node:util';
 import { KubernetesConfigError, openKubernetes } from '../../storage/kubernetes/kubernetes.js';
 import { StorageUnavailableError, type Storage } from '../../storage/storage.js';
@@ -25,10 +25,14 @@ describe('kubernetes storage: connection', () => {
   let server: KubeApiServer;
   let dir: string;
   const opened: Storage[] = [];
+  /** Bearer tokens the stand-in accepts; a test rotates one by adding the new and deleting the old. */
+  const users: Record<string, typeof idportChartRules> = {
+    [LEGACY_TOKEN]: idportChartRules,
+    [PROJECTED_TOKEN]: idportChartRules,
+    kubectl: idportChartRules,
+  };
   before(async () => {
-    server = await startKubeApiServer({
-      users: { [LEGACY_TOKEN]: idportChartRules, [PROJECTED_TOKEN]: idportChartRules, kubectl: idportChartRules },
-    });
+    server = await startKubeApiServer({ users });
     dir = mkdtempSync(join(tmpdir(), 'idport-sa-'));
   });
   after(async () => {
@@ -90,6 +94,29 @@ describe('kubernetes storage: connection', () => {
       openKubernetes({ inCluster: true, env: {}, serviceAccountDir: serviceAccount(PROJECTED_TOKEN, 'x') }),
       (err: unknown) => err instanceof KubernetesConfigError && /KUBERNETES_SERVICE_HOST/.test(err.message),
     );
+  });
+
+  it('re-reads the projected token file once a minute, so a rotated token replaces a revoked one', async () => {
+    users['rotating-1'] = idportChartRules;
+    const sa = serviceAccount('rotating-1', 'rotation');
+    const storage = await openKubernetes({ inCluster: true, env: env(), serviceAccountDir: sa });
+    opened.push(storage);
+    await storage.clients.create(fx.client(101));
+    // The kubelet writes a new token; the API server stops accepting the old one.
+    mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    try {
+      writeFileSync(join(sa, 'token'), 'rotating-2');
+      users['rotating-2'] = idportChartRules;
+      delete users['rotating-1'];
+      mock.timers.tick(30_000);
+      // Within the minute the token read before is still sent, and refused.
+      await assert.rejects(storage.clients.create(fx.client(102)), /401|Unauthorized/);
+      mock.timers.tick(31_000);
+      await storage.clients.create(fx.client(103));
+      assert.equal((await storage.clients.get(fx.client(103).id))?.id, fx.client(103).id);
+    } finally {
+      mock.timers.reset();
+    }
   });
 
   it('refuses an API server whose certificate the configured CA did not sign', async () => {

@@ -44,8 +44,10 @@ describe('kubernetes storage: start-up', () => {
         'devicetokens.dex.coreos.com',
         'oauth2clients.dex.coreos.com',
         'offlinesessionses.dex.coreos.com',
+        'passwordfailures.idport.dev',
         'passwords.dex.coreos.com',
         'refreshtokens.dex.coreos.com',
+        'revokedtokens.idport.dev',
         'sessions.idport.dev',
         'signingkeies.dex.coreos.com',
       ]);
@@ -201,5 +203,36 @@ describe('kubernetes storage: object names', () => {
     // "foo" ‖ cbf29ce484222325, base32 with Dex's lower-case alphabet, unpadded.
     assert.equal(idToName('foo'), 'mzxw7s7sttsiiirdeu');
     assert.equal(offlineTokenName('a', 'b'), offlineTokenName('ab', ''));
+  });
+});
+
+describe("kubernetes storage: Dex's objects", () => {
+  it("reads a connector Dex's API stored: named by its id, the config as base64 of its JSON bytes", async () => {
+    const storage = await open('dex-connectors');
+    const config = { issuer: 'https://accounts.example.com', clientID: 'dex', clientSecret: 's', scopes: ['groups'] };
+    server.plant('dex.coreos.com', 'connectors', 'dex-connectors', {
+      apiVersion: 'dex.coreos.com/v1',
+      kind: 'Connector',
+      metadata: { name: 'corp-sso', namespace: 'dex-connectors' },
+      id: 'corp-sso',
+      type: 'oidc',
+      name: 'Corp SSO',
+      config: Buffer.from(JSON.stringify(config)).toString('base64'),
+    });
+    const read = await storage.connectors.get('corp-sso');
+    assert.deepEqual(
+      { id: read?.id, type: read?.type, name: read?.name, config: read?.config },
+      {
+        id: 'corp-sso',
+        type: 'oidc',
+        name: 'Corp SSO',
+        config,
+      },
+    );
+    assert.deepEqual(
+      (await storage.connectors.list()).map((c) => c.id),
+      ['corp-sso'],
+    );
+    assert.equal(await storage.connectors.get('other'), undefined);
   });
 });

@@ -47,6 +47,8 @@ const entityTables = [
   'device_requests',
   'device_tokens',
   'sessions',
+  'password_failures',
+  'revoked_tokens',
   'signing_keys',
 ];
 runStorageConformance(
@@ -299,7 +301,7 @@ describe('postgres migrations', { skip: postgresSkip }, () => {
   it('creates a new schema at the latest version, recording each migration once', async () => {
     const schema = freshSchema();
     await (await open(schema)).close();
-    assert.equal(postgresSchemaVersion, 3);
+    assert.equal(postgresSchemaVersion, 4);
     assert.deepEqual(
       await migrationRows(schema),
       postgresMigrations.map((m) => ({ version: m.version, description: m.description })),
@@ -315,7 +317,9 @@ describe('postgres migrations', { skip: postgresSkip }, () => {
         'auth_requests_expiry',
         'device_requests_expiry',
         'device_tokens_expiry',
+        'password_failures_expiry',
         'refresh_tokens_expiry',
+        'revoked_tokens_expiry',
         'sessions_expiry',
       ],
     );
@@ -326,15 +330,15 @@ describe('postgres migrations', { skip: postgresSkip }, () => {
     const config = migrationConfig(schema);
     const applied = await Promise.all(Array.from({ length: 8 }, () => migratePostgres(config, { schema })));
     // Each migration was applied by exactly one of them.
-    assert.deepEqual(applied.flat().sort(), [1, 2, 3]);
-    assert.equal((await migrationRows(schema)).length, 3);
+    assert.deepEqual(applied.flat().sort(), [1, 2, 3, 4]);
+    assert.equal((await migrationRows(schema)).length, 4);
     // And through openPostgres, on another fresh schema: every replica starts and works.
     const other = freshSchema();
     const storages = await Promise.all(Array.from({ length: 6 }, () => open(other)));
     await storages[0]?.clients.create(fx.client(1));
     for (const s of storages) assert.deepEqual(await s.clients.list(), [fx.client(1)]);
     await Promise.all(storages.map((s) => s.close()));
-    assert.equal((await migrationRows(other)).length, 3);
+    assert.equal((await migrationRows(other)).length, 4);
   });
 
   it('migrates a version 1 schema to the latest version, keeping its data', async () => {
@@ -358,7 +362,7 @@ describe('postgres migrations', { skip: postgresSkip }, () => {
     await storage.close();
     assert.deepEqual(
       (await migrationRows(schema)).map((r) => r.version),
-      [1, 2, 3],
+      [1, 2, 3, 4],
     );
     assert.deepEqual(await migratePostgres(migrationConfig(schema), { schema }), [], 'nothing left to apply');
   });
@@ -377,7 +381,7 @@ describe('postgres migrations', { skip: postgresSkip }, () => {
     });
     assert.deepEqual(
       (await migrationRows(schema)).map((r) => r.version),
-      [1, 2, 3, 7],
+      [1, 2, 3, 4, 7],
     );
   });
 

@@ -170,9 +170,9 @@ describe('sqlite migrations', () => {
   it('creates a new database at the latest schema version with expiry indexes', async () => {
     const file = tempFile();
     await (await openSqlite({ file })).close();
-    assert.equal(sqliteSchemaVersion, 4);
+    assert.equal(sqliteSchemaVersion, 5);
     const indexes = withRaw(file, (db) => {
-      assert.equal(schemaVersionOf(db), 4);
+      assert.equal(schemaVersionOf(db), 5);
       return db
         .prepare<[], string>(
           "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%_expiry' ORDER BY name",
@@ -185,7 +185,9 @@ describe('sqlite migrations', () => {
       'auth_requests_expiry',
       'device_requests_expiry',
       'device_tokens_expiry',
+      'password_failures_expiry',
       'refresh_tokens_expiry',
+      'revoked_tokens_expiry',
       'sessions_expiry',
     ]);
   });
@@ -233,6 +235,8 @@ describe('sqlite migrations', () => {
       deviceRequests: 0,
       deviceTokens: 0,
       sessions: 0,
+      passwordFailures: 0,
+      revokedTokens: 0,
     });
     assert.deepEqual(
       (await storage.authRequests.list()).map((r) => r.id),
@@ -241,7 +245,7 @@ describe('sqlite migrations', () => {
     await storage.close();
 
     withRaw(file, (db) => {
-      assert.equal(schemaVersionOf(db), 4);
+      assert.equal(schemaVersionOf(db), 5);
       assert.deepEqual(columnsOf(db, 'signing_keys'), ['id', 'data']);
       assert.deepEqual(columnsOf(db, 'auth_requests'), ['id', 'data', 'expiry']);
       assert.deepEqual(columnsOf(db, 'sessions'), ['id', 'data', 'expiry']);

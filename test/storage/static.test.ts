@@ -117,6 +117,8 @@ describe('static overlay', () => {
       deviceRequests: 0,
       deviceTokens: 0,
       sessions: 0,
+      passwordFailures: 0,
+      revokedTokens: 0,
     });
     assert.equal(await overlay.ping(), undefined);
   });

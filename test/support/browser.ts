@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { DEMO_PASSWORD, demoUser } from './idport.js';
+import { testFetch } from './in-process.js';
 
 /** One HTML form found on a page: where it posts and its fields (hidden inputs and named buttons). */
 export interface HtmlForm {
@@ -109,7 +110,7 @@ export class Browser {
       body = new URLSearchParams(init.form).toString();
       headers['content-type'] = 'application/x-www-form-urlencoded';
     }
-    const response = await fetch(url, {
+    const response = await testFetch(url, {
       method: init.method ?? (body === undefined ? 'GET' : 'POST'),
       headers,
       body,

@@ -4,8 +4,12 @@
  * only with access_type=offline and never rotated, RS256 ID tokens with nonce and `hd`), the JWKS, the
  * service account JWT-bearer grant (RFC 7523) at the same /token, and GET /admin/directory/v1/groups
  * (userKey, paged with nextPageToken). `serviceAccountFile` is a key file as Google's console writes it.
+ * The same port plays the GCE metadata server (the default service account's email and token, only with
+ * `Metadata-Flavor: Google`, as $GCE_METADATA_HOST points Go's library at it) and the IAM Credentials API's
+ * signJwt, which signs a payload with the service account's key for a caller holding a metadata token.
  */
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -32,6 +36,10 @@ export interface FakeGoogle extends FakeOAuth {
   omitNameFromIdTokens(omit: boolean): void;
   /** Admins whose impersonation was granted, in order. */
   readonly impersonated: string[];
+  /** `host:port` for $GCE_METADATA_HOST. */
+  readonly metadataHost: string;
+  /** Payloads signed through the IAM Credentials API, parsed, in order. */
+  readonly signedPayloads: Array<Record<string, unknown>>;
 }
 
 const googleError = (code: number, message: string, reason: string) => ({
@@ -62,6 +70,8 @@ export async function startFakeGoogle(options: {
   const serviceAccountEmail = 'idport-groups@example-project.iam.gserviceaccount.com';
   const adminTokens = new Map<string, string>();
   const impersonated: string[] = [];
+  const metadataTokens = new Set<string>();
+  const signedPayloads: Array<Record<string, unknown>> = [];
   let omitName = false;
   let tokenUri = '';
 
@@ -108,6 +118,44 @@ export async function startFakeGoogle(options: {
     return true;
   };
 
+  // The GCE metadata server: only requests carrying Metadata-Flavor: Google are answered (SSRF protection).
+  const metadata = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
+    if (req.headers['metadata-flavor'] !== 'Google')
+      return void res.writeHead(403, { 'content-type': 'text/html' }).end('Missing Metadata-Flavor:Google header.');
+    const path = url.pathname.slice('/computeMetadata/v1/'.length);
+    if (path === 'instance/service-accounts/default/email')
+      return void res
+        .writeHead(200, { 'content-type': 'application/text', 'metadata-flavor': 'Google' })
+        .end(serviceAccountEmail);
+    if (path === 'instance/service-accounts/default/token') {
+      const token = `ya29.metadata_${randomBytes(12).toString('base64url')}`;
+      metadataTokens.add(token);
+      return json(
+        res,
+        200,
+        { access_token: token, expires_in: 3599, token_type: 'Bearer' },
+        { 'metadata-flavor': 'Google' },
+      );
+    }
+    res.writeHead(404, { 'content-type': 'text/html' }).end('Not Found');
+  };
+
+  // IAM Credentials API projects.serviceAccounts.signJwt: the caller's token must be the metadata server's.
+  const signJwt = async (req: IncomingMessage, res: ServerResponse, url: URL, body: string): Promise<void> => {
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    if (!metadataTokens.has(bearer))
+      return json(res, 401, googleError(401, 'Request had invalid authentication credentials.', 'authError'));
+    const name = decodeURIComponent(url.pathname.slice('/v1/'.length, -':signJwt'.length));
+    if (name !== `projects/-/serviceAccounts/${serviceAccountEmail}`)
+      return json(res, 403, googleError(403, 'Permission iam.serviceAccounts.signJwt denied', 'forbidden'));
+    const payload = JSON.parse(String((JSON.parse(body) as { payload?: unknown }).payload)) as Record<string, unknown>;
+    signedPayloads.push(payload);
+    const signedJwt = await new SignJWT(payload)
+      .setProtectedHeader({ alg: 'RS256', kid: 'a1b2c3', typ: 'JWT' })
+      .sign(serviceKey.privateKey);
+    json(res, 200, { keyId: 'a1b2c3', signedJwt });
+  };
+
   const fake = await startFakeOAuth({
     authorizePath: '/o/oauth2/v2/auth',
     tokenPath: '/token',
@@ -118,7 +166,7 @@ export async function startFakeGoogle(options: {
       id_token: await idToken(grant.login, origin, kind === 'code' ? grant.authorize.get('nonce') : null),
     }),
     otherGrant: (form, res) => jwtBearer(form, res),
-    api: ({ req, res, url, origin }) => {
+    api: ({ req, res, url, body, origin }) => {
       if (url.pathname === '/.well-known/openid-configuration')
         return json(res, 200, {
           issuer: origin,
@@ -136,6 +184,8 @@ export async function startFakeGoogle(options: {
           grant_types_supported: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:jwt-bearer'],
         });
       if (url.pathname === '/oauth2/v3/certs') return json(res, 200, { keys: [signingJwk] });
+      if (url.pathname.startsWith('/computeMetadata/v1/')) return metadata(req, res, url);
+      if (req.method === 'POST' && url.pathname.endsWith(':signJwt')) return signJwt(req, res, url, body);
       if (req.method === 'GET' && url.pathname === '/admin/directory/v1/groups') {
         const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
         if (!adminTokens.has(bearer))
@@ -187,5 +237,7 @@ export async function startFakeGoogle(options: {
     setMemberships: (member, groups) => void memberships.set(member, groups),
     omitNameFromIdTokens: (omit) => void (omitName = omit),
     impersonated,
+    metadataHost: new URL(fake.origin).host,
+    signedPayloads,
   };
 }

@@ -1,18 +1,24 @@
-/** Starts idport in-process on an ephemeral loopback port, with memory storage unless given one. */
+/**
+ * Starts idport in-process, with memory storage unless given one: listening on an ephemeral loopback port, or with
+ * `inProcess` on no socket at all (requests through `testFetch`, which injects them).
+ */
 import type { AddressInfo } from 'node:net';
+import { createServer as createHttpServer, type RequestListener } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import bcrypt from 'bcryptjs';
+import bcrypt from 'bcrypt';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { openLocal } from '../../connectors/local/local.js';
 import type { Connector } from '../../connectors/connector.js';
-import { buildApp } from '../../src/app.js';
+import { addPlainServer, buildApp } from '../../src/app.js';
 import { ManualClock, type Clock } from '../../src/deps.js';
 import type { ConnectorEntry, Provider } from '../../src/oauth/provider.js';
 import type { ProviderSettings } from '../../src/oauth/settings.js';
-import { createSigner } from '../../src/signer/signer.js';
+import { createSigner, type SigningAlgorithm } from '../../src/signer/signer.js';
 import { openMemory } from '../../storage/memory/memory.js';
 import type { Client, Password, Storage } from '../../storage/storage.js';
+import { registerInProcess, reserveInProcessOrigin, unregisterInProcess } from './in-process.js';
+import { testSettings } from './settings.js';
 
 export const DEMO_PASSWORD = 'password';
 /** Cost 10 keeps tests fast; hashed once per process. */
@@ -47,8 +53,10 @@ export interface TestIdportOptions {
   readonly clock?: Clock;
   readonly basePath?: string;
   readonly withLocal?: boolean;
-  /** Password attempts per IP per minute; high by default because a test file logs in many times from 127.0.0.1. */
-  readonly passwordAttemptsPerMinute?: number;
+  /** ES256 by default: an RSA key costs about half a second to generate. Pass RS256 where RSA is under test. */
+  readonly signingAlgorithm?: SigningAlgorithm;
+  /** No socket: the issuer is an origin only `testFetch` answers, through inject(). For route rules. */
+  readonly inProcess?: boolean;
 }
 
 export const confidentialClient = (id: string, redirectURIs: string[], extra: Partial<Client> = {}): Client => ({
@@ -74,7 +82,40 @@ export const publicClient = (id: string, redirectURIs: string[], extra: Partial<
   ...extra,
 });
 
-/** Listens first (to learn the port, which is part of the issuer), then builds the app on that server. */
+/** Where the app is reached: a listening socket whose port is known before the app is built, or inject(). */
+interface Endpoint {
+  readonly origin: string;
+  /** Hands requests to the app once it is built. */
+  attach(app: FastifyInstance): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The issuer includes the port, so the socket listens (on port 0) before the app exists; requests reach the app
+ * once it is attached. Nothing else can take the port in between, as it could after probing a free port.
+ */
+const listeningEndpoint = async (): Promise<Endpoint> => {
+  let handle: RequestListener | undefined;
+  const server = createHttpServer((request, response) => {
+    if (handle !== undefined) handle(request, response);
+    else response.writeHead(503).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    attach: (app) => {
+      // A server fed by the app (as for Dex's second listener); its handler answers this socket's requests.
+      const fed = addPlainServer(app);
+      handle = (request, response) => fed.emit('request', request, response);
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+};
+
 export const startIdport = async (options: TestIdportOptions): Promise<TestIdport> => {
   const storage = options.storage ?? openMemory();
   const clock = options.clock ?? { now: () => new Date() };
@@ -82,46 +123,43 @@ export const startIdport = async (options: TestIdportOptions): Promise<TestIdpor
   for (const client of options.clients) await storage.clients.create(client);
   for (const password of options.passwords ?? [demoUser]) await storage.passwords.create(password);
 
-  // The issuer must include the port, so reserve one first.
-  const { createServer } = await import('node:net');
-  const port = await new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port: p } = probe.address() as AddressInfo;
-      probe.close(() => resolve(p));
-    });
-  });
+  const endpoint = options.inProcess === true ? undefined : await listeningEndpoint();
   const basePath = options.basePath ?? '/dex';
-  const origin = `http://127.0.0.1:${port}`;
+  const origin = endpoint?.origin ?? reserveInProcessOrigin();
   const issuer = `${origin}${basePath}`;
-  const settings: ProviderSettings = {
-    issuer,
-    basePath,
-    responseTypes: ['code', 'id_token', 'id_token token', 'code id_token', 'code token', 'code id_token token'],
-    grantTypes: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
-    pkceEnforce: false,
-    codeChallengeMethods: ['S256', 'plain'],
-    skipApprovalScreen: false,
-    alwaysShowLoginScreen: false,
-    idTokenTtlMs: 24 * 3600_000,
-    accessTokenTtlMs: 24 * 3600_000,
-    authRequestTtlMs: 24 * 3600_000,
-    authCodeTtlMs: 10 * 60_000,
-    refresh: { disableRotation: false, reuseIntervalMs: 3_000 },
-    sessions: {
-      cookieName: 'idport_session',
-      absoluteLifetimeMs: 24 * 3600_000,
-      idleLifetimeMs: 3600_000,
-      rememberMeDefault: true,
-      // Single sign-on across every client, as these tests (and idport before Dex's sharing rules) expect.
-      ssoSharedWithDefault: 'all',
-    },
-    ...options.settings,
-  };
+  try {
+    return await startOn({ options, storage, clock, log, issuer, origin, endpoint });
+  } catch (err: unknown) {
+    await endpoint?.close();
+    throw err;
+  }
+};
+
+interface StartContext {
+  readonly options: TestIdportOptions;
+  readonly storage: Storage;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly issuer: string;
+  readonly origin: string;
+  readonly endpoint: Endpoint | undefined;
+}
+
+const startOn = async ({
+  options,
+  storage,
+  clock,
+  log,
+  issuer,
+  origin,
+  endpoint,
+}: StartContext): Promise<TestIdport> => {
+  const settings = testSettings(issuer, { overrides: options.settings });
   const signer = createSigner({
     storage,
     clock,
     issuer,
-    algorithm: 'RS256',
+    algorithm: options.signingAlgorithm ?? 'ES256',
     rotationPeriodMs: 6 * 3600_000,
     idTokenTtlMs: settings.idTokenTtlMs,
     log,
@@ -142,9 +180,10 @@ export const startIdport = async (options: TestIdportOptions): Promise<TestIdpor
   const app = await buildApp({
     provider,
     branding: { issuerName: 'idport test', logoUrl: '', theme: 'light' },
-    passwordAttemptsPerMinute: options.passwordAttemptsPerMinute ?? 1000,
   });
-  await app.listen({ port, host: '127.0.0.1' });
+  await app.ready();
+  if (endpoint !== undefined) endpoint.attach(app);
+  else registerInProcess(origin, app);
   return {
     issuer,
     origin,
@@ -154,6 +193,8 @@ export const startIdport = async (options: TestIdportOptions): Promise<TestIdpor
     clock,
     close: async () => {
       await app.close();
+      if (endpoint !== undefined) await endpoint.close();
+      else unregisterInProcess(origin);
       await storage.close();
     },
   };

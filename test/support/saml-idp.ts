@@ -109,6 +109,8 @@ export interface ResponseOptions {
   readonly forge?: 'wrongAudience' | 'wrongRecipient' | 'wrongIssuer' | 'otherKey' | 'expired' | 'unsigned';
   /** InResponseTo to claim instead of the request's id (forging an answer to another request). */
   readonly inResponseTo?: string;
+  /** The Response's top-level StatusCode (Success unless given); the signed assertion is sent all the same. */
+  readonly status?: string;
 }
 
 export interface SamlIdpOptions {
@@ -178,7 +180,7 @@ export const createSamlIdp = (options: SamlIdpOptions): SamlIdp => {
     responseOptions: {},
     sent: [],
     async respond(samlRequest, relayState, override) {
-      const { sign = 'assertion', forge, inResponseTo } = override ?? idp.responseOptions;
+      const { sign = 'assertion', forge, inResponseTo, status } = override ?? idp.responseOptions;
       const sp = spFor(sign);
       const signer = idpFor(forge === 'otherKey' ? untrusted : trusted);
       const request = await signer.parseLoginRequest(sp, 'post', { body: { SAMLRequest: samlRequest } });
@@ -200,7 +202,7 @@ export const createSamlIdp = (options: SamlIdpOptions): SamlIdp => {
         SubjectRecipient: forge === 'wrongRecipient' ? 'https://another-sp.test/acs' : options.acsUrl,
         Issuer: forge === 'wrongIssuer' ? 'https://impostor.test/metadata' : entityId,
         IssueInstant: issued,
-        StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Success',
+        StatusCode: status ?? 'urn:oasis:names:tc:SAML:2.0:status:Success',
         ConditionsNotBefore: issued,
         ConditionsNotOnOrAfter: notAfter,
         SubjectConfirmationDataNotOnOrAfter: notAfter,

@@ -4,6 +4,7 @@
  * identity. The one place the connector-kind dispatch and the "request belongs to another connector" rule live;
  * src/http only parses requests and renders what this returns.
  */
+import { guardPasswordLogin } from '../brute-force.js';
 import type { CallbackConnector, CallbackHeaders, Connector, Identity } from '../../../connectors/connector.js';
 import { ConnectorError } from '../../../connectors/connector.js';
 import type { AuthRequest } from '../../../storage/storage.js';
@@ -83,10 +84,18 @@ export const connectorForStep = <K extends Connector['kind']>(
 export const passwordLogin = async (
   provider: Provider,
   pending: AuthRequest,
-  attempt: { readonly named: string; readonly username: string; readonly password: string },
+  attempt: {
+    readonly named: string;
+    readonly username: string;
+    readonly password: string;
+    readonly clientIp: string | undefined;
+  },
 ): Promise<Identity | undefined> => {
   const connector = connectorForStep(provider, pending, { named: attempt.named, kind: 'password' });
-  return connector.login(scopesOf(pending), attempt.username, attempt.password);
+  const budget = { connectorId: pending.connectorId, username: attempt.username, clientIp: attempt.clientIp };
+  return guardPasswordLogin(provider, budget, () =>
+    connector.login(scopesOf(pending), attempt.username, attempt.password),
+  );
 };
 
 /** The headers a callback connector declared, first value of each (Go's Header.Get), by lower-case name. */

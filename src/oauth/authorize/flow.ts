@@ -26,6 +26,7 @@ import type { ConnectorEntry, Provider } from '../provider.js';
 import { codeGrantRef } from '../primitives/grant-ref.js';
 import { hasScope } from '../primitives/scopes.js';
 import { hashSecret, randomToken, safeEqual } from '../primitives/secrets.js';
+import { userDenied } from '../primitives/shared-errors.js';
 
 /**
  * What the browser should see after /auth: the connector chooser, straight to one connector, on to approval
@@ -75,6 +76,13 @@ const sessionSatisfies = async (
   return true;
 };
 
+/** How long a request nobody has logged in to lives at most (README "Parameter limits"). */
+export const PENDING_LOGIN_TTL_MS = 10 * 60_000;
+
+/** The lifetime of a request before its login, and the least left after one: the shorter of 10 minutes and the TTL. */
+export const pendingLoginTtlMs = (settings: Pick<Provider['settings'], 'authRequestTtlMs'>): number =>
+  Math.min(settings.authRequestTtlMs, PENDING_LOGIN_TTL_MS);
+
 /** Validates an authorization request, stores it bound to this browser, and says where the browser goes next. */
 export const startAuthorization = async (
   provider: Provider,
@@ -104,7 +112,8 @@ export const startAuthorization = async (
     id: randomToken(deps.randomBytes),
     csrfToken: randomToken(deps.randomBytes),
     browserHash: hashSecret(browserId),
-    expiry: new Date(now.getTime() + settings.authRequestTtlMs),
+    // Anyone can create a request; until someone logs in to it, it lives minutes, not `expiry.authRequests`.
+    expiry: new Date(now.getTime() + (reuse ? settings.authRequestTtlMs : pendingLoginTtlMs(settings))),
   };
   const request: AuthRequest =
     reuse && session !== undefined
@@ -222,6 +231,8 @@ export const finishLogin = async (
   const updated = await provider.storage.authRequests.update(request.id, (old) => ({
     ...old,
     loggedIn: true,
+    // A user who took most of the pending lifetime to log in still has time for the approval page.
+    expiry: new Date(Math.max(old.expiry.getTime(), now.getTime() + pendingLoginTtlMs(provider.settings))),
     claims,
     connectorData: identity.connectorData,
     authTime: now,
@@ -238,13 +249,13 @@ export const needsApproval = async (provider: Provider, request: AuthRequest): P
   return !hasConsent(session, request.clientId, request.scopes);
 };
 
-/** Where the user goes when they deny consent (DESIGN.md decision 3: access_denied, not a page). */
+/** Where the user goes when they deny consent (ARCHITECTURE.md decision 3: access_denied, not a page). */
 export const deniedResponse = async (provider: Provider, request: AuthRequest): Promise<AuthorizationResponse> => {
   await consumeRequest(provider, request);
   return errorResponse(
     provider,
     { redirectUri: request.redirectUri, responseMode: request.responseMode, state: request.state },
-    new OAuthError('access_denied', 'the user denied the request'),
+    userDenied(),
   );
 };
 

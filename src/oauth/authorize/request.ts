@@ -1,7 +1,7 @@
 /**
  * Validation of the authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1) into a stored AuthRequest.
  * Errors before the client and redirect URI are verified are shown as a page; after, they are redirected
- * to the client (RFC 6749 §4.1.2.1, DESIGN.md decision 3).
+ * to the client (RFC 6749 §4.1.2.1, ARCHITECTURE.md decision 3).
  */
 import { PageError } from '../primitives/page-error.js';
 import type { AuthRequest, Client, ResponseMode } from '../../../storage/storage.js';
@@ -9,6 +9,12 @@ import { OAuthError } from '../../errors.js';
 import { isRedirectUriAllowed, OOB_REDIRECT_URI } from '../primitives/redirect-uri.js';
 import { parseChallenge } from '../primitives/pkce.js';
 import { checkRequestedScopes, parseScopes } from '../primitives/scopes.js';
+import {
+  firstOverLimit,
+  LIMITED_PARAMETERS,
+  overLimitDescription,
+  type LimitedParameter,
+} from '../primitives/parameter-limits.js';
 import { normaliseResponseType, type ProviderSettings } from '../settings.js';
 
 /** Where an error about a verified request goes: back to the client, never anywhere unverified. */
@@ -68,8 +74,17 @@ interface VerifiedRedirect {
   readonly target: RedirectTarget;
 }
 
+/**
+ * Parameters whose excess is a page: the client and redirect URI are not verified yet, and a state too long to store
+ * is too long to send back (a client would then refuse the answer for its missing state).
+ */
+const PAGE_LIMITED: readonly LimitedParameter[] = ['client_id', 'redirect_uri', 'state'];
+
 /** The client and the redirect URI; anything wrong here is a page, since there is nowhere safe to redirect. */
 const verifyRedirect = async (params: URLSearchParams, ctx: AuthorizeContext): Promise<VerifiedRedirect> => {
+  const overLimit = firstOverLimit((name) => params.getAll(name), PAGE_LIMITED);
+  if (overLimit !== undefined)
+    throw new PageError('parameter_too_long', { name: overLimit.name, limit: String(overLimit.limit) });
   let clientId: string | undefined;
   let redirectParam: string | undefined;
   try {
@@ -139,6 +154,8 @@ const SINGLE_PARAMETERS = [
 /** Parameters idport refuses rather than ignores, and the response type and mode. */
 const checkResponseShape = (params: URLSearchParams, ctx: AuthorizeContext, verified: VerifiedRedirect): string[] => {
   for (const name of SINGLE_PARAMETERS) single(params, name);
+  const overLimit = firstOverLimit((name) => params.getAll(name), LIMITED_PARAMETERS);
+  if (overLimit !== undefined) throw new OAuthError('invalid_request', overLimitDescription(overLimit));
   // OIDC Core §6: request objects are not supported, and must be refused rather than ignored.
   if (params.has('request')) throw new OAuthError('request_not_supported', 'request objects are not supported');
   if (params.has('request_uri')) throw new OAuthError('request_uri_not_supported', 'request_uri is not supported');

@@ -14,6 +14,7 @@ import { AlreadyExistsError } from '../../../storage/storage.js';
 import { OAuthError } from '../../errors.js';
 import { authenticateClient, presentedCredentials } from '../primitives/client-auth.js';
 import { parseChallenge, type Challenge } from '../primitives/pkce.js';
+import { firstOverLimit, overLimitDescription, type LimitedParameter } from '../primitives/parameter-limits.js';
 import type { Provider } from '../provider.js';
 import { checkRequestedScopes, parseScopes } from '../primitives/scopes.js';
 import type { ProviderSettings } from '../settings.js';
@@ -141,6 +142,15 @@ const storePendingRequest = async (
   }
 };
 
+/** The parameters of a device authorization request, each bounded (RFC 8628 §3.1). */
+const DEVICE_PARAMETERS: readonly LimitedParameter[] = [
+  'client_id',
+  'client_secret',
+  'scope',
+  'code_challenge',
+  'code_challenge_method',
+];
+
 /** POST /device/code (RFC 8628 §3.1, §3.2): authenticates the client and stores a pending device request. */
 export const startDeviceFlow = async (
   provider: Provider,
@@ -148,6 +158,8 @@ export const startDeviceFlow = async (
 ): Promise<DeviceAuthorizationResponse> => {
   const { storage, settings } = provider;
   const { form } = request;
+  const overLimit = firstOverLimit((name) => (form[name] === undefined ? [] : [form[name]]), DEVICE_PARAMETERS);
+  if (overLimit !== undefined) throw new OAuthError('invalid_request', overLimitDescription(overLimit));
   const presented = presentedCredentials(request.authorization, {
     client_id: form.client_id,
     client_secret: form.client_secret,

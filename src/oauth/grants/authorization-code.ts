@@ -1,5 +1,5 @@
 /**
- * The authorization code grant (RFC 6749 §4.1.3; DESIGN.md decision 3): single use under concurrency (a
+ * The authorization code grant (RFC 6749 §4.1.3; ARCHITECTURE.md decision 3): single use under concurrency (a
  * compare-and-swap on `redeemedAt`), and a replayed code revokes what it issued (§4.1.2).
  */
 import type { AuthCode } from '../../../storage/storage.js';

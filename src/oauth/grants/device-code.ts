@@ -14,6 +14,7 @@ import {
 } from '../device/authorization.js';
 import { verifyPkce } from '../primitives/pkce.js';
 import { hashSecret, safeEqual } from '../primitives/secrets.js';
+import { userDenied } from '../primitives/shared-errors.js';
 import type { Provider } from '../provider.js';
 import type { Grant, GrantContext, GrantOutcome } from './grant.js';
 
@@ -84,7 +85,7 @@ const approvedToken = async (
   if (token === undefined) throw deviceCodeUsed();
   if (token.expiry.getTime() <= now.getTime()) throw expired;
   if (token.status === 'pending') token = await pollPending(provider, key, now);
-  if (token.status === 'denied') throw new OAuthError('access_denied', 'the user denied the request');
+  if (token.status === 'denied') throw userDenied();
   if (token.status !== 'complete') throw invalidDeviceCode();
   return { key, token };
 };

@@ -11,15 +11,19 @@ import type { Provider } from '../provider.js';
 import type { GrantFacts } from '../tokens/claims.js';
 import { mintTokens, tokenResponseBody, type MintedTokens } from '../tokens/mint.js';
 import { authorizationCodeGrant } from './authorization-code.js';
+import { clientCredentialsGrant } from './client-credentials.js';
 import { deviceCodeGrant } from './device-code.js';
-import type { Grant, GrantOutcome, ScopeRequest, TokenForm, TokenRequest, TokenResponse } from './grant.js';
+import type { Grant, GrantOutcome, ScopeRequest, TokenRequest, TokenResponse } from './grant.js';
 import { passwordGrant } from './password.js';
 import { startFamilyFor, type StartedFamily } from './refresh-family.js';
 import { refreshTokenGrant } from './refresh-token.js';
 
 /** Every grant idport serves, by `grant_type`. A new grant is a file under grants/ and a line here. */
 const GRANTS: ReadonlyMap<string, Grant> = new Map(
-  [authorizationCodeGrant, refreshTokenGrant, passwordGrant, deviceCodeGrant].map((grant) => [grant.type, grant]),
+  [authorizationCodeGrant, refreshTokenGrant, passwordGrant, deviceCodeGrant, clientCredentialsGrant].map((grant) => [
+    grant.type,
+    grant,
+  ]),
 );
 
 const unsupported = (grantType: string): OAuthError =>
@@ -46,7 +50,9 @@ export const decideScopes = async (
   request: ScopeRequest,
 ): Promise<readonly string[]> => {
   if ('requested' in request) {
-    await checkRequestedScopes(client, request.requested, async (id) => provider.storage.clients.get(id));
+    // Only the password grant asks for new scopes here; Dex refuses its bad scopes with invalid_request.
+    const getClient = async (id: string) => provider.storage.clients.get(id);
+    await checkRequestedScopes(client, request.requested, getClient, 'invalid_request');
     return request.requested;
   }
   const narrowTo = request.narrowTo ?? [];
@@ -99,13 +105,15 @@ export const runGrant = async (
   provider: Provider,
   grant: Grant,
   client: Client,
-  form: TokenForm,
+  request: Pick<TokenRequest, 'form' | 'clientIp'>,
 ): Promise<TokenResponse> => {
+  const { form, clientIp } = request;
   let scopes: readonly string[] | undefined;
   const outcome = await grant.redeem({
     provider,
     client,
     form,
+    clientIp,
     scopes: async (request) => {
       if (scopes !== undefined) throw new Error(`grant ${grant.type} asked the scope policy twice`);
       scopes = await decideScopes(provider, client, request);
@@ -136,5 +144,8 @@ export const handleTokenRequest = async (provider: Provider, request: TokenReque
     client_secret: form.client_secret,
   });
   const client = authenticateClient(await provider.storage.clients.get(presented.clientId), presented);
-  return runGrant(provider, grantFor(provider, grantType), client, form);
+  const grant = grantFor(provider, grantType);
+  // Connectors stored on another replica (or changed there) are used at once (src/live-connectors.ts).
+  if (grant.readsConnectors !== false) await provider.connectors.sync?.();
+  return runGrant(provider, grant, client, request);
 };

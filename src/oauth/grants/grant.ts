@@ -1,5 +1,5 @@
 /**
- * The contract every grant at /token implements (RFC 6749 §4, §6; ARCHITECTURE.md "Adding a grant").
+ * The contract every grant at /token implements (RFC 6749 §4, §6; CONTRIBUTING.md "Adding a grant").
  *
  * The token endpoint (endpoint.ts) owns every phase grants share, in this order:
  *   1. client authentication (client-auth.ts), before anything else is read from the form;
@@ -27,6 +27,8 @@ export type TokenForm = Readonly<Record<string, string | undefined>>;
 export interface TokenRequest {
   readonly authorization: string | undefined;
   readonly form: TokenForm;
+  /** The client's IP (web.clientRemoteIP), for the password grant's brute-force budget. */
+  readonly clientIp?: string | undefined;
 }
 
 /** The JSON body of a successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3). */
@@ -54,6 +56,7 @@ export interface GrantContext {
   readonly provider: Provider;
   readonly client: Client;
   readonly form: TokenForm;
+  readonly clientIp?: string | undefined;
   /** The scope policy, the single place scope rules are enforced; the scopes it returns are the ones issued. */
   scopes(request: ScopeRequest): Promise<readonly string[]>;
 }
@@ -96,6 +99,11 @@ export interface Grant {
    * client may use in principle (Dex's answer for the code and refresh grants), `unsupported_grant_type` otherwise.
    */
   readonly whenDisabled: 'unauthorized_client' | 'unsupported_grant_type';
+  /**
+   * False for a grant that never reads connectors (client_credentials): its requests skip bringing the connector set
+   * in step with storage (one storage read per request for the others).
+   */
+  readonly readsConnectors?: false;
   /** An extra condition for serving the grant at all (the password grant needs a password connector). */
   isAvailable?(provider: Provider): boolean;
   /** The grant's own rule; throws an OAuthError for a refused request. */

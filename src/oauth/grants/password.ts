@@ -5,11 +5,13 @@
  * RFC, the RFC wins: wrong credentials are invalid_grant (§5.2, not Dex's 401 access_denied), and only confidential
  * clients may use the grant (§4.3.2 has them authenticate; Dex also lets a public client without a secret in).
  */
-import { ConnectorError, type Identity, type PasswordConnector } from '../../../connectors/connector.js';
+import type { Identity, PasswordConnector } from '../../../connectors/connector.js';
 import { OAuthError } from '../../errors.js';
+import { guardPasswordLogin } from '../brute-force.js';
 import { hasScope, parseScopes } from '../primitives/scopes.js';
 import type { Provider } from '../provider.js';
 import { claimsOf } from '../tokens/claims.js';
+import { connectorFailure } from './connector-failure.js';
 import type { Grant, GrantContext, GrantOutcome } from './grant.js';
 
 const passwordUnsupported = (): OAuthError =>
@@ -35,30 +37,24 @@ const login = async (
   provider: Provider,
   connector: PasswordConnector,
   scopes: readonly string[],
-  credentials: { readonly username: string; readonly password: string },
+  credentials: { readonly username: string; readonly password: string; readonly clientIp: string | undefined },
 ): Promise<Identity> => {
-  const { username, password } = credentials;
-  const invalid = new OAuthError('invalid_grant', 'invalid username or password');
+  const { username, password, clientIp } = credentials;
+  const invalid = (): OAuthError => new OAuthError('invalid_grant', 'invalid username or password');
   let identity: Identity | undefined;
   try {
-    identity = await connector.login(
-      { offlineAccess: hasScope(scopes, 'offline_access'), groups: hasScope(scopes, 'groups') },
-      username,
-      password,
-    );
+    const connectorScopes = { offlineAccess: hasScope(scopes, 'offline_access'), groups: hasScope(scopes, 'groups') };
+    const attempt = { connectorId: provider.settings.passwordConnector, username, clientIp };
+    identity = await guardPasswordLogin(provider, attempt, () => connector.login(connectorScopes, username, password));
   } catch (err: unknown) {
-    const connectorId = provider.settings.passwordConnector;
-    if (err instanceof ConnectorError && err.temporary) {
-      provider.log.warn({ connector: connectorId, err: err.message }, 'connector unavailable during a password grant');
-      throw new OAuthError('temporarily_unavailable', 'the login service is unavailable; try again later');
-    }
-    if (err instanceof ConnectorError) {
-      provider.log.info({ connector: connectorId, err: err.message }, 'connector refused a password grant login');
-      throw invalid;
-    }
-    throw err;
+    throw connectorFailure(provider, err, {
+      connectorId: provider.settings.passwordConnector,
+      unavailable: 'connector unavailable during a password grant',
+      refused: 'connector refused a password grant login',
+      refusal: invalid,
+    });
   }
-  if (identity === undefined) throw invalid;
+  if (identity === undefined) throw invalid();
   return identity;
 };
 
@@ -74,7 +70,7 @@ const redeem = async (context: GrantContext): Promise<GrantOutcome> => {
   const { username, password } = form;
   if (username === undefined || username === '') throw new OAuthError('invalid_request', 'username is required');
   if (password === undefined || password === '') throw new OAuthError('invalid_request', 'password is required');
-  const identity = await login(provider, connector, scopes, { username, password });
+  const identity = await login(provider, connector, scopes, { username, password, clientIp: context.clientIp });
   return {
     facts: {
       clientId: client.id,

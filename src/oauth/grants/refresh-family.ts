@@ -1,5 +1,5 @@
 /**
- * Refresh-token families (DESIGN.md decision 4): one per login with offline_access, rotated on every use by the
+ * Refresh-token families (ARCHITECTURE.md decision 4): one per login with offline_access, rotated on every use by the
  * refresh grant (refresh-token.ts). This module starts, finds, ends and revokes them; the token endpoint starts one
  * through `startFamilyFor`, the one place the session-bound rule lives.
  */

@@ -1,18 +1,19 @@
 /**
- * The refresh grant (RFC 6749 §6; DESIGN.md decision 4): rotation on every use, a retry of the just-rotated token
+ * The refresh grant (RFC 6749 §6; ARCHITECTURE.md decision 4): rotation on every use, a retry of the just-rotated token
  * inside the reuse interval gets the same new token, a later reuse revokes the family (OAuth 2.0 Security BCP
  * §4.14.2), idle and absolute lifetimes, scope narrowing. Rotation is a compare-and-swap, so two replicas cannot both
  * win.
  */
 import type { RefreshToken } from '../../../storage/storage.js';
 import { NotFoundError } from '../../../storage/storage.js';
-import { ConnectorError, type Identity } from '../../../connectors/connector.js';
+import type { Identity } from '../../../connectors/connector.js';
 import { OAuthError } from '../../errors.js';
 import { hasScope, parseScopes } from '../primitives/scopes.js';
 import { deriveNextSecret, hashSecret, randomToken } from '../primitives/secrets.js';
 import type { Provider } from '../provider.js';
 import { isSessionLive } from '../session/sessions.js';
 import { claimsOf, loginOf } from '../tokens/claims.js';
+import { connectorFailure } from './connector-failure.js';
 import type { Grant, GrantContext, GrantOutcome } from './grant.js';
 import { findRefreshFamily, isFamilyExpired, revokeFamily, type PresentedRefreshToken } from './refresh-family.js';
 
@@ -131,7 +132,7 @@ const redeem = async (context: GrantContext): Promise<GrantOutcome> => {
 /** RFC 6749 §6 refresh grant with rotation, reuse interval, idle and absolute lifetimes, and scope narrowing. */
 export const refreshTokenGrant: Grant = { type: 'refresh_token', whenDisabled: 'unauthorized_client', redeem };
 
-/** Asks the connector to re-check the user (DESIGN.md decision 8); a refusal ends the family's usefulness. */
+/** Asks the connector to re-check the user (ARCHITECTURE.md decision 8); a refusal ends the family's usefulness. */
 const refreshIdentity = async (
   provider: Provider,
   family: RefreshToken,
@@ -156,15 +157,12 @@ const refreshIdentity = async (
       current,
     );
   } catch (err: unknown) {
-    if (err instanceof ConnectorError && err.temporary) {
-      provider.log.warn({ connector: family.connectorId, err: err.message }, 'connector unavailable during refresh');
-      throw new OAuthError('temporarily_unavailable', 'the login service is unavailable; try again later');
-    }
-    if (err instanceof ConnectorError) {
-      provider.log.info({ connector: family.connectorId, err: err.message }, 'connector refused to refresh the user');
-      throw new OAuthError('invalid_grant', 'the user could not be re-authenticated');
-    }
-    throw err;
+    throw connectorFailure(provider, err, {
+      connectorId: family.connectorId,
+      unavailable: 'connector unavailable during refresh',
+      refused: 'connector refused to refresh the user',
+      refusal: () => new OAuthError('invalid_grant', 'the user could not be re-authenticated'),
+    });
   }
   return {
     // `sub` must not change across a refresh (OIDC Core §12.2), so the stored user id stays.

@@ -10,6 +10,10 @@ export interface PresentedCredentials {
   readonly clientSecret: string;
 }
 
+const malformedBasic = (): OAuthError => new OAuthError('invalid_client', 'malformed Basic credentials');
+// One answer for an unknown client and a wrong secret, so the answer does not tell which client ids exist.
+const badCredentials = (): OAuthError => new OAuthError('invalid_client', 'invalid client credentials');
+
 /** RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64. */
 const formDecode = (value: string): string => decodeURIComponent(value.replace(/\+/g, ' '));
 
@@ -26,14 +30,14 @@ export const presentedCredentials = (
       throw new OAuthError('invalid_request', 'use only one client authentication method');
     const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon < 0) throw new OAuthError('invalid_client', 'malformed Basic credentials');
+    if (colon < 0) throw malformedBasic();
     let clientId: string;
     let clientSecret: string;
     try {
       clientId = formDecode(decoded.slice(0, colon));
       clientSecret = formDecode(decoded.slice(colon + 1));
     } catch {
-      throw new OAuthError('invalid_client', 'malformed Basic credentials');
+      throw malformedBasic();
     }
     if (form.client_id !== undefined && form.client_id !== clientId)
       throw new OAuthError('invalid_request', 'client_id does not match the Authorization header');
@@ -48,10 +52,10 @@ export const presentedCredentials = (
 
 /** Checks presented credentials against the client; every failure is the same invalid_client (no oracle). */
 export const authenticateClient = (client: Client | undefined, presented: PresentedCredentials): Client => {
-  if (client === undefined) throw new OAuthError('invalid_client', 'invalid client credentials');
+  if (client === undefined) throw badCredentials();
   if (client.public) return client;
   // Compare even when no secret was sent, so a missing and a wrong secret take the same time.
   const matches = safeEqual(presented.clientSecret, client.secret);
-  if (presented.method === 'none' || !matches) throw new OAuthError('invalid_client', 'invalid client credentials');
+  if (presented.method === 'none' || !matches) throw badCredentials();
   return client;
 };

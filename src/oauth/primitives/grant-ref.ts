@@ -1,7 +1,7 @@
 /**
  * The grant an access token belongs to, named in its `gid` claim: `c:<code id>` for the code exchange (and the
  * front-channel tokens of a hybrid response), `r:<family id>` for a refresh-token family. /userinfo, introspection
- * and revocation read it back, so revoking a grant revokes the access tokens it issued (ARCHITECTURE.md, decision 4).
+ * and revocation read it back, so revoking a grant revokes the access tokens it issued (ARCHITECTURE.md decision 4).
  */
 
 /** A `gid` read back: which stored record the grant lives in. */

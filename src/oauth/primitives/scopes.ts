@@ -1,11 +1,13 @@
 /** Scope rules: what idport understands, and the cross-client audience scopes (Dex's trustedPeers). */
 import type { Client } from '../../../storage/storage.js';
 import { OAuthError } from '../../errors.js';
+import { MAX_SCOPES } from './parameter-limits.js';
 
 export const AUDIENCE_SCOPE_PREFIX = 'audience:server:client_id:';
 
-/** Scopes idport advertises in discovery. Others are accepted and ignored (OIDC Core §5.4 / RFC 6749 §3.3). */
+/** Scopes idport advertises in discovery; with audience scopes, the only ones a request may name (as Dex). */
 export const SUPPORTED_SCOPES = ['openid', 'email', 'profile', 'groups', 'offline_access', 'federated:id'] as const;
+const SUPPORTED = new Set<string>(SUPPORTED_SCOPES);
 
 /** Splits a `scope` parameter; repeated scopes collapse, order is kept (RFC 6749 §3.3: order does not matter). */
 export const parseScopes = (scope: string | undefined): string[] => [
@@ -18,21 +20,30 @@ export const hasScope = (scopes: readonly string[], scope: string): boolean => s
 export const audienceScopes = (scopes: readonly string[]): string[] =>
   scopes.filter((s) => s.startsWith(AUDIENCE_SCOPE_PREFIX)).map((s) => s.slice(AUDIENCE_SCOPE_PREFIX.length));
 
+/** Scopes quoted as Dex's `%q` prints a list: `["a" "b"]`. */
+const quoted = (scopes: readonly string[]): string => `[${scopes.map((s) => JSON.stringify(s)).join(' ')}]`;
+
 /**
- * Validates the scopes of an authorization request. `openid` is required; each audience scope must name a
- * client that lists the requester in its trustedPeers (or the requester itself). Unknown scopes pass.
+ * Validates the scopes of an authorization, device or password-grant request, as Dex does: at most MAX_SCOPES,
+ * `openid` required, every other scope one Dex knows, and each audience scope naming a client that lists the
+ * requester in its trustedPeers (or the requester itself). `/auth` answers `invalid_scope`; Dex's password grant
+ * answers `invalid_request`, so its caller passes that code.
  */
 export const checkRequestedScopes = async (
   client: Client,
   scopes: readonly string[],
   getClient: (id: string) => Promise<Client | undefined>,
+  code: 'invalid_scope' | 'invalid_request' = 'invalid_scope',
 ): Promise<void> => {
-  if (!hasScope(scopes, 'openid')) throw new OAuthError('invalid_scope', 'the openid scope is required');
+  if (scopes.length > MAX_SCOPES) throw new OAuthError(code, `a request may name at most ${MAX_SCOPES} scopes`);
+  if (!hasScope(scopes, 'openid')) throw new OAuthError(code, 'the openid scope is required');
+  const unrecognized = scopes.filter((s) => !SUPPORTED.has(s) && !s.startsWith(AUDIENCE_SCOPE_PREFIX));
+  if (unrecognized.length > 0) throw new OAuthError(code, `Unrecognized scope(s) ${quoted(unrecognized)}`);
   for (const peerId of audienceScopes(scopes)) {
     if (peerId === client.id) continue;
     const peer = await getClient(peerId);
     if (peer === undefined || !peer.trustedPeers.includes(client.id)) {
-      throw new OAuthError('invalid_scope', `client ${client.id} is not a trusted peer of ${peerId}`);
+      throw new OAuthError(code, `client ${client.id} is not a trusted peer of ${peerId}`);
     }
   }
 };

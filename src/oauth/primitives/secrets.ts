@@ -1,4 +1,4 @@
-/** Random values, hashes and comparisons for codes and tokens (STYLE.md: use the platform's crypto). */
+/** Random values, hashes and comparisons for codes and tokens (ARCHITECTURE.md decision 9). */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 /** 256 bits from the CSPRNG, base64url: well above the 128 bits RFC 6749 §10.10 and the conformance suite ask for. */

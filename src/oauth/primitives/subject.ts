@@ -1,5 +1,5 @@
 /**
- * Dex's `sub` encoding (DESIGN.md decision 2): base64url, without padding, of the protobuf message
+ * Dex's `sub` encoding (ARCHITECTURE.md decision 2): base64url, without padding, of the protobuf message
  * `IDTokenSubject { string user_id = 1; string conn_id = 2; }`. Using the same bytes means subjects
  * issued by Dex stay valid after a move to idport. The message has two string fields, so a tiny
  * hand-written encoder is clearer than a protobuf dependency.

@@ -131,7 +131,10 @@ export const startSession = async (
 /** Whether the user already approved every one of these scopes for this client in this session. */
 export const hasConsent = (session: Session | undefined, clientId: string, scopes: readonly string[]): boolean => {
   const granted = session?.consents[clientId];
-  return granted !== undefined && scopes.every((scope) => granted.includes(scope));
+  if (granted === undefined) return false;
+  // A set, so the check stays linear however many scopes a session recorded (silent renewals run it every time).
+  const approved = new Set(granted);
+  return scopes.every((scope) => approved.has(scope));
 };
 
 /** Remembers that the client got tokens in this session with these scopes (consent, and back-channel logout). */

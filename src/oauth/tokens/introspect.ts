@@ -13,6 +13,7 @@ import { familyEndsAt, findRefreshFamily, isFamilyExpired } from '../grants/refr
 import { audienceOf, hasScope } from '../primitives/scopes.js';
 import type { TokenRequest } from '../grants/grant.js';
 import { hashSecret } from '../primitives/secrets.js';
+import { tokenRequired } from '../primitives/shared-errors.js';
 import { verifyAccessToken } from './userinfo.js';
 
 /** An introspection answer (RFC 7662 §2.2). Inactive tokens reveal nothing else. */
@@ -45,7 +46,7 @@ export const introspect = async (provider: Provider, request: TokenRequest): Pro
   // RFC 7662 §2.1: the endpoint must be protected; a public client proves nothing about who is asking.
   if (client.public) throw new OAuthError('invalid_client', 'public clients may not introspect tokens');
   const { token } = request.form;
-  if (token === undefined || token === '') throw new OAuthError('invalid_request', 'token is required');
+  if (token === undefined || token === '') throw tokenRequired();
   return looksLikeJwt(token) ? introspectAccessToken(provider, token) : introspectRefreshToken(provider, client, token);
 };
 

@@ -3,7 +3,6 @@
  * unknown, malformed, expired, another client's — is answered as a success with no effect (§2.2), so the endpoint
  * tells nobody whether a token exists.
  */
-import { OAuthError } from '../../errors.js';
 import { authenticatedClient, looksLikeJwt } from './introspect.js';
 import { parseGrantRef } from '../primitives/grant-ref.js';
 import type { Provider } from '../provider.js';
@@ -11,6 +10,7 @@ import { findRefreshFamily, revokeFamily } from '../grants/refresh-family.js';
 import { revokeAuthCodeGrant } from '../grants/authorization-code.js';
 import type { TokenRequest } from '../grants/grant.js';
 import { hashSecret } from '../primitives/secrets.js';
+import { tokenRequired } from '../primitives/shared-errors.js';
 import { TokenVerificationError } from '../../signer/signer.js';
 
 /**
@@ -20,7 +20,7 @@ import { TokenVerificationError } from '../../signer/signer.js';
 export const revokeToken = async (provider: Provider, request: TokenRequest): Promise<void> => {
   const client = await authenticatedClient(provider, request);
   const { token } = request.form;
-  if (token === undefined || token === '') throw new OAuthError('invalid_request', 'token is required');
+  if (token === undefined || token === '') throw tokenRequired();
   if (looksLikeJwt(token)) await revokeAccessToken(provider, client.id, token);
   else await revokeRefreshToken(provider, client.id, token);
 };

@@ -5,6 +5,8 @@ import { TokenVerificationError } from '../../signer/signer.js';
 import { parseGrantRef } from '../primitives/grant-ref.js';
 import type { Provider } from '../provider.js';
 
+const invalidAccessToken = (): OAuthError => new OAuthError('invalid_token', 'the access token is invalid or expired');
+
 /** Claims copied from the access token into the userinfo response; the token already holds only what its scopes allow. */
 const USER_CLAIMS = ['email', 'email_verified', 'name', 'preferred_username', 'groups', 'federated_claims'] as const;
 
@@ -35,12 +37,11 @@ export const verifyAccessToken = async (
   try {
     payload = await provider.signer.verify(accessToken, { typ: 'at+jwt' });
   } catch (err: unknown) {
-    if (err instanceof TokenVerificationError)
-      throw new OAuthError('invalid_token', 'the access token is invalid or expired');
+    if (err instanceof TokenVerificationError) throw invalidAccessToken();
     throw err;
   }
   const { sub } = payload;
-  if (typeof sub !== 'string') throw new OAuthError('invalid_token', 'the access token is invalid or expired');
+  if (typeof sub !== 'string') throw invalidAccessToken();
   if (!(await isGrantAlive(provider, payload.gid)))
     throw new OAuthError('invalid_token', 'the access token was revoked');
   return { ...payload, sub };

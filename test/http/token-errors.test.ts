@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../../src/deps.js';
 import { confidentialClient, publicClient, startIdport, type TestIdport } from '../support/idport.js';
+import { testFetch } from '../support/in-process.js';
 import {
   assertJsonError,
   assertTokenResponse,
@@ -17,7 +18,7 @@ import {
   refreshWith,
   str,
   VERIFIER,
-} from './helpers.js';
+} from '../e2e/helpers.js';
 
 /** Logs in and returns a fresh authorization code. */
 const codeFor = async (idport: TestIdport, clientId: string, extra: Record<string, string> = {}): Promise<string> => {
@@ -30,7 +31,7 @@ const codeFor = async (idport: TestIdport, clientId: string, extra: Record<strin
 describe('token endpoint client authentication', () => {
   let idport: TestIdport;
   before(async () => {
-    idport = await startIdport({ clients: [confidentialClient('web', [REDIRECT])] });
+    idport = await startIdport({ inProcess: true, clients: [confidentialClient('web', [REDIRECT])] });
   });
   after(async () => idport.close());
 
@@ -101,7 +102,7 @@ describe('token endpoint client authentication', () => {
   });
 
   it('refuses a body that is not a form with invalid_request', async () => {
-    const response = await fetch(`${idport.issuer}/token`, {
+    const response = await testFetch(`${idport.issuer}/token`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -136,6 +137,7 @@ describe('authorization_code grant', () => {
   let idport: TestIdport;
   before(async () => {
     idport = await startIdport({
+      inProcess: true,
       clients: [
         confidentialClient('web', [REDIRECT]),
         confidentialClient('other', [REDIRECT]),
@@ -279,7 +281,7 @@ describe('authorization code lifetime', () => {
   let clock: ManualClock;
   before(async () => {
     clock = new ManualClock(new Date());
-    idport = await startIdport({ clients: [confidentialClient('web', [REDIRECT])], clock });
+    idport = await startIdport({ inProcess: true, clients: [confidentialClient('web', [REDIRECT])], clock });
   });
   after(async () => idport.close());
 

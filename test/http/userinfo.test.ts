@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { ManualClock } from '../../src/deps.js';
 import { confidentialClient, demoUser, startIdport, type TestIdport } from '../support/idport.js';
+import { testFetch } from '../support/in-process.js';
 import {
   authorize,
   callUserinfo,
@@ -13,7 +14,7 @@ import {
   str,
   type JsonResponse,
   type UserinfoMethod,
-} from './helpers.js';
+} from '../e2e/helpers.js';
 
 const assertInvalidToken = (response: JsonResponse, description: string): void => {
   assert.deepEqual(
@@ -30,7 +31,12 @@ describe('userinfo', () => {
   let tokens: Record<string, unknown>;
   before(async () => {
     clock = new ManualClock(new Date());
-    idport = await startIdport({ clients: [confidentialClient('web', [REDIRECT])], clock });
+    idport = await startIdport({
+      inProcess: true,
+      clients: [confidentialClient('web', [REDIRECT])],
+      clock,
+      signingAlgorithm: 'RS256',
+    });
     const params = await authorize(idport, codeRequest('web', { scope: 'openid profile email groups federated:id' }));
     tokens = (await redeemCode(idport, 'web', params.get('code') ?? '')).body;
   });
@@ -63,7 +69,7 @@ describe('userinfo', () => {
   });
 
   it('accepts the bearer scheme in any case (RFC 7235 §2.1)', async () => {
-    const response = await fetch(`${idport.issuer}/userinfo`, {
+    const response = await testFetch(`${idport.issuer}/userinfo`, {
       headers: { authorization: `bearer ${str(tokens, 'access_token')}` },
     });
     assert.equal(response.status, 200);
@@ -71,7 +77,7 @@ describe('userinfo', () => {
 
   it('refuses a request without a token with 401 and WWW-Authenticate', async () => {
     assertInvalidToken(await callUserinfo(idport, '', 'POST body'), 'an access token is required');
-    const response = await fetch(`${idport.issuer}/userinfo`, {
+    const response = await testFetch(`${idport.issuer}/userinfo`, {
       headers: { authorization: 'Basic d2ViOndlYi1zZWNyZXQ=' },
     });
     const body: unknown = await response.json();
@@ -97,7 +103,7 @@ describe('userinfo', () => {
 
   it('refuses a token sent both in the header and in the body with invalid_request (RFC 6750 §2)', async () => {
     const token = str(tokens, 'access_token');
-    const response = await fetch(`${idport.issuer}/userinfo`, {
+    const response = await testFetch(`${idport.issuer}/userinfo`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ access_token: token }).toString(),

@@ -15,6 +15,7 @@ import {
   startIdport,
   type TestIdport,
 } from '../support/idport.js';
+import { testFetch } from '../support/in-process.js';
 import {
   assertJsonError,
   assertTokenResponse,
@@ -32,7 +33,7 @@ import {
   VERIFIER,
   type ClientCredentials,
   type JsonResponse,
-} from './helpers.js';
+} from '../e2e/helpers.js';
 
 const HOUR = 3600_000;
 /** The demo user with a preferred username, which introspection reports as `username` under the profile scope. */
@@ -47,7 +48,7 @@ const postTo = async (
 ) => {
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
   if (credentials !== undefined) headers.authorization = basicAuth(credentials);
-  const response = await fetch(`${idport.issuer}${path}`, {
+  const response = await testFetch(`${idport.issuer}${path}`, {
     method: 'POST',
     headers,
     body: new URLSearchParams(form).toString(),
@@ -111,6 +112,7 @@ describe('token introspection', () => {
   before(async () => {
     clock = new ManualClock(new Date());
     idport = await startIdport({
+      inProcess: true,
       clients: CLIENTS,
       passwords: [user],
       clock,
@@ -248,6 +250,7 @@ describe('token revocation', () => {
   let idport: TestIdport;
   before(async () => {
     idport = await startIdport({
+      inProcess: true,
       clients: CLIENTS,
       passwords: [user],
       settings: { grantTypes: ['authorization_code', 'refresh_token', 'password'], passwordConnector: 'local' },

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { confidentialClient, publicClient, startIdport, type TestIdport } from '../support/idport.js';
+import { testFetch } from '../support/in-process.js';
 import {
   assertErrorPage,
   assertErrorRedirect,
@@ -13,10 +14,10 @@ import {
   CHALLENGE,
   codeRequest,
   REDIRECT,
-} from './helpers.js';
+} from '../e2e/helpers.js';
 
 const get = async (url: string): Promise<{ status: number; headers: Headers; body: string }> => {
-  const response = await fetch(url, { redirect: 'manual' });
+  const response = await testFetch(url, { redirect: 'manual' });
   return { status: response.status, headers: response.headers, body: await response.text() };
 };
 
@@ -30,6 +31,7 @@ describe('authorization request errors shown as a page', () => {
   let idport: TestIdport;
   before(async () => {
     idport = await startIdport({
+      inProcess: true,
       clients: [
         confidentialClient('web', [REDIRECT]),
         confidentialClient('two', [REDIRECT, 'http://127.0.0.1:5555/other']),
@@ -126,6 +128,7 @@ describe('authorization request errors redirected to the client', () => {
   let enforcing: TestIdport;
   before(async () => {
     idport = await startIdport({
+      inProcess: true,
       clients: [
         confidentialClient('web', [REDIRECT]),
         confidentialClient('untrusting', [REDIRECT]),
@@ -134,6 +137,7 @@ describe('authorization request errors redirected to the client', () => {
       settings: { responseTypes: ['code', 'id_token', 'code id_token'] },
     });
     enforcing = await startIdport({
+      inProcess: true,
       clients: [confidentialClient('web', [REDIRECT])],
       settings: { pkceEnforce: true },
     });
@@ -164,6 +168,16 @@ describe('authorization request errors redirected to the client', () => {
 
   it('refuses a request without the openid scope with invalid_scope', async () => {
     await refused(codeRequest('web', { scope: 'email profile' }), 'invalid_scope', 'the openid scope is required');
+  });
+
+  it('refuses scopes Dex does not know with invalid_scope, as Dex words it, and accepts the ones it does', async () => {
+    await refused(
+      codeRequest('web', { scope: 'openid address phone email custom:thing' }),
+      'invalid_scope',
+      "Unrecognized scope(s) ['address' 'phone' 'custom:thing']",
+    );
+    const known = 'openid email profile groups offline_access federated:id audience:server:client_id:web';
+    assertLoginStarted(await get(authUrl(idport, codeRequest('web', { scope: known }))), idport.issuer);
   });
 
   it('refuses a response type that is not enabled with unsupported_response_type', async () => {
@@ -202,7 +216,7 @@ describe('authorization request errors redirected to the client', () => {
   });
 
   it('refuses a repeated parameter with invalid_request (RFC 6749 §3.1)', async () => {
-    const response = await fetch(`${authUrl(idport, codeRequest('web'))}&scope=email`, { redirect: 'manual' });
+    const response = await testFetch(`${authUrl(idport, codeRequest('web'))}&scope=email`, { redirect: 'manual' });
     assertErrorRedirect(response.headers.get('location') ?? '', {
       error: 'invalid_request',
       description: 'the scope parameter was sent more than once',
@@ -291,9 +305,12 @@ describe('authorization request errors redirected to the client', () => {
   });
 
   it('sends the error for a form_post request as a POST form', async () => {
-    const response = await fetch(authUrl(idport, codeRequest('web', { response_mode: 'form_post', scope: 'email' })), {
-      redirect: 'manual',
-    });
+    const response = await testFetch(
+      authUrl(idport, codeRequest('web', { response_mode: 'form_post', scope: 'email' })),
+      {
+        redirect: 'manual',
+      },
+    );
     assert.equal(response.status, 200);
     const body = await response.text();
     assert.match(body, new RegExp(`<form method="post" action="${REDIRECT}"`));
