@@ -1,4 +1,5 @@
-# idport container image. Build: docker build -t idport .  Run: docker run -p 5556:5556 -v $PWD/config.yaml:/etc/idport/config.yaml idport
+# idport container image. Build: docker build -t idport .  Run: docker run -p 5556:5556 idport
+# (config.container.yaml is the default /etc/idport/config.yaml; mount your own there, see README "Container").
 # Stage 1 installs production dependencies; better-sqlite3 builds its native module here, so the
 # compilers never reach the final image.
 FROM node:24-bookworm-slim AS deps
@@ -28,17 +29,21 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY bin ./bin
 COPY --from=build /app/dist ./dist
+# The example app (compose.yaml runs it from this image) and the default config.
+COPY examples ./examples
+COPY config.container.yaml /etc/idport/config.yaml
 # SQLite lives on this volume (storage.config.file: /var/lib/idport/idport.db).
 # `dex` (and Dex's `docker-entrypoint`) on PATH, so manifests written for Dex's image (`command: [dex, serve, …]`)
 # start idport; the CLI drops a leading `dex` argument too (`args: [dex, serve, …]` with this ENTRYPOINT).
-RUN mkdir -p /var/lib/idport /etc/idport && chown node:node /var/lib/idport \
+RUN mkdir -p /var/lib/idport && chown node:node /var/lib/idport \
  && ln -s /app/bin/dex.js /usr/local/bin/dex \
  && ln -s /app/bin/dex.js /usr/local/bin/docker-entrypoint
 VOLUME ["/var/lib/idport"]
 USER node
-EXPOSE 5556
-# /healthz/live is also served at the root, whatever the issuer path is.
-HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:5556/healthz/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+EXPOSE 5556 5558
+# Probes /healthz/live on the listener the config sets up (telemetry.http, else web.http or web.https), so a config
+# listening elsewhere than 5556 stays healthy.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "bin/idport.js", "healthcheck", "/etc/idport/config.yaml"]
 ENTRYPOINT ["node", "bin/idport.js"]
 CMD ["serve", "/etc/idport/config.yaml"]

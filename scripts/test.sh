@@ -11,6 +11,7 @@ command -v ldapadd >/dev/null 2>&1 || need_pkgs+=(ldap-utils)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 command -v kubectl >/dev/null 2>&1 || need_pkgs+=(kubectl)
 command -v unzip >/dev/null 2>&1 || need_pkgs+=(unzip)
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)   # the example app test drives a real browser
 # The gRPC API tests drive idport with Python's grpcio (an independent client) and protoc from grpcio-tools.
 /usr/bin/python3 -c 'import grpc, grpc_tools' >/dev/null 2>&1 || need_pkgs+=(python3-grpcio python3-grpc-tools)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import fastifyCookie from '@fastify/cookie';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authRoutes } from './http/auth-routes.js';
 import { samlRoutes } from './http/saml-routes.js';
 import { clientIpReader, type ClientIpOptions } from './http/client-ip.js';
@@ -12,8 +12,10 @@ import { discoveryRoutes } from './http/discovery-routes.js';
 import { FORM_BODY_LIMIT, registerFormParser, UNREAD_BODY_ERRORS } from './http/form.js';
 import { healthRoutes } from './http/health-routes.js';
 import { logoutRoutes } from './http/logout-routes.js';
+import { landingRoutes, notFoundHandler } from './http/landing-routes.js';
 import { instrument, type HttpMetrics } from './http/metrics.js';
 import type { PageContext } from './http/pages.js';
+import { logRequests } from './http/request-log.js';
 import { staticRoutes } from './http/static-routes.js';
 import { tokenRoutes, userinfoRoutes } from './http/token-routes.js';
 import type { Provider } from './oauth/provider.js';
@@ -54,47 +56,6 @@ export interface TlsOptions {
 }
 
 const REQUEST_ID_HEADER = 'x-request-id';
-
-/**
- * Query parameters whose values never reach the log: an upstream provider's authorization code at /callback, ID
- * tokens sent as id_token_hint to /auth and /logout, the user's email as login_hint, and credentials a client
- * misplaces in a query string. The logger's redact paths cover log objects, not the URL of "incoming request".
- */
-const SECRET_QUERY_PARAMS = [
-  'code',
-  'id_token_hint',
-  'login_hint',
-  'access_token',
-  'refresh_token',
-  'id_token',
-  'client_secret',
-  'password',
-];
-
-/** The request URL for logs, with the values of SECRET_QUERY_PARAMS replaced. */
-const loggableUrl = (url: string): string => {
-  const query = url.indexOf('?');
-  if (query < 0) return url;
-  const params = new URLSearchParams(url.slice(query + 1));
-  let redacted = false;
-  for (const name of SECRET_QUERY_PARAMS) {
-    if (!params.has(name)) continue;
-    params.set(name, '[Redacted]');
-    redacted = true;
-  }
-  return redacted ? `${url.slice(0, query)}?${params.toString()}` : url;
-};
-
-/** Fastify's request serializer, with the URL made loggable and the client IP taken as `clientIpOf` says. */
-const requestSerializer =
-  (clientIpOf: (request: FastifyRequest) => string | undefined) =>
-  (request: FastifyRequest): Record<string, unknown> => ({
-    method: request.method,
-    url: loggableUrl(request.url),
-    host: request.host,
-    remoteAddress: clientIpOf(request),
-    remotePort: request.socket.remotePort,
-  });
 
 /** Idle keep-alive (fastify's default). */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
@@ -167,10 +128,9 @@ const createFastify = (options: AppOptions, clientIp: ClientIpReader | undefined
   let handler: RequestListener | undefined;
   const limits = { ...DEFAULT_LIMITS, ...options.connectionLimits };
   const app = Fastify({
-    loggerInstance: options.provider.log.child(
-      {},
-      { serializers: { req: requestSerializer(clientIpOf) } },
-    ) as FastifyBaseLogger,
+    loggerInstance: options.provider.log as FastifyBaseLogger,
+    // One line per request instead of fastify's two (src/http/request-log.ts).
+    logController: new LogController({ disableRequestLogging: true }),
     // A caller-supplied request id is kept (so logs line up across a proxy) only when it looks like one.
     genReqId: (request) => {
       const given = request.headers[REQUEST_ID_HEADER];
@@ -197,6 +157,7 @@ const createFastify = (options: AppOptions, clientIp: ClientIpReader | undefined
     },
   });
   if (handler === undefined) throw new Error('fastify did not call the server factory');
+  logRequests(app, clientIpOf);
   const extraServers = new Set<HttpServer>();
   appServers.set(app, { handler, extra: extraServers, limits });
   const extraClosed: Promise<void>[] = [];
@@ -277,7 +238,7 @@ const warnOfProxy = (app: FastifyInstance, provider: AppOptions['provider']): vo
   });
 };
 
-/** Every route module, under the issuer's path. */
+/** Every route module, under the issuer's path; the landing page and the 404 answer. */
 const registerRoutes = async (app: FastifyInstance, options: AppOptions): Promise<void> => {
   const { provider, branding } = options;
   const page: PageContext = {
@@ -301,11 +262,15 @@ const registerRoutes = async (app: FastifyInstance, options: AppOptions): Promis
       await scope.register(deviceRoutes, { provider, page });
       await scope.register(healthRoutes, { storage: provider.storage, dexText: true });
       await scope.register(staticRoutes, { staticDir, themeDir: themeDir(branding.theme) });
+      await scope.register(landingRoutes, { provider, page });
     },
     { prefix },
   );
   // Probes also answer at the root, so a container HEALTHCHECK works whatever the issuer path is.
   if (prefix !== '') await app.register(healthRoutes, { storage: provider.storage, dexText: true });
+  // Someone opening the host root finds the provider too.
+  if (prefix !== '') await app.register(landingRoutes, { provider, page });
+  app.setNotFoundHandler(notFoundHandler({ provider, page }));
 };
 
 export const buildApp = async (options: AppOptions): Promise<FastifyInstance> => {
@@ -316,9 +281,6 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
   const app = createFastify(options, clientIp);
   await registerCommon(app, options, clientIp);
   await registerRoutes(app, options);
-  app.setNotFoundHandler((_request, reply) => {
-    void reply.code(404).header('Cache-Control', 'no-store').send({ error: 'not_found' });
-  });
   return app;
 };
 

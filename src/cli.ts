@@ -9,6 +9,8 @@ import { parseServeArgs, type ServeOverrides } from './config/flags.js';
 import { ConfigError, readConfigFile, type LoadedConfig } from './config/load.js';
 import { createLogger } from './log.js';
 import { configWarnings, formatWarning } from './config/warnings.js';
+import { describeConfig } from './config-summary.js';
+import { probe, probeUrl } from './healthcheck.js';
 import { packageVersion } from './package-version.js';
 import { createServer } from './server.js';
 
@@ -18,8 +20,12 @@ Commands:
   serve [flags] CONFIG  start the provider with a config file (Dex's config.yaml format); Dex's flags
                         --web-http-addr, --web-https-addr, --telemetry-addr, --grpc-addr replace the config's addresses
   check-config [--strict] CONFIG
-                        validate a config file; exit 0 when valid (unknown keys are warnings, errors with --strict), 2 when not
-  hash-password         read a password from stdin (or a prompt) and print a bcrypt hash for staticPasswords
+                        validate a config file and list its listeners, clients and connectors; exit 0 when valid
+                        (unknown keys are warnings, errors with --strict), 2 when not
+  hash-password         print a bcrypt hash for staticPasswords: asks twice on a terminal, or reads a pipe
+                        (echo -n 'secret' | idport hash-password) and prints only the hash
+  healthcheck [CONFIG]  probe /healthz/live on the listener CONFIG (default /etc/idport/config.yaml) sets up;
+                        exit 0 when healthy (the container image's HEALTHCHECK)
   version               print the version
 `;
 
@@ -76,23 +82,47 @@ const serve = async (args: readonly string[]): Promise<void> => {
   process.on('SIGINT', () => stop('SIGINT'));
 };
 
-const readPassword = async (): Promise<string> => {
-  if (!process.stdin.isTTY) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks)
-      .toString('utf8')
-      .replace(/\r?\n$/, '');
-  }
+/** All of stdin (a pipe or a file), without the final newline. */
+const readStdin = async (): Promise<string> => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+};
+
+/**
+ * Asks on the terminal without echoing what is typed: the prompt is shown, the keys are not. readline writes both
+ * through _writeToOutput, so it is muted only after the prompt is out.
+ */
+const askHidden = async (prompts: readonly string[]): Promise<string[]> => {
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-  // Mute echo: readline writes what is typed through _writeToOutput.
-  const muted = rl as unknown as { _writeToOutput: (s: string) => void };
-  process.stderr.write('Password: ');
-  muted._writeToOutput = () => undefined;
-  const answer = await new Promise<string>((resolve) => rl.question('', resolve));
+  let muted = false;
+  const output = rl as unknown as { _writeToOutput: (s: string) => void };
+  output._writeToOutput = (text: string) => {
+    if (!muted) process.stderr.write(text);
+  };
+  const answers: string[] = [];
+  for (const prompt of prompts) {
+    muted = false;
+    const answer = new Promise<string>((resolve) => rl.question(prompt, resolve));
+    muted = true;
+    answers.push(await answer);
+    process.stderr.write('\n');
+  }
   rl.close();
-  process.stderr.write('\n');
-  return answer;
+  return answers;
+};
+
+/** The password to hash: from a pipe as it is, or typed twice on a terminal. */
+const readPassword = async (): Promise<string> => {
+  if (!process.stdin.isTTY) return readStdin();
+  const [first = '', second = ''] = await askHidden(['Password: ', 'Repeat the password: ']);
+  if (first !== second) {
+    process.stderr.write('idport: the passwords do not match; nothing was hashed\n');
+    process.exit(EXIT_USAGE);
+  }
+  return first;
 };
 
 const hashPassword = async (): Promise<void> => {
@@ -108,6 +138,7 @@ const hashPassword = async (): Promise<void> => {
   }
   // Cost 10 is Dex's default and within the accepted 10–16 range; the same library logins compare with.
   process.stdout.write(`${await hashBcrypt(password, 10)}\n`);
+  if (process.stdin.isTTY) process.stderr.write('Put this under staticPasswords[].hash (quoted, it holds "$").\n');
 };
 
 /**
@@ -128,6 +159,11 @@ const withoutDexWord = (argv: readonly string[]): readonly string[] =>
   argv[0] === 'dex' || argv[0]?.endsWith('/dex') === true ? argv.slice(1) : argv;
 
 export const main = async (argv: readonly string[]): Promise<void> => {
+  // `idport check-config x | head -1`: a reader that stops early is not an error worth a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const [command, ...rest] = withoutDexWord(argv);
   const strict = rest.includes('--strict');
   const arg = rest.find((a) => a !== '--strict');
@@ -140,12 +176,20 @@ export const main = async (argv: readonly string[]): Promise<void> => {
         process.stdout.write(
           `${arg}: valid (issuer ${config.issuer}, storage ${config.storage.type}, ${config.staticClients.length} static client(s), ${config.connectors.length} connector(s))\n`,
         );
+        process.stdout.write(`${describeConfig(config).join('\n')}\n`);
         for (const warning of [...warnings, ...configWarnings(config)])
           process.stderr.write(`idport: warning: ${formatWarning(warning)}\n`);
         return;
       }
       case 'hash-password':
         return await hashPassword();
+      case 'healthcheck': {
+        const { config } = await load(arg ?? '/etc/idport/config.yaml');
+        const url = probeUrl(config);
+        const healthy = await probe(url);
+        process.stdout.write(`${url}: ${healthy ? 'healthy' : 'not healthy'}\n`);
+        return process.exit(healthy ? 0 : 1);
+      }
       case 'version':
       case '--version':
         process.stdout.write(`idport ${packageVersion()}\n`);

@@ -61,7 +61,7 @@ const textStream = (out: NodeJS.WritableStream): Writable =>
           const { time, level, msg, pid: _pid, hostname: _hostname, ...rest } = entry;
           const parts = [
             `time=${new Date(Number(time)).toISOString()}`,
-            `level=${LEVEL_NAMES[Number(level)] ?? String(level)}`,
+            `level=${LEVEL_NAMES[Number(level)] ?? String(level).toUpperCase()}`,
             `msg=${formatValue(msg ?? '')}`,
           ];
           for (const [key, value] of Object.entries(rest)) parts.push(`${key}=${formatValue(value)}`);
@@ -81,7 +81,13 @@ export const createLogger = (options: {
 }): Logger => {
   const destination = options.destination ?? process.stderr;
   return pino(
-    { level: options.level, redact: { paths: REDACTED_PATHS, censor: '[Redacted]' }, base: undefined },
+    {
+      level: options.level,
+      redact: { paths: REDACTED_PATHS, censor: '[Redacted]' },
+      base: undefined,
+      // "level":"info" rather than pino's 30: log pipelines (Loki, Elasticsearch, Cloud Logging) read names.
+      formatters: { level: (label) => ({ level: label }) },
+    },
     options.format === 'json' ? destination : textStream(destination),
   );
 };

@@ -30,6 +30,8 @@ export interface DocumentParts {
   readonly body: Interpolation;
   /** An external script from web/static; inline scripts are forbidden by the CSP (`script-src 'self'`). */
   readonly script?: StaticScript;
+  /** A wider card, for pages that show URLs and snippets (the landing page). */
+  readonly wide?: boolean;
 }
 
 /**
@@ -41,7 +43,7 @@ export function assetBase(basePath: string): string {
 }
 
 /** Renders a full HTML document around a page body. */
-export function renderDocument({ page, title, body, script }: DocumentParts): string {
+export function renderDocument({ page, title, body, script, wide = false }: DocumentParts): string {
   const base = assetBase(page.basePath);
   const logo = page.logoUrl === '' ? `${base}/theme/logo.svg` : page.logoUrl;
   // Lets the browser draw form controls and scrollbars to match the theme before CSS loads.
@@ -64,7 +66,7 @@ ${script !== undefined && html`<script src="${base}/static/${script}" defer></sc
 <img class="brand-logo" src="${logo}" alt="" width="40" height="40">
 <span class="brand-name">${page.issuerName}</span>
 </header>
-<main class="card">
+<main class="${wide ? 'card card-wide' : 'card'}">
 ${body}
 </main>
 <footer class="footer">Secured by idport</footer>

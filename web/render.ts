@@ -64,6 +64,10 @@ export interface ApprovalPage extends Page {
   readonly authReqId: string;
   /** Sent back as the hidden `csrf` field. */
   readonly csrfToken: string;
+  /** The email (or name) of the logged-in user; with it the page offers to switch account. */
+  readonly signedInAs?: string;
+  /** A device login: the code the device showed, so the user can check it is the one on their own screen. */
+  readonly userCode?: string;
 }
 
 /** The out-of-band page for `urn:ietf:wg:oauth:2.0:oob` clients: the user copies the code by hand. */
@@ -72,10 +76,18 @@ export interface OobPage extends Page {
   readonly code: string;
 }
 
-/** A generic, user-facing error. Details belong in the log, never on the page. */
+/** A user-facing error: what happened and what to do next. Details belong in the log, never on the page. */
 export interface ErrorPage extends Page {
+  /** Plain language ("This login link has expired"), not an HTTP phrase or an OAuth error code. */
   readonly title: string;
+  /** What happened. */
   readonly message: string;
+  /** What the user can do, when `message` does not say it already. */
+  readonly next?: string;
+  /** The response's `x-request-id`, for a support request. */
+  readonly requestId?: string;
+  /** A way back, e.g. to the login form after too many attempts. */
+  readonly back?: { readonly url: string; readonly text: string };
 }
 
 /** OAuth 2.0 Form Post Response Mode: the authorization response as an auto-submitted POST form. */
@@ -94,6 +106,8 @@ export interface LogoutPage extends Page {
   readonly csrfToken: string;
   /** Where "Stay logged in" leads; no link when absent. */
   readonly cancelUrl?: string;
+  /** The email (or name) of the user whose session would end. */
+  readonly signedInAs?: string;
 }
 
 /** Shown after logging out when there is no client to return to, or as a way back to it. */
@@ -124,6 +138,12 @@ ${page.connectors.map(
 )}</ul>`
 }`;
   return renderDocument({ page, title: 'Log in', body });
+}
+
+/** "Signed in as …", with the button that switches account when one is given. */
+function signedIn(who: string | undefined, switchButton?: SafeHtml): SafeHtml | false {
+  if (who === undefined || who === '') return false;
+  return html`<div class="signed-in"><p>Signed in as <strong>${who}</strong></p>${switchButton ?? false}</div>`;
 }
 
 /** Renders the username/password form. */
@@ -165,7 +185,15 @@ export function renderApproval(page: ApprovalPage): string {
   // A refused logo URL would only draw a broken image, so leave the logo out instead.
   const logo = page.clientLogoUrl ?? '';
   const showLogo = logo !== '' && safeImageUrl(logo) !== REFUSED_URL;
+  // Outside the approval form in the markup, but submitted with it (`form=`): one form, so one CSRF token and req.
+  const switchButton = html`<button type="submit" form="approval-form" name="approval" value="switch" class="link-button">Switch account</button>`;
   const body = html`<h1>Grant access</h1>
+${signedIn(page.signedInAs, switchButton)}
+${
+  page.userCode !== undefined &&
+  html`<div class="user-code-check"><p>Device code</p><p class="user-code">${page.userCode}</p>
+<p class="muted">Continue only if this is the code your device shows. If you did not start this login, press Cancel.</p></div>`
+}
 <div class="client">
 ${showLogo && html`<img class="client-logo" src="${logo}" alt="" width="48" height="48">`}
 <p><strong class="client-name">${page.clientName}</strong> would like to:</p>
@@ -178,7 +206,7 @@ ${scopes.map((s) =>
     : html`<li><code>${s.scope}</code></li>
 `,
 )}</ul>
-<form method="post" action="${page.postUrl}" class="form">
+<form id="approval-form" method="post" action="${page.postUrl}" class="form">
 ${hidden('req', page.authReqId)}
 ${hidden('csrf', page.csrfToken)}
 <div class="actions">
@@ -201,7 +229,13 @@ export function renderOob(page: OobPage): string {
 /** Renders a generic error page. */
 export function renderError(page: ErrorPage): string {
   const body = html`<h1>${page.title}</h1>
-<p class="alert" role="alert">${page.message}</p>`;
+<p class="alert" role="alert">${page.message}</p>
+${page.next !== undefined && html`<p>${page.next}</p>`}
+${page.back !== undefined && html`<p class="back"><a href="${page.back.url}">${page.back.text}</a></p>`}
+${
+  page.requestId !== undefined &&
+  html`<p class="request-id muted">If you contact support, give them this request ID: <code>${page.requestId}</code></p>`
+}`;
   return renderDocument({ page, title: page.title, body });
 }
 
@@ -227,6 +261,8 @@ ${fields}
 /** Renders the logout confirmation page. */
 export function renderLogout(page: LogoutPage): string {
   const body = html`<h1>Log out of ${page.issuerName}?</h1>
+${signedIn(page.signedInAs)}
+${page.signedInAs !== undefined && html`<p class="muted">To use another account, log out first, then log in again.</p>`}
 <form method="post" action="${page.postUrl}" class="form">
 ${hidden('csrf', page.csrfToken)}
 <div class="actions">

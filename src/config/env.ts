@@ -85,3 +85,37 @@ export function expandEnvInMapping(value: unknown, env: Env): unknown {
     Object.entries(value).map(([key, v]) => [key, Array.isArray(v) ? v.map(expandItem) : expandItem(v)]),
   );
 }
+
+/** A `$VAR` reference to a variable that is not set (Dex expands it to "" without a word). */
+export interface UnsetReference {
+  /** Path of the string inside the expanded mapping. */
+  readonly path: readonly PropertyKey[];
+  readonly name: string;
+}
+
+/** The variables `expandEnv` would replace with "" because they are not set. */
+const unsetNames = (text: string, env: Env): string[] => {
+  const names: string[] = [];
+  for (let j = 0; j < text.length; j++) {
+    if (text[j] !== '$' || j + 1 >= text.length) continue;
+    const { name, width } = shellName(text.slice(j + 1));
+    if (name !== '' && name !== '$' && env[name] === undefined) names.push(name);
+    j += width;
+  }
+  return names;
+};
+
+/** Every unset variable `expandEnvInMapping` would meet in `value`, where it would meet it. */
+export function unsetReferences(value: unknown, env: Env, path: readonly PropertyKey[] = []): UnsetReference[] {
+  if (!isPlainObject(value) || !isEnvExpansionEnabled(env)) return [];
+  const found: UnsetReference[] = [];
+  const visit = (item: unknown, at: readonly PropertyKey[]): void => {
+    if (typeof item === 'string') for (const name of unsetNames(item, env)) found.push({ path: at, name });
+    else if (isPlainObject(item)) found.push(...unsetReferences(item, env, at));
+  };
+  for (const [key, v] of Object.entries(value)) {
+    if (Array.isArray(v)) v.forEach((item: unknown, index) => visit(item, [...path, key, index]));
+    else visit(v, [...path, key]);
+  }
+  return found;
+}

@@ -149,7 +149,12 @@ export function parseBcryptHash(value: string): { hash: string } | { error: stri
     if (decoded.toString('base64') === value) hash = decoded.toString('latin1');
   }
   const cost = bcryptCost(hash);
-  if (cost === undefined) return { error: 'expected a bcrypt hash like "$2a$10$…"' };
+  if (cost === undefined)
+    return {
+      error: value.startsWith('$2')
+        ? 'expected a bcrypt hash like "$2a$10$…"'
+        : 'expected a bcrypt hash like "$2a$10$…", not a plain password: run `idport hash-password` and put its output here',
+    };
   if (cost < MIN_BCRYPT_COST || cost > MAX_BCRYPT_COST)
     return { error: `bcrypt cost must be between ${MIN_BCRYPT_COST} and ${MAX_BCRYPT_COST}, got ${cost}` };
   return { hash };

@@ -7,10 +7,39 @@
  */
 import { z } from 'zod';
 
-/** A key the schema does not know: its path in the YAML as written. */
+/** A key the schema does not know: its path in the YAML as written, and the known key it most likely meant. */
 export interface UnknownKey {
   readonly path: readonly PropertyKey[];
+  readonly suggestion?: string | undefined;
 }
+
+/** Edit distance (insertions, deletions, substitutions) between two short strings. */
+const editDistance = (a: string, b: string): number => {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++)
+      current[j] = Math.min(
+        (previous[j] ?? 0) + 1,
+        (current[j - 1] ?? 0) + 1,
+        (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+};
+
+/** The field a mistyped key most likely meant (case aside, at most a quarter of its letters off), if any. */
+export const nearestKey = (key: string, fields: readonly string[]): string | undefined => {
+  const typed = key.toLowerCase();
+  const limit = Math.max(1, Math.floor(typed.length / 4));
+  let best: { field: string; distance: number } | undefined;
+  for (const field of fields) {
+    const distance = editDistance(typed, field.toLowerCase());
+    if (distance <= limit && (best === undefined || distance < best.distance)) best = { field, distance };
+  }
+  return best?.field;
+};
 
 /** What the pass found besides the rewritten value. */
 export interface KeyReport {
@@ -85,7 +114,7 @@ function mapping(
     const field = fieldFor(key, fields);
     if (field === undefined) {
       if (keepsUnknown) put(out, key, item);
-      else report.unknown.push({ path: [...path, key] });
+      else report.unknown.push({ path: [...path, key], suggestion: nearestKey(key, fields) });
       continue;
     }
     if (seenAs.has(field)) report.repeated.push({ path: [...path, key], field });

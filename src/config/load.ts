@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Tags } from 'yaml';
 import type { z } from 'zod';
-import type { Env } from './env.js';
+import { unsetReferences, type Env } from './env.js';
 import { applyOverrides, type ServeOverrides } from './flags.js';
 import { canonicalKeys, emptyKeyReport, type KeyReport } from './keys.js';
 import { humanError } from './messages.js';
@@ -215,18 +215,19 @@ const byPosition = (a: Located, b: Located): number =>
 function keyFindings(report: KeyReport, file: string, doc: Document, lineCounter: LineCounter) {
   const warnings: ConfigWarning[] = [];
   const errors: Located[] = [];
-  for (const { path } of report.unknown) {
+  for (const { path, suggestion } of report.unknown) {
     const position = locate(doc, lineCounter, path);
     const parent = path.slice(0, -1);
     const key = JSON.stringify(String(path.at(-1)));
+    const meant = suggestion === undefined ? '' : ` (did you mean ${JSON.stringify(suggestion)}?)`;
     errors.push({
       position,
-      text: `${at(file, position)} ${parent.length === 0 ? '' : `${formatPath(parent)}: `}unknown key ${key}`,
+      text: `${at(file, position)} ${parent.length === 0 ? '' : `${formatPath(parent)}: `}unknown key ${key}${meant}`,
     });
     warnings.push({
       at: at(file, position),
       key: formatPath(path),
-      message: 'is not a key idport or Dex knows; ignored, as Dex ignores it',
+      message: `is not a key idport or Dex knows${meant}; ignored, as Dex ignores it`,
     });
   }
   for (const { path, field } of report.repeated) {
@@ -237,6 +238,46 @@ function keyFindings(report: KeyReport, file: string, doc: Document, lineCounter
       message: `names the same setting as an earlier ${JSON.stringify(field)} (keys match case-insensitively); this later one is used, as in Dex`,
     });
   }
+  return { warnings, errors };
+}
+
+/**
+ * `$VAR` references to unset variables in the sections Dex expands (storage.config, connectors[].config,
+ * signer.config): Dex puts "" there silently, so say which variable it was, as a warning, and beside the errors
+ * when the config fails (an empty bindPW or clientSecret is usually why).
+ */
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function unsetFindings(
+  data: unknown,
+  env: Env,
+  file: string,
+  yaml: { readonly doc: Document; readonly lineCounter: LineCounter },
+) {
+  const root = isObject(data) ? data : {};
+  const configOf = (value: unknown): unknown => (isObject(value) ? value['config'] : undefined);
+  const connectors: unknown[] = Array.isArray(root['connectors']) ? root['connectors'] : [];
+  const sections: [readonly PropertyKey[], unknown][] = [
+    [['storage', 'config'], configOf(root['storage'])],
+    [['signer', 'config'], configOf(root['signer'])],
+    ...connectors.map((entry, index): [readonly PropertyKey[], unknown] => [
+      ['connectors', index, 'config'],
+      configOf(entry),
+    ]),
+  ];
+  const warnings: ConfigWarning[] = [];
+  const errors: Located[] = [];
+  for (const [base, value] of sections)
+    for (const { path, name } of unsetReferences(value, env, base)) {
+      const position = locate(yaml.doc, yaml.lineCounter, path);
+      const message = `uses $${name}, which is not set (it becomes an empty string, as in Dex)`;
+      warnings.push({ at: at(file, position), key: formatPath(path), message });
+      errors.push({
+        position,
+        text: `${at(file, position)} ${formatPath(path)}: environment variable ${name} is not set`,
+      });
+    }
   return { warnings, errors };
 }
 
@@ -265,12 +306,14 @@ export function readConfig(text: string, file: string, options: LoadConfigOption
   const report = emptyKeyReport();
   const data = applyOverrides(withCanonicalKeys(plainValues(doc, file), schema, options, report), options.overrides);
   const keys = keyFindings(report, file, doc, lineCounter);
+  const unset = unsetFindings(data, options.env, file, { doc, lineCounter });
   const result = schema.safeParse(data, { error: humanError });
   const strictErrors = options.strict === true ? keys.errors : [];
-  if (result.success && strictErrors.length === 0) return { config: result.data, warnings: keys.warnings };
+  if (result.success && strictErrors.length === 0)
+    return { config: result.data, warnings: [...keys.warnings, ...unset.warnings] };
   const schemaErrors = result.success
     ? []
-    : result.error.issues.flatMap((issue) => describeIssue(issue, file, doc, lineCounter));
+    : [...result.error.issues.flatMap((issue) => describeIssue(issue, file, doc, lineCounter)), ...unset.errors];
   const lines = [...strictErrors, ...schemaErrors].sort(byPosition);
   throw new ConfigError([...new Set(lines.map((line) => line.text))]);
 }

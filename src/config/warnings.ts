@@ -23,6 +23,11 @@ export const formatWarning = (warning: ConfigWarning): string =>
 /** Every warning for a loaded config, in the order of the keys in config.example.yaml. */
 export const configWarnings = (config: Config): ConfigWarning[] => {
   const warnings: ConfigWarning[] = [];
+  if (/\/$/.test(config.issuer))
+    warnings.push({
+      key: 'issuer',
+      message: `ends with "/": discovery and tokens say ${JSON.stringify(config.issuer.replace(/\/+$/, ''))}, and clients compare the issuer exactly; remove the slash here and in the clients`,
+    });
   if (config.web.allowedHeaders.length > 0 && config.web.allowedOrigins.length === 0)
     warnings.push({ key: 'web.allowedHeaders', message: 'has no effect without web.allowedOrigins (CORS is off)' });
   if (config.frontend.dir !== undefined)

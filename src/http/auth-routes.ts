@@ -13,7 +13,7 @@ import {
   startConnectorLogin,
 } from '../oauth/authorize/connector-step.js';
 import { checkCsrf, chooseConnector, loadRequest, startAuthorization } from '../oauth/authorize/flow.js';
-import { afterLogin, approvalAnswer, approvalPage, passwordForm } from '../oauth/authorize/steps.js';
+import { afterLogin, approvalAnswer, approvalPage, passwordForm, switchAccount } from '../oauth/authorize/steps.js';
 import type { Provider } from '../oauth/provider.js';
 import { browserCookieOf, browserIdOf, queryOf, queryParam, sessionCookieOf } from './browser-state.js';
 import { completeLogin, sendStep } from './complete-login.js';
@@ -90,6 +90,9 @@ const passwordRoutes = (app: FastifyInstance, options: AuthRoutesOptions): void 
     const identity = await passwordLogin(provider, pending, attempt);
     const rememberMe = form.get('remember_me') === 'on';
     if (identity === undefined) {
+      const reason = 'invalid username or password';
+      const who = { connector: pending.connectorId, username, client_id: pending.clientId };
+      request.log.warn({ ...who, reason }, 'login failed');
       const retry = passwordPageOf(options, pending, pending.connectorId, { username, rememberMe });
       return sendPage(reply, page, retry, { status: 401 });
     }
@@ -113,6 +116,7 @@ const approvalRoutes = (app: FastifyInstance, options: AuthRoutesOptions): void 
     const form = formOf(request);
     const pending = await loadRequest(provider, form.get('req') ?? undefined, browserCookieOf(request));
     checkCsrf(pending, form.get('csrf') ?? undefined);
+    if (form.get('approval') === 'switch') return redirect(reply, await switchAccount(provider, pending));
     const response = await approvalAnswer(provider, pending, form.get('approval') === 'approve');
     sendAuthorizationResponse(reply, page, response);
   });

@@ -35,5 +35,8 @@ export const completeLogin = async (
     sessionCookie: sessionCookieOf(provider, request),
   });
   setSessionCookie(provider, reply, loggedIn.cookie);
+  const { claims, connectorId, clientId } = loggedIn.request;
+  const user = { user: claims?.username, email: claims?.email, connector: connectorId, client_id: clientId };
+  request.log.info(user, 'login successful');
   sendStep(reply, page, await afterLogin(provider, loggedIn.request));
 };

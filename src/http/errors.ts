@@ -13,7 +13,7 @@ import { ConnectorError } from '../../connectors/connector.js';
 import { StorageUnavailableError } from '../../storage/storage.js';
 import { sendAuthorizationResponse, sendPage, type PageContext } from './pages.js';
 import { LoginThrottledError } from '../oauth/brute-force.js';
-import { pageErrorSentence } from '../../web/page-errors.js';
+import { pageErrorText } from '../../web/page-errors.js';
 import { renderError } from '../../web/render.js';
 
 /** Normalises anything thrown into an OAuthError, logging what is unexpected with its cause. */
@@ -57,9 +57,72 @@ export const jsonErrorHandler =
       });
   };
 
+/** What an error page says, and the status it is sent with. */
+interface ErrorPageText {
+  readonly status: number;
+  readonly title: string;
+  readonly message: string;
+  readonly next?: string;
+  readonly back?: { readonly url: string; readonly text: string };
+}
+
+/** The one log line that says why a page error happened (the request line only has the status). */
+const logPageError = (request: FastifyRequest, err: PageError): void => {
+  const { clientId, redirectUri } = err.params;
+  if (err.code === 'unknown_client') request.log.warn({ client_id: clientId }, 'unknown client');
+  else if (err.code === 'unregistered_redirect_uri')
+    request.log.warn({ client_id: clientId, redirect_uri: redirectUri }, 'redirect URI not registered for client');
+  else request.log.info({ reason: err.code }, 'browser request refused');
+};
+
+/** The page for anything thrown on a browser route that does not go back to the client. */
+const errorPageText = (err: unknown, request: FastifyRequest): ErrorPageText => {
+  if (err instanceof LoginThrottledError) {
+    request.log.warn({ retry_after: err.retryAfterSeconds }, 'too many attempts from this address');
+    // The limited routes are form POSTs whose form is served by a GET at the same URL.
+    const back = request.url.includes('/device/') ? request.url.replace(/\/device\/.*$/, '/device') : request.url;
+    return {
+      status: 429,
+      title: 'Too many failed attempts',
+      message: err.message,
+      back: { url: back, text: 'Back to the login form' },
+    };
+  }
+  if (err instanceof PageError) {
+    logPageError(request, err);
+    return { status: 400, ...pageErrorText(err.code, err.params) };
+  }
+  if (err instanceof ConnectorError) {
+    const { connector } = (request.params ?? {}) as { connector?: string };
+    request.log.warn({ connector, reason: err.message }, 'login failed');
+    return {
+      status: err.temporary ? 503 : 502,
+      title: 'We could not log you in',
+      message: err.userMessage,
+      next: 'Go back to the application and try again. If it keeps happening, contact your administrator.',
+    };
+  }
+  const error = toOAuthError(err, request);
+  const status = statusOf(error);
+  if (status >= 500)
+    return {
+      status,
+      title: status === 503 ? 'Login is unavailable right now' : 'Something went wrong on our side',
+      message: 'idport could not complete the request.',
+      next: 'Try again in a few minutes. If it keeps happening, contact your administrator.',
+    };
+  request.log.info({ reason: error.code, description: error.description }, 'browser request refused');
+  return {
+    status,
+    title: 'This request could not be understood',
+    message: error.description ?? error.code,
+    next: 'Go back to the application and sign in again.',
+  };
+};
+
 /**
  * For browser routes: errors about a verified request go back to the client (RFC 6749 §4.1.2.1); everything
- * else is an HTML page with a generic message — details stay in the log.
+ * else is an HTML page saying what happened, what to do, and the request id for support. Details stay in the log.
  */
 export const pageErrorHandler =
   (provider: Provider, page: PageContext) =>
@@ -72,28 +135,7 @@ export const pageErrorHandler =
         err = inner;
       }
     }
-    let status = 400;
-    let title = 'Bad request';
-    let message: string;
-    if (err instanceof LoginThrottledError) {
-      // No code is issued; the page says when to try again, and so does Retry-After.
-      status = 429;
-      title = 'Too many failed attempts';
-      message = err.message;
-      void reply.header('Retry-After', String(err.retryAfterSeconds));
-    } else if (err instanceof PageError) {
-      message = pageErrorSentence(err.code, err.params);
-    } else if (err instanceof ConnectorError) {
-      request.log.warn({ err: err.message }, 'connector login failed');
-      status = err.temporary ? 503 : 502;
-      title = 'Login failed';
-      message = err.userMessage;
-    } else {
-      const error = toOAuthError(err, request);
-      status = statusOf(error);
-      title = status >= 500 ? 'Something went wrong' : 'Bad request';
-      message =
-        status >= 500 ? 'idport could not complete the request. Try again later.' : (error.description ?? error.code);
-    }
-    sendPage(reply, page, renderError({ ...page.base, title, message }), { status });
+    const { status, ...text } = errorPageText(err, request);
+    if (err instanceof LoginThrottledError) void reply.header('Retry-After', String(err.retryAfterSeconds));
+    sendPage(reply, page, renderError({ ...page.base, ...text, requestId: request.id }), { status });
   };

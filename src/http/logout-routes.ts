@@ -1,6 +1,7 @@
 /** /logout: OpenID Connect RP-Initiated Logout 1.0, with a confirmation page when the client cannot be proven. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { renderLoggedOut, renderLogout } from '../../web/render.js';
+import type { Client } from '../../storage/storage.js';
 import type { Provider } from '../oauth/provider.js';
 import { decideLogout, type LogoutRequest } from '../oauth/session/logout.js';
 import { withResponseParams } from '../oauth/primitives/redirect-uri.js';
@@ -15,8 +16,21 @@ const finish = (reply: FastifyReply, page: PageContext, request: LogoutRequest):
     const state = new URLSearchParams(request.state === undefined ? {} : { state: request.state });
     return redirect(reply, withResponseParams(request.postLogoutRedirectUri, state));
   }
-  const clientName = request.client?.name ? { clientName: request.client.name } : {};
-  sendPage(reply, page, renderLoggedOut({ ...page.base, ...clientName }));
+  const { client } = request;
+  const clientName = client === undefined ? {} : { clientName: client.name || client.id };
+  const returnUrl = client === undefined ? undefined : applicationUrlOf(client);
+  sendPage(reply, page, renderLoggedOut({ ...page.base, ...clientName, ...(returnUrl ? { returnUrl } : {}) }));
+};
+
+/**
+ * Where "Return to <app>" leads after a logout that named a client without a post_logout_redirect_uri: the first
+ * registered post-logout URI, else the origin of the first web redirect URI (the application's front page).
+ */
+const applicationUrlOf = (client: Client): string | undefined => {
+  const [registered] = client.postLogoutRedirectURIs ?? [];
+  if (registered !== undefined) return registered;
+  const web = client.redirectURIs.find((uri) => /^https?:\/\//.test(uri));
+  return web === undefined ? undefined : `${new URL(web).origin}/`;
 };
 
 export const logoutRoutes = async (
@@ -33,7 +47,8 @@ export const logoutRoutes = async (
     if (posted) for (const [name, value] of formOf(request)) params.set(name, value);
     const step = await decideLogout(provider, { params, cookie: sessionCookieOf(provider, request), posted });
     if (step.kind === 'confirm') {
-      return sendPage(reply, page, renderLogout({ ...page.base, postUrl: step.postUrl, csrfToken: step.csrfToken }));
+      const { postUrl, csrfToken, signedInAs } = step;
+      return sendPage(reply, page, renderLogout({ ...page.base, postUrl, csrfToken, signedInAs }));
     }
     clearSessionCookie(provider, reply);
     finish(reply, page, step.request);

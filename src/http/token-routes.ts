@@ -14,8 +14,33 @@ import { jsonErrorHandler } from './errors.js';
 import { formOf, formRequest } from './form.js';
 import { LoginThrottledError } from '../oauth/brute-force.js';
 
-/** The JSON error handler, plus 429 with Retry-After for a locked account or a client IP over its failure budget. */
+/** The client id a token request names: the Basic user (URL-decoded, RFC 6749 §2.3.1) or the client_id field. */
+const clientIdOf = (request: FastifyRequest): string | undefined => {
+  const authorization = request.headers.authorization ?? '';
+  if (/^basic /i.test(authorization)) {
+    const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    try {
+      return decodeURIComponent(colon < 0 ? decoded : decoded.slice(0, colon));
+    } catch {
+      return undefined;
+    }
+  }
+  return request.body instanceof URLSearchParams ? (request.body.get('client_id') ?? undefined) : undefined;
+};
+
+/** The one line that says why a token request failed (never the secret, code or token presented). */
+const logTokenFailure = (request: FastifyRequest, err: OAuthError | LoginThrottledError): void => {
+  const grantType = request.body instanceof URLSearchParams ? (request.body.get('grant_type') ?? undefined) : undefined;
+  const context = { client_id: clientIdOf(request), grant_type: grantType };
+  if (err instanceof LoginThrottledError)
+    request.log.warn({ ...context, retry_after: err.retryAfterSeconds }, 'token request rate limited');
+  else request.log.warn({ ...context, error: err.code, description: err.description }, 'token request failed');
+};
+
+/** The JSON error handler, plus 429 with Retry-After for a client over the password-grant limit. */
 const tokenErrorHandler = (err: unknown, request: FastifyRequest, reply: FastifyReply): void => {
+  if (err instanceof OAuthError || err instanceof LoginThrottledError) logTokenFailure(request, err);
   if (!(err instanceof LoginThrottledError)) return jsonErrorHandler('Basic')(err, request, reply);
   void reply
     .code(429)

@@ -54,7 +54,7 @@ describe('config.example.yaml', () => {
         id: 'example-app',
         secret: 'ZXhhbXBsZS1hcHAtc2VjcmV0',
         redirectURIs: ['http://127.0.0.1:5555/callback', 'http://localhost:5555/callback'],
-        postLogoutRedirectURIs: [],
+        postLogoutRedirectURIs: ['http://127.0.0.1:5555/', 'http://localhost:5555/'],
         trustedPeers: [],
         public: false,
         name: 'Example App',
@@ -374,7 +374,7 @@ describe('config errors', () => {
   it('refuses unknown keys under --strict, each at its key, as it did before Dex parity', () => {
     // Without `strict` these are warnings (test/config/dex-keys.test.ts); enablePasswordDb is not unknown any more.
     assert.deepEqual(problems(`${MINIMAL}enablePasswordDx: true\n`, {}, true), [
-      'config.yaml:6:1 unknown key "enablePasswordDx"',
+      'config.yaml:6:1 unknown key "enablePasswordDx" (did you mean "enablePasswordDB"?)',
     ]);
     assert.deepEqual(problems(`${MINIMAL}  tlsCertificate: /tls.crt\n`, {}, true), [
       'config.yaml:6:3 web: unknown key "tlsCertificate"',

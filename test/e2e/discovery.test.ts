@@ -139,10 +139,13 @@ describe('discovery', () => {
     assert.equal(kids.size, keys.length);
   });
 
-  it('answers unknown paths under the issuer with a JSON 404', async () => {
+  it('answers unknown paths under the issuer with a JSON 404 that says where discovery is', async () => {
     const response = await fetch(`${full.issuer}/nope`);
     assert.equal(response.status, 404);
-    assert.deepEqual(await response.json(), { error: 'not_found' });
+    assert.deepEqual(await response.json(), {
+      error: 'not_found',
+      error_description: `nothing is served at this path; OpenID Connect discovery is at ${full.issuer}/.well-known/openid-configuration`,
+    });
   });
 });
 

@@ -348,7 +348,7 @@ describe('security review: logs', () => {
         url: '/dex/auth?client_id=web&response_type=code&scope=openid&login_hint=jane%40example.com',
       });
       const log = lines.join('');
-      assert.match(log, /incoming request/);
+      assert.match(log, /"msg":"GET \/dex\/callback\?code=%5BRedacted%5D&state=abc \d+"/);
       assert.match(log, /\/dex\/callback\?code=%5BRedacted%5D&state=abc/, 'the path and harmless parameters stay');
       for (const secret of ['UPSTREAM-CODE-SECRET', 'HINT-SECRET', 'jane'])
         assert.ok(!log.includes(secret), `${secret} in ${log}`);

@@ -48,7 +48,8 @@ describe('error mapping', () => {
     assert.equal(response.statusCode, 500);
     assert.equal(response.headers['x-frame-options'], 'DENY');
     assert.equal(response.headers['x-custom'], 'yes');
-    assert.match(response.body, /idport could not complete the request\. Try again later\./);
+    assert.match(response.body, /idport could not complete the request\./);
+    assert.match(response.body, /Try again in a few minutes/);
     assert.ok(!response.body.includes('SQLITE'), 'no internal detail on the page');
   });
 

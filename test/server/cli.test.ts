@@ -169,7 +169,8 @@ describe('idport CLI', () => {
       assert.equal(ready.status, 200);
       assert.deepEqual(await ready.json(), { status: 'ok', checks: { storage: 'ok' } });
       assert.equal((await fetch(`${base}/healthz/live`)).status, 200, 'probes also answer at the root');
-      const requestId = ready.headers.get('x-request-id');
+      // Probes are not logged at info; discovery is.
+      const requestId = (await fetch(`${base}/dex/.well-known/openid-configuration`)).headers.get('x-request-id');
       assert.ok(requestId);
       child.kill('SIGTERM');
       assert.equal(await exited, 0);
@@ -223,7 +224,7 @@ describe('idport CLI', () => {
         { https: `127.0.0.1:${https}`, http: `127.0.0.1:${http}`, telemetry: `127.0.0.1:${telemetry}` },
       );
       const warning = lines().find((line) => line.key === 'frontend.dir');
-      assert.equal(warning?.level, 40);
+      assert.equal(warning?.level, 'warn', 'JSON logs name their level');
       assert.match(String(warning?.msg), /^frontend\.dir is ignored: idport renders its own pages/);
       child.kill('SIGTERM');
       assert.equal(await exited, 0);

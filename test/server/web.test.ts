@@ -182,14 +182,8 @@ describe('web.clientRemoteIP over HTTP', () => {
     new Set(
       idport
         .logs()
-        .map((line) => ({
-          msg: line.msg,
-          req: line.req as { method?: unknown; url?: unknown; remoteAddress?: unknown } | undefined,
-        }))
-        .filter(
-          ({ msg, req }) => msg === 'incoming request' && req?.method === 'POST' && /\/login\?/.test(String(req.url)),
-        )
-        .map(({ req }) => req?.remoteAddress),
+        .filter((line) => line.method === 'POST' && /\/login\?/.test(String(line.url)) && 'status' in line)
+        .map((line) => line.remoteAddress),
     );
 
   it('limits and logs by the header from a trusted proxy', async () => {

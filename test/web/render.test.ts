@@ -10,6 +10,7 @@ import {
   renderOob,
   renderPassword,
 } from '../../web/render.js';
+import { renderLanding, renderNotFound } from '../../web/landing.js';
 import type { PasswordPage } from '../../web/render.js';
 import { HOSTILE, JS_URL, basePage, mainText, tags } from './helpers.js';
 
@@ -45,11 +46,29 @@ const hostilePages: Record<string, string> = {
     postUrl: JS_URL,
     authReqId: HOSTILE,
     csrfToken: HOSTILE,
+    signedInAs: HOSTILE,
+    userCode: HOSTILE,
   }),
   oob: renderOob({ ...basePage, code: HOSTILE }),
-  error: renderError({ ...basePage, title: HOSTILE, message: HOSTILE }),
+  error: renderError({
+    ...basePage,
+    title: HOSTILE,
+    message: HOSTILE,
+    next: HOSTILE,
+    requestId: HOSTILE,
+    back: { url: JS_URL, text: HOSTILE },
+  }),
+  landing: renderLanding({ ...basePage, issuerName: HOSTILE, issuer: HOSTILE }),
+  notFound: renderNotFound({ ...basePage, issuerName: HOSTILE, issuer: HOSTILE, requestId: HOSTILE }),
   formPost: renderFormPost({ ...basePage, redirectUri: JS_URL, params: { [HOSTILE]: HOSTILE, state: HOSTILE } }),
-  logout: renderLogout({ ...basePage, issuerName: HOSTILE, postUrl: JS_URL, csrfToken: HOSTILE, cancelUrl: JS_URL }),
+  logout: renderLogout({
+    ...basePage,
+    issuerName: HOSTILE,
+    postUrl: JS_URL,
+    csrfToken: HOSTILE,
+    cancelUrl: JS_URL,
+    signedInAs: HOSTILE,
+  }),
   loggedOut: renderLoggedOut({ ...basePage, issuerName: HOSTILE, returnUrl: JS_URL, clientName: HOSTILE }),
 };
 
@@ -70,7 +89,9 @@ const plainPages: Record<string, string> = {
     csrfToken: 'c',
   }),
   oob: renderOob({ ...basePage, code: 'abc' }),
-  error: renderError({ ...basePage, title: 'Bad request', message: 'Invalid client.' }),
+  error: renderError({ ...basePage, title: 'This application is not registered', message: 'Unknown client "x".' }),
+  landing: renderLanding({ ...basePage, issuer: 'http://127.0.0.1:5556/dex' }),
+  notFound: renderNotFound({ ...basePage, issuer: 'http://127.0.0.1:5556/dex', requestId: 'req-1' }),
   formPost: renderFormPost({ ...basePage, redirectUri: 'https://app.example/cb', params: { code: 'abc' } }),
   logout: renderLogout({ ...basePage, postUrl: '/dex/logout', csrfToken: 'c' }),
   loggedOut: renderLoggedOut(basePage),
@@ -154,8 +175,13 @@ describe('escaping of user- and client-supplied text', () => {
     assert.equal(tags(page, 'img').find((i) => i.class === 'brand-logo')?.src, 'about:invalid#refused');
   });
 
-  it('error: shows a hostile message as text', () => {
-    assert.equal(mainText(hostilePages.error ?? ''), `${HOSTILE} ${HOSTILE}`);
+  it('error: shows a hostile title, message, next step, back link text and request id as text', () => {
+    const page = hostilePages.error ?? '';
+    assert.equal(
+      mainText(page),
+      `${HOSTILE} ${HOSTILE} ${HOSTILE} ${HOSTILE} If you contact support, give them this request ID: ${HOSTILE}`,
+    );
+    assert.equal(tags(page, 'a')[0]?.href, 'about:invalid#refused');
   });
 
   it('form_post: keeps hostile names and values exact and refuses a javascript: redirect URI', () => {
@@ -296,7 +322,9 @@ describe('renderApproval', () => {
   });
 
   it('has one POST form with req, csrf and approve/rejected buttons', () => {
-    assert.deepEqual(tags(page, 'form'), [{ method: 'post', action: '/dex/approval', class: 'form' }]);
+    assert.deepEqual(tags(page, 'form'), [
+      { id: 'approval-form', method: 'post', action: '/dex/approval', class: 'form' },
+    ]);
     assert.deepEqual(tags(page, 'input'), [
       { type: 'hidden', name: 'req', value: 'req-1' },
       { type: 'hidden', name: 'csrf', value: 'csrf-1' },

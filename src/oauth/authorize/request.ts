@@ -105,7 +105,8 @@ const verifyRedirect = async (params: URLSearchParams, ctx: AuthorizeContext): P
     }
     redirectUri = client.redirectURIs[0];
   } else {
-    if (!isRedirectUriAllowed(client, redirectParam)) throw new PageError('unregistered_redirect_uri');
+    if (!isRedirectUriAllowed(client, redirectParam))
+      throw new PageError('unregistered_redirect_uri', { clientId, redirectUri: redirectParam });
     redirectUri = redirectParam;
   }
 

@@ -6,7 +6,7 @@ import type { AuthRequest } from '../../../storage/storage.js';
 import { deviceCallbackUrl, formatUserCode } from '../device/authorization.js';
 import { PageError } from '../primitives/page-error.js';
 import type { Provider } from '../provider.js';
-import { approvalUrl, connectorForStep, passwordLoginUrl } from './connector-step.js';
+import { approvalUrl, connectorForStep, connectorUrl, passwordLoginUrl } from './connector-step.js';
 import { approvedResponse, deniedResponse, needsApproval, type AuthorizationResponse } from './flow.js';
 
 /** After a login or at the approval page: answer the client now, or ask the user first. */
@@ -21,11 +21,21 @@ export const afterLogin = async (provider: Provider, request: AuthRequest): Prom
   return { kind: 'ask', url: approvalUrl(provider, request.id) };
 };
 
-/** What the approval page shows about the client. */
+/** What the approval page shows about the client, the user, and (a device login) the device's code. */
 export interface ApprovalView {
   readonly clientName: string;
   readonly clientLogoUrl?: string;
+  /** Who is logged in: the email, or the username when the connector gave none. */
+  readonly signedInAs?: string;
+  /** The user code of a device login, formatted as the device shows it. */
+  readonly userCode?: string;
 }
+
+/** The user code of a device login (its state is `<user code>.<mac>`); undefined for a client's request. */
+const deviceUserCodeOf = (provider: Provider, pending: AuthRequest): string | undefined => {
+  if (pending.redirectUri !== deviceCallbackUrl(provider.settings)) return undefined;
+  return formatUserCode(pending.state.slice(0, Math.max(0, pending.state.indexOf('.'))));
+};
 
 /** GET /approval: the response when approval is no longer needed, otherwise what the page shows. */
 export const approvalPage = async (
@@ -36,10 +46,31 @@ export const approvalPage = async (
   if (!(await needsApproval(provider, pending)))
     return { kind: 'respond', response: await approvedResponse(provider, pending) };
   const client = await provider.storage.clients.get(pending.clientId);
+  const who = pending.claims?.email || pending.claims?.username;
+  const userCode = deviceUserCodeOf(provider, pending);
   return {
     clientName: client?.name !== undefined && client.name !== '' ? client.name : pending.clientId,
     ...(client?.logoURL ? { clientLogoUrl: client.logoURL } : {}),
+    ...(who ? { signedInAs: who } : {}),
+    ...(userCode !== undefined ? { userCode } : {}),
   };
+};
+
+/**
+ * "Switch account" on the approval page: the request forgets its login and goes back to its connector's login, where
+ * another user can log in (finishLogin then ends the previous user's session). Returns where the browser goes.
+ */
+export const switchAccount = async (provider: Provider, pending: AuthRequest): Promise<string> => {
+  if (!pending.loggedIn) throw new PageError('login_before_approval');
+  await provider.storage.authRequests.update(pending.id, (old) => ({
+    ...old,
+    loggedIn: false,
+    claims: undefined,
+    connectorData: undefined,
+    authTime: undefined,
+    sessionId: undefined,
+  }));
+  return connectorUrl(provider, pending.connectorId, pending.id);
 };
 
 /** POST /approval: the user's answer, after the form's CSRF token was checked. */
@@ -76,10 +107,8 @@ export const passwordForm = (provider: Provider, pending: AuthRequest, named: st
  */
 const backUrlOf = (provider: Provider, pending: AuthRequest): string => {
   const base = provider.settings.basePath;
-  if (pending.redirectUri === deviceCallbackUrl(provider.settings)) {
-    const userCode = pending.state.slice(0, Math.max(0, pending.state.indexOf('.')));
-    return `${base}/device?${new URLSearchParams({ user_code: formatUserCode(userCode) }).toString()}`;
-  }
+  const userCode = deviceUserCodeOf(provider, pending);
+  if (userCode !== undefined) return `${base}/device?${new URLSearchParams({ user_code: userCode }).toString()}`;
   return `${base}/auth?${backQuery(pending)}`;
 };
 

@@ -87,7 +87,7 @@ const CARRIED_PARAMETERS = ['post_logout_redirect_uri', 'state', 'client_id', 'i
 
 /** What /logout does next: ask the user to confirm, or (the session ended) finish. */
 export type LogoutStep =
-  | { readonly kind: 'confirm'; readonly postUrl: string; readonly csrfToken: string }
+  | { readonly kind: 'confirm'; readonly postUrl: string; readonly csrfToken: string; readonly signedInAs: string }
   | { readonly kind: 'done'; readonly request: LogoutRequest };
 
 /** A /logout request as parsed: its parameters (query and form), the session cookie, and whether it was a POST. */
@@ -119,7 +119,8 @@ export const decideLogout = async (provider: Provider, input: LogoutInput): Prom
       if (value !== null) carried.set(name, value);
     }
     const postUrl = `${provider.settings.basePath}/logout?${carried.toString()}`;
-    return { kind: 'confirm', postUrl, csrfToken: csrfFor(cookie) };
+    const signedInAs = session.claims.email || session.claims.username;
+    return { kind: 'confirm', postUrl, csrfToken: csrfFor(cookie), signedInAs };
   }
   if (session !== undefined) {
     const { deliveries } = await endSession(provider, session);
