@@ -139,7 +139,7 @@ describe('upstream OpenID provider through idport', () => {
     assert.equal(step.location, undefined, 'no redirect to the application');
     assert.equal(step.page.status, 502);
     assert.match(step.page.headers.get('content-type') ?? '', /text\/html/);
-    assert.match(step.page.body, /Login failed/);
+    assert.match(step.page.body, /We could not log you in/);
   });
 });
 

@@ -174,7 +174,7 @@ connectors:
     });
     refusedPage(await continueFrom(browser, replayed), 502, /could not be verified/);
     // And that login's own response is refused too now: its AuthnRequest was used up by the failed attempt.
-    refusedPage(await continueFrom(browser, next.acsPage), 502, /Login failed/);
+    refusedPage(await continueFrom(browser, next.acsPage), 502, /We could not log you in/);
   });
 
   it('refuses a replay while the logged-in request waits for approval', async () => {
