@@ -40,12 +40,13 @@ const GC_INTERVAL_MS = 5 * 60_000;
 /** How often the signer checks whether rotation is due (rotation itself follows `expiry.signingKeys`). */
 const ROTATION_CHECK_MS = 60_000;
 
-/** Grant types the token endpoint implements; Dex's defaults name more, which are not advertised. */
+/** Grant types the token endpoint implements (Dex's `implicit` is a response type here, advertised by discovery). */
 const IMPLEMENTED_GRANTS = [
   'authorization_code',
   'refresh_token',
   'password',
   'urn:ietf:params:oauth:grant-type:device_code',
+  'urn:ietf:params:oauth:grant-type:token-exchange',
   'client_credentials',
 ];
 /** Every response type combination OIDC defines (Core §3, Multiple Response Types §5). */
