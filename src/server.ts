@@ -122,8 +122,8 @@ export const settingsFromConfig = (config: Config, env: Env = {}): ProviderSetti
   };
 };
 
-/** Opens the configured storage backend. */
-export const openStorage = async (config: Config): Promise<Storage> => {
+/** Opens the configured storage backend; `log` hears what the operator should know (Kubernetes' RBAC fallback). */
+export const openStorage = async (config: Config, log: Logger): Promise<Storage> => {
   switch (config.storage.type) {
     case 'memory':
       return openMemory();
@@ -132,7 +132,7 @@ export const openStorage = async (config: Config): Promise<Storage> => {
     case 'postgres':
       return openPostgres(config.storage.config);
     case 'kubernetes':
-      return openKubernetes(config.storage.config);
+      return openKubernetes(config.storage.config, log.child({ component: 'storage' }));
   }
 };
 
@@ -233,7 +233,7 @@ const openProvider = async (
   const base = options.deps ?? defaultDeps;
   const deps = { ...base, randomBytes: base.randomBytes ?? randomBytes };
   const settings = settingsFromConfig(config, options.env ?? process.env);
-  const storage = withStaticOverlay(await openStorage(config), staticEntries(config));
+  const storage = withStaticOverlay(await openStorage(config, log), staticEntries(config));
   const signer = createSigner({
     storage,
     clock: deps.clock,
