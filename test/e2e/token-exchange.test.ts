@@ -245,21 +245,33 @@ describe('token exchange with an upstream OpenID provider', () => {
     );
   });
 
+  /** An ID token the upstream really signed, with `change` applied to its claims. */
+  const upstreamSigned = async (change: Record<string, unknown>): Promise<string> => {
+    upstream.tamperIdTokens({ claims: (claims) => ({ ...claims, ...change }) });
+    try {
+      const signed = (await upstreamTokens(upstream)).id_token;
+      assert.equal(decodeProtectedHeader(signed).kid, decodeProtectedHeader(tokens.id_token).kid);
+      return signed;
+    } finally {
+      upstream.tamperIdTokens(undefined);
+    }
+  };
+  const exchangeIdToken = (token: string): Promise<Exchanged> =>
+    exchange(idport, { connector_id: 'upstream', subject_token: token, subject_token_type: ID_TOKEN });
+
   it('refuses an expired ID token and one naming another issuer, though the upstream signed both', async () => {
     const now = Math.floor(Date.now() / 1000);
-    for (const change of [{ iat: now - 7200, exp: now - 3600 }, { iss: 'https://elsewhere.example' }]) {
-      upstream.tamperIdTokens({ claims: (claims) => ({ ...claims, ...change }) });
-      let signed: string;
-      try {
-        signed = (await upstreamTokens(upstream)).id_token;
-      } finally {
-        upstream.tamperIdTokens(undefined);
-      }
-      assert.equal(decodeProtectedHeader(signed).kid, decodeProtectedHeader(tokens.id_token).kid);
-      assertDenied(
-        await exchange(idport, { connector_id: 'upstream', subject_token: signed, subject_token_type: ID_TOKEN }),
-      );
-    }
+    // An hour ago, and a minute ago: go-oidc allows no leeway on exp, so neither does idport.
+    assertDenied(await exchangeIdToken(await upstreamSigned({ iat: now - 7200, exp: now - 3600 })));
+    assertDenied(await exchangeIdToken(await upstreamSigned({ exp: now - 60 })));
+    assertDenied(await exchangeIdToken(await upstreamSigned({ iss: 'https://elsewhere.example' })));
+  });
+
+  it("allows go-oidc's five minutes of clock skew on nbf, and not more", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const skewed = await exchangeIdToken(await upstreamSigned({ nbf: now + 120 }));
+    assert.equal(skewed.status, 200, JSON.stringify(skewed.body));
+    assertDenied(await exchangeIdToken(await upstreamSigned({ nbf: now + 900 })));
   });
 
   it('refuses a public client and a wrong client secret before looking at the subject token', async () => {
