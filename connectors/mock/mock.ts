@@ -5,8 +5,6 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-import { z } from 'zod';
-
 import type {
   CallbackConnector,
   ConnectorModule,
@@ -15,6 +13,9 @@ import type {
   Refreshable,
   TokenExchanging,
 } from '../connector.js';
+import { mockCallbackConfigSchema, mockPasswordConfigSchema } from './config.js';
+
+export { mockCallbackConfigSchema, mockPasswordConfigSchema } from './config.js';
 
 /** Dex's mock user id (an ISBN of Kurt Vonnegut's Breakfast of Champions). */
 export const MOCK_USER_ID = '0-385-28089-0';
@@ -38,9 +39,6 @@ const passwordIdentity = (): Identity => ({
   groups: [], // Dex's mockPassword reports no groups
   connectorData: new TextEncoder().encode('{"test": "true"}'),
 });
-
-/** `mockCallback` takes no settings; an absent config is accepted by the registry, as in Dex. */
-export const mockCallbackConfigSchema = z.strictObject({});
 
 /**
  * `mockCallback`: redirects straight back to the callback and always logs in Kilgore Trout; token exchange likewise
@@ -69,12 +67,6 @@ export const mockCallback = {
     };
   },
 } satisfies ConnectorModule<typeof mockCallbackConfigSchema>;
-
-/** `mockPassword` settings: the one username and password it accepts (Dex requires both). */
-export const mockPasswordConfigSchema = z.strictObject({
-  username: z.string().min(1, 'no username supplied'),
-  password: z.string().min(1, 'no password supplied'),
-});
 
 // Hashing first makes both sides the same length, so timingSafeEqual neither throws nor leaks the length.
 const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
