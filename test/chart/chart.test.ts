@@ -90,6 +90,33 @@ describe('charts/idport', () => {
     assert.deepEqual(container?.['readinessProbe'], { httpGet: { path: '/healthz/ready', port: 'telemetry' } });
   });
 
+  it("renders, for each of Dex's chart's ci values files, the kinds Dex's chart renders for it", async () => {
+    // Measured against dexidp/helm-charts charts/dex 0.24.0 (helm hooks aside: this chart has no `helm test`).
+    const base = [
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'Deployment',
+      'Role',
+      'RoleBinding',
+      'Service',
+      'ServiceAccount',
+    ];
+    const expected: Record<string, string[]> = {
+      'config-secret-values.yaml': [...base, 'Secret'],
+      'label-annotations-values.yaml': [...base, 'Secret'],
+      'no-config-secret.yaml': base,
+      'test-values.yaml': [...base, 'Secret'],
+    };
+    for (const [file, kinds] of Object.entries(expected)) {
+      const objects = await render('-f', join(CHART, 'ci', file));
+      assert.deepEqual(objects.map((o) => o.kind).sort(), kinds.sort(), file);
+    }
+    assert.deepEqual(
+      Object.keys(expected).sort(),
+      valuesFiles.filter((f) => f !== 'kubernetes-storage-values.yaml'),
+    );
+  });
+
   it('names the config Secret as configSecret.name says, or mounts an existing one', async () => {
     const named = await render('-f', join(CHART, 'ci', 'config-secret-values.yaml'));
     assert.equal(one(named, 'Secret').metadata.name, 'my-super-special-dex-secret');
