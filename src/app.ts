@@ -13,7 +13,7 @@ import { FORM_BODY_LIMIT, registerFormParser, UNREAD_BODY_ERRORS } from './http/
 import { healthRoutes } from './http/health-routes.js';
 import { logoutRoutes } from './http/logout-routes.js';
 import { landingRoutes, notFoundHandler } from './http/landing-routes.js';
-import { instrument, type HttpMetrics } from './http/metrics.js';
+import { instrument, type HttpMetrics } from './http/instrument.js';
 import type { PageContext } from './http/pages.js';
 import { logRequests } from './http/request-log.js';
 import { staticRoutes } from './http/static-routes.js';

@@ -2,6 +2,7 @@
  * Discovery of the upstream OpenID provider (OIDC Discovery 1.0) with Dex's `providerDiscoveryOverrides`,
  * `issuerAlias`, client authentication and PKCE choices, through openid-client.
  */
+import { createRemoteJWKSet, customFetch, type FetchImplementation, type JWTVerifyGetKey } from 'jose';
 import * as client from 'openid-client';
 import type { Logger } from 'pino';
 import type { OidcConfig } from './config.js';
@@ -15,6 +16,8 @@ export interface Upstream {
   /** PKCE method to use, or undefined when the upstream supports none. */
   readonly pkce: 'S256' | 'plain' | undefined;
   readonly hasUserInfo: boolean;
+  /** The upstream's signing keys (its `jwks_uri`, cached by jose), for ID tokens presented to token exchange. */
+  readonly keys: JWTVerifyGetKey | undefined;
 }
 
 /** What discovery needs besides the connector's config. */
@@ -69,8 +72,27 @@ export async function discover(config: OidcConfig, options: DiscoveryOptions): P
   client.enableNonRepudiationChecks(upstream);
   const pkce = pkceMethod(config.pkceChallenge, metadata.code_challenge_methods_supported, log);
   log.info({ issuer: metadata.issuer, pkce: pkce ?? 'none' }, 'upstream discovered');
-  return { config: upstream, pkce, hasUserInfo: metadata.userinfo_endpoint !== undefined };
+  const keys =
+    metadata.jwks_uri === undefined
+      ? undefined
+      : createRemoteJWKSet(new URL(metadata.jwks_uri), {
+          [customFetch]: joseFetch(fetchFn),
+          ...(timeout === undefined ? {} : { timeoutDuration: timeout * 1000 }),
+        });
+  return { config: upstream, pkce, hasUserInfo: metadata.userinfo_endpoint !== undefined, keys };
 }
+
+/** jose fetches the JWKS through the connector's fetch (its TLS settings and closing signal), as openid-client does. */
+const joseFetch =
+  (fetchFn: client.CustomFetch): FetchImplementation =>
+  (url, options) =>
+    fetchFn(url, {
+      method: options.method,
+      headers: Object.fromEntries(options.headers),
+      redirect: options.redirect,
+      signal: options.signal,
+      body: undefined,
+    });
 
 const withSlash = (url: string): string => (url.endsWith('/') ? url : `${url}/`);
 
