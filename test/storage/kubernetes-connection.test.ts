@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, mock } from 'node:test';
@@ -95,6 +95,18 @@ describe('kubernetes storage: connection', () => {
       openKubernetes({ inCluster: true, env: {}, serviceAccountDir: serviceAccount(PROJECTED_TOKEN, 'x') }),
       (err: unknown) => err instanceof KubernetesConfigError && /KUBERNETES_SERVICE_HOST/.test(err.message),
     );
+  });
+
+  it("with a kubeconfig whose context names no namespace, uses Dex's default namespace", async () => {
+    const named = server.kubeconfig('kubectl', 'unused');
+    const file = join(dir, 'no-namespace.yaml');
+    writeFileSync(file, readFileSync(named, 'utf8').replace(/\n\s*namespace: unused/, ''));
+    assert.doesNotMatch(readFileSync(file, 'utf8'), /namespace/);
+    const storage = await openKubernetes({ kubeConfigFile: file });
+    opened.push(storage);
+    await storage.clients.create(fx.client(201));
+    const post = server.requests.filter((r) => r.startsWith('POST /apis/dex.coreos.com/v1/namespaces/')).at(-1);
+    assert.equal(post?.split('/')[5], 'default');
   });
 
   it('re-reads the projected token file once a minute, so a rotated token replaces a revoked one', async () => {
