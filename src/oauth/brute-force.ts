@@ -160,9 +160,7 @@ export async function guardPasswordLogin<T>(
   await settle(provider, ip, failed, s);
   if (account === undefined) return result;
   if (!failed) {
-    await provider.storage.passwordFailures.delete(account.id).catch((err: unknown) => {
-      if (!(err instanceof NotFoundError)) throw err;
-    });
+    await provider.storage.passwordFailures.delete(account.id);
     return result;
   }
   const locked = await settle(provider, account, true, s);

@@ -120,7 +120,6 @@ const storePendingRequest = async (
         userCode,
         deviceCode: key,
         clientId: request.clientId,
-        clientSecret: '',
         scopes: [...request.scopes],
         expiry,
       });
