@@ -18,6 +18,7 @@ import { hashSecret } from '../src/oauth/primitives/secrets.js';
 import { createSigner, isSigningAlgorithm } from '../src/signer/signer.js';
 import { openMemory } from '../storage/memory/memory.js';
 import { openSqlite } from '../storage/sqlite/sqlite.js';
+import { testSettings } from '../test/support/settings.js';
 
 const [backend = 'sqlite', algorithm = 'RS256', count = '1000'] = process.argv.slice(2);
 if (!isSigningAlgorithm(algorithm)) throw new Error(`unknown algorithm ${algorithm}`);
@@ -27,29 +28,17 @@ const storage = backend === 'memory' ? openMemory() : await openSqlite({ file: j
 const log = pino({ level: 'silent' });
 const issuerPort = 20_000 + Math.floor(Math.random() * 30_000);
 const issuer = `http://127.0.0.1:${issuerPort}/dex`;
-const settings: ProviderSettings = {
-  issuer,
-  basePath: '/dex',
-  responseTypes: ['code'],
-  grantTypes: ['authorization_code', 'refresh_token'],
-  pkceEnforce: false,
-  codeChallengeMethods: ['S256', 'plain'],
-  skipApprovalScreen: true,
-  alwaysShowLoginScreen: false,
-  idTokenTtlMs: 86_400_000,
-  accessTokenTtlMs: 86_400_000,
-  authRequestTtlMs: 86_400_000,
-  authCodeTtlMs: 600_000,
-  refresh: { disableRotation: false, reuseIntervalMs: 3000 },
-  sessions: {
-    cookieName: 'idport_session',
-    absoluteLifetimeMs: 86_400_000,
-    idleLifetimeMs: 3_600_000,
-    rememberMeDefault: true,
-    // Single sign-on across every client, as these tests (and idport before Dex's sharing rules) expect.
-    ssoSharedWithDefault: 'all',
+// Derived from the config schema like the server's, so every default (device requests, bruteForce) has one home.
+const settings: ProviderSettings = testSettings(issuer, {
+  overrides: {
+    responseTypes: ['code'],
+    grantTypes: ['authorization_code', 'refresh_token'],
+    skipApprovalScreen: true,
+    idTokenTtlMs: 86_400_000,
+    accessTokenTtlMs: 86_400_000,
+    authRequestTtlMs: 86_400_000,
   },
-};
+});
 await storage.clients.create({
   id: 'bench',
   secret: 'bench-secret',
