@@ -4,6 +4,7 @@ import { createServer as createHttpServer, type RequestListener, type Server as 
 import { createServer as createHttpsServer } from 'node:https';
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { BCRYPT_MAX_QUEUE_WAIT_MS } from '../connectors/local/bcrypt.js';
 import { authRoutes } from './http/auth-routes.js';
 import { samlRoutes } from './http/saml-routes.js';
 import { clientIpReader, type ClientIpOptions } from './http/client-ip.js';
@@ -60,8 +61,17 @@ const REQUEST_ID_HEADER = 'x-request-id';
 
 /** Idle keep-alive (fastify's default). */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
-/** An idle socket (no bytes either way) is closed after this. */
+/**
+ * An idle socket (no bytes either way) is closed after this. A login waiting for its password check sends nothing,
+ * so the check's longest wait for a slot (BCRYPT_MAX_QUEUE_WAIT_MS, 10 s) plus the comparison itself must end well
+ * inside it, or the client is cut off with no answer; checked below.
+ */
 const CONNECTION_TIMEOUT_MS = 30_000;
+/** What the slowest comparison (cost 16, on a loaded machine) may take after its wait. */
+const SLOWEST_PASSWORD_CHECK_MS = 10_000;
+if (BCRYPT_MAX_QUEUE_WAIT_MS + SLOWEST_PASSWORD_CHECK_MS >= CONNECTION_TIMEOUT_MS) {
+  throw new Error('BCRYPT_MAX_QUEUE_WAIT_MS leaves a waiting login no time to answer before the socket times out');
+}
 /**
  * A request, headers and body, must arrive within this; headers within HEADERS_TIMEOUT_MS. Node enforces
  * max(headersTimeout, requestTimeout) and only checks every connectionsCheckingInterval, so all three are set:

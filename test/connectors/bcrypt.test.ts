@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 
 import { ConnectorError } from '../../connectors/connector.js';
 import { compareBcrypt, hashBcrypt, nativeHashForm, WorkGate } from '../../connectors/local/bcrypt.js';
+import { ManualTimers } from '../support/manual-timers.js';
 
 // "correct horse" hashed by libxcrypt (glibc's crypt(3), an implementation independent of the one under test), in
 // every form Dex accepts ($2a$ from Go, $2b$ from OpenBSD, $2y$ from PHP/htpasswd) and every cost from 10 to 16.
@@ -82,7 +83,12 @@ describe('work gate', () => {
   }
 
   it('runs at most `concurrency` tasks at once and queues the rest in order', async () => {
-    const gate = new WorkGate(2, 10);
+    const gate = new WorkGate({
+      concurrency: 2,
+      queueLimit: 10,
+      maxWaitMs: 10_000,
+      startTimer: new ManualTimers().start,
+    });
     const t = tasks();
     const order: number[] = [];
     const runs = [0, 1, 2, 3, 4].map((i) => gate.run(() => t.task().then(() => order.push(i))));
@@ -97,7 +103,12 @@ describe('work gate', () => {
   });
 
   it('refuses work as temporarily unavailable when the queue is full, and accepts it again once it drains', async () => {
-    const gate = new WorkGate(1, 2);
+    const gate = new WorkGate({
+      concurrency: 1,
+      queueLimit: 2,
+      maxWaitMs: 10_000,
+      startTimer: new ManualTimers().start,
+    });
     const t = tasks();
     const accepted = [gate.run(t.task), gate.run(t.task), gate.run(t.task)];
     await assert.rejects(gate.run(t.task), (err: unknown) => {
@@ -112,12 +123,72 @@ describe('work gate', () => {
   });
 
   it('frees the slot when a task fails', async () => {
-    const gate = new WorkGate(1, 1);
+    const gate = new WorkGate({
+      concurrency: 1,
+      queueLimit: 1,
+      maxWaitMs: 10_000,
+      startTimer: new ManualTimers().start,
+    });
     await assert.rejects(
       gate.run(() => Promise.reject(new Error('boom'))),
       { message: 'boom' },
     );
     assert.equal(await gate.run(async () => 7), 7);
     assert.deepEqual(gate.load, { running: 0, waiting: 0 });
+  });
+
+  it('refuses a task that waited maxWaitMs for a slot, as temporarily unavailable, without running it', async () => {
+    const timers = new ManualTimers();
+    const gate = new WorkGate({ concurrency: 1, queueLimit: 10, maxWaitMs: 10_000, startTimer: timers.start });
+    const t = tasks();
+    const holding = gate.run(t.task);
+    let ran = false;
+    const waiter = gate.run(async () => (ran = true));
+    await timers.whenArmed();
+    assert.deepEqual(gate.load, { running: 1, waiting: 1 });
+    assert.equal(timers.fireAll(), 1);
+    await assert.rejects(waiter, (err: unknown) => {
+      assert.ok(err instanceof ConnectorError);
+      assert.equal(err.temporary, true);
+      assert.equal(err.message, 'password check waited 10000 ms for a slot');
+      assert.equal(err.userMessage, 'Too many logins at once. Try again in a moment.');
+      return true;
+    });
+    assert.equal(ran, false);
+    assert.deepEqual(gate.load, { running: 1, waiting: 0 }, 'the refused waiter left the queue');
+    await t.releaseAll();
+    await holding;
+    assert.deepEqual(gate.load, { running: 0, waiting: 0 });
+  });
+
+  it('serves a task whose slot came within maxWaitMs, and its timer no longer refuses it', async () => {
+    const timers = new ManualTimers();
+    const gate = new WorkGate({ concurrency: 1, queueLimit: 10, maxWaitMs: 10_000, startTimer: timers.start });
+    const t = tasks();
+    const holding = gate.run(t.task);
+    const waiter = gate.run(async () => 'served');
+    await timers.whenArmed();
+    await t.releaseAll();
+    assert.equal(await waiter, 'served');
+    await holding;
+    assert.equal(timers.armed, 0, 'the wait timer was cancelled when the slot came');
+    assert.equal(timers.fireAll(), 0);
+    assert.deepEqual(gate.load, { running: 0, waiting: 0 });
+  });
+
+  it('refuses only the waiters past the bound and serves the next one in order', async () => {
+    const timers = new ManualTimers();
+    const gate = new WorkGate({ concurrency: 1, queueLimit: 10, maxWaitMs: 10_000, startTimer: timers.start });
+    const t = tasks();
+    const holding = gate.run(t.task);
+    const stale = gate.run(async () => 'stale');
+    await timers.whenArmed();
+    timers.fireAll();
+    const fresh = gate.run(async () => 'fresh');
+    await assert.rejects(stale, ConnectorError);
+    await timers.whenArmed();
+    await t.releaseAll();
+    assert.equal(await fresh, 'fresh');
+    await holding;
   });
 });
