@@ -83,7 +83,11 @@ const liveProbe = (base: string) => async (): Promise<boolean> => {
   return response.status === 200;
 };
 
-/** How each guess was answered: `refused` (the ordinary wrong-password answer), `dropped` (no answer), or another. */
+/**
+ * How each guess was answered: `refused` (the ordinary wrong-password answer), `busy` (503: the check waited past
+ * BCRYPT_MAX_QUEUE_WAIT_MS for a slot, a "try again later" that says nothing about the password), `dropped` (no
+ * answer at all), or another.
+ */
 type Tally = Map<string, number>;
 const count = (tally: Tally, outcome: string): void => {
   tally.set(outcome, (tally.get(outcome) ?? 0) + 1);
@@ -104,9 +108,14 @@ const grantAttacker = async (issuer: string, address: number, tally: Tally): Pro
         }).toString(),
       });
       const { error } = (await response.json()) as { error?: unknown };
+      const busy = response.status === 503 && error === 'temporarily_unavailable';
       count(
         tally,
-        response.status === 400 && error === 'invalid_grant' ? 'refused' : `grant ${response.status} ${error}`,
+        response.status === 400 && error === 'invalid_grant'
+          ? 'refused'
+          : busy
+            ? 'busy'
+            : `grant ${response.status} ${error}`,
       );
     } catch {
       count(tally, 'dropped');
@@ -134,7 +143,10 @@ const pageAttacker = async (issuer: string, address: number, tally: Tally): Prom
       if (form === undefined) throw new Error(`no login form at ${page.url} (${page.status})`);
       const values = { login: `page-${address}-${n}@example.com`, password: 'wrong' };
       page = await browser.follow(form.action, REDIRECT, { ...form.fields, ...values });
-      count(tally, page.status === 401 && page.location === undefined ? 'refused' : `page ${page.status}`);
+      const outcome = page.status === 401 ? 'refused' : page.status === 503 ? 'busy' : `page ${page.status}`;
+      count(tally, page.location === undefined ? outcome : `page ${page.status} redirected`);
+      // The busy page has no form: the next guess starts a new authorization request.
+      if (page.status === 503) page = undefined;
     } catch {
       count(tally, 'dropped');
       page = undefined;
@@ -183,13 +195,14 @@ export async function run(): Promise<AbuseRow[]> {
     const seconds = (Date.now() - started) / 1000;
     const total = ADDRESSES * GUESSES;
     const refused = tally.get('refused') ?? 0;
-    const others = [...tally].filter(([outcome]) => outcome !== 'refused').map(([o, n]) => `${n} ${o}`);
+    const busy = tally.get('busy') ?? 0;
+    const others = [...tally].filter(([o]) => o !== 'refused' && o !== 'busy').map(([o, n]) => `${n} ${o}`);
     return [
       {
-        measure: `wrong passwords refused (${ADDRESSES} addresses × ${GUESSES}, page and grant)`,
-        value: `${refused}/${total} in ${seconds.toFixed(1)} s${others.length > 0 ? `; ${others.join(', ')}` : ''}`,
-        limit: `${total}`,
-        pass: refused === total,
+        measure: `wrong passwords answered: refused + busy (${ADDRESSES} addresses × ${GUESSES}, page and grant)`,
+        value: `${refused} + ${busy} = ${refused + busy}/${total} in ${seconds.toFixed(1)} s${others.length > 0 ? `; ${others.join(', ')}` : ''}`,
+        limit: `${total}, none dropped`,
+        pass: refused + busy === total,
       },
       row('/token (client_credentials)', p99(idleToken.samples), p99(stormToken.samples), stormToken.failures),
       row('/healthz/live', p99(idleLive.samples), p99(stormLive.samples), stormLive.failures),
