@@ -1,6 +1,7 @@
 /**
  * The resource owner password credentials grant (RFC 6749 §4.3) as Dex serves it: on only with oauth2.passwordConnector
- * and `password` in oauth2.grantTypes; invalid_grant for wrong credentials (§5.2); the password page's per-IP limit.
+ * and `password` in oauth2.grantTypes; invalid_grant for wrong credentials (§5.2); the bruteForce budgets it shares
+ * with the password page.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
