@@ -34,12 +34,13 @@ const GC_INTERVAL_MS = 5 * 60_000;
 /** How often the signer checks whether rotation is due (rotation itself follows `expiry.signingKeys`). */
 const ROTATION_CHECK_MS = 60_000;
 
-/** Grant types the token endpoint implements; Dex's defaults name more, which are not advertised. */
+/** Grant types the token endpoint implements (Dex's `implicit` is a response type here, advertised by discovery). */
 const IMPLEMENTED_GRANTS = [
   'authorization_code',
   'refresh_token',
   'password',
   'urn:ietf:params:oauth:grant-type:device_code',
+  'urn:ietf:params:oauth:grant-type:token-exchange',
   'client_credentials',
 ];
 /** Every response type combination OIDC defines (Core §3, Multiple Response Types §5). */
@@ -116,10 +117,11 @@ export const settingsFromConfig = (config: Config, env: Env = {}): ProviderSetti
 };
 
 /**
- * Opens the configured storage backend. Each driver is imported here, when it is the one configured: the
- * Kubernetes client alone is hundreds of modules, and pg or better-sqlite3 are of no use to the others.
+ * Opens the configured storage backend; `log` hears what the operator should know (Kubernetes' RBAC fallback).
+ * Each driver is imported here, when it is the one configured: the Kubernetes client alone is hundreds of
+ * modules, and pg or better-sqlite3 are of no use to the others.
  */
-export const openStorage = async (config: Config): Promise<Storage> => {
+export const openStorage = async (config: Config, log: Logger): Promise<Storage> => {
   switch (config.storage.type) {
     case 'memory':
       return (await import('../storage/memory/memory.js')).openMemory();
@@ -128,7 +130,10 @@ export const openStorage = async (config: Config): Promise<Storage> => {
     case 'postgres':
       return (await import('../storage/postgres/postgres.js')).openPostgres(config.storage.config);
     case 'kubernetes':
-      return (await import('../storage/kubernetes/kubernetes.js')).openKubernetes(config.storage.config);
+      return (await import('../storage/kubernetes/kubernetes.js')).openKubernetes(
+        config.storage.config,
+        log.child({ component: 'storage' }),
+      );
   }
 };
 
@@ -229,7 +234,7 @@ const openProvider = async (
   const base = options.deps ?? defaultDeps;
   const deps = { ...base, randomBytes: base.randomBytes ?? randomBytes };
   const settings = settingsFromConfig(config, options.env ?? process.env);
-  const storage = withStaticOverlay(await openStorage(config), staticEntries(config));
+  const storage = withStaticOverlay(await openStorage(config, log), staticEntries(config));
   const signer = createSigner({
     storage,
     clock: deps.clock,

@@ -5,7 +5,14 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-import type { CallbackConnector, ConnectorModule, Identity, PasswordConnector, Refreshable } from '../connector.js';
+import type {
+  CallbackConnector,
+  ConnectorModule,
+  Identity,
+  PasswordConnector,
+  Refreshable,
+  TokenExchanging,
+} from '../connector.js';
 import { mockCallbackConfigSchema, mockPasswordConfigSchema } from './config.js';
 
 export { mockCallbackConfigSchema, mockPasswordConfigSchema } from './config.js';
@@ -33,10 +40,13 @@ const passwordIdentity = (): Identity => ({
   connectorData: new TextEncoder().encode('{"test": "true"}'),
 });
 
-/** `mockCallback`: redirects straight back to the callback and always logs in Kilgore Trout. */
+/**
+ * `mockCallback`: redirects straight back to the callback and always logs in Kilgore Trout; token exchange likewise
+ * turns any subject token into Kilgore Trout, as Dex's does.
+ */
 export const mockCallback = {
   configSchema: mockCallbackConfigSchema,
-  async open(_id, _config, _deps): Promise<CallbackConnector & Refreshable> {
+  async open(_id, _config, _deps): Promise<CallbackConnector & Refreshable & TokenExchanging> {
     return {
       kind: 'callback',
       async loginUrl(_scopes, callbackUrl, state) {
@@ -52,6 +62,8 @@ export const mockCallback = {
       },
       handleCallback: async () => callbackIdentity(),
       refresh: async () => callbackIdentity(),
+      // Dex's mock accepts any subject token and answers with its one user: for demos and tests, never production.
+      tokenIdentity: async () => callbackIdentity(),
     };
   },
 } satisfies ConnectorModule<typeof mockCallbackConfigSchema>;

@@ -11,6 +11,7 @@ import { wireDescription } from '../oauth/primitives/error-description.js';
 import type { Provider } from '../oauth/provider.js';
 import { ConnectorError } from '../../connectors/connector.js';
 import { StorageUnavailableError } from '../../storage/storage.js';
+import { notAForm } from './form.js';
 import { sendAuthorizationResponse, sendPage, type PageContext } from './pages.js';
 import { LoginThrottledError } from '../oauth/brute-force.js';
 import { pageErrorText } from '../../web/page-errors.js';
@@ -20,8 +21,7 @@ import { renderError } from '../../web/render.js';
 export const toOAuthError = (err: unknown, request: FastifyRequest): OAuthError => {
   if (err instanceof OAuthError) return err;
   const code = (err as Partial<FastifyError> | undefined)?.code;
-  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
-    return new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return notAForm();
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new OAuthError('invalid_request', 'the body is too large');
   const validation = (err as Partial<FastifyError> | undefined)?.validation;
   const statusCode = (err as Partial<FastifyError> | undefined)?.statusCode;
@@ -43,7 +43,8 @@ export const jsonErrorHandler =
   (err: unknown, request: FastifyRequest, reply: FastifyReply): void => {
     const error = toOAuthError(err, request);
     const status = statusOf(error);
-    if (status === 401) {
+    // The challenge names the credential that failed; a rejected subject token is not one of the client's.
+    if (status === 401 && error.code !== 'access_denied') {
       const realm = scheme === 'Basic' ? 'Basic realm="idport"' : `Bearer realm="idport", error="${error.code}"`;
       void reply.header('WWW-Authenticate', realm);
     }

@@ -166,7 +166,6 @@ export const refreshTokenSpec = namedById<RefreshToken>({
       currentHash: token === '' ? '' : sha256(token),
       previousHash: obsolete === '' ? '' : sha256(obsolete),
       rotationNonce: '',
-      generation: 0,
       authTime: parseTime(obj['CreatedAt']) ?? new Date(0),
     };
   },
@@ -183,7 +182,6 @@ export const deviceRequestSpec = namedById<DeviceRequest>({
   fields: [
     field('deviceCode', 'device_code', 'string'),
     field('clientId', 'client_id', 'string'),
-    field('clientSecret', 'client_secret', 'string'),
     field('scopes', 'scopes', 'strings'),
     field('expiry', 'expiry', 'date'),
   ],
@@ -326,11 +324,16 @@ export const offlineSessionSpec: ObjectSpec<OfflineSessionKey, OfflineSession> =
   },
 };
 
-/** Kinds of idport's own group keep the whole entity (but the name) in the extension. */
+/**
+ * idport's own kinds keep the whole entity (but the name) in the extension. Their resource is chosen at start
+ * (idport's group, or the prefixed kinds in Dex's group; see crds.ts), so these take it as a parameter.
+ */
 function ownKind<T extends { id: string }>(what: string, resource: Resource): ObjectSpec<string, T> {
   return namedById<T>({ what, resource, idKey: 'id', fields: [], expiring: true });
 }
 
-export const sessionSpec = ownKind<Session>('session', resources.sessions);
-export const passwordFailuresSpec = ownKind<PasswordFailures>('password failures', resources.passwordFailures);
-export const revokedTokenSpec = ownKind<RevokedToken>('revoked token', resources.revokedTokens);
+export const sessionSpec = (r: Resource): ObjectSpec<string, Session> => ownKind<Session>('session', r);
+export const passwordFailuresSpec = (r: Resource): ObjectSpec<string, PasswordFailures> =>
+  ownKind<PasswordFailures>('password failures', r);
+export const revokedTokenSpec = (r: Resource): ObjectSpec<string, RevokedToken> =>
+  ownKind<RevokedToken>('revoked token', r);
