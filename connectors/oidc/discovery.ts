@@ -10,6 +10,12 @@ import type { OidcConfig } from './config.js';
 // Hosts whose token endpoint refuses HTTP Basic client authentication (Dex's brokenAuthHeaderDomains).
 const BASIC_AUTH_BROKEN_HOSTS = ['okta.com', 'oktapreview.com'];
 
+/**
+ * openid-client needs a client id; a connector without `clientID` serves token exchange only (Dex's documented
+ * setup), which sends none to the upstream (JWKS and userinfo), and refuses logins before any request is built.
+ */
+const TOKEN_EXCHANGE_ONLY_CLIENT_ID = 'idport-token-exchange-only';
+
 /** The upstream as discovered, ready to use. */
 export interface Upstream {
   readonly config: client.Configuration;
@@ -41,7 +47,8 @@ export async function discover(config: OidcConfig, options: DiscoveryOptions): P
     config.issuerAlias === ''
       ? new URL(config.issuer)
       : new URL('.well-known/openid-configuration', withSlash(config.issuer));
-  const discovered = await client.discovery(server, config.clientID, undefined, undefined, {
+  const clientId = config.clientID === '' ? TOKEN_EXCHANGE_ONLY_CLIENT_ID : config.clientID;
+  const discovered = await client.discovery(server, clientId, undefined, undefined, {
     [client.customFetch]: fetchFn,
     execute,
     timeout,
@@ -61,7 +68,7 @@ export async function discover(config: OidcConfig, options: DiscoveryOptions): P
   const auth = clientAuth(config, metadata);
   const upstream = new client.Configuration(
     metadata,
-    config.clientID,
+    clientId,
     config.clientSecret === '' ? undefined : { client_secret: config.clientSecret },
     auth,
   );

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_BRUTE_FORCE } from '../../src/oauth/brute-force.js';
+import { DEFAULT_BRUTE_FORCE } from '../support/settings.js';
 import { openKubernetes } from '../../storage/kubernetes/kubernetes.js';
 import { Browser, formsOf } from '../support/browser.js';
 import { confidentialClient, demoUser, startIdport, type TestIdport } from '../support/idport.js';

@@ -28,6 +28,7 @@ import {
   startBalancer,
   type Balancer,
 } from './support.js';
+import { ensureBuilt } from '../support/build.js';
 
 interface Process {
   readonly origin: string;
@@ -60,6 +61,8 @@ async function untilReady(p: Process, limitMs: number): Promise<void> {
   }
   assert.fail(`idport at ${p.origin} not ready after ${limitMs} ms:\n${p.logs()}`);
 }
+
+before(() => ensureBuilt());
 
 describe('two idport processes on one database', { skip: postgresSkip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'idport-replicas-'));

@@ -8,11 +8,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { freePort } from '../support/example-app.js';
+import { ensureBuilt } from '../support/build.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'idport-container-'));
+before(() => ensureBuilt());
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const CLI = ['bin/idport.js'];

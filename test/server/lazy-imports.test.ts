@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import Fastify from 'fastify';
+import { WITHOUT_SCHEMA_COMPILERS } from '../../src/http/no-schemas.js';
 import { ensureBuilt } from '../support/build.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'idport-lazy-'));
@@ -47,7 +49,9 @@ const loadedBy = async (name: string, args: readonly string[], untilListening: b
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, IDPORT_LOADED_MODULES: record },
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | string | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? signal)),
+  );
   try {
     if (untilListening) {
       let listening = false;
@@ -144,5 +148,16 @@ describe('what a start loads', () => {
     const result = spawnSync(process.execPath, ['bin/idport.js', 'check-config', config], { encoding: 'utf8' });
     assert.equal(result.status, 2);
     assert.match(result.stderr, /connectors\[0\]\.config\.ssoURL/);
+  });
+
+  it('an app without schema compilers refuses a route that declares a schema, and serves one that does not', async () => {
+    const app = Fastify({ schemaController: WITHOUT_SCHEMA_COMPILERS });
+    app.get('/plain', async () => 'ok');
+    app.post('/typed', { schema: { body: { type: 'object' } } }, async () => 'typed');
+    await assert.rejects(async () => app.ready(), /idport routes declare no JSON schemas/);
+    const plain = Fastify({ schemaController: WITHOUT_SCHEMA_COMPILERS });
+    plain.get('/plain', async () => 'ok');
+    assert.equal((await plain.inject('/plain')).body, 'ok');
+    await plain.close();
   });
 });
