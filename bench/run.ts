@@ -1,130 +1,106 @@
 /**
- * `npm run bench`: token endpoint throughput, latency and server memory, measured over real loopback HTTP. The
- * server runs in its own process (bench/server.ts) so the load generator does not steal its event loop. Every
- * loop is bounded in count and time.
+ * `npm run bench`: idport side by side with node-oidc-provider 9 (issue 15). Both run in their own processes
+ * (idport through `node bin/idport.js serve <config>`, the compiled build); wrk drives them from a third, one thread
+ * and 32 connections on loopback, in alternating rounds; the signing ceiling of jose is measured in the same run.
+ * Prints a table of req/s, p50, p99, the ratio and each target of the issue with PASS or FAIL.
  *
- *   npm run bench                                  # all scenarios, N=1000, 16 requests in flight
- *   BENCH_N=2000 BENCH_CONCURRENCY=32 npm run bench
+ *   npm run bench                                   # everything, SQLite then PostgreSQL
+ *   npm run bench -- --quick                        # shorter rounds: a few minutes
+ *   npm run bench -- --only client_credentials      # a subset (repeat --only, or a comma list)
+ *   npm run bench -- --no-postgres                  # SQLite only
+ *   npm run bench -- --leak                         # only the leak check (1,000,000 tokens)
+ *
+ * BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test) is where PostgreSQL runs; each idport gets a
+ * fresh schema there, dropped at the end.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { performance } from 'node:perf_hooks';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { leakScenario } from './lib/leak.js';
+import { DEFAULT_POSTGRES_URL, openSchemas, statementsPerGrant } from './lib/postgres.js';
+import { log, measureCeiling, type Settings } from './lib/rounds.js';
+import { runGroup, SCENARIOS, startScenario, type Context, type Scenario } from './lib/scenarios.js';
+import { repo } from './lib/servers.js';
+import { formatTable, type Row } from './lib/table.js';
+import { requireWrk } from './lib/wrk.js';
 
-const N = Number(process.env.BENCH_N ?? 1000);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
-const TIME_LIMIT_MS = 60_000;
-
-interface Result {
-  readonly scenario: string;
-  readonly ops: number;
-  readonly perSecond: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string', multiple: true },
+    quick: { type: 'boolean', default: false },
+    leak: { type: 'boolean', default: false },
+    'no-postgres': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  console.log(`npm run bench -- [--quick] [--only ${SCENARIOS.join('|')}]... [--no-postgres] [--leak]`);
+  process.exit(0);
 }
+const only = (values.only ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
+const unknown = only.filter((v) => !(SCENARIOS as readonly string[]).includes(v));
+if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')} (known: ${SCENARIOS.join(', ')})`);
+const wanted = (scenario: Scenario): boolean => only.length === 0 || only.includes(scenario);
 
-interface Ready {
-  readonly kind: 'ready';
-  readonly issuer: string;
-  readonly codes: string[];
-  readonly memory: NodeJS.MemoryUsage;
-}
+requireWrk();
+log('building idport if needed (scripts/ensure-build.mjs)');
+if (spawnSync(process.execPath, ['scripts/ensure-build.mjs'], { cwd: repo, stdio: 'inherit' }).status !== 0)
+  throw new Error('the build failed');
 
-const round = (x: number): number => Math.round(x * 100) / 100;
-const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-const percentile = (sorted: number[], p: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+const dir = mkdtempSync(join(tmpdir(), 'idport-bench-run-'));
+const settings: Settings = values.quick
+  ? { seconds: 3, warmupSeconds: 1, rounds: 2, dir }
+  : { seconds: 10, warmupSeconds: 2, rounds: 3, dir };
+const started = new Date();
+const load = loadavg()
+  .map((l) => l.toFixed(2))
+  .join(' ');
 
-/** Runs `task(i)` for i in [0, n) with CONCURRENCY in flight; stops early at the time limit. */
-const measure = async (scenario: string, n: number, task: (i: number) => Promise<void>): Promise<Result> => {
-  const latencies: number[] = [];
-  let next = 0;
-  const deadline = performance.now() + TIME_LIMIT_MS;
-  const started = performance.now();
-  const worker = async (): Promise<void> => {
-    while (next < n && performance.now() < deadline) {
-      const i = next++;
-      const t0 = performance.now();
-      await task(i);
-      latencies.push(performance.now() - t0);
-    }
+const runAll = async (rows: Row[]): Promise<void> => {
+  log('signing ceiling: jose RS256 and ES256, all cores, separate process');
+  const ceilingSeconds = values.quick ? 3 : 5;
+  const ceiling = {
+    RS256: await measureCeiling('RS256', ceilingSeconds),
+    ES256: await measureCeiling('ES256', ceilingSeconds),
   };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  const elapsed = performance.now() - started;
-  latencies.sort((a, b) => a - b);
-  return {
-    scenario,
-    ops: latencies.length,
-    perSecond: Math.round((latencies.length / elapsed) * 1000),
-    p50Ms: round(percentile(latencies, 0.5)),
-    p99Ms: round(percentile(latencies, 0.99)),
-  };
-};
-
-const message = <T>(child: ChildProcess, kind: string): Promise<T> =>
-  new Promise((resolve, reject) => {
-    const onMessage = (m: unknown): void => {
-      if (typeof m === 'object' && m !== null && (m as { kind?: unknown }).kind === kind) {
-        child.off('message', onMessage);
-        resolve(m as T);
-      }
-    };
-    child.on('message', onMessage);
-    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+  rows.push({
+    scenario: 'signing ceiling (jose, all cores), signatures/s',
+    idport: [`RS256 ${ceiling.RS256.toFixed(0)}`, `ES256 ${ceiling.ES256.toFixed(0)}`],
+    oidcProvider: [],
+    ratio: '',
+    target: '',
+    pass: undefined,
   });
-
-const runBackend = async (backend: 'sqlite' | 'memory', algorithm: 'RS256' | 'ES256' | 'EdDSA'): Promise<Result[]> => {
-  const child = fork('bench/server.ts', [backend, algorithm, String(N)], {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
-    stdio: 'inherit',
-  });
+  const context: Context = { settings, wanted, ceiling, rows };
+  if (wanted('start')) await startScenario(context, { kind: 'sqlite' });
+  await runGroup(context, { kind: 'sqlite' }, 'RS256');
+  await runGroup(context, { kind: 'sqlite' }, 'ES256');
+  if (values['no-postgres']) return;
+  const url = process.env.BENCH_POSTGRES_URL ?? DEFAULT_POSTGRES_URL;
+  const schemas = await openSchemas(url);
   try {
-    const ready = await message<Ready>(child, 'ready');
-    const basic = `Basic ${Buffer.from('bench:bench-secret').toString('base64')}`;
-    const post = async (body: string): Promise<Record<string, string>> => {
-      const response = await fetch(`${ready.issuer}/token`, {
-        method: 'POST',
-        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
-        body,
-      });
-      if (response.status !== 200)
-        throw new Error(`token endpoint answered ${response.status}: ${await response.text()}`);
-      return (await response.json()) as Record<string, string>;
-    };
-    const label = `${backend} ${algorithm}`;
-    const refreshTokens: string[] = [];
-    const results = [
-      await measure(`${label}: authorization_code grant`, ready.codes.length, async (i) => {
-        const tokens = await post(
-          `grant_type=authorization_code&code=${ready.codes[i]}&redirect_uri=${encodeURIComponent('http://127.0.0.1/cb')}`,
-        );
-        if (tokens.refresh_token !== undefined) refreshTokens.push(tokens.refresh_token);
-      }),
-    ];
-    results.push(
-      await measure(`${label}: refresh_token grant (rotation)`, refreshTokens.length, async (i) => {
-        await post(`grant_type=refresh_token&refresh_token=${encodeURIComponent(refreshTokens[i] ?? '')}`);
-      }),
-    );
-    results.push(
-      await measure(`${label}: discovery`, N, async () => {
-        await (await fetch(`${ready.issuer}/.well-known/openid-configuration`)).arrayBuffer();
-      }),
-    );
-    child.send('memory');
-    const after = await message<{ memory: NodeJS.MemoryUsage }>(child, 'memory');
-    console.log(
-      `  ${label}: server RSS ${mib(ready.memory.rss)} → ${mib(after.memory.rss)}, heap ${mib(ready.memory.heapUsed)} → ${mib(after.memory.heapUsed)} after ${N * 2} token responses`,
-    );
-    return results;
+    if (wanted('start')) await startScenario(context, await schemas.fresh());
+    await runGroup(context, await schemas.fresh(), 'RS256');
+    await runGroup(context, await schemas.fresh(), 'ES256');
+    if (wanted('statements')) rows.push(...(await statementsPerGrant(schemas, url)));
   } finally {
-    child.send('stop');
+    await schemas.dropAll();
   }
 };
 
-console.log(`idport bench: N=${N}, concurrency=${CONCURRENCY}, node ${process.version}`);
-const results = [
-  ...(await runBackend('sqlite', 'RS256')),
-  ...(await runBackend('sqlite', 'ES256')),
-  ...(await runBackend('sqlite', 'EdDSA')),
-  ...(await runBackend('memory', 'RS256')),
-];
-console.table(results);
+const rows: Row[] = [];
+try {
+  if (values.leak) rows.push(...(await leakScenario()));
+  else await runAll(rows);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+const cpu = cpus()[0]?.model ?? 'unknown CPU';
+console.log(
+  `\nidport bench, ${started.toISOString()}; ${cpus().length} cores (${cpu}), load average at start ${load}, ` +
+    `node ${process.version}; wrk -t1 -c32, ${settings.rounds} rounds of ${settings.seconds} s per side (median)\n`,
+);
+console.log(formatTable(rows));
+if (rows.some((row) => row.pass === false)) process.exitCode = 1;

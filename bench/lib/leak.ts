@@ -1,0 +1,67 @@
+/**
+ * `npm run bench -- --leak`: idport's RSS (from /proc) and V8 heap (prom-client's `nodejs_heap_size_used_bytes` on
+ * the telemetry listener's /metrics) after 100,000 and after 1,000,000 issued tokens (its own
+ * `idport_tokens_issued_total`), which must stay within 10 %. The tokens come from wrk driving the client_credentials
+ * grant with ES256 keys (the fastest grant, so a million fit in minutes), on SQLite.
+ */
+import { log } from './rounds.js';
+import { rssOf, startIdport } from './servers.js';
+import { clientCredentialsLoad } from './rounds.js';
+import { mb, type Row } from './table.js';
+import { wrk } from './wrk.js';
+
+const metric = (text: string, name: string): number =>
+  [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+]+)`, 'gm'))].reduce(
+    (sum, m) => sum + Number(m[1]),
+    0,
+  );
+
+const scrape = async (telemetry: string): Promise<string> => (await fetch(`${telemetry}/metrics`)).text();
+
+/** After 3 s idle, the lowest of five samples 1 s apart (heap use swings between collections). */
+const settle = async (pid: number, telemetry: string): Promise<{ rss: number; heap: number }> => {
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  let rss = Infinity;
+  let heap = Infinity;
+  for (let i = 0; i < 5; i++) {
+    rss = Math.min(rss, rssOf(pid));
+    heap = Math.min(heap, metric(await scrape(telemetry), 'nodejs_heap_size_used_bytes'));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  return { rss, heap };
+};
+
+export const leakScenario = async (first = 100_000, last = 1_000_000): Promise<Row[]> => {
+  const idport = await startIdport({ kind: 'sqlite' }, 'ES256');
+  const telemetry = idport.telemetry ?? '';
+  const issued = async (): Promise<number> => metric(await scrape(telemetry), 'idport_tokens_issued_total');
+  let failures = 0;
+  const issueUntil = async (target: number): Promise<void> => {
+    for (let count = await issued(); count < target; count = await issued()) {
+      const result = await wrk(clientCredentialsLoad(idport, 20));
+      failures += result.failures;
+      log(`leak: ${count + result.requests} tokens issued (${result.perSecond.toFixed(0)}/s)`);
+    }
+  };
+  try {
+    await issueUntil(first);
+    const early = { ...(await settle(idport.pid, telemetry)), tokens: await issued() };
+    await issueUntil(last);
+    const late = { ...(await settle(idport.pid, telemetry)), tokens: await issued() };
+    const row = (what: 'rss' | 'heap'): Row => {
+      const growth = late[what] / early[what] - 1;
+      return {
+        scenario: `leak: ${what === 'rss' ? 'RSS' : 'heap used'} after ${early.tokens} → ${late.tokens} tokens`,
+        idport: [mb(early[what]), mb(late[what])],
+        oidcProvider: [],
+        ratio: `${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)} %`,
+        target: 'within 10 %',
+        pass: failures === 0 && Math.abs(growth) <= 0.1,
+        note: failures > 0 ? `${failures} failed requests` : undefined,
+      };
+    };
+    return [row('rss'), row('heap')];
+  } finally {
+    await idport.stop();
+  }
+};

@@ -1,0 +1,224 @@
+/** The scenarios of `npm run bench`, each producing rows of the table with the issue's targets (issue 15). */
+import {
+  alone,
+  clientCredentialsLoad,
+  codeLoad,
+  discoveryLoad,
+  jwksLoad,
+  log,
+  logins,
+  mintCodes,
+  refreshLoad,
+  seedRefreshTokens,
+  sideBySide,
+  type Load,
+  type Settings,
+} from './rounds.js';
+import {
+  PASSWORD_HASH,
+  startIdport,
+  startOidcProvider,
+  type Algorithm,
+  type Running,
+  type Storage,
+} from './servers.js';
+import { mb, NONE, percent, rate, ratio, type Row } from './table.js';
+import type { Measured } from './wrk.js';
+
+export const SCENARIOS = [
+  'start',
+  'discovery',
+  'jwks',
+  'client_credentials',
+  'authorization_code',
+  'refresh_token',
+  'browser_login',
+  'password_login',
+  'statements',
+] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export interface Context {
+  readonly settings: Settings;
+  readonly wanted: (scenario: Scenario) => boolean;
+  /** Signatures per second of jose on all cores, measured earlier in this run. */
+  readonly ceiling: Readonly<Record<Algorithm, number>>;
+  readonly rows: Row[];
+}
+
+const label = (storage: Storage, text: string): string => (storage.kind === 'postgres' ? `${text}, PostgreSQL` : text);
+
+const failureNote = (idport: Measured, op?: Measured): string | undefined =>
+  [idport.note && `idport: ${idport.note}`, op?.note && `oidc-provider: ${op.note}`].filter(Boolean).join('; ') ||
+  undefined;
+
+/** A row for a side-by-side measurement; a round with failures fails the row whatever the target says. */
+const pairRow = (scenario: string, pair: [Measured, Measured], target: string, pass: boolean | undefined): Row => ({
+  scenario,
+  idport: rate(pair[0]),
+  oidcProvider: rate(pair[1]),
+  ratio: ratio(pair[0].perSecond, pair[1].perSecond),
+  target,
+  pass: pair[0].failures + pair[1].failures > 0 ? false : pass,
+  note: failureNote(pair[0], pair[1]),
+});
+
+const aloneRow = (scenario: string, m: Measured, target: string, pass: boolean | undefined): Row => ({
+  scenario,
+  idport: rate(m),
+  oidcProvider: NONE,
+  ratio: '',
+  target,
+  pass: m.failures > 0 ? false : pass,
+  note: failureNote(m),
+});
+
+/** Start (spawn to first discovery answer) and RSS right after, fresh storage each time, alternating spawns. */
+export const startScenario = async (context: Context, storage: Storage): Promise<void> => {
+  const spawns: [Running[], Running[]] = [[], []];
+  for (let round = 0; round < Math.max(3, context.settings.rounds); round++) {
+    const idport = await startIdport(storage, 'RS256');
+    await idport.stop();
+    spawns[0].push(idport);
+    if (storage.kind === 'postgres') continue;
+    const op = await startOidcProvider('RS256');
+    await op.stop();
+    spawns[1].push(op);
+  }
+  const med = (values: number[]): number => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+  const start = spawns.map((runs) => med(runs.map((r) => r.startMs)));
+  const rss = spawns.map((runs) => med(runs.map((r) => r.rssAfterStart)));
+  const [idportStart = NaN, opStart = NaN] = start;
+  const [idportRss = NaN, opRss = NaN] = rss;
+  const sqlite = storage.kind === 'sqlite';
+  context.rows.push({
+    scenario: label(storage, 'start: spawn → first discovery answer (RS256 key generated)'),
+    idport: [`${idportStart.toFixed(0)} ms`],
+    oidcProvider: sqlite ? [`${opStart.toFixed(0)} ms`] : ['—'],
+    ratio: sqlite ? ratio(idportStart, opStart) : '',
+    target: sqlite ? '≤ oidc-provider' : '',
+    pass: sqlite ? idportStart <= opStart : undefined,
+    note: `median of ${spawns[0].length} spawns each`,
+  });
+  context.rows.push({
+    scenario: label(storage, 'RSS after start'),
+    idport: [mb(idportRss)],
+    oidcProvider: sqlite ? [mb(opRss)] : ['—'],
+    ratio: sqlite ? ratio(idportRss, opRss) : '',
+    target: '≤ 100 MB',
+    pass: idportRss <= 100e6,
+  });
+};
+
+/** Discovery and JWKS, side by side, idport at its default log level (info). */
+const metadataScenarios = async (context: Context, servers: [Running, Running]): Promise<void> => {
+  const loads: [Scenario, string, Load][] = [
+    ['discovery', 'discovery (/.well-known/openid-configuration)', discoveryLoad],
+    ['jwks', 'JWKS (/keys, /jwks)', jwksLoad],
+  ];
+  for (const [scenario, name, load] of loads) {
+    if (!context.wanted(scenario)) continue;
+    log(name);
+    const pair = await sideBySide(context.settings, servers, load);
+    context.rows.push(pairRow(name, pair, '≥ 1.5× oidc-provider', pair[0].perSecond >= 1.5 * pair[1].perSecond));
+  }
+};
+
+/** client_credentials with a JWT access token, side by side; returns idport's rate (a bound for the code grant). */
+const clientCredentials = async (context: Context, servers: [Running, Running], alg: Algorithm): Promise<number> => {
+  log(`client_credentials ${alg}`);
+  const pair = await sideBySide(context.settings, servers, clientCredentialsLoad);
+  const ceiling = context.ceiling[alg];
+  const fast = pair[0].perSecond >= 1.4 * pair[1].perSecond;
+  const near = pair[0].perSecond >= 0.75 * ceiling;
+  const rs = alg === 'RS256';
+  context.rows.push(
+    pairRow(
+      `client_credentials ${alg} (${percent(pair[0].perSecond / ceiling)} of ${alg} ceiling)`,
+      pair,
+      rs ? '≥ 1.4× and ≥ 75 % of ceiling' : '≥ 1.4× oidc-provider',
+      rs ? fast && near : fast,
+    ),
+  );
+  return pair[0].perSecond;
+};
+
+/** idport-only grants and logins on `storage`. `bound` caps how many codes a round can redeem. */
+const grantScenarios = async (
+  context: Context,
+  idport: Running,
+  options: { storage: Storage; alg: Algorithm; bound: number },
+): Promise<void> => {
+  const { settings, ceiling } = context;
+  const { storage, alg } = options;
+  if (context.wanted('authorization_code')) {
+    log(`authorization_code ${alg} (${label(storage, 'minting codes through the browser flow')})`);
+    const perRound = Math.ceil(options.bound * settings.seconds * 1.2) + 200;
+    const m = await alone(settings, async (round) => {
+      const seconds = round < 0 ? settings.warmupSeconds : settings.seconds;
+      const file = await mintCodes(settings, idport.issuer, round < 0 ? perRound / 2 : perRound, 'code');
+      return codeLoad(idport, seconds, file);
+    });
+    const half = ceiling[alg] / 2;
+    const gated = alg === 'RS256' && storage.kind === 'sqlite';
+    context.rows.push(
+      aloneRow(
+        label(storage, `authorization_code ${alg}, ${percent(m.perSecond / half)} of half the ${alg} ceiling`),
+        m,
+        gated ? '≥ 75 % of half the RS256 ceiling' : '',
+        gated ? m.perSecond >= 0.75 * half : undefined,
+      ),
+    );
+  }
+  if (alg !== 'RS256') return;
+  if (context.wanted('refresh_token')) {
+    log(label(storage, 'refresh_token rotation'));
+    const m = await alone(settings, async (round) =>
+      refreshLoad(
+        idport,
+        round < 0 ? settings.warmupSeconds : settings.seconds,
+        await seedRefreshTokens(settings, idport.issuer, 64),
+      ),
+    );
+    context.rows.push(aloneRow(label(storage, 'refresh_token grant (rotation) RS256'), m, '', undefined));
+  }
+  if (context.wanted('browser_login')) {
+    log(label(storage, 'browser login (mockCallback)'));
+    const m = await logins(settings, idport.issuer, 'mock');
+    context.rows.push(
+      aloneRow(label(storage, 'login: /auth → mockCallback → code → token, logins/s'), m, '', undefined),
+    );
+  }
+  if (context.wanted('password_login')) {
+    log(label(storage, 'password page login'));
+    const cost = PASSWORD_HASH.split('$')[2] ?? '?';
+    const m = await logins(settings, idport.issuer, 'local');
+    context.rows.push(
+      aloneRow(label(storage, `login: password page (bcrypt cost ${cost}) → token, logins/s`), m, '', undefined),
+    );
+  }
+};
+
+/** Every scenario for one storage and one key algorithm, with both servers up. */
+export const runGroup = async (context: Context, storage: Storage, alg: Algorithm): Promise<void> => {
+  const idport = await startIdport(storage, alg);
+  const op = storage.kind === 'sqlite' ? await startOidcProvider(alg) : undefined;
+  try {
+    if (op !== undefined && alg === 'RS256') await metadataScenarios(context, [idport, op]);
+    let bound = context.ceiling[alg] / 2;
+    if (op !== undefined && context.wanted('client_credentials'))
+      bound = Math.min(bound, await clientCredentials(context, [idport, op], alg));
+    if (op === undefined && context.wanted('client_credentials')) {
+      log(label(storage, `client_credentials ${alg}`));
+      const m = await alone(context.settings, async (round) =>
+        clientCredentialsLoad(idport, round < 0 ? context.settings.warmupSeconds : context.settings.seconds),
+      );
+      bound = Math.min(bound, m.perSecond);
+      context.rows.push(aloneRow(label(storage, `client_credentials ${alg}`), m, '', undefined));
+    }
+    await grantScenarios(context, idport, { storage, alg, bound });
+  } finally {
+    await idport.stop();
+    await op?.stop();
+  }
+};
