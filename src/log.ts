@@ -2,8 +2,7 @@
  * The process logger: pino JSON by default in production tooling, or Dex's `text` format (one
  * human-readable line per entry). Secrets are redacted wherever they appear in a log object.
  */
-import { Writable } from 'node:stream';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 /**
  * Paths pino replaces with [Redacted] (ARCHITECTURE.md decision 11): password, client_secret, code, refresh_token,
@@ -50,29 +49,28 @@ const formatValue = (value: unknown): string => {
   return /^[\w./:@-]+$/.test(text ?? '') ? (text ?? '') : JSON.stringify(text);
 };
 
-/** Turns pino's JSON lines into `time=… level=… msg=… key=value` lines, as Dex's text logger prints. */
-const textStream = (out: NodeJS.WritableStream): Writable =>
-  new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line === '') continue;
-        try {
-          const entry = JSON.parse(line) as Record<string, unknown>;
-          const { time, level, msg, pid: _pid, hostname: _hostname, ...rest } = entry;
-          const parts = [
-            `time=${new Date(Number(time)).toISOString()}`,
-            `level=${LEVEL_NAMES[Number(level)] ?? String(level).toUpperCase()}`,
-            `msg=${formatValue(msg ?? '')}`,
-          ];
-          for (const [key, value] of Object.entries(rest)) parts.push(`${key}=${formatValue(value)}`);
-          out.write(`${parts.join(' ')}\n`);
-        } catch {
-          out.write(`${line}\n`);
-        }
-      }
-      callback();
-    },
-  });
+/** One pino JSON line as `time=… level=… msg=… key=value`, as Dex's text logger prints; other text as it is. */
+const textLine = (line: string): string => {
+  try {
+    const entry = JSON.parse(line) as Record<string, unknown>;
+    const { time, level, msg, pid: _pid, hostname: _hostname, ...rest } = entry;
+    let text = `time=${new Date(Number(time)).toISOString()} level=${LEVEL_NAMES[Number(level)] ?? String(level).toUpperCase()} msg=${formatValue(msg ?? '')}`;
+    for (const key in rest) text += ` ${key}=${formatValue(rest[key])}`;
+    return `${text}\n`;
+  } catch {
+    return `${line}\n`;
+  }
+};
+
+/**
+ * Turns pino's JSON lines into Dex's text lines. A bare destination rather than a stream.Writable: pino hands it one
+ * line per call, and every request writes one, so it skips the stream machinery and the Buffer round trip.
+ */
+const textStream = (out: NodeJS.WritableStream): DestinationStream => ({
+  write(chunk: string) {
+    for (const line of chunk.split('\n')) if (line !== '') out.write(textLine(line));
+  },
+});
 
 export const createLogger = (options: {
   level: string;
