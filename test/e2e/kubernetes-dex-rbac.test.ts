@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_BRUTE_FORCE } from '../support/settings.js';
 import { openKubernetes } from '../../storage/kubernetes/kubernetes.js';
 import { Browser, formsOf } from '../support/browser.js';
 import { confidentialClient, demoUser, startIdport, type TestIdport } from '../support/idport.js';
 import { dexChartRules, startKubeApiServer, type KubeApiServer } from '../support/kube-apiserver.js';
 import { testFetch } from '../support/in-process.js';
+import { DEFAULT_BRUTE_FORCE } from '../support/settings.js';
 import {
   authorize,
   authUrl,

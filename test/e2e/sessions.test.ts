@@ -1,11 +1,10 @@
 /** Issue 7: single sign-on across clients, prompt/max_age/id_token_hint, logout (RP-initiated and back-channel). */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
 import { encodeSubject } from '../../src/oauth/primitives/subject.js';
 import { ManualClock } from '../../src/deps.js';
+import { startBackchannelReceiver, type BackchannelReceiver } from '../support/backchannel-receiver.js';
 import { Browser, formsOf, loginThroughPages } from '../support/browser.js';
 import { confidentialClient, DEMO_PASSWORD, demoUser, startIdport, type TestIdport } from '../support/idport.js';
 import {
@@ -24,34 +23,13 @@ import {
 const COOKIE = 'idport_session';
 const LOGGED_OUT = 'http://127.0.0.1:5555/logged-out';
 
-/** A back-channel logout receiver: records each logout_token POSTed to it. */
-const startReceiver = async (): Promise<{ url: string; tokens: string[]; close(): Promise<void> }> => {
-  const tokens: string[] = [];
-  const server: Server = createServer((req: IncomingMessage, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    req.on('end', () => {
-      const token = new URLSearchParams(body).get('logout_token') ?? '';
-      tokens.push(token);
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/backchannel`,
-    tokens,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-};
-
 describe('browser sessions', () => {
   let idport: TestIdport;
   let clock: ManualClock;
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let receiver: BackchannelReceiver;
 
   before(async () => {
-    receiver = await startReceiver();
+    receiver = await startBackchannelReceiver();
     clock = new ManualClock(Date.now());
     idport = await startIdport({
       clock,

@@ -13,11 +13,13 @@ import {
   assertTokenResponse,
   authUrl,
   codeRequest,
+  credentialsOf,
+  postToken,
   redeemCode,
   REDIRECT,
   responseOf,
   str,
-} from './helpers.js';
+} from '../e2e/helpers.js';
 
 const EXPIRED = 'This login request is invalid or has expired. Go back to the application and sign in again.';
 const CSRF_REFUSED =
@@ -48,8 +50,9 @@ describe('password and approval pages', () => {
   let idport: TestIdport;
   let skipping: TestIdport;
   before(async () => {
-    idport = await startIdport({ clients: [confidentialClient('web', [REDIRECT])] });
+    idport = await startIdport({ inProcess: true, clients: [confidentialClient('web', [REDIRECT])] });
     skipping = await startIdport({
+      inProcess: true,
       clients: [confidentialClient('web', [REDIRECT])],
       settings: { skipApprovalScreen: true },
     });
@@ -222,6 +225,7 @@ describe('connector chooser', () => {
       { log: pino({ level: 'silent' }), fetch, now: () => new Date() },
     );
     idport = await startIdport({
+      inProcess: true,
       clients: [confidentialClient('web', [REDIRECT])],
       connectors: [{ id: 'mock', type: 'mockCallback', name: 'Mock', connector }],
     });
@@ -292,5 +296,29 @@ describe('connector chooser', () => {
     const chooser = await openPage(new Browser(), authUrl(idport, codeRequest('web')));
     const state = new URL(linksOf(chooser)[1] ?? '').searchParams.get('req') ?? '';
     assertErrorPage(await new Browser().request(`${idport.issuer}/callback?state=${state}`), 400, EXPIRED);
+  });
+
+  it('does not add a redirect_uri the client left out, so the code is still redeemed without one (RFC 6749 §4.1.3)', async () => {
+    const browser = new Browser();
+    const params = codeRequest('web', { connector_id: 'local' });
+    delete params.redirect_uri;
+    const { page } = await browser.follow(authUrl(idport, params), REDIRECT);
+    const back = /<a href="([^"]+)">Choose another login method<\/a>/.exec(page.body)?.[1] ?? '';
+    assert.ok(back !== '', 'a back link');
+    const backUrl = new URL(back.replace(/&amp;/g, '&'), page.url);
+    assert.equal(backUrl.searchParams.get('redirect_uri'), null);
+    const chooser = await browser.follow(backUrl.href, REDIRECT);
+    const local = /href="([^"]*\/auth\/local\?[^"]+)"/.exec(chooser.page.body)?.[1] ?? '';
+    const location = await loginThroughPages(
+      browser,
+      new URL(local.replace(/&amp;/g, '&'), chooser.page.url).href,
+      REDIRECT,
+    );
+    const tokens = await postToken(
+      idport,
+      { grant_type: 'authorization_code', code: responseOf(location).get('code') ?? '' },
+      credentialsOf('web'),
+    );
+    assertTokenResponse(tokens);
   });
 });
