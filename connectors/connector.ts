@@ -77,8 +77,22 @@ export interface Refreshable {
   refresh(scopes: Scopes, identity: Identity): Promise<Identity>;
 }
 
+/** The kinds of upstream token a connector may be asked to verify (RFC 8693 `subject_token_type`, without its URN prefix). */
+export type SubjectTokenType = 'id_token' | 'access_token';
+
+/** Token exchange (RFC 8693; Dex's TokenIdentityConnector): a token the upstream issued stands in for a login. */
+export interface TokenExchanging {
+  /**
+   * Verifies `token`, of the given type, as this connector's upstream issued it, and returns its user. Throws
+   * ConnectorError when the token does not verify or names no acceptable user (`temporary` when the upstream could
+   * not be reached).
+   */
+  tokenIdentity(tokenType: SubjectTokenType, token: string): Promise<Identity>;
+}
+
 export type Connector = (PasswordConnector | CallbackConnector | SamlConnector) &
-  Partial<Refreshable> & {
+  Partial<Refreshable> &
+  Partial<TokenExchanging> & {
     /** Releases sockets, timers and pools. */
     close?(): Promise<void>;
   };

@@ -13,8 +13,9 @@ import { FORM_BODY_LIMIT, registerFormParser, UNREAD_BODY_ERRORS } from './http/
 import { healthRoutes } from './http/health-routes.js';
 import { logoutRoutes } from './http/logout-routes.js';
 import { landingRoutes, notFoundHandler } from './http/landing-routes.js';
-import { instrument, type HttpMetrics } from './http/metrics.js';
+import { instrument, type HttpMetrics } from './http/instrument.js';
 import type { PageContext } from './http/pages.js';
+import { WITHOUT_SCHEMA_COMPILERS } from './http/no-schemas.js';
 import { logRequests } from './http/request-log.js';
 import { staticRoutes } from './http/static-routes.js';
 import { tokenRoutes, userinfoRoutes } from './http/token-routes.js';
@@ -138,6 +139,7 @@ const createFastify = (options: AppOptions, clientIp: ClientIpReader | undefined
     },
     requestIdHeader: false,
     routerOptions: { ignoreTrailingSlash: true },
+    schemaController: WITHOUT_SCHEMA_COMPILERS,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     connectionTimeout: CONNECTION_TIMEOUT_MS,
     requestTimeout: limits.requestTimeoutMs,

@@ -55,13 +55,6 @@ const serve = async (args: readonly string[]): Promise<void> => {
   const log = createLogger({ level: config.logger.level, format: config.logger.format });
   for (const warning of warnings) log.warn({ key: warning.key, at: warning.at }, formatWarning(warning));
   const server = await createServer(config, { log });
-  const addresses = await server.listen();
-  server.startTimers();
-  log.info(
-    { issuer: server.provider.settings.issuer, ...addresses, connectors: [...server.provider.connectors.keys()] },
-    'idport listening',
-  );
-
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -78,8 +71,17 @@ const serve = async (args: readonly string[]): Promise<void> => {
       },
     );
   };
+  // Before listening: a supervisor that stops idport as soon as it announces itself must not meet the default
+  // disposition, which kills the process without draining (and exits by signal rather than with 0).
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  const addresses = await server.listen();
+  if (stopping) return;
+  server.startTimers();
+  log.info(
+    { issuer: server.provider.settings.issuer, ...addresses, connectors: [...server.provider.connectors.keys()] },
+    'idport listening',
+  );
 };
 
 /** All of stdin (a pipe or a file), without the final newline. */

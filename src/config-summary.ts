@@ -8,6 +8,7 @@ import { mayUseDeviceFlow } from './oauth/device/authorization.js';
 import { settingsFromConfig } from './server.js';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
 /** The grants a client may use under this config (the token endpoint's checks, said in advance). */
 const grantsOf = (client: Config['staticClients'][number], config: Config): string[] => {
@@ -15,9 +16,9 @@ const grantsOf = (client: Config['staticClients'][number], config: Config): stri
   const grants: string[] = [];
   for (const grant of settings.grantTypes) {
     if (grant === 'authorization_code' && client.redirectURIs.length === 0 && !client.public) continue;
-    if (grant === 'password' && client.public) continue;
+    if ((grant === 'password' || grant === TOKEN_EXCHANGE_GRANT) && client.public) continue;
     if (grant === DEVICE_GRANT && !mayUseDeviceFlow({ ...client, secret: client.secret ?? '' }, settings)) continue;
-    grants.push(grant === DEVICE_GRANT ? 'device_code' : grant);
+    grants.push(grant === DEVICE_GRANT ? 'device_code' : grant === TOKEN_EXCHANGE_GRANT ? 'token_exchange' : grant);
   }
   if (settings.responseTypes.some((type) => type !== 'code')) grants.push('implicit/hybrid');
   return grants;

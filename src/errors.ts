@@ -45,4 +45,16 @@ const STATUS: Partial<Record<OAuthErrorCode, number>> = {
   temporarily_unavailable: 503,
 };
 
-export const statusOf = (e: OAuthError): number => STATUS[e.code] ?? 400;
+/**
+ * A token exchange's subject token that its connector did not accept (RFC 8693 §2.2.2): `access_denied`, answered
+ * 401 as Dex answers it, although the same code elsewhere (a denied device login) is a plain 400.
+ */
+export class SubjectTokenRejectedError extends OAuthError {
+  constructor(description: string) {
+    super('access_denied', description);
+    this.name = 'SubjectTokenRejectedError';
+  }
+}
+
+export const statusOf = (e: OAuthError): number =>
+  e instanceof SubjectTokenRejectedError ? 401 : (STATUS[e.code] ?? 400);

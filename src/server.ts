@@ -12,10 +12,6 @@ import type { Registry } from 'prom-client';
 import type { ConnectorDeps } from '../connectors/connector.js';
 import { openLocal } from '../connectors/local/local.js';
 import { openConnector } from '../connectors/registry.js';
-import { openMemory } from '../storage/memory/memory.js';
-import { openKubernetes } from '../storage/kubernetes/kubernetes.js';
-import { openPostgres } from '../storage/postgres/postgres.js';
-import { openSqlite } from '../storage/sqlite/sqlite.js';
 import { withStaticOverlay } from '../storage/static.js';
 import type { Storage } from '../storage/storage.js';
 import { addPlainServer, buildApp, type TlsOptions } from './app.js';
@@ -24,14 +20,12 @@ import { configWarnings } from './config/warnings.js';
 import { defaultDeps, type Deps } from './deps.js';
 import { LiveConnectors } from './live-connectors.js';
 import { staticEntries } from './static-entries.js';
-import { createHttpMetrics } from './http/metrics.js';
 import type { GrpcListener } from './grpc/server.js';
 import { isFeatureEnabled, type Env } from './config/env.js';
 import type { ConnectorEntry, Provider } from './oauth/provider.js';
 import { normaliseResponseType, type ProviderSettings } from './oauth/settings.js';
 import { createSigner, type Signer } from './signer/signer.js';
 import { packageVersion } from './package-version.js';
-import { buildTelemetryApp } from './telemetry.js';
 
 /** Authorization codes live 10 minutes (ARCHITECTURE.md decision 3). */
 const AUTH_CODE_TTL_MS = 10 * 60_000;
@@ -40,12 +34,13 @@ const GC_INTERVAL_MS = 5 * 60_000;
 /** How often the signer checks whether rotation is due (rotation itself follows `expiry.signingKeys`). */
 const ROTATION_CHECK_MS = 60_000;
 
-/** Grant types the token endpoint implements; Dex's defaults name more, which are not advertised. */
+/** Grant types the token endpoint implements (Dex's `implicit` is a response type here, advertised by discovery). */
 const IMPLEMENTED_GRANTS = [
   'authorization_code',
   'refresh_token',
   'password',
   'urn:ietf:params:oauth:grant-type:device_code',
+  'urn:ietf:params:oauth:grant-type:token-exchange',
   'client_credentials',
 ];
 /** Every response type combination OIDC defines (Core §3, Multiple Response Types §5). */
@@ -121,17 +116,24 @@ export const settingsFromConfig = (config: Config, env: Env = {}): ProviderSetti
   };
 };
 
-/** Opens the configured storage backend. */
-export const openStorage = async (config: Config): Promise<Storage> => {
+/**
+ * Opens the configured storage backend; `log` hears what the operator should know (Kubernetes' RBAC fallback).
+ * Each driver is imported here, when it is the one configured: the Kubernetes client alone is hundreds of
+ * modules, and pg or better-sqlite3 are of no use to the others.
+ */
+export const openStorage = async (config: Config, log: Logger): Promise<Storage> => {
   switch (config.storage.type) {
     case 'memory':
-      return openMemory();
+      return (await import('../storage/memory/memory.js')).openMemory();
     case 'sqlite3':
-      return openSqlite({ file: config.storage.config.file });
+      return (await import('../storage/sqlite/sqlite.js')).openSqlite({ file: config.storage.config.file });
     case 'postgres':
-      return openPostgres(config.storage.config);
+      return (await import('../storage/postgres/postgres.js')).openPostgres(config.storage.config);
     case 'kubernetes':
-      return openKubernetes(config.storage.config);
+      return (await import('../storage/kubernetes/kubernetes.js')).openKubernetes(
+        config.storage.config,
+        log.child({ component: 'storage' }),
+      );
   }
 };
 
@@ -232,7 +234,7 @@ const openProvider = async (
   const base = options.deps ?? defaultDeps;
   const deps = { ...base, randomBytes: base.randomBytes ?? randomBytes };
   const settings = settingsFromConfig(config, options.env ?? process.env);
-  const storage = withStaticOverlay(await openStorage(config), staticEntries(config));
+  const storage = withStaticOverlay(await openStorage(config, log), staticEntries(config));
   const signer = createSigner({
     storage,
     clock: deps.clock,
@@ -255,8 +257,12 @@ const buildApps = async (
   provider: Provider,
   tls: TlsOptions | undefined,
 ): Promise<{ app: FastifyInstance; telemetry: FastifyInstance | undefined; registry: Registry | undefined }> => {
-  // Metrics are kept only when something can read them.
-  const metrics = config.telemetry.http !== undefined ? createHttpMetrics(packageVersion()) : undefined;
+  // Metrics are kept only when something can read them; prom-client and the telemetry app load only then.
+  const observed =
+    config.telemetry.http !== undefined
+      ? await Promise.all([import('./http/metrics.js'), import('./telemetry.js')])
+      : undefined;
+  const metrics = observed?.[0].createHttpMetrics(packageVersion());
   const app = await buildApp({
     provider,
     branding: {
@@ -273,8 +279,8 @@ const buildApps = async (
     ...(metrics !== undefined ? { metrics } : {}),
   });
   const telemetry =
-    metrics !== undefined
-      ? await buildTelemetryApp({
+    metrics !== undefined && observed !== undefined
+      ? await observed[1].buildTelemetryApp({
           metrics,
           storage: provider.storage,
           log: provider.log.child({ component: 'telemetry' }),

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Storage } from '../storage/storage.js';
 import { healthRoutes } from './http/health-routes.js';
 import { exposition, type HttpMetrics } from './http/metrics.js';
+import { WITHOUT_SCHEMA_COMPILERS } from './http/no-schemas.js';
 
 export interface TelemetryAppOptions {
   readonly metrics: HttpMetrics;
@@ -22,6 +23,7 @@ export const buildTelemetryApp = async (options: TelemetryAppOptions): Promise<F
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
     forceCloseConnections: 'idle',
+    schemaController: WITHOUT_SCHEMA_COMPILERS,
   });
   app.get('/metrics', async (_request, reply) => {
     const { contentType, body } = await exposition(options.metrics);

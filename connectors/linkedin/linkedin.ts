@@ -27,20 +27,9 @@ import {
 } from '../oauth/oauth2.js';
 import { upstreamFetch } from '../oidc/http.js';
 
-/** The `linkedin` connector's config (Dex's `linkedin.Config`, plus the two URLs). */
-export const configSchema = z.strictObject({
-  clientID: z.string().min(1),
-  clientSecret: z.string().min(1),
-  /** Must equal idport's callback URL (`<issuer>/callback`). */
-  redirectURI: z.url(),
-  /** idport addition: the web flow's origin; default https://www.linkedin.com. */
-  baseURL: z.url().default('https://www.linkedin.com'),
-  /** idport addition: the REST API base; default https://api.linkedin.com/v2. */
-  apiURL: z.url().default('https://api.linkedin.com/v2'),
-});
+import { configSchema, type LinkedinConfig } from './config.js';
 
-/** The parsed `linkedin` connector config. */
-export type LinkedinConfig = z.infer<typeof configSchema>;
+export { configSchema, type LinkedinConfig } from './config.js';
 
 export interface LinkedinOptions {
   readonly timeoutSeconds?: number;

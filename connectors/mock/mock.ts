@@ -5,9 +5,17 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-import { z } from 'zod';
+import type {
+  CallbackConnector,
+  ConnectorModule,
+  Identity,
+  PasswordConnector,
+  Refreshable,
+  TokenExchanging,
+} from '../connector.js';
+import { mockCallbackConfigSchema, mockPasswordConfigSchema } from './config.js';
 
-import type { CallbackConnector, ConnectorModule, Identity, PasswordConnector, Refreshable } from '../connector.js';
+export { mockCallbackConfigSchema, mockPasswordConfigSchema } from './config.js';
 
 /** Dex's mock user id (an ISBN of Kurt Vonnegut's Breakfast of Champions). */
 export const MOCK_USER_ID = '0-385-28089-0';
@@ -32,13 +40,13 @@ const passwordIdentity = (): Identity => ({
   connectorData: new TextEncoder().encode('{"test": "true"}'),
 });
 
-/** `mockCallback` takes no settings; an absent config is accepted by the registry, as in Dex. */
-export const mockCallbackConfigSchema = z.strictObject({});
-
-/** `mockCallback`: redirects straight back to the callback and always logs in Kilgore Trout. */
+/**
+ * `mockCallback`: redirects straight back to the callback and always logs in Kilgore Trout; token exchange likewise
+ * turns any subject token into Kilgore Trout, as Dex's does.
+ */
 export const mockCallback = {
   configSchema: mockCallbackConfigSchema,
-  async open(_id, _config, _deps): Promise<CallbackConnector & Refreshable> {
+  async open(_id, _config, _deps): Promise<CallbackConnector & Refreshable & TokenExchanging> {
     return {
       kind: 'callback',
       async loginUrl(_scopes, callbackUrl, state) {
@@ -54,15 +62,11 @@ export const mockCallback = {
       },
       handleCallback: async () => callbackIdentity(),
       refresh: async () => callbackIdentity(),
+      // Dex's mock accepts any subject token and answers with its one user: for demos and tests, never production.
+      tokenIdentity: async () => callbackIdentity(),
     };
   },
 } satisfies ConnectorModule<typeof mockCallbackConfigSchema>;
-
-/** `mockPassword` settings: the one username and password it accepts (Dex requires both). */
-export const mockPasswordConfigSchema = z.strictObject({
-  username: z.string().min(1, 'no username supplied'),
-  password: z.string().min(1, 'no password supplied'),
-});
 
 // Hashing first makes both sides the same length, so timingSafeEqual neither throws nor leaks the length.
 const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();

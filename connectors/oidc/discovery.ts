@@ -2,6 +2,7 @@
  * Discovery of the upstream OpenID provider (OIDC Discovery 1.0) with Dex's `providerDiscoveryOverrides`,
  * `issuerAlias`, client authentication and PKCE choices, through openid-client.
  */
+import { createRemoteJWKSet, customFetch, type FetchImplementation, type JWTVerifyGetKey } from 'jose';
 import * as client from 'openid-client';
 import type { Logger } from 'pino';
 import type { OidcConfig } from './config.js';
@@ -9,12 +10,20 @@ import type { OidcConfig } from './config.js';
 // Hosts whose token endpoint refuses HTTP Basic client authentication (Dex's brokenAuthHeaderDomains).
 const BASIC_AUTH_BROKEN_HOSTS = ['okta.com', 'oktapreview.com'];
 
+/**
+ * openid-client needs a client id; a connector without `clientID` serves token exchange only (Dex's documented
+ * setup), which sends none to the upstream (JWKS and userinfo), and refuses logins before any request is built.
+ */
+const TOKEN_EXCHANGE_ONLY_CLIENT_ID = 'idport-token-exchange-only';
+
 /** The upstream as discovered, ready to use. */
 export interface Upstream {
   readonly config: client.Configuration;
   /** PKCE method to use, or undefined when the upstream supports none. */
   readonly pkce: 'S256' | 'plain' | undefined;
   readonly hasUserInfo: boolean;
+  /** The upstream's signing keys (its `jwks_uri`, cached by jose), for ID tokens presented to token exchange. */
+  readonly keys: JWTVerifyGetKey | undefined;
 }
 
 /** What discovery needs besides the connector's config. */
@@ -38,7 +47,8 @@ export async function discover(config: OidcConfig, options: DiscoveryOptions): P
     config.issuerAlias === ''
       ? new URL(config.issuer)
       : new URL('.well-known/openid-configuration', withSlash(config.issuer));
-  const discovered = await client.discovery(server, config.clientID, undefined, undefined, {
+  const clientId = config.clientID === '' ? TOKEN_EXCHANGE_ONLY_CLIENT_ID : config.clientID;
+  const discovered = await client.discovery(server, clientId, undefined, undefined, {
     [client.customFetch]: fetchFn,
     execute,
     timeout,
@@ -58,7 +68,7 @@ export async function discover(config: OidcConfig, options: DiscoveryOptions): P
   const auth = clientAuth(config, metadata);
   const upstream = new client.Configuration(
     metadata,
-    config.clientID,
+    clientId,
     config.clientSecret === '' ? undefined : { client_secret: config.clientSecret },
     auth,
   );
@@ -69,8 +79,27 @@ export async function discover(config: OidcConfig, options: DiscoveryOptions): P
   client.enableNonRepudiationChecks(upstream);
   const pkce = pkceMethod(config.pkceChallenge, metadata.code_challenge_methods_supported, log);
   log.info({ issuer: metadata.issuer, pkce: pkce ?? 'none' }, 'upstream discovered');
-  return { config: upstream, pkce, hasUserInfo: metadata.userinfo_endpoint !== undefined };
+  const keys =
+    metadata.jwks_uri === undefined
+      ? undefined
+      : createRemoteJWKSet(new URL(metadata.jwks_uri), {
+          [customFetch]: joseFetch(fetchFn),
+          ...(timeout === undefined ? {} : { timeoutDuration: timeout * 1000 }),
+        });
+  return { config: upstream, pkce, hasUserInfo: metadata.userinfo_endpoint !== undefined, keys };
 }
+
+/** jose fetches the JWKS through the connector's fetch (its TLS settings and closing signal), as openid-client does. */
+const joseFetch =
+  (fetchFn: client.CustomFetch): FetchImplementation =>
+  (url, options) =>
+    fetchFn(url, {
+      method: options.method,
+      headers: Object.fromEntries(options.headers),
+      redirect: options.redirect,
+      signal: options.signal,
+      body: undefined,
+    });
 
 const withSlash = (url: string): string => (url.endsWith('/') ? url : `${url}/`);
 

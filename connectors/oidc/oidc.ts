@@ -5,7 +5,8 @@
  * unchanged (config.ts); claims become an identity with Dex's rules (claims.ts).
  *
  * The upstream is discovered in the background (retry.ts): open() never waits for it, and logins
- * through this connector fail with a clear message until the upstream has answered once.
+ * through this connector fail with a clear message until the upstream has answered once. Token exchange
+ * (RFC 8693) turns an upstream ID token, or with getUserInfo an access token, into a user (exchange.ts).
  */
 import * as client from 'openid-client';
 import type { Logger } from 'pino';
@@ -20,10 +21,13 @@ import {
   type Identity,
   type Refreshable,
   type Scopes,
+  type SubjectTokenType,
+  type TokenExchanging,
 } from '../connector.js';
 import { claimRules, type ClaimRules, mapClaims } from './claims.js';
 import { configSchema, type OidcConfig } from './config.js';
 import { discover, type Upstream } from './discovery.js';
+import { accessTokenClaims, verifyUpstreamIdToken } from './exchange.js';
 import { loadRootCAs, upstreamFetch } from './http.js';
 import { DEFAULT_RETRY, type RetryPolicy, RetryingLoader } from './retry.js';
 
@@ -98,7 +102,7 @@ export async function open(
     now: deps.now,
   });
   loader.start();
-  return new OidcConnector({ settings: config, scopes, rules, loader, log });
+  return new OidcConnector({ settings: config, scopes, rules, loader, log, now: deps.now });
 }
 
 /** The connector module for the registry. */
@@ -116,9 +120,10 @@ interface OidcParts {
   readonly rules: ClaimRules;
   readonly loader: RetryingLoader<Upstream>;
   readonly log: Logger;
+  readonly now: () => Date;
 }
 
-class OidcConnector implements CallbackConnector, Refreshable {
+class OidcConnector implements CallbackConnector, Refreshable, TokenExchanging {
   readonly kind = 'callback';
   private readonly unreachable: string;
 
@@ -127,6 +132,7 @@ class OidcConnector implements CallbackConnector, Refreshable {
   private readonly rules: ClaimRules;
   private readonly loader: RetryingLoader<Upstream>;
   private readonly log: Logger;
+  private readonly now: () => Date;
 
   constructor(parts: OidcParts) {
     this.settings = parts.settings;
@@ -134,6 +140,7 @@ class OidcConnector implements CallbackConnector, Refreshable {
     this.rules = parts.rules;
     this.loader = parts.loader;
     this.log = parts.log;
+    this.now = parts.now;
     this.unreachable = `The identity provider ${new URL(parts.settings.issuer).host} is not reachable. Please try again later.`;
   }
 
@@ -242,6 +249,23 @@ class OidcConnector implements CallbackConnector, Refreshable {
     }
     const user = mapClaims(claims, this.rules);
     return { ...user, connectorData: encodeConnectorData(refreshToken, subject) };
+  }
+
+  /** RFC 8693: the user an upstream ID token (or, with getUserInfo, access token) names, mapped as at login. */
+  async tokenIdentity(tokenType: SubjectTokenType, token: string): Promise<Identity> {
+    const upstream = await this.upstream();
+    let claims: Readonly<Record<string, unknown>>;
+    if (tokenType === 'id_token') {
+      claims = await verifyUpstreamIdToken(upstream, token, this.now());
+    } else {
+      try {
+        claims = await accessTokenClaims(upstream, token, this.settings.getUserInfo);
+      } catch (err: unknown) {
+        if (err instanceof ConnectorError) throw err;
+        throw upstreamFailure('userinfo', err, USER.failed);
+      }
+    }
+    return mapClaims(claims, this.rules);
   }
 
   async close(): Promise<void> {

@@ -5,8 +5,6 @@
  */
 import type { Config } from './schema.js';
 
-const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
-
 /** One warning: the config path it is about and what the operator should know. */
 export interface ConfigWarning {
   /** Where in the config file, `FILE:LINE:COL`, when the warning is about a place in the YAML. */
@@ -40,13 +38,6 @@ export const configWarnings = (config: Config): ConfigWarning[] => {
     warnings.push({
       key: 'frontend.extra',
       message: `is ignored: idport's pages do not read template values (${extra.map((name) => JSON.stringify(name)).join(', ')})`,
-    });
-  // Dex serves token exchange; idport does not yet (issue 12), so listing it must not pass silently. Dex's default
-  // list names it too; a config that leaves the list out gets the grants idport serves, as discovery shows.
-  if (!config.oauth2.grantTypesDefaulted && config.oauth2.grantTypes.includes(TOKEN_EXCHANGE))
-    warnings.push({
-      key: 'oauth2.grantTypes',
-      message: `lists ${TOKEN_EXCHANGE}, which idport does not serve yet: /token answers unsupported_grant_type and discovery does not advertise it`,
     });
   const withoutId = config.staticPasswords.flatMap((user, index) => (user.userID === '' ? [index] : []));
   if (withoutId.length >= 2)

@@ -1,22 +1,53 @@
-/** Discovery and the JWKS, both public and cacheable. */
-import type { FastifyInstance } from 'fastify';
+/**
+ * Discovery and the JWKS, both public and cacheable: served from bytes serialized once (discovery at start, the
+ * JWKS whenever the published keys change), each with a strong ETag, and 304 Not Modified to a client whose
+ * `If-None-Match` names it. Cache-Control as Dex 2.45 sends it: none on discovery, `max-age=600, must-revalidate` on
+ * the JWKS (the ETags are idport's addition).
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { discoveryDocument } from '../oauth/discovery.js';
 import type { Provider } from '../oauth/provider.js';
 import { jsonErrorHandler } from './errors.js';
 
+/** Dex's JWKS cache lifetime (server/handlers.go handlePublicKeys): ten minutes, then revalidate. */
+export const JWKS_CACHE_CONTROL = 'max-age=600, must-revalidate';
+
+/**
+ * Whether `If-None-Match` names `etag` (RFC 9110 §13.1.2: a list of tags or `*`, compared weakly, so `W/"x"`
+ * matches `"x"`).
+ */
+export const matchesEtag = (ifNoneMatch: string | undefined, etag: string): boolean => {
+  if (ifNoneMatch === undefined) return false;
+  return ifNoneMatch.split(',').some((candidate) => {
+    const tag = candidate.trim();
+    return tag === '*' || (tag.startsWith('W/') ? tag.slice(2) : tag) === etag;
+  });
+};
+
+/** Sends `body` as JSON with its ETag, or 304 with no body when the client already has it. */
+const sendTagged = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  document: { readonly body: Buffer; readonly etag: string },
+): FastifyReply => {
+  void reply.header('ETag', document.etag);
+  if (matchesEtag(request.headers['if-none-match'], document.etag)) return reply.code(304).send();
+  return reply.type('application/json').send(document.body);
+};
+
 export const discoveryRoutes = async (app: FastifyInstance, options: { provider: Provider }): Promise<void> => {
   const { provider } = options;
   app.setErrorHandler(jsonErrorHandler('Bearer'));
-  const document = JSON.stringify(discoveryDocument(provider.settings, provider.signer.signingAlgorithms()));
-  app.get('/.well-known/openid-configuration', async (_request, reply) => {
-    void reply.type('application/json').header('Cache-Control', 'public, max-age=3600').send(document);
-  });
-  app.get('/keys', async (_request, reply) => {
-    const [jwks, nextRotation] = await Promise.all([provider.signer.jwks(), provider.signer.nextRotation()]);
-    // Cache until the next rotation (as Dex does), so clients pick up a new key soon after it appears.
-    const untilRotation = Math.floor((nextRotation.getTime() - provider.deps.clock.now().getTime()) / 1000);
-    void reply
-      .header('Cache-Control', `public, max-age=${Math.max(0, Math.min(untilRotation, 86_400))}, must-revalidate`)
-      .send(jwks);
+  const body = Buffer.from(
+    JSON.stringify(discoveryDocument(provider.settings, provider.signer.signingAlgorithms())),
+    'utf8',
+  );
+  const discovery = { body, etag: `"${createHash('sha256').update(body).digest('base64url')}"` };
+  app.get('/.well-known/openid-configuration', async (request, reply) => sendTagged(request, reply, discovery));
+  app.get('/keys', async (request, reply) => {
+    const jwks = await provider.signer.jwksDocument();
+    void reply.header('Cache-Control', JWKS_CACHE_CONTROL);
+    return sendTagged(request, reply, jwks);
   });
 };

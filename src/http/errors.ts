@@ -43,7 +43,8 @@ export const jsonErrorHandler =
   (err: unknown, request: FastifyRequest, reply: FastifyReply): void => {
     const error = toOAuthError(err, request);
     const status = statusOf(error);
-    if (status === 401) {
+    // The challenge names the credential that failed; a rejected subject token is not one of the client's.
+    if (status === 401 && error.code !== 'access_denied') {
       const realm = scheme === 'Basic' ? 'Basic realm="idport"' : `Bearer realm="idport", error="${error.code}"`;
       void reply.header('WWW-Authenticate', realm);
     }

@@ -7,7 +7,10 @@ import type { Signer } from '../signer/signer.js';
 import type { ProviderSettings } from './settings.js';
 
 /** The signer as the protocol code sees it (src/signer implements it; only it touches private keys). */
-export type TokenSigner = Pick<Signer, 'algorithm' | 'sign' | 'verify' | 'jwks' | 'signingAlgorithms' | 'nextRotation'>;
+export type TokenSigner = Pick<
+  Signer,
+  'algorithm' | 'sign' | 'verify' | 'jwks' | 'jwksDocument' | 'signingAlgorithms' | 'nextRotation'
+>;
 
 /** A configured connector instance. */
 export interface ConnectorEntry {

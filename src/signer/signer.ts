@@ -13,6 +13,7 @@ import {
   type JWK,
   type JWTPayload,
 } from 'jose';
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Keys, Storage } from '../../storage/storage.js';
 import type { Clock } from '../deps.js';
@@ -54,6 +55,13 @@ export interface VerifyOptions {
   readonly ignoreExpiry?: boolean;
 }
 
+/** The JWKS as served: the bytes of `{"keys": [...]}` and an ETag derived from them. */
+export interface JwksDocument {
+  readonly body: Buffer;
+  /** A strong entity tag (quoted): the same key set gives the same tag on every replica. */
+  readonly etag: string;
+}
+
 /** Signs and verifies idport's JWTs with the keys kept in storage. */
 export interface Signer {
   /** Algorithm from the config, used for every newly generated key. */
@@ -67,6 +75,8 @@ export interface Signer {
   rotateIfDue(): Promise<boolean>;
   /** The published key set: current public key first, then retired keys still in use. Never private members. */
   jwks(): Promise<{ keys: JWK[] }>;
+  /** `jwks()` as JSON bytes with a strong ETag, serialized again only when the published keys change. */
+  jwksDocument(): Promise<JwksDocument>;
   /**
    * Signs `payload` with the current key (`kid` and `alg` in the header). `payload.exp` is required
    * and may be at most `idTokenTtlMs` from now, because retired keys are published only that long.
@@ -79,7 +89,7 @@ export interface Signer {
   ): Promise<string>;
   /** Verifies a token idport issued against the published keys; throws TokenVerificationError. */
   verify(jwt: string, options?: VerifyOptions): Promise<JWTPayload>;
-  /** When the current key is due to be replaced; /keys derives `Cache-Control: max-age` from it, as Dex does. */
+  /** When the current key is due to be replaced. */
   nextRotation(): Promise<Date>;
   /** Algorithms ID tokens may be signed with, for discovery (`id_token_signing_alg_values_supported`). */
   signingAlgorithms(): SigningAlgorithm[];
@@ -122,6 +132,8 @@ class StoredKeySigner implements Signer {
   private readonly publicKeys = new Map<string, CryptoKey>();
   private timer: NodeJS.Timeout | undefined;
   private isTimerRotating = false;
+  // The last JWKS served, for the keys it was built from and the kids published then (retired keys drop out by time).
+  private document: { keys: Keys; kids: string; value: JwksDocument } | undefined;
 
   constructor(options: SignerOptions) {
     const keyCacheTtlMs = options.keyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS;
@@ -162,6 +174,17 @@ class StoredKeySigner implements Signer {
   async jwks(): Promise<{ keys: JWK[] }> {
     const keys = await this.currentKeys();
     return { keys: [...publishedKeys(keys, this.clock.now()).values()].map(publicProjection) };
+  }
+
+  async jwksDocument(): Promise<JwksDocument> {
+    const keys = await this.currentKeys();
+    const published = publishedKeys(keys, this.clock.now());
+    const kids = [...published.keys()].join(' ');
+    if (this.document?.keys === keys && this.document.kids === kids) return this.document.value;
+    const body = Buffer.from(JSON.stringify({ keys: [...published.values()].map(publicProjection) }), 'utf8');
+    const value = { body, etag: `"${createHash('sha256').update(body).digest('base64url')}"` };
+    this.document = { keys, kids, value };
+    return value;
   }
 
   async sign(

@@ -2,7 +2,9 @@
  * The custom resources the Kubernetes backend keeps its objects in. Dex's ten kinds under
  * `dex.coreos.com/v1` are byte for byte Dex's (storage/kubernetes/types.go), pluralisation artefacts
  * (`signingkeies`, `offlinesessionses`) included, so an installation's objects carry over. What Dex does
- * not store (browser sessions, password-failure counts, revoked access tokens) lives in kinds of idport's own group.
+ * not store (browser sessions, password-failure counts, revoked access tokens) lives in kinds of idport's own group,
+ * or, when the service account may not use that group (the RBAC of Dex's chart covers `dex.coreos.com` only), in
+ * the same kinds with an `Idport` prefix inside Dex's group.
  */
 
 /** One custom resource: where its objects live and how its definition is named. */
@@ -46,13 +48,45 @@ export const resources = {
   connectors: dex('Connector', 'connectors', 'connector'),
   deviceRequests: dex('DeviceRequest', 'devicerequests', 'devicerequest'),
   deviceTokens: dex('DeviceToken', 'devicetokens', 'devicetoken'),
+} as const satisfies Record<string, Resource>;
+
+/** Dex's kinds, in the order they are checked and created at start. */
+export const dexResources: readonly Resource[] = Object.values(resources);
+
+/** Where idport's own entities live: one resource per storage table Dex does not have. */
+export interface OwnKinds {
+  readonly sessions: Resource;
+  readonly passwordFailures: Resource;
+  readonly revokedTokens: Resource;
+}
+
+/** idport's kinds in its own group: used whenever the service account may use that group. */
+export const ownKinds: OwnKinds = {
   sessions: own('Session', 'sessions', 'session'),
   passwordFailures: own('PasswordFailures', 'passwordfailures', 'passwordfailures'),
   revokedTokens: own('RevokedToken', 'revokedtokens', 'revokedtoken'),
-} as const satisfies Record<string, Resource>;
+};
 
-/** Every resource the backend needs, in the order they are checked and created at start. */
-export const allResources: readonly Resource[] = Object.values(resources);
+/**
+ * The same kinds inside Dex's group, prefixed so they cannot clash with a kind Dex may add: for a service account
+ * with only the RBAC of Dex's chart (or of a manifest written for Dex), which grants every verb on
+ * `dex.coreos.com` and nothing on `idport.dev`.
+ */
+export const fallbackKinds: OwnKinds = {
+  sessions: dex('IdportSession', 'idportsessions', 'idportsession'),
+  passwordFailures: dex('IdportPasswordFailures', 'idportpasswordfailures', 'idportpasswordfailures'),
+  revokedTokens: dex('IdportRevokedToken', 'idportrevokedtokens', 'idportrevokedtoken'),
+};
+
+/** A kinds table as a list, in a fixed order. */
+export const kindList = (kinds: OwnKinds): readonly Resource[] => [
+  kinds.sessions,
+  kinds.passwordFailures,
+  kinds.revokedTokens,
+];
+
+/** `plural.group`: the CRD's name, and how messages name a resource. */
+export const crdName = (r: Resource): string => `${r.plural}.${r.group}`;
 
 /** `apiVersion` of a resource's objects. */
 export const apiVersionOf = (r: Resource): string => `${r.group}/${r.version}`;
@@ -61,7 +95,7 @@ export const apiVersionOf = (r: Resource): string => `${r.group}/${r.version}`;
 export const customResourceDefinition = (r: Resource): Record<string, unknown> => ({
   apiVersion: 'apiextensions.k8s.io/v1',
   kind: 'CustomResourceDefinition',
-  metadata: { name: `${r.plural}.${r.group}` },
+  metadata: { name: crdName(r) },
   spec: {
     group: r.group,
     names: { plural: r.plural, singular: r.singular, kind: r.kind },

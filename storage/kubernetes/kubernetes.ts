@@ -26,9 +26,9 @@ import {
   type Storage,
   type Table,
 } from '../storage.js';
-import { ConflictError, KeyedQueue, ResourceApi, pause, retryOnConflict, unexpected } from './api.js';
+import { ConflictError, KeyedQueue, ResourceApi, retryOnConflict } from './api.js';
 import { KubernetesConfigError, loadConnection, type KubeClient, type KubernetesOptions } from './client.js';
-import { allResources, customResourceDefinition, type Resource } from './crds.js';
+import type { OwnKinds } from './crds.js';
 import type { KubeObject } from './fields.js';
 import { KEYS_NAME, connectorSpec, keysFromObject, keysResource, keysToBody } from './keys-connectors.js';
 import {
@@ -45,8 +45,10 @@ import {
   sessionSpec,
   type ObjectSpec,
 } from './objects.js';
+import { ensureResources, type StorageLog } from './startup.js';
 
 export { KubernetesConfigError, type KubernetesOptions } from './client.js';
+export type { StorageLog } from './startup.js';
 
 class KubernetesTable<K, T> implements Table<K, T> {
   private readonly api: ResourceApi;
@@ -151,7 +153,10 @@ class KubernetesStorage implements Storage {
   readonly passwordFailures: KubernetesTable<string, PasswordFailures>;
   readonly revokedTokens: KubernetesTable<string, RevokedToken>;
 
-  constructor(private readonly client: KubeClient) {
+  constructor(
+    private readonly client: KubeClient,
+    kinds: OwnKinds,
+  ) {
     const table = <K, T>(spec: ObjectSpec<K, T>): KubernetesTable<K, T> =>
       new KubernetesTable(client, spec, this.queue);
     this.authRequests = table(authRequestSpec);
@@ -163,9 +168,9 @@ class KubernetesStorage implements Storage {
     this.connectors = table(connectorSpec);
     this.deviceRequests = table(deviceRequestSpec);
     this.deviceTokens = table(deviceTokenSpec);
-    this.sessions = table(sessionSpec);
-    this.passwordFailures = table(passwordFailuresSpec);
-    this.revokedTokens = table(revokedTokenSpec);
+    this.sessions = table(sessionSpec(kinds.sessions));
+    this.passwordFailures = table(passwordFailuresSpec(kinds.passwordFailures));
+    this.revokedTokens = table(revokedTokenSpec(kinds.revokedTokens));
     this.keys = new ResourceApi(client, keysResource, 'keys');
   }
 
@@ -221,71 +226,31 @@ class KubernetesStorage implements Storage {
   }
 }
 
+/** Without a logger, the fallback warning still reaches the operator. */
+const stderrLog: StorageLog = {
+  warn: (message) => void process.stderr.write(`${message}\n`),
+  info: () => undefined,
+};
+
 /** A create or replace that lost to another writer: handled like a 409 on update. */
 const retryLater = (): never => {
   throw new ConflictError('keys');
 };
 
 /**
- * Whether the API serves a resource, by listing one object as Dex does (its RBAC allows exactly that). 404 means
- * the CRD is missing; any other refusal (403 when the role lacks idport's group, 401) stops the start with the
- * API server's own message, rather than being mistaken for a missing CRD as Dex does.
- */
-const isServed = async (client: KubeClient, r: Resource): Promise<boolean> => {
-  const path = `/apis/${r.group}/${r.version}/namespaces/${encodeURIComponent(client.namespace)}/${r.plural}?limit=1`;
-  const res = await client.request('GET', path);
-  if (res.status === 200) return true;
-  if (res.status === 404) return false;
-  const grant = res.status === 403 ? ` (the role needs every verb on group ${r.group}, as idport's chart grants)` : '';
-  throw new StorageUnavailableError(`${unexpected(`${r.plural}.${r.group}`, 'list', res).message}${grant}`);
-};
-
-/** How long a freshly created CRD may take to be served; the API server establishes it within seconds. */
-const ESTABLISH_WAIT_MS = 30_000;
-
-async function createDefinition(client: KubeClient, r: Resource): Promise<void> {
-  const res = await client.request(
-    'POST',
-    '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
-    customResourceDefinition(r),
-  );
-  // 409: another replica (or Dex) created it meanwhile.
-  if (res.status !== 201 && res.status !== 200 && res.status !== 409)
-    throw unexpected(`custom resource definition ${r.plural}.${r.group}`, 'create', res);
-  for (let waited = 0; !(await isServed(client, r)); waited += 100) {
-    if (waited >= ESTABLISH_WAIT_MS)
-      throw new StorageUnavailableError(`kubernetes: ${r.plural}.${r.group} was created but is not served`);
-    await pause(100);
-  }
-}
-
-/** Dex's start-up (storage.go registerCustomResources): list each resource with limit=1; create what is missing. */
-async function ensureResources(client: KubeClient, crdHandling: 'ensure' | 'check'): Promise<void> {
-  const missing: Resource[] = [];
-  for (const r of allResources) if (!(await isServed(client, r))) missing.push(r);
-  if (missing.length === 0) return;
-  const names = missing.map((r) => `${r.plural}.${r.group}`).join(', ');
-  if (crdHandling === 'check')
-    throw new StorageUnavailableError(
-      `kubernetes: storage is not initialized, CRDs are not created (crdHandling: check): missing ${names}`,
-    );
-  for (const r of missing) await createDefinition(client, r);
-}
-
-/**
  * Connects as Dex does (in-cluster service account or a kubeconfig file), makes sure every custom resource
- * exists, and returns the storage. KubernetesConfigError for settings that cannot work;
+ * exists (see startup.ts for where idport's own kinds go), and returns the storage. KubernetesConfigError for settings that cannot work;
  * StorageUnavailableError when the API server refuses or cannot be reached.
  */
-export async function openKubernetes(options: KubernetesOptions): Promise<Storage> {
-  const crdHandling = options.crdHandling ?? 'ensure';
+export async function openKubernetes(options: KubernetesOptions, log: StorageLog = stderrLog): Promise<Storage> {
   const client = loadConnection(options);
+  let kinds: OwnKinds;
   try {
-    await ensureResources(client, crdHandling);
+    kinds = await ensureResources(client, { crdHandling: options.crdHandling ?? 'ensure', log });
   } catch (err: unknown) {
     client.close();
     if (err instanceof KubernetesConfigError || err instanceof StorageUnavailableError) throw err;
     throw new StorageUnavailableError(`kubernetes: cannot reach ${client.serverUrl}`, { cause: err });
   }
-  return new KubernetesStorage(client);
+  return new KubernetesStorage(client, kinds);
 }

@@ -326,11 +326,16 @@ export const offlineSessionSpec: ObjectSpec<OfflineSessionKey, OfflineSession> =
   },
 };
 
-/** Kinds of idport's own group keep the whole entity (but the name) in the extension. */
+/**
+ * idport's own kinds keep the whole entity (but the name) in the extension. Their resource is chosen at start
+ * (idport's group, or the prefixed kinds in Dex's group; see crds.ts), so these take it as a parameter.
+ */
 function ownKind<T extends { id: string }>(what: string, resource: Resource): ObjectSpec<string, T> {
   return namedById<T>({ what, resource, idKey: 'id', fields: [], expiring: true });
 }
 
-export const sessionSpec = ownKind<Session>('session', resources.sessions);
-export const passwordFailuresSpec = ownKind<PasswordFailures>('password failures', resources.passwordFailures);
-export const revokedTokenSpec = ownKind<RevokedToken>('revoked token', resources.revokedTokens);
+export const sessionSpec = (r: Resource): ObjectSpec<string, Session> => ownKind<Session>('session', r);
+export const passwordFailuresSpec = (r: Resource): ObjectSpec<string, PasswordFailures> =>
+  ownKind<PasswordFailures>('password failures', r);
+export const revokedTokenSpec = (r: Resource): ObjectSpec<string, RevokedToken> =>
+  ownKind<RevokedToken>('revoked token', r);

@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
+import { call } from '../grpc/support.js';
 import { helmBinary } from '../support/helm.js';
 
 const run = promisify(execFile);
@@ -77,8 +78,43 @@ describe('charts/idport', () => {
       ],
     );
     const [container] = podSpec(objects)['containers'] as Record<string, unknown>[];
+    assert.deepEqual(container?.['args'], [
+      'serve',
+      '--web-http-addr',
+      '0.0.0.0:5556',
+      '--telemetry-addr',
+      '0.0.0.0:5558',
+      '/etc/dex/config.yaml',
+    ]);
     assert.deepEqual(container?.['livenessProbe'], { httpGet: { path: '/healthz/live', port: 'telemetry' } });
     assert.deepEqual(container?.['readinessProbe'], { httpGet: { path: '/healthz/ready', port: 'telemetry' } });
+  });
+
+  it("renders, for each of Dex's chart's ci values files, the kinds Dex's chart renders for it", async () => {
+    // Measured against dexidp/helm-charts charts/dex 0.24.0 (helm hooks aside: this chart has no `helm test`).
+    const base = [
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'Deployment',
+      'Role',
+      'RoleBinding',
+      'Service',
+      'ServiceAccount',
+    ];
+    const expected: Record<string, string[]> = {
+      'config-secret-values.yaml': [...base, 'Secret'],
+      'label-annotations-values.yaml': [...base, 'Secret'],
+      'no-config-secret.yaml': base,
+      'test-values.yaml': [...base, 'Secret'],
+    };
+    for (const [file, kinds] of Object.entries(expected)) {
+      const objects = await render('-f', join(CHART, 'ci', file));
+      assert.deepEqual(objects.map((o) => o.kind).sort(), kinds.sort(), file);
+    }
+    assert.deepEqual(
+      Object.keys(expected).sort(),
+      valuesFiles.filter((f) => f !== 'kubernetes-storage-values.yaml'),
+    );
   });
 
   it('names the config Secret as configSecret.name says, or mounts an existing one', async () => {
@@ -118,8 +154,40 @@ describe('charts/idport', () => {
     assert.ok(one(scaled, 'HorizontalPodAutoscaler'));
   });
 
-  it('refuses grpc.enabled with a message, since idport has no gRPC API', async () => {
-    await assert.rejects(render('--set', 'grpc.enabled=true'), /idport does not serve Dex's gRPC API yet/);
+  it("renders Dex's gRPC flag, container port, service port and network-policy port with grpc.enabled", async () => {
+    const objects = await render(
+      '--set',
+      'grpc.enabled=true,networkPolicy.enabled=true,service.type=NodePort,service.ports.grpc.nodePort=30557',
+    );
+    const [container] = podSpec(objects)['containers'] as Record<string, unknown>[];
+    assert.deepEqual(container?.['args'], [
+      'serve',
+      '--web-http-addr',
+      '0.0.0.0:5556',
+      '--grpc-addr',
+      '0.0.0.0:5557',
+      '--telemetry-addr',
+      '0.0.0.0:5558',
+      '/etc/dex/config.yaml',
+    ]);
+    assert.deepEqual(container?.['ports'], [
+      { name: 'http', containerPort: 5556, protocol: 'TCP' },
+      { name: 'grpc', containerPort: 5557, protocol: 'TCP' },
+      { name: 'telemetry', containerPort: 5558, protocol: 'TCP' },
+    ]);
+    const ports = (one(objects, 'Service')['spec'] as { ports: Record<string, unknown>[] }).ports;
+    assert.deepEqual(
+      ports.find((p) => p['name'] === 'grpc'),
+      { name: 'grpc', port: 5557, nodePort: 30557, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'http' },
+    );
+    const policy = one(objects, 'NetworkPolicy')['spec'] as { ingress: { ports: { port: string }[] }[] };
+    assert.deepEqual(
+      policy.ingress[0]?.ports.map((p) => p.port),
+      ['http', 'grpc', 'telemetry'],
+    );
+    // Without grpc.enabled, no gRPC anywhere.
+    const plain = await render('--set', 'networkPolicy.enabled=true');
+    assert.doesNotMatch(JSON.stringify(plain), /grpc|5557/);
   });
 });
 
@@ -146,9 +214,17 @@ describe('charts/idport: the rendered command starts idport', () => {
       });
     });
 
-  it('serves the liveness and readiness probes on the telemetry port', async () => {
+  it("serves the probes on the telemetry port and, with grpc.enabled, Dex's gRPC API on the grpc port", async () => {
     const helm = await helmBinary();
-    const { stdout } = await run(helm, ['template', 'dex', CHART, '-f', join(CHART, 'ci', 'test-values.yaml')]);
+    const { stdout } = await run(helm, [
+      'template',
+      'dex',
+      CHART,
+      '-f',
+      join(CHART, 'ci', 'test-values.yaml'),
+      '--set',
+      'grpc.enabled=true',
+    ]);
     const objects = parseAllDocuments(stdout).map((d) => d.toJS() as K8sObject);
     const secret = objects.find((o) => o.kind === 'Secret') as K8sObject & { data: { 'config.yaml': string } };
     const configFile = join(dir, 'config.yaml');
@@ -160,17 +236,20 @@ describe('charts/idport: the rendered command starts idport', () => {
       readinessProbe: { httpGet: { path: string } };
       livenessProbe: { httpGet: { path: string } };
     };
-    const [web, telemetry] = [await freePort(), await freePort()];
+    const [web, telemetry, grpc] = [await freePort(), await freePort(), await freePort()];
     // The pod's addresses and mount, moved onto loopback and the temp dir.
     const args = container.args.map((a) =>
       a === '0.0.0.0:5556'
         ? `127.0.0.1:${web}`
         : a === '0.0.0.0:5558'
           ? `127.0.0.1:${telemetry}`
-          : a === '/etc/dex/config.yaml'
-            ? configFile
-            : a,
+          : a === '0.0.0.0:5557'
+            ? `127.0.0.1:${grpc}`
+            : a === '/etc/dex/config.yaml'
+              ? configFile
+              : a,
     );
+    assert.ok(args.includes(`127.0.0.1:${grpc}`), args.join(' '));
     child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -191,5 +270,8 @@ describe('charts/idport: the rendered command starts idport', () => {
     assert.equal(await probe(container.readinessProbe.httpGet.path), 200);
     const discovery = await fetch(`http://127.0.0.1:${web}/.well-known/openid-configuration`);
     assert.equal(((await discovery.json()) as { issuer: string }).issuer, 'https://my-issuer.com');
+    // The gRPC listener is up once the probes answer; an independent client (Python's grpcio) calls it.
+    const version = await call({ target: `127.0.0.1:${grpc}` }, 'GetVersion');
+    assert.equal(version['api'], 3);
   });
 });

@@ -6,9 +6,10 @@ import { pino } from 'pino';
 import type { ConnectorDeps, Scopes } from '../../connectors/connector.js';
 import {
   ConnectorConfigError,
-  connectorModules,
+  connectorTypes,
   connectorSchemas,
   isConnectorType,
+  loadedConnectorTypes,
   openConnector,
 } from '../../connectors/registry.js';
 
@@ -21,7 +22,7 @@ const deps: ConnectorDeps = {
 
 describe('connector registry', () => {
   it('offers a schema for every connector type under its Dex name', () => {
-    assert.deepEqual(Object.keys(connectorSchemas()).sort(), Object.keys(connectorModules).sort());
+    assert.deepEqual(Object.keys(connectorSchemas()).sort(), Object.keys(connectorTypes).sort());
     assert.ok('mockCallback' in connectorSchemas());
     assert.ok('mockPassword' in connectorSchemas());
   });
@@ -53,6 +54,15 @@ describe('connector registry', () => {
   it('opens mockCallback without a config', async () => {
     const connector = await openConnector('mockCallback', 'mock', undefined, deps);
     assert.equal(connector.kind, 'callback');
+  });
+
+  it('loads the module of a type only when a connector of that type is opened', async () => {
+    // This file opens only mock connectors; an invalid config or an unknown type loads nothing.
+    await assert.rejects(openConnector('ldap', 'ldap', {}, deps), ConnectorConfigError);
+    await assert.rejects(openConnector('kerberos', 'k', {}, deps));
+    assert.deepEqual(loadedConnectorTypes(), ['mockPassword', 'mockCallback']);
+    await openConnector('authproxy', 'proxy', {}, deps);
+    assert.deepEqual(loadedConnectorTypes(), ['mockPassword', 'mockCallback', 'authproxy']);
   });
 
   it('rejects a config missing the password with a zod issue at its path', async () => {
@@ -95,7 +105,7 @@ describe('connector registry', () => {
       const supported = /^connector "k": unknown connector type "kerberos" \(supported: (.+)\)$/.exec(err.message)?.[1];
       assert.ok(supported, err.message);
       // Every registered type, in the registry's order (the list grows as connectors are added).
-      assert.deepEqual(supported.split(', '), Object.keys(connectorModules));
+      assert.deepEqual(supported.split(', '), Object.keys(connectorTypes));
       assert.ok(supported.split(', ').includes('bitbucket-cloud'));
       return true;
     });

@@ -339,7 +339,7 @@ describe('browser sessions', () => {
       );
       // Earlier tests' logouts also notify this receiver, in the background: wait (bounded) for this session's token.
       const ofThisSession = (): string | undefined => receiver.tokens.find((t) => decodeJwt(t).sid === idToken.sid);
-      for (let i = 0; i < 50 && ofThisSession() === undefined; i++)
+      for (let i = 0; i < 600 && ofThisSession() === undefined; i++)
         await new Promise((resolve) => setTimeout(resolve, 100));
       const token = ofThisSession() ?? '';
       const jwks = (await (await fetch(`${idport.issuer}/keys`)).json()) as JSONWebKeySet;

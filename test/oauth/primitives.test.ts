@@ -7,7 +7,7 @@ import { isRedirectUriAllowed, OOB_REDIRECT_URI } from '../../src/oauth/primitiv
 import { wireDescription } from '../../src/oauth/primitives/error-description.js';
 import { verifyPkce } from '../../src/oauth/primitives/pkce.js';
 import { halfHash, safeEqual } from '../../src/oauth/primitives/secrets.js';
-import { checkRequestedScopes } from '../../src/oauth/primitives/scopes.js';
+import { checkRequestedScopes, exchangeScopes } from '../../src/oauth/primitives/scopes.js';
 import { hasConsent } from '../../src/oauth/session/sessions.js';
 import type { Session } from '../../storage/storage.js';
 import { client } from './provider.js';
@@ -164,5 +164,42 @@ describe('consent and scopes', () => {
     );
     const known = ['openid', 'email', 'profile', 'groups', 'offline_access', 'federated:id'];
     await checkRequestedScopes(client('web'), [...known, 'audience:server:client_id:web'], getClient);
+  });
+
+  it('passes a token exchange its known scopes, drops the rest as Dex ignores them, and needs no openid', async () => {
+    const peers = new Map([
+      ['api', client('api', { trustedPeers: ['web'] })],
+      ['other', client('other')],
+    ]);
+    const getClient = async (id: string) => peers.get(id);
+    assert.deepEqual(
+      await exchangeScopes(
+        client('web'),
+        ['groups', 'repo:write', 'email', 'audience:server:client_id:api', 'audience:server:client_id:web'],
+        getClient,
+      ),
+      ['groups', 'email', 'audience:server:client_id:api', 'audience:server:client_id:web'],
+    );
+    assert.deepEqual(await exchangeScopes(client('web'), [], getClient), []);
+  });
+
+  it('refuses a token exchange an audience scope whose peer does not trust the client, and more than 32 scopes', async () => {
+    const getClient = async (id: string) => (id === 'other' ? client('other') : undefined);
+    await assert.rejects(
+      exchangeScopes(
+        client('web'),
+        ['openid', 'audience:server:client_id:other', 'audience:server:client_id:gone', 'audience:server:client_id:'],
+        getClient,
+      ),
+      new OAuthError(
+        'invalid_scope',
+        `Client can't request scope(s) ["audience:server:client_id:other" "audience:server:client_id:gone" "audience:server:client_id:"]`,
+      ),
+    );
+    const many = Array.from({ length: 33 }, (_, i) => `s${i}`);
+    await assert.rejects(
+      exchangeScopes(client('web'), many, getClient),
+      new OAuthError('invalid_scope', 'a request may name at most 32 scopes'),
+    );
   });
 });

@@ -8,11 +8,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { freePort } from '../support/example-app.js';
+import { ensureBuilt } from '../support/build.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'idport-container-'));
+before(() => ensureBuilt());
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const CLI = ['bin/idport.js'];
@@ -62,16 +64,24 @@ describe('config.container.yaml', () => {
       let logs = '';
       server.stderr.on('data', (chunk: Buffer) => (logs += chunk.toString()));
       const exited = new Promise<number | null>((resolve) => server.on('exit', resolve));
+      // Wait for the line itself (or the process ending) rather than a fixed number of polls: on a loaded
+      // machine the start can outlast any fixed budget, and the old poll then killed a server still starting.
+      const listening = new Promise<void>((resolve, reject) => {
+        server.stderr.on('data', () => logs.includes('idport listening') && resolve());
+        server.on('exit', (code) => reject(new Error(`idport exited (${code}) before listening:\n${logs}`)));
+      });
+      let started = false;
       try {
-        for (let i = 0; i < 300 && !logs.includes('idport listening'); i++)
-          await new Promise((r) => setTimeout(r, 100));
+        await listening;
+        started = true;
         assert.match(logs, /^{"level":"info",.*"msg":"idport listening"}$/m);
         const up = cli(['healthcheck', path]);
         assert.equal(up.status, 0, up.stdout + up.stderr);
         assert.equal(up.stdout, `http://127.0.0.1:${probePort}/healthz/live: healthy\n`);
       } finally {
         server.kill('SIGTERM');
-        assert.equal(await exited, 0);
+        // Only a server that had started must drain and exit 0; otherwise the first failure is the one to report.
+        if (started) assert.equal(await exited, 0, logs);
       }
     });
   }

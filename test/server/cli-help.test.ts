@@ -66,7 +66,7 @@ describe('check-config', () => {
       'clients (2):',
       '  grafana "Grafana" (confidential)',
       '    redirect URIs: https://grafana.example.com/login/generic_oauth',
-      '    grant types: authorization_code, refresh_token',
+      '    grant types: authorization_code, refresh_token, token_exchange',
       '  kubectl "kubectl" (public)',
       '    redirect URIs: (none)',
       '    grant types: authorization_code, refresh_token, device_code',

@@ -86,13 +86,15 @@ describe('dex command line', () => {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Wait for the listening line rather than a fixed number of polls: a loaded machine can outlast any budget.
+    let logs = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (chunk: Buffer) => (logs += chunk.toString()).includes('idport listening') && resolve());
+      child.on('exit', (code) => reject(new Error(`exited (${code}) before listening:\n${logs}`)));
+    });
     try {
-      let live: Response | undefined;
-      for (let i = 0; i < 150 && live === undefined; i++) {
-        live = await fetch(`http://127.0.0.1:${http}/dex/healthz/live`).catch(() => undefined);
-        if (live === undefined) await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.equal(live?.status, 200);
+      const live = await fetch(`http://127.0.0.1:${http}/dex/healthz/live`);
+      assert.equal(live.status, 200);
       assert.equal((await fetch(`http://127.0.0.1:${telemetry}/metrics`)).status, 200);
       child.kill('SIGTERM');
       assert.equal(await exited, 0);

@@ -5,14 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, mock } from 'node:test';
 import { promisify } from 'node:util';
 import { KubernetesConfigError, openKubernetes } from '../../storage/kubernetes/kubernetes.js';
 import { StorageUnavailableError, type Storage } from '../../storage/storage.js';
-import { idportChartRules, startKubeApiServer, type KubeApiServer } from '../support/kube-apiserver.js';
+import { dexChartRules, idportChartRules, startKubeApiServer, type KubeApiServer } from '../support/kube-apiserver.js';
 import * as fx from './fixtures.js';
 
 const run = promisify(execFile);
@@ -30,6 +30,7 @@ describe('kubernetes storage: connection', () => {
     [LEGACY_TOKEN]: idportChartRules,
     [PROJECTED_TOKEN]: idportChartRules,
     kubectl: idportChartRules,
+    'kubectl-dex-rbac': dexChartRules,
   };
   before(async () => {
     server = await startKubeApiServer({ users });
@@ -94,6 +95,18 @@ describe('kubernetes storage: connection', () => {
       openKubernetes({ inCluster: true, env: {}, serviceAccountDir: serviceAccount(PROJECTED_TOKEN, 'x') }),
       (err: unknown) => err instanceof KubernetesConfigError && /KUBERNETES_SERVICE_HOST/.test(err.message),
     );
+  });
+
+  it("with a kubeconfig whose context names no namespace, uses Dex's default namespace", async () => {
+    const named = server.kubeconfig('kubectl', 'unused');
+    const file = join(dir, 'no-namespace.yaml');
+    writeFileSync(file, readFileSync(named, 'utf8').replace(/\n\s*namespace: unused/, ''));
+    assert.doesNotMatch(readFileSync(file, 'utf8'), /namespace/);
+    const storage = await openKubernetes({ kubeConfigFile: file });
+    opened.push(storage);
+    await storage.clients.create(fx.client(201));
+    const post = server.requests.filter((r) => r.startsWith('POST /apis/dex.coreos.com/v1/namespaces/')).at(-1);
+    assert.equal(post?.split('/')[5], 'default');
   });
 
   it('re-reads the projected token file once a minute, so a rotated token replaces a revoked one', async () => {
@@ -203,5 +216,39 @@ describe('kubernetes storage: connection', () => {
       signingKeyPub: fx.keys('current').signingKeyPub,
     });
     assert.match(String(keys?.['nextRotation']), rfc3339);
+  });
+
+  it("with only Dex's chart RBAC, writes idport's kinds that kubectl reads under dex.coreos.com", async () => {
+    const kubeconfig = server.kubeconfig('kubectl-dex-rbac', 'dex-rbac-ns');
+    const storage = await openKubernetes(
+      { kubeConfigFile: kubeconfig },
+      { warn: () => undefined, info: () => undefined },
+    );
+    opened.push(storage);
+    await storage.sessions.create(fx.session(1));
+    await storage.passwordFailures.create(fx.passwordFailures(2));
+    await storage.revokedTokens.create(fx.revokedToken(3));
+    const kubectl = async (...args: string[]): Promise<string> =>
+      (
+        await run('kubectl', ['--kubeconfig', kubeconfig, ...args], {
+          env: { PATH: process.env['PATH'] ?? '', HOME: dir },
+        })
+      ).stdout;
+    // Discovery lists the kinds in Dex's group, so kubectl resolves their short plurals too.
+    const resources = await kubectl('api-resources', '--api-group', 'dex.coreos.com', '-o', 'name');
+    for (const name of ['idportsessions', 'idportpasswordfailures', 'idportrevokedtokens'])
+      assert.ok(resources.split('\n').includes(`${name}.dex.coreos.com`), resources);
+    const items = async (resource: string): Promise<Record<string, unknown>[]> =>
+      (JSON.parse(await kubectl('get', resource, '-o', 'json')) as { items: Record<string, unknown>[] }).items;
+    const [session] = await items('idportsessions');
+    assert.equal(session?.['apiVersion'], 'dex.coreos.com/v1');
+    assert.equal(session?.['kind'], 'IdportSession');
+    assert.equal((session?.['metadata'] as Record<string, unknown>)['name'], 'session-1');
+    assert.equal((session?.['idport'] as Record<string, unknown>)['connectorId'], 'ldap');
+    const [failures] = await items('idportpasswordfailures.dex.coreos.com');
+    assert.equal(failures?.['kind'], 'IdportPasswordFailures');
+    assert.equal((failures?.['idport'] as Record<string, unknown>)['failures'], 2);
+    const names = await kubectl('get', 'idportrevokedtokens.dex.coreos.com', '-o', 'name');
+    assert.equal(names.trim(), 'idportrevokedtoken.dex.coreos.com/jti-3');
   });
 });

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { openKubernetes } from '../../storage/kubernetes/kubernetes.js';
+import { openKubernetes, type StorageLog } from '../../storage/kubernetes/kubernetes.js';
 import { idToName, offlineTokenName } from '../../storage/kubernetes/names.js';
 import { StorageUnavailableError, type Storage } from '../../storage/storage.js';
 import { dexChartRules, idportChartRules, startKubeApiServer, type KubeApiServer } from '../support/kube-apiserver.js';
@@ -20,22 +20,35 @@ after(async () => {
   await server.close();
 });
 
+/** A log that keeps what the backend reported. */
+const captureLog = (): StorageLog & { warnings: string[]; infos: string[] } => {
+  const warnings: string[] = [];
+  const infos: string[] = [];
+  return { warnings, infos, warn: (m) => void warnings.push(m), info: (m) => void infos.push(m) };
+};
+
 let namespaces = 0;
 /** A storage in a namespace of its own, so each test starts empty. */
-const open = async (namespace = `ns-${++namespaces}`, token = 'idport-token'): Promise<Storage> => {
-  const storage = await openKubernetes({ kubeConfigFile: server.kubeconfig(token, namespace) });
+const open = async (namespace = `ns-${++namespaces}`, token = 'idport-token', log = captureLog()): Promise<Storage> => {
+  const storage = await openKubernetes({ kubeConfigFile: server.kubeconfig(token, namespace) }, log);
   opened.push(storage);
   return storage;
 };
 
 runStorageConformance('kubernetes storage', () => open());
+// A service account with exactly the RBAC of Dex's chart: idport's kinds live in dex.coreos.com, and the whole
+// contract holds there too.
+runStorageConformance("kubernetes storage with the RBAC of Dex's chart", () => open(undefined, 'dex-chart-token'));
 
 describe('kubernetes storage: start-up', () => {
   it('creates every missing CRD as Dex defines it, and only checks them on the next start', async () => {
     const fresh = await startKubeApiServer({ users: { t: idportChartRules } });
     try {
-      const storage = await openKubernetes({ kubeConfigFile: fresh.kubeconfig('t', 'dex') });
+      const log = captureLog();
+      const storage = await openKubernetes({ kubeConfigFile: fresh.kubeconfig('t', 'dex') }, log);
       await storage.close();
+      // Permitted to use idport's group, idport keeps its kinds there, and has nothing to warn about.
+      assert.deepEqual(log.warnings, []);
       assert.deepEqual([...fresh.crds.keys()].sort(), [
         'authcodes.dex.coreos.com',
         'authrequests.dex.coreos.com',
@@ -105,20 +118,162 @@ describe('kubernetes storage: start-up', () => {
     }
   });
 
-  it("with only the RBAC of Dex's chart, refuses to start, naming the 403 and the grant idport's group needs", async () => {
-    await assert.rejects(open('dex-rbac', 'dex-chart-token'), (err: unknown) => {
-      assert.ok(err instanceof StorageUnavailableError);
-      assert.match(err.message, /list sessions\.idport\.dev: 403: sessions\.idport\.dev is forbidden/);
-      assert.match(err.message, /every verb on group idport\.dev/);
-      return true;
-    });
-  });
-
   it("refuses an unknown bearer token with the API server's 401", async () => {
     await assert.rejects(
       openKubernetes({ kubeConfigFile: server.kubeconfig('wrong-token', 'x'), crdHandling: 'check' }),
       StorageUnavailableError,
     );
+  });
+});
+
+const DEX_KINDS = [
+  'authcodes.dex.coreos.com',
+  'authrequests.dex.coreos.com',
+  'connectors.dex.coreos.com',
+  'devicerequests.dex.coreos.com',
+  'devicetokens.dex.coreos.com',
+  'oauth2clients.dex.coreos.com',
+  'offlinesessionses.dex.coreos.com',
+  'passwords.dex.coreos.com',
+  'refreshtokens.dex.coreos.com',
+  'signingkeies.dex.coreos.com',
+];
+const FALLBACK_KINDS = [
+  'idportpasswordfailures.dex.coreos.com',
+  'idportrevokedtokens.dex.coreos.com',
+  'idportsessions.dex.coreos.com',
+];
+
+describe("kubernetes storage: the RBAC of Dex's chart", () => {
+  it("starts with exactly Dex's chart rules, keeping idport's kinds in dex.coreos.com, with one warning", async () => {
+    const fresh = await startKubeApiServer({ users: { t: dexChartRules } });
+    try {
+      const log = captureLog();
+      const storage = await openKubernetes({ kubeConfigFile: fresh.kubeconfig('t', 'dex') }, log);
+      assert.deepEqual([...fresh.crds.keys()].sort(), [...DEX_KINDS, ...FALLBACK_KINDS].sort());
+      assert.deepEqual((fresh.crds.get('idportsessions.dex.coreos.com')?.['spec'] as { names: unknown }).names, {
+        plural: 'idportsessions',
+        singular: 'idportsession',
+        kind: 'IdportSession',
+      });
+      assert.equal(log.warnings.length, 1);
+      assert.match(log.warnings[0] ?? '', /refuses group idport\.dev \(kubernetes: list sessions\.idport\.dev: 403: /);
+      assert.match(log.warnings[0] ?? '', /idportsessions\.dex\.coreos\.com, idportpasswordfailures\.dex\.coreos\.com/);
+      // The entities Dex does not have work, and are stored as objects of Dex's group.
+      await storage.sessions.create(fx.session(1));
+      await storage.passwordFailures.create(fx.passwordFailures(2));
+      await storage.revokedTokens.create(fx.revokedToken(3));
+      assert.deepEqual(await storage.sessions.get('session-1'), fx.session(1));
+      assert.deepEqual(await storage.passwordFailures.get('failures-2'), fx.passwordFailures(2));
+      assert.deepEqual(await storage.revokedTokens.get('jti-3'), fx.revokedToken(3));
+      const kinds = [...fresh.objects.entries()].map(
+        ([key, obj]) => `${key.split('/')[1] ?? ''} ${String(obj['kind'])}`,
+      );
+      assert.deepEqual(kinds.sort(), [
+        'idportpasswordfailures IdportPasswordFailures',
+        'idportrevokedtokens IdportRevokedToken',
+        'idportsessions IdportSession',
+      ]);
+      assert.ok([...fresh.objects.values()].every((o) => o['apiVersion'] === 'dex.coreos.com/v1'));
+      await storage.close();
+      // The next start finds everything and creates nothing; it warns again, once.
+      fresh.requests.length = 0;
+      const again = captureLog();
+      await (await openKubernetes({ kubeConfigFile: fresh.kubeconfig('t', 'dex') }, again)).close();
+      assert.equal(fresh.requests.filter((r) => r.startsWith('POST')).length, 0);
+      assert.equal(again.warnings.length, 1);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it("falls back when an admission policy refuses idport's CRDs, though the role allows the group", async () => {
+    const fresh = await startKubeApiServer({
+      users: { t: idportChartRules },
+      admitDefinition: (name) => (name.endsWith('.idport.dev') ? 'API group idport.dev is not approved' : undefined),
+    });
+    try {
+      const log = captureLog();
+      const storage = await openKubernetes({ kubeConfigFile: fresh.kubeconfig('t', 'dex') }, log);
+      await storage.revokedTokens.create(fx.revokedToken(1));
+      await storage.close();
+      assert.deepEqual([...fresh.crds.keys()].sort(), [...DEX_KINDS, ...FALLBACK_KINDS].sort());
+      assert.equal(log.warnings.length, 1);
+      assert.match(log.warnings[0] ?? '', /sessions\.idport\.dev: 403: admission webhook .* is not approved/);
+      assert.ok(fresh.objects.has('dex.coreos.com/idportrevokedtokens/dex/jti-1'));
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it("with crdHandling: check, names the missing kinds of the fallback, not idport's group", async () => {
+    const fresh = await startKubeApiServer({ users: { t: dexChartRules } });
+    try {
+      await assert.rejects(
+        openKubernetes({ kubeConfigFile: fresh.kubeconfig('t', 'dex'), crdHandling: 'check' }, captureLog()),
+        (err: unknown) => {
+          assert.ok(err instanceof StorageUnavailableError);
+          assert.match(err.message, /crdHandling: check\): missing authcodes\.dex\.coreos\.com, /);
+          assert.match(err.message, /, idportsessions\.dex\.coreos\.com, /);
+          assert.doesNotMatch(err.message, /idport\.dev/);
+          return true;
+        },
+      );
+      assert.equal(fresh.crds.size, 0);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it("refuses to start, naming the 403, when even Dex's group is refused", async () => {
+    const fresh = await startKubeApiServer({ users: { t: dexChartRules.slice(1) } });
+    try {
+      await assert.rejects(
+        openKubernetes({ kubeConfigFile: fresh.kubeconfig('t', 'dex') }, captureLog()),
+        (err: unknown) => {
+          assert.ok(err instanceof StorageUnavailableError);
+          assert.match(err.message, /list authcodes\.dex\.coreos\.com: 403: authcodes\.dex\.coreos\.com is forbidden/);
+          assert.match(err.message, /every verb on group dex\.coreos\.com/);
+          return true;
+        },
+      );
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it("moves what the fallback kept into idport.dev once the role grants idport's group", async () => {
+    const before = await open('rbac-granted', 'dex-chart-token');
+    await before.sessions.create(fx.session(1));
+    await before.passwordFailures.create(fx.passwordFailures(2));
+    await before.revokedTokens.create(fx.revokedToken(3));
+    const log = captureLog();
+    const after = await open('rbac-granted', 'idport-token', log);
+    assert.deepEqual(log.warnings, []);
+    assert.deepEqual(log.infos, [
+      "kubernetes storage: moved 3 objects from dex.coreos.com's Idport kinds to idport.dev",
+    ]);
+    // Still logged in, still counted, still revoked.
+    assert.deepEqual(await after.sessions.get('session-1'), fx.session(1));
+    assert.deepEqual(await after.passwordFailures.get('failures-2'), fx.passwordFailures(2));
+    assert.deepEqual(await after.revokedTokens.get('jti-3'), fx.revokedToken(3));
+    const keys = [...server.objects.keys()].filter((k) => k.includes('/rbac-granted/'));
+    assert.deepEqual(keys.sort(), [
+      'idport.dev/passwordfailures/rbac-granted/failures-2',
+      'idport.dev/revokedtokens/rbac-granted/jti-3',
+      'idport.dev/sessions/rbac-granted/session-1',
+    ]);
+    assert.equal(server.objects.get('idport.dev/sessions/rbac-granted/session-1')?.['kind'], 'Session');
+  });
+
+  it("starts without what idport.dev holds once the role loses idport's group (documented)", async () => {
+    const granted = await open('rbac-lost', 'idport-token');
+    await granted.sessions.create(fx.session(1));
+    const log = captureLog();
+    const lost = await open('rbac-lost', 'dex-chart-token', log);
+    assert.equal(log.warnings.length, 1);
+    assert.equal(await lost.sessions.get('session-1'), undefined);
+    assert.ok(server.objects.has('idport.dev/sessions/rbac-lost/session-1'), 'left in place, not deleted');
   });
 });
 

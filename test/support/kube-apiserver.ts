@@ -36,6 +36,11 @@ export const idportChartRules: readonly PolicyRule[] = [
 export interface KubeApiServerOptions {
   /** Bearer token → that user's rules. */
   readonly users: Readonly<Record<string, readonly PolicyRule[]>>;
+  /**
+   * An admission policy on CRD creation (a Gatekeeper or Kyverno rule, say): the reason a CRD of this name is
+   * refused with 403, or undefined to admit it.
+   */
+  readonly admitDefinition?: (name: string) => string | undefined;
 }
 
 /** One stored object (a CRD or a custom resource). */
@@ -169,6 +174,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
       crds,
       nextVersion,
       user: `system:serviceaccount:${token.slice(0, 8)}`,
+      admitDefinition: options.admitDefinition ?? (() => undefined),
     };
     const { code, payload } = handleResources(context);
     send(res, code, payload);

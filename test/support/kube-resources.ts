@@ -13,6 +13,7 @@ export interface RequestContext {
   readonly crds: Map<string, StoredObject>;
   readonly nextVersion: () => string;
   readonly user: string;
+  readonly admitDefinition: (name: string) => string | undefined;
 }
 
 interface Answer {
@@ -127,6 +128,9 @@ function definitions(c: RequestContext, name: string | undefined): Answer {
   const crdName = `${spec.plural}.${spec.group}`;
   if (crd.metadata?.['name'] !== crdName)
     return fail(422, 'Invalid', `metadata.name must be spec.names.plural+"."+spec.group`);
+  const denied = c.admitDefinition(crdName);
+  if (denied !== undefined)
+    return fail(403, 'Forbidden', `admission webhook "crd-policy.example.com" denied the request: ${denied}`);
   if (c.crds.has(crdName))
     return fail(409, 'AlreadyExists', `customresourcedefinitions.${CRD_GROUP} "${crdName}" already exists`);
   crd.metadata = { ...crd.metadata, resourceVersion: c.nextVersion(), uid: `uid-crd-${crdName}` };

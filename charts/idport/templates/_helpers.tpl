@@ -52,10 +52,3 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default "default" .Values.configSecret.name }}
 {{- end }}
 {{- end }}
-
-{{/* idport has no gRPC API: a values file that enables it fails the render instead of deploying a dead port. */}}
-{{- define "idport.refuseGrpc" -}}
-{{- if .Values.grpc.enabled }}
-{{- fail "grpc.enabled: idport does not serve Dex's gRPC API yet; set grpc.enabled: false" }}
-{{- end }}
-{{- end }}

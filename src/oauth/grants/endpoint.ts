@@ -6,24 +6,29 @@ import type { Client } from '../../../storage/storage.js';
 import { OAuthError } from '../../errors.js';
 import { authenticateClient, presentedCredentials } from '../primitives/client-auth.js';
 import { familyGrantRef } from '../primitives/grant-ref.js';
-import { checkRequestedScopes, hasScope } from '../primitives/scopes.js';
+import { checkRequestedScopes, exchangeScopes, hasScope } from '../primitives/scopes.js';
 import type { Provider } from '../provider.js';
 import type { GrantFacts } from '../tokens/claims.js';
 import { mintTokens, tokenResponseBody, type MintedTokens } from '../tokens/mint.js';
 import { authorizationCodeGrant } from './authorization-code.js';
 import { clientCredentialsGrant } from './client-credentials.js';
 import { deviceCodeGrant } from './device-code.js';
-import type { Grant, GrantOutcome, ScopeRequest, TokenRequest, TokenResponse } from './grant.js';
+import type { Grant, GrantOutcome, IssuedTokenType, ScopeRequest, TokenRequest, TokenResponse } from './grant.js';
 import { passwordGrant } from './password.js';
 import { startFamilyFor, type StartedFamily } from './refresh-family.js';
 import { refreshTokenGrant } from './refresh-token.js';
+import { tokenExchangeGrant } from './token-exchange.js';
 
 /** Every grant idport serves, by `grant_type`. A new grant is a file under grants/ and a line here. */
 const GRANTS: ReadonlyMap<string, Grant> = new Map(
-  [authorizationCodeGrant, refreshTokenGrant, passwordGrant, deviceCodeGrant, clientCredentialsGrant].map((grant) => [
-    grant.type,
-    grant,
-  ]),
+  [
+    authorizationCodeGrant,
+    refreshTokenGrant,
+    passwordGrant,
+    deviceCodeGrant,
+    clientCredentialsGrant,
+    tokenExchangeGrant,
+  ].map((grant) => [grant.type, grant]),
 );
 
 const unsupported = (grantType: string): OAuthError =>
@@ -49,12 +54,13 @@ export const decideScopes = async (
   client: Client,
   request: ScopeRequest,
 ): Promise<readonly string[]> => {
+  const getClient = async (id: string) => provider.storage.clients.get(id);
   if ('requested' in request) {
     // Only the password grant asks for new scopes here; Dex refuses its bad scopes with invalid_request.
-    const getClient = async (id: string) => provider.storage.clients.get(id);
     await checkRequestedScopes(client, request.requested, getClient, 'invalid_request');
     return request.requested;
   }
+  if ('exchanged' in request) return exchangeScopes(client, request.exchanged, getClient);
   const narrowTo = request.narrowTo ?? [];
   for (const scope of narrowTo) {
     if (!request.granted.includes(scope))
@@ -100,6 +106,29 @@ const issue = async (
   return { tokens: tokensResult.value, started: familyResult.value };
 };
 
+/** RFC 8693 §2.2.1: the one token a token exchange asked for, in `access_token`; no refresh token, no `scope`. */
+const issueExchanged = async (
+  provider: Provider,
+  facts: GrantFacts,
+  issuedTokenType: IssuedTokenType,
+): Promise<TokenResponse> => {
+  const idToken = issuedTokenType === 'urn:ietf:params:oauth:token-type:id_token';
+  // No access token is delivered with an exchanged ID token, so it carries no at_hash.
+  const tokens = await mintTokens(provider, facts, {
+    withIdToken: idToken,
+    includeNonce: false,
+    accessTokenDelivered: false,
+  });
+  const token = idToken ? tokens.idToken : tokens.accessToken;
+  if (token === undefined) throw new Error('the ID token asked for was not minted');
+  return {
+    access_token: token,
+    issued_token_type: issuedTokenType,
+    token_type: 'Bearer',
+    expires_in: idToken ? Math.floor(provider.settings.idTokenTtlMs / 1000) : tokens.expiresIn,
+  };
+};
+
 /** Runs one grant for an authenticated client: its rule, the scope policy, the refresh family, minting, the response. */
 export const runGrant = async (
   provider: Provider,
@@ -122,6 +151,11 @@ export const runGrant = async (
   });
   if (scopes === undefined) throw new Error(`grant ${grant.type} skipped the scope policy`);
   const facts: GrantFacts = { ...outcome.facts, scopes };
+  if (outcome.issuedTokenType !== undefined) {
+    if (outcome.refresh.kind !== 'none' || outcome.finish !== undefined)
+      throw new Error(`grant ${grant.type} asked for a refresh token or a commit with a token exchange`);
+    return issueExchanged(provider, facts, outcome.issuedTokenType);
+  }
   const { tokens, started } = await issue(provider, client, outcome, facts);
   const { refresh } = outcome;
   const family = refresh.kind === 'keep' ? { id: refresh.familyId, token: refresh.token } : started;

@@ -11,7 +11,7 @@
  *   5. minting the access token (and the ID token when `openid` was granted), naming the grant in `gid`;
  *   6. `finish`, the grant's commit (redeeming a code, deleting a device token); when anything after step 4 fails,
  *      a family started for the request is discarded;
- *   7. the RFC 6749 §5.1 response.
+ *   7. the RFC 6749 §5.1 response, or for a token exchange the RFC 8693 §2.2.1 one (the one token asked for).
  *
  * A new grant is one file under grants/ exporting a `Grant`, plus its entry in the endpoint's list. It never starts
  * refresh families, mints, or checks scopes itself, so those rules keep one home each.
@@ -31,9 +31,15 @@ export interface TokenRequest {
   readonly clientIp?: string | undefined;
 }
 
-/** The JSON body of a successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3). */
+/** RFC 8693 §3 token type identifiers idport issues from a token exchange. */
+export type IssuedTokenType =
+  'urn:ietf:params:oauth:token-type:access_token' | 'urn:ietf:params:oauth:token-type:id_token';
+
+/** The JSON body of a successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3, RFC 8693 §2.2.1). */
 export interface TokenResponse {
   readonly access_token: string;
+  /** Token exchange only: what `access_token` holds (RFC 8693 names the member `access_token` whatever it holds). */
+  readonly issued_token_type?: IssuedTokenType;
   readonly token_type: 'Bearer';
   readonly expires_in: number;
   readonly id_token?: string;
@@ -45,11 +51,13 @@ export interface TokenResponse {
  * What a grant asks the scope policy to decide. `requested`: scopes asked for at /token itself (the password grant),
  * held to the rules of an authorization request (`openid` required, audience scopes only for trusted peers).
  * `granted`: scopes an earlier step granted (a code, a device approval, a refresh family); `narrowTo`, when not
- * empty, may narrow them and never widen them (RFC 6749 §6).
+ * empty, may narrow them and never widen them (RFC 6749 §6). `exchanged`: scopes of a token exchange, which Dex
+ * passes through: unknown ones are dropped rather than refused, audience scopes still need a trusting peer.
  */
 export type ScopeRequest =
   | { readonly requested: readonly string[] }
-  | { readonly granted: readonly string[]; readonly narrowTo?: readonly string[] };
+  | { readonly granted: readonly string[]; readonly narrowTo?: readonly string[] }
+  | { readonly exchanged: readonly string[] };
 
 /** What the endpoint hands a grant: an authenticated client, the form, and the scope policy. */
 export interface GrantContext {
@@ -87,6 +95,11 @@ export interface GrantOutcome {
   readonly refresh: RefreshPlan;
   /** The access tokens' `gid` when the grant is not the refresh family (the code exchange names its code). */
   readonly grantRef?: string | undefined;
+  /**
+   * Token exchange (RFC 8693 §2.2.1): issue only this token, in `access_token` with `issued_token_type` and no
+   * `scope`; the refresh plan must be `none`, and there is no `finish`.
+   */
+  readonly issuedTokenType?: IssuedTokenType;
   /** The grant's commit once tokens are minted; its failure discards a family the endpoint started for it. */
   finish?(issued: IssuedTokens): Promise<void>;
 }

@@ -49,6 +49,31 @@ export const checkRequestedScopes = async (
 };
 
 /**
+ * The scopes a token exchange issues, as Dex treats them (it passes them through to the token): at most MAX_SCOPES;
+ * scopes idport does not know are dropped, as Dex ignores them; an audience scope must name a client that trusts the
+ * requester (or the requester itself), else the request is refused with `invalid_scope` (Dex fails it with a 500).
+ */
+export const exchangeScopes = async (
+  client: Client,
+  scopes: readonly string[],
+  getClient: (id: string) => Promise<Client | undefined>,
+): Promise<string[]> => {
+  if (scopes.length > MAX_SCOPES)
+    throw new OAuthError('invalid_scope', `a request may name at most ${MAX_SCOPES} scopes`);
+  const known = scopes.filter((s) => SUPPORTED.has(s) || s.startsWith(AUDIENCE_SCOPE_PREFIX));
+  const untrusted: string[] = [];
+  for (const scope of known) {
+    if (!scope.startsWith(AUDIENCE_SCOPE_PREFIX)) continue;
+    const peerId = scope.slice(AUDIENCE_SCOPE_PREFIX.length);
+    if (peerId === client.id) continue;
+    const peer = await getClient(peerId);
+    if (peer === undefined || !peer.trustedPeers.includes(client.id)) untrusted.push(scope);
+  }
+  if (untrusted.length > 0) throw new OAuthError('invalid_scope', `Client can't request scope(s) ${quoted(untrusted)}`);
+  return known;
+};
+
+/**
  * The `aud` and `azp` of tokens issued to `clientId` for `scopes` (Dex's behaviour): without audience scopes the
  * client alone; with them, the named clients plus the requester, which becomes the authorized party.
  */

@@ -3,6 +3,8 @@
  * unknown, malformed, expired, another client's — is answered as a success with no effect (§2.2), so the endpoint
  * tells nobody whether a token exists.
  */
+import type { JWTPayload } from 'jose';
+import type { Client } from '../../../storage/storage.js';
 import { authenticatedClient, looksLikeJwt } from './introspect.js';
 import { parseGrantRef } from '../primitives/grant-ref.js';
 import type { Provider } from '../provider.js';
@@ -12,6 +14,7 @@ import type { TokenRequest } from '../grants/grant.js';
 import { hashSecret } from '../primitives/secrets.js';
 import { tokenRequired } from '../primitives/shared-errors.js';
 import { TokenVerificationError } from '../../signer/signer.js';
+import { denyAccessToken } from './deny-list.js';
 
 /**
  * Revokes `token` for the authenticated client. Public clients may revoke their own tokens (§2.1: they identify
@@ -21,7 +24,7 @@ export const revokeToken = async (provider: Provider, request: TokenRequest): Pr
   const client = await authenticatedClient(provider, request);
   const { token } = request.form;
   if (token === undefined || token === '') throw tokenRequired();
-  if (looksLikeJwt(token)) await revokeAccessToken(provider, client.id, token);
+  if (looksLikeJwt(token)) await revokeAccessToken(provider, client, token);
   else await revokeRefreshToken(provider, client.id, token);
 };
 
@@ -40,13 +43,19 @@ const revokeRefreshToken = async (provider: Provider, clientId: string, token: s
 };
 
 /**
- * Access tokens are self-contained JWTs, so one is revoked through the grant it names in `gid` (checked at
- * /userinfo and introspection): the code exchange (with the refresh token it started) or the refresh-token family.
- * That ends the grant's other tokens too, which §2.1 allows. A token with no grant (implicit flow, a password grant
- * without a refresh token) cannot be revoked and lives until it expires; it is still answered 200, since clients
- * revoke on logout and treat an error as a failed logout. An expired token still names its grant, so it revokes it.
+ * An access token is revoked by its `jti` (the deny-list, checked at /userinfo and introspection), whatever grant
+ * issued it: the implicit flow, a password grant without a refresh token, client credentials, a code or a refresh.
+ *
+ * A confidential client's access token also ends the grant it names in `gid` (the code exchange with the refresh
+ * token it started, or the refresh-token family), which §2.1 allows ("MAY revoke the respective refresh token"):
+ * only the client can authenticate so, and a client revoking at logout means the whole login. A public client
+ * authenticates with its client_id alone, and every resource server sees its access tokens, so from one of them
+ * only that token is revoked; its refresh token, which only the client holds, ends the family.
+ *
+ * Clients revoke on logout and treat an error as a failed logout, so every case answers 200. An expired token needs
+ * no entry; from a confidential client it still names its grant, so it revokes it.
  */
-const revokeAccessToken = async (provider: Provider, clientId: string, token: string): Promise<void> => {
+const revokeAccessToken = async (provider: Provider, client: Client, token: string): Promise<void> => {
   let payload;
   try {
     payload = await provider.signer.verify(token, { typ: 'at+jwt', ignoreExpiry: true });
@@ -54,8 +63,22 @@ const revokeAccessToken = async (provider: Provider, clientId: string, token: st
     if (err instanceof TokenVerificationError) return;
     throw err;
   }
+  if (payload.client_id !== client.id) return;
+  await denyAccessToken(provider, payload);
+  if (client.public) {
+    provider.log.info({ clientId: client.id }, 'access token revoked by its client');
+    return;
+  }
+  await revokeGrantOf(provider, client.id, payload);
+};
+
+/** Ends the grant an access token names in `gid`, if it belongs to `clientId`; a token with none was only denied. */
+const revokeGrantOf = async (provider: Provider, clientId: string, payload: JWTPayload): Promise<void> => {
   const ref = parseGrantRef(payload.gid);
-  if (payload.client_id !== clientId || ref === undefined) return;
+  if (ref === undefined) {
+    provider.log.info({ clientId }, 'access token revoked by its client');
+    return;
+  }
   const { storage } = provider;
   if (ref.kind === 'code') {
     const code = await storage.authCodes.get(ref.codeId);

@@ -4,6 +4,7 @@ import { OAuthError } from '../../errors.js';
 import { TokenVerificationError } from '../../signer/signer.js';
 import { parseGrantRef } from '../primitives/grant-ref.js';
 import type { Provider } from '../provider.js';
+import { isAccessTokenDenied } from './deny-list.js';
 
 const invalidAccessToken = (): OAuthError => new OAuthError('invalid_token', 'the access token is invalid or expired');
 
@@ -25,8 +26,8 @@ export const bearerToken = (authorization: string | undefined, formToken: string
 };
 
 /**
- * Verifies an access token this provider issued (signature, issuer, expiry, `typ` at+jwt) and that its grant is
- * still alive: the one check behind /userinfo and token introspection. A bad or revoked token is invalid_token;
+ * Verifies an access token this provider issued (signature, issuer, expiry, `typ` at+jwt), that it was not revoked
+ * itself (the deny-list) and that its grant is still alive: the one check behind /userinfo and token introspection. A bad or revoked token is invalid_token;
  * anything else (a storage outage) propagates, so it never looks like a bad token.
  */
 export const verifyAccessToken = async (
@@ -42,7 +43,7 @@ export const verifyAccessToken = async (
   }
   const { sub } = payload;
   if (typeof sub !== 'string') throw invalidAccessToken();
-  if (!(await isGrantAlive(provider, payload.gid)))
+  if ((await isAccessTokenDenied(provider, payload.jti)) || !(await isGrantAlive(provider, payload.gid)))
     throw new OAuthError('invalid_token', 'the access token was revoked');
   return { ...payload, sub };
 };
