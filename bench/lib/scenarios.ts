@@ -168,14 +168,14 @@ const clientCredentials = async (
 
 /**
  * How many codes to mint for the next round: minting goes through the browser flow and costs more than redeeming,
- * so the warm-up gets at most 1,500 and each round 1.6× what the previous one redeemed per second (2.5× when it ran
+ * so the warm-up gets at most 1,500 and each round 2.2× what the previous one redeemed per second (3.5× when it ran
  * out, which also counts as a failure of that round).
  */
 const codesFor = (settings: Settings, bound: number, round: number, previous: Measured | undefined): number => {
   if (previous === undefined) return Math.min(1500, Math.ceil(bound * settings.warmupSeconds * 1.2) + 100);
   const seconds = round === 0 ? settings.warmupSeconds : settings.flowSeconds;
   const redeemed = (previous.requests - previous.failures) / seconds;
-  return Math.ceil(redeemed * (previous.failures > 0 ? 2.5 : 1.6) * settings.flowSeconds) + 100;
+  return Math.ceil(redeemed * (previous.failures > 0 ? 3.5 : 2.2) * settings.flowSeconds) + 100;
 };
 
 /** idport-only grants and logins on `storage`. `bound` caps how many codes a round can redeem. */
