@@ -153,7 +153,6 @@ function refreshTokenOf(row: DexRow): RefreshToken {
     currentHash: hashOf(text(row['token'])),
     previousHash: '',
     rotationNonce: '',
-    generation: 0,
     createdAt,
     lastUsed,
   };

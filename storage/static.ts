@@ -83,9 +83,9 @@ class StaticOverlayTable<T> implements Table<string, T> {
     return this.inner.update(key, update);
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string): Promise<boolean> {
     this.refuseStatic(key);
-    await this.inner.delete(key);
+    return this.inner.delete(key);
   }
 }
 

@@ -80,21 +80,19 @@ export interface AuthCode {
   readonly expiry: Date;
   /** Set when the code is redeemed; the record is kept so a replay can revoke what it issued (RFC 6749 §4.1.2). */
   readonly redeemedAt?: Date | undefined;
-  /** Refresh-token family issued for this code, revoked on replay. */
+  /** Refresh-token family issued for this code; a replay deletes it. */
   readonly refreshTokenId?: string | undefined;
   /**
-   * `jti` of the access token issued for this code, kept for the log and audits. A replay does not revoke by it: it
-   * sets `revokedAt`, and access tokens naming this code in `gid` are refused from then on.
+   * Set when a replay revoked this grant. Access tokens carry the code's grant reference in `gid`, so every access
+   * token issued for the code is refused from then on (no per-token record is needed).
    */
-  readonly accessTokenId?: string | undefined;
-  /** Set when a replay revoked this grant; access tokens naming it are refused from then on. */
   readonly revokedAt?: Date | undefined;
 }
 
 /**
- * One refresh-token family (ARCHITECTURE.md decision 4). The wire token is `<handle>.<secret>` and `id` is the
- * SHA-256 of the handle (or the handle itself for older families and Dex's ids); only hashes of secrets are stored. The next secret is derived from the presented secret and `rotationNonce`,
- * so a retry within the reuse interval can be answered with the same new token without storing it.
+ * One refresh-token family (ARCHITECTURE.md decision 4). `id` is the SHA-256 of the wire token's handle (or the
+ * handle itself for Dex's families); only hashes of secrets are stored. The next secret is derived from the presented
+ * secret and `rotationNonce`, so a retry within the reuse interval gets the same new token without storing it.
  */
 export interface RefreshToken {
   readonly id: string;
@@ -112,8 +110,6 @@ export interface RefreshToken {
   readonly previousHash: string;
   /** Random value used to derive the current secret from the previous one. */
   readonly rotationNonce: string;
-  /** Number of rotations so far. */
-  readonly generation: number;
   readonly createdAt: Date;
   readonly lastUsed: Date;
   /** When the current secret replaced the previous one. */
@@ -122,7 +118,7 @@ export interface RefreshToken {
   readonly expiry?: Date | undefined;
 }
 
-/** Reference to a refresh-token family, kept per user and connector for listing and revocation. */
+/** A refresh-token family as Dex's offline sessions list it (Dex's storage.RefreshTokenRef); see `OfflineSession`. */
 export interface RefreshTokenRef {
   readonly id: string;
   readonly clientId: string;
@@ -196,8 +192,8 @@ export interface ConnectorRecord {
 }
 
 /**
- * A browser login session (single sign-on). The cookie holds `${id}.${secret}`; only the secret's hash is
- * stored, so a database dump hands out no live session. `id` is public: it is the `sid` of ID and logout tokens.
+ * A browser login session (single sign-on). The cookie holds `<id>.<secret>` (sealed when the sessions'
+ * cookieEncryptionKey is set); only the secret's hash is stored, so a database dump hands out no live session. `id` is public: it is the `sid` of ID and logout tokens.
  */
 export interface Session {
   readonly id: string;
@@ -232,7 +228,6 @@ export interface DeviceRequest {
   readonly userCode: string;
   readonly deviceCode: string;
   readonly clientId: string;
-  readonly clientSecret: string;
   readonly scopes: readonly string[];
   readonly expiry: Date;
 }
@@ -282,7 +277,7 @@ export class AlreadyExistsError extends Error {
   }
 }
 
-/** Thrown by `update` and `delete` when the key is absent. `get` returns undefined instead. */
+/** Thrown by `update` when the key is absent. `get` returns undefined and `delete` false instead. */
 export class NotFoundError extends Error {
   constructor(what: string, options?: { cause?: unknown }) {
     super(`${what} not found`, options);
@@ -312,6 +307,7 @@ export interface Table<K, T> {
   create(value: T): Promise<void>;
   /** Absence is a value, not an error. */
   get(key: K): Promise<T | undefined>;
+  /** Every row. Kept for the gRPC API's list calls, the local connector and connectors created through the API. */
   list(): Promise<T[]>;
   /**
    * Runs `update` inside a transaction (compare-and-swap) and stores its result. It may run more than
@@ -319,8 +315,8 @@ export interface Table<K, T> {
    * The result must keep the key unchanged.
    */
   update(key: K, update: (old: T) => T): Promise<T>;
-  /** NotFoundError if absent, so a caller deleting a single-use value can tell it won. */
-  delete(key: K): Promise<void>;
+  /** Whether this call deleted the row (false: it was absent), so a caller deleting a single-use value knows it won. */
+  delete(key: K): Promise<boolean>;
 }
 
 /** Rows removed by one garbage-collection pass, per table. */
@@ -339,10 +335,12 @@ export interface Storage {
   readonly authRequests: Table<string, AuthRequest>;
   readonly authCodes: Table<string, AuthCode>;
   readonly refreshTokens: Table<string, RefreshToken>;
+  /** Kept for Dex database reuse: Dex keeps a family's connector data here, and the refresh grant falls back to it. */
   readonly offlineSessions: Table<OfflineSessionKey, OfflineSession>;
   readonly clients: Table<string, Client>;
   /** Keyed by email, compared case-insensitively. */
   readonly passwords: Table<string, Password>;
+  /** Kept for connectors created through the gRPC connector API (and Dex's), which live-connectors.ts opens. */
   readonly connectors: Table<string, ConnectorRecord>;
   readonly deviceRequests: Table<string, DeviceRequest>;
   readonly deviceTokens: Table<string, DeviceToken>;

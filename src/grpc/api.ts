@@ -6,16 +6,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { compareBcrypt } from '../../connectors/local/bcrypt.js';
-import { bcryptCost } from '../../connectors/local/local.js';
+import { bcryptCost, MAX_BCRYPT_COST, MIN_BCRYPT_COST } from '../../connectors/local/local.js';
 import { ApiError, bytes, record, str, strings, write, type ApiContext, type Handler } from './common.js';
 import { connectorApi } from './connector-api.js';
 import { refreshApi } from './refresh-api.js';
 
 /** Dex's apiVersion: it increases every time a call is added; v2.45 reports 3. */
 export const API_VERSION = 3;
-/** Dex's bounds on the cost of a bcrypt hash given to the API (bcrypt.DefaultCost, upBoundCost, recCost). */
-const MIN_COST = 10;
-const MAX_COST = 16;
+/** Dex's recommended cost (recCost), named in its refusal of a cost above the bounds (connectors/local/local.ts). */
 const RECOMMENDED_COST = 12;
 
 /** Dex's storage.NewID: 16 random bytes in lower-case base32 without padding (26 characters). */
@@ -43,11 +41,11 @@ const checkCost = (hash: Buffer): void => {
   const cost = bcryptCost(hash.toString('utf8'));
   if (cost === undefined)
     throw new ApiError('parsing bcrypt hash: crypto/bcrypt: hashedSecret too short to be a bcrypted password');
-  if (cost < MIN_COST)
-    throw new ApiError(`given hash cost = ${cost} does not meet minimum cost requirement = ${MIN_COST}`);
-  if (cost > MAX_COST)
+  if (cost < MIN_BCRYPT_COST)
+    throw new ApiError(`given hash cost = ${cost} does not meet minimum cost requirement = ${MIN_BCRYPT_COST}`);
+  if (cost > MAX_BCRYPT_COST)
     throw new ApiError(
-      `given hash cost = ${cost} is above upper bound cost = ${MAX_COST}, recommended cost = ${RECOMMENDED_COST}`,
+      `given hash cost = ${cost} is above upper bound cost = ${MAX_BCRYPT_COST}, recommended cost = ${RECOMMENDED_COST}`,
     );
 };
 

@@ -34,15 +34,18 @@ export const bytes = (value: unknown): Buffer => (Buffer.isBuffer(value) ? value
 export const record = (value: unknown): Record<string, unknown> | undefined =>
   typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
 
-/** Runs a storage write, mapping Dex's sentinel outcomes to the reply flag and other failures to `what: error`. */
+/**
+ * Runs a storage write, mapping Dex's sentinel outcomes to the reply flag (a taken key, an absent one: `update`
+ * throwing NotFoundError or `delete` answering false) and other failures to `what: error`.
+ */
 export const write = async (
   what: string,
   run: () => Promise<unknown>,
   flags: { exists?: string; missing?: string },
 ): Promise<Record<string, unknown>> => {
   try {
-    await run();
-    return {};
+    const result = await run();
+    return result === false && flags.missing !== undefined ? { [flags.missing]: true } : {};
   } catch (err: unknown) {
     if (err instanceof AlreadyExistsError && flags.exists !== undefined) return { [flags.exists]: true };
     if (err instanceof NotFoundError && flags.missing !== undefined) return { [flags.missing]: true };

@@ -4,7 +4,6 @@
  * lists every family of the user and RevokeRefresh ends all of the user's families for the client.
  */
 import type { RefreshToken } from '../../storage/storage.js';
-import { NotFoundError } from '../../storage/storage.js';
 import { decodeSubject } from '../oauth/primitives/subject.js';
 import { ApiError, str, type ApiContext, type Handler } from './common.js';
 
@@ -38,11 +37,8 @@ export const refreshApi = (context: ApiContext): Record<string, Handler> => ({
   RevokeRefresh: async (request) => {
     const families = await familiesOf(context, str(request.user_id), str(request.client_id));
     if (families.length === 0) return { not_found: true };
-    for (const family of families)
-      await context.storage.refreshTokens.delete(family.id).catch((err: unknown) => {
-        // Revoked meanwhile (by the user, or a concurrent call): the outcome asked for.
-        if (!(err instanceof NotFoundError)) throw err;
-      });
+    // A family revoked meanwhile (by the user, or a concurrent call) is the outcome asked for.
+    for (const family of families) await context.storage.refreshTokens.delete(family.id);
     return {};
   },
 });

@@ -11,6 +11,7 @@ import { wireDescription } from '../oauth/primitives/error-description.js';
 import type { Provider } from '../oauth/provider.js';
 import { ConnectorError } from '../../connectors/connector.js';
 import { StorageUnavailableError } from '../../storage/storage.js';
+import { notAForm } from './form.js';
 import { sendAuthorizationResponse, sendPage, type PageContext } from './pages.js';
 import { LoginThrottledError } from '../oauth/brute-force.js';
 import { pageErrorText } from '../../web/page-errors.js';
@@ -20,8 +21,7 @@ import { renderError } from '../../web/render.js';
 export const toOAuthError = (err: unknown, request: FastifyRequest): OAuthError => {
   if (err instanceof OAuthError) return err;
   const code = (err as Partial<FastifyError> | undefined)?.code;
-  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
-    return new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return notAForm();
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new OAuthError('invalid_request', 'the body is too large');
   const validation = (err as Partial<FastifyError> | undefined)?.validation;
   const statusCode = (err as Partial<FastifyError> | undefined)?.statusCode;

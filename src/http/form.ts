@@ -42,9 +42,12 @@ const singleValued = (form: URLSearchParams): Record<string, string> => {
   return out;
 };
 
+/** The refusal of a body that is not a form, whichever layer notices it first. */
+export const notAForm = (): OAuthError =>
+  new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
+
 /** The form of a back-channel POST and its Authorization header; anything but a form is invalid_request. */
 export const formRequest = (request: FastifyRequest): TokenRequest => {
-  if (!(request.body instanceof URLSearchParams))
-    throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
+  if (!(request.body instanceof URLSearchParams)) throw notAForm();
   return { authorization: request.headers.authorization, form: singleValued(request.body), clientIp: request.ip };
 };

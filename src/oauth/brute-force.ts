@@ -10,14 +10,6 @@ import { AlreadyExistsError, NotFoundError, type PasswordFailures, type Table } 
 import type { Provider } from './provider.js';
 import type { BruteForceSettings } from './settings.js';
 
-/** The defaults of `bruteForce`, for providers whose settings carry none. */
-export const DEFAULT_BRUTE_FORCE: BruteForceSettings = {
-  maxFailures: 5,
-  windowMs: 5 * 60_000,
-  lockoutMs: 5 * 60_000,
-  maxFailuresPerIP: 100,
-};
-
 /** Thrown instead of checking a password: the account is locked or the client IP has used up its failures. */
 export class LoginThrottledError extends Error {
   readonly scope: 'account' | 'ip';
@@ -130,7 +122,7 @@ export async function guardPasswordLogin<T>(
   attempt: PasswordAttempt,
   login: () => Promise<T | undefined>,
 ): Promise<T | undefined> {
-  const s = provider.settings.bruteForce ?? DEFAULT_BRUTE_FORCE;
+  const s = provider.settings.bruteForce;
   const ip: Budget = { id: recordId('ip', attempt.clientIp ?? ''), max: s.maxFailuresPerIP, locks: false };
   const { connectorId, username } = attempt;
   const account: Budget | undefined =
@@ -160,9 +152,7 @@ export async function guardPasswordLogin<T>(
   await settle(provider, ip, failed, s);
   if (account === undefined) return result;
   if (!failed) {
-    await provider.storage.passwordFailures.delete(account.id).catch((err: unknown) => {
-      if (!(err instanceof NotFoundError)) throw err;
-    });
+    await provider.storage.passwordFailures.delete(account.id);
     return result;
   }
   const locked = await settle(provider, account, true, s);

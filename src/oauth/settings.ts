@@ -68,11 +68,11 @@ export interface ProviderSettings {
   readonly authRequestTtlMs: number;
   /** Authorization codes live 10 minutes (ARCHITECTURE.md decision 3; RFC 6749 §4.1.2). */
   readonly authCodeTtlMs: number;
-  /** Device authorization requests live this long (`expiry.deviceRequests`, RFC 8628 §3.2 `expires_in`); 5 minutes when unset. */
-  readonly deviceRequestTtlMs?: number | undefined;
+  /** Device authorization requests live this long (`expiry.deviceRequests`, RFC 8628 §3.2 `expires_in`). */
+  readonly deviceRequestTtlMs: number;
   readonly refresh: RefreshPolicy;
-  /** Failed-password budgets; absent in settings built by hand (tests): the defaults apply. */
-  readonly bruteForce?: BruteForceSettings | undefined;
+  /** Failed-password budgets (`bruteForce`). */
+  readonly bruteForce: BruteForceSettings;
   readonly sessions: SessionSettings;
 }
 

@@ -110,9 +110,9 @@ class KubernetesTable<K, T> implements Table<K, T> {
     );
   }
 
-  async delete(key: K): Promise<void> {
+  async delete(key: K): Promise<boolean> {
     const found = await this.read(key);
-    if (found === undefined || !(await this.api.remove(this.spec.nameOf(key)))) throw new NotFoundError(this.spec.what);
+    return found !== undefined && (await this.api.remove(this.spec.nameOf(key)));
   }
 
   /**

@@ -166,7 +166,6 @@ export const refreshTokenSpec = namedById<RefreshToken>({
       currentHash: token === '' ? '' : sha256(token),
       previousHash: obsolete === '' ? '' : sha256(obsolete),
       rotationNonce: '',
-      generation: 0,
       authTime: parseTime(obj['CreatedAt']) ?? new Date(0),
     };
   },
@@ -183,7 +182,6 @@ export const deviceRequestSpec = namedById<DeviceRequest>({
   fields: [
     field('deviceCode', 'device_code', 'string'),
     field('clientId', 'client_id', 'string'),
-    field('clientSecret', 'client_secret', 'string'),
     field('scopes', 'scopes', 'strings'),
     field('expiry', 'expiry', 'date'),
   ],

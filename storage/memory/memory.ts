@@ -58,8 +58,8 @@ class MemoryTable<K, T> implements Table<K, T> {
     return structuredClone(next);
   }
 
-  async delete(key: K): Promise<void> {
-    if (!this.rows.delete(this.keyString(key))) throw new NotFoundError(this.what);
+  async delete(key: K): Promise<boolean> {
+    return this.rows.delete(this.keyString(key));
   }
 
   /** Deletes rows whose expiry is before `now`; returns how many. */

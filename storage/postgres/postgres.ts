@@ -132,11 +132,11 @@ class PostgresTable<K, T> implements Table<K, T> {
     });
   }
 
-  async delete(key: K): Promise<void> {
+  async delete(key: K): Promise<boolean> {
     const params = this.spec.keyParams(key);
-    if (hasNul(params)) throw new NotFoundError(this.spec.what);
+    if (hasNul(params)) return false;
     const { rowCount } = await this.db.run(this.spec.what, 'delete', (query) => query(this.sql.delete, params));
-    if (rowCount === 0) throw new NotFoundError(this.spec.what);
+    return rowCount > 0;
   }
 
   /**

@@ -133,9 +133,9 @@ class SqliteTable<K, T> implements Table<K, T> {
     return guard(this.db, this.spec.what, 'update', () => this.updateTx.immediate(this.spec.keyParams(key), update));
   }
 
-  async delete(key: K): Promise<void> {
+  async delete(key: K): Promise<boolean> {
     const result = guard(this.db, this.spec.what, 'delete', () => this.deleteRow.run(...this.spec.keyParams(key)));
-    if (result.changes === 0) throw new NotFoundError(this.spec.what);
+    return result.changes > 0;
   }
 
   /** Deletes rows whose expiry is before `now` (rows without one stay); call inside a transaction. */

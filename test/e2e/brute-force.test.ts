@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../../src/deps.js';
-import { DEFAULT_BRUTE_FORCE } from '../../src/oauth/brute-force.js';
 import { Browser, formsOf } from '../support/browser.js';
 import { confidentialClient, DEMO_PASSWORD, demoUser, startIdport, type TestIdport } from '../support/idport.js';
+import { DEFAULT_BRUTE_FORCE } from '../support/settings.js';
 import { authUrl, codeRequest, credentialsOf, postToken, REDIRECT } from './helpers.js';
 
 const SETTINGS = {

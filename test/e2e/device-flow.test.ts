@@ -1,10 +1,10 @@
 /** RFC 8628 Device Authorization Grant at Dex's paths: /device/code, the /device pages, and the device_code grant at /token. */
-import { DEFAULT_BRUTE_FORCE } from '../../src/oauth/brute-force.js';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { ManualClock } from '../../src/deps.js';
 import { Browser, formsOf, loginThroughPages, type Page } from '../support/browser.js';
+import { DEFAULT_BRUTE_FORCE } from '../support/settings.js';
 import {
   confidentialClient,
   DEMO_PASSWORD,

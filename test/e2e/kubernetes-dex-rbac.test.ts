@@ -2,11 +2,11 @@
  * idport swapped in for Dex under Dex's own chart (or a manifest written for Dex, such as Kubeflow's or Kyma's):
  * the service account has exactly the RBAC of Dex's chart, which covers dex.coreos.com and nothing of idport.dev.
  * idport starts, says once where it keeps what Dex does not have, and a login's browser session, the brute-force
- * counter and revocation work, stored as objects of Dex's group.
+ * counter and the deny-list of revoked access tokens work, stored as objects of Dex's group.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_BRUTE_FORCE } from '../../src/oauth/brute-force.js';
+import { DEFAULT_BRUTE_FORCE } from '../support/settings.js';
 import { openKubernetes } from '../../storage/kubernetes/kubernetes.js';
 import { Browser, formsOf } from '../support/browser.js';
 import { confidentialClient, demoUser, startIdport, type TestIdport } from '../support/idport.js';
@@ -88,7 +88,7 @@ describe("idport under the RBAC of Dex's chart", () => {
     assert.equal((await attempt()).status, 429);
   });
 
-  it('revokes an access token at /token/revoke, after which /userinfo refuses it', async () => {
+  it('revokes an access token at /token/revoke into IdportRevokedToken, after which /userinfo refuses it', async () => {
     const params = await authorize(idport, codeRequest('web', { scope: 'openid email' }));
     const tokens = await redeemCode(idport, 'web', params.get('code') ?? '');
     const accessToken = str(tokens.body, 'access_token');
@@ -99,6 +99,10 @@ describe("idport under the RBAC of Dex's chart", () => {
       body: new URLSearchParams({ token: accessToken }).toString(),
     });
     assert.equal(revoked.status, 200);
+    // The deny-list entry is an IdportRevokedToken in Dex's group.
+    const [entry] = stored('idportrevokedtokens');
+    assert.ok(entry, 'one deny-list object');
+    assert.equal(server.objects.get(entry)?.['kind'], 'IdportRevokedToken');
     const info = await callUserinfo(idport, accessToken);
     assert.equal(info.status, 401);
     assert.deepEqual(info.body, { error: 'invalid_token', error_description: 'the access token was revoked' });

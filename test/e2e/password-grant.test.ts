@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { ConnectorError, type CallbackConnector, type PasswordConnector } from '../../connectors/connector.js';
-import { DEFAULT_BRUTE_FORCE } from '../../src/oauth/brute-force.js';
 import {
   confidentialClient,
   DEMO_PASSWORD,
@@ -15,6 +14,7 @@ import {
   startIdport,
   type TestIdport,
 } from '../support/idport.js';
+import { DEFAULT_BRUTE_FORCE } from '../support/settings.js';
 import {
   assertJsonError,
   assertTokenResponse,

@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
+import { pino } from 'pino';
+import { mockCallback } from '../../connectors/mock/mock.js';
 import { ManualClock } from '../../src/deps.js';
 import { DENY_LIST_MARGIN_MS } from '../../src/oauth/tokens/deny-list.js';
 import {
@@ -212,6 +214,43 @@ describe('access token revocation', () => {
       await assertAccepted(idport, token);
       assert.equal(await idport.storage.revokedTokens.get(String(decodeJwt(token).jti)), undefined);
     }
+  });
+});
+
+describe('access token revocation after a token exchange (RFC 8693)', () => {
+  const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+  let idport: TestIdport;
+  before(async () => {
+    const deps = { log: pino({ level: 'silent' }), fetch, now: () => new Date() };
+    idport = await startIdport({
+      inProcess: true,
+      clients: CLIENTS,
+      connectors: [
+        { id: 'mock', type: 'mockCallback', name: 'Mock', connector: await mockCallback.open('mock', {}, deps) },
+      ],
+      settings: { ...SETTINGS, grantTypes: [...SETTINGS.grantTypes, GRANT] },
+    });
+  });
+  after(async () => idport.close());
+
+  it('revokes an access token issued by token exchange, which has no grant', async () => {
+    const response = await postToken(
+      idport,
+      {
+        grant_type: GRANT,
+        connector_id: 'mock',
+        subject_token: 'the mock accepts any token, as in Dex',
+        subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+        scope: 'openid email',
+      },
+      credentialsOf('web'),
+    );
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    const token = accessToken(response);
+    assert.equal(decodeJwt(token).gid, undefined);
+    await assertAccepted(idport, token);
+    await revoke(idport, token, 'web');
+    await assertRevoked(idport, token);
   });
 });
 

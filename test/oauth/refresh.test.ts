@@ -7,7 +7,8 @@ import type { TokenResponse } from '../../src/oauth/grants/grant.js';
 import { refreshFamilyIdOf, startRefreshFamily } from '../../src/oauth/grants/refresh-family.js';
 import { refreshTokenGrant } from '../../src/oauth/grants/refresh-token.js';
 import { hashSecret } from '../../src/oauth/primitives/secrets.js';
-import { client, loginFacts, testProvider, type TestProvider } from './provider.js';
+import type { Identity } from '../../connectors/connector.js';
+import { client, loginFacts, testConnector, testProvider, type TestProvider } from './provider.js';
 
 const web = client('web');
 const SCOPES = ['openid', 'email', 'offline_access'];
@@ -22,6 +23,21 @@ const refresh = async (provider: TestProvider, token: string, scope?: string): P
   runGrant(provider, refreshTokenGrant, web, {
     form: { grant_type: 'refresh_token', refresh_token: token, ...(scope === undefined ? {} : { scope }) },
   });
+
+/** A provider whose test connector records the connector data each refresh hands it. */
+const spied = async (): Promise<{ provider: TestProvider; seen: (Uint8Array | undefined)[] }> => {
+  const base = await testProvider([web]);
+  const seen: (Uint8Array | undefined)[] = [];
+  const connector = {
+    ...testConnector,
+    refresh: async (_scopes: unknown, identity: Identity): Promise<Identity> => {
+      seen.push(identity.connectorData);
+      return identity;
+    },
+  };
+  const connectors = new Map([['test', { id: 'test', type: 'test', name: 'Test', connector }]]);
+  return { provider: { ...base, connectors }, seen };
+};
 
 const refused = async (promise: Promise<unknown>, code: string, description: string): Promise<void> => {
   await assert.rejects(promise, (err: unknown) => {
@@ -70,8 +86,41 @@ describe('refresh-token families', () => {
     const token = await start(provider);
     const results = await Promise.all(Array.from({ length: 8 }, async () => refresh(provider, token)));
     assert.equal(new Set(results.map((r) => r.refresh_token)).size, 1);
+    // One rotation: the stored family moved from the presented secret to the new one, not past it.
     const family = await provider.storage.refreshTokens.get(refreshFamilyIdOf(token));
-    assert.equal(family?.generation, 1);
+    const secretOf = (wire: string | undefined): string => hashSecret(wire?.split('.')[1] ?? '');
+    assert.equal(family?.previousHash, secretOf(token));
+    assert.equal(family?.currentHash, secretOf(results[0]?.refresh_token));
+  });
+
+  it("refreshes a family carried over from Dex with the connector data Dex kept in the user's offline session", async () => {
+    const { provider, seen } = await spied();
+    const token = await start(provider);
+    const dexData = new Uint8Array([1, 2, 3]);
+    await provider.storage.offlineSessions.create({
+      userId: 'u-1',
+      connectorId: 'test',
+      refresh: {},
+      connectorData: dexData,
+    });
+    await refresh(provider, token);
+    assert.deepEqual(seen, [dexData]);
+    assert.deepEqual((await provider.storage.refreshTokens.get(refreshFamilyIdOf(token)))?.connectorData, dexData);
+  });
+
+  it("prefers a family's own connector data to the offline session's", async () => {
+    const { provider, seen } = await spied();
+    const own = new Uint8Array([9]);
+    const family = await startRefreshFamily(provider, loginFacts(provider, 'web', SCOPES), own);
+    assert.ok(family);
+    await provider.storage.offlineSessions.create({
+      userId: 'u-1',
+      connectorId: 'test',
+      refresh: {},
+      connectorData: new Uint8Array([1, 2, 3]),
+    });
+    await refresh(provider, family.token);
+    assert.deepEqual(seen, [own]);
   });
 
   it('refuses a presented token with a wrong secret for a live family and revokes the family', async () => {

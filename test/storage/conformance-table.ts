@@ -78,11 +78,11 @@ export function describeEntity<K, T>(storage: () => Storage, c: EntityCase<K, T>
       assert.deepEqual(await table().get(key), c.change(one));
     });
 
-    it(`returns undefined after ${a} is deleted, and a second delete throws NotFoundError`, async () => {
+    it(`returns undefined after ${a} is deleted, and a second delete answers false`, async () => {
       await table().create(one);
-      await table().delete(key);
+      assert.equal(await table().delete(key), true);
       assert.equal(await table().get(key), undefined);
-      await assertRejectsWith(table().delete(key), NotFoundError, `${c.what} not found`);
+      assert.equal(await table().delete(key), false);
     });
 
     it(`throws NotFoundError when updating ${a} that does not exist, without calling the function`, async () => {
@@ -96,8 +96,19 @@ export function describeEntity<K, T>(storage: () => Storage, c: EntityCase<K, T>
       assert.equal(await table().get(key), undefined);
     });
 
-    it(`throws NotFoundError when deleting ${a} that does not exist`, async () => {
-      await assertRejectsWith(table().delete(key), NotFoundError, `${c.what} not found`);
+    it(`answers false when deleting ${a} that does not exist, and stores nothing`, async () => {
+      assert.equal(await table().delete(key), false);
+      assert.deepEqual(await table().list(), []);
+    });
+
+    it(`lets exactly one of several parallel deletes of ${a} answer true`, async () => {
+      await table().create(one);
+      const answers = await Promise.all(Array.from({ length: 5 }, () => table().delete(key)));
+      assert.deepEqual(
+        answers.filter((deleted) => deleted),
+        [true],
+      );
+      assert.equal(await table().get(key), undefined);
     });
 
     it(`leaves ${a} unchanged and rethrows the same error when the update function throws`, async () => {
@@ -133,7 +144,7 @@ export function describeEntity<K, T>(storage: () => Storage, c: EntityCase<K, T>
       await table().create(two);
       await table().update(key, (old) => c.change(old));
       assert.deepEqual(await table().get(c.keyOf(two)), two);
-      await table().delete(key);
+      assert.equal(await table().delete(key), true);
       assert.deepEqual(await table().list(), [two]);
     });
   });

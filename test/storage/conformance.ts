@@ -80,7 +80,7 @@ export function runStorageConformance(
       table: (s) => s.authCodes,
       make: (n) => fx.authCode(n),
       keyOf: byId,
-      change: (v) => ({ ...v, redeemedAt: fx.at(99), accessTokenId: 'jti-changed' }),
+      change: (v) => ({ ...v, redeemedAt: fx.at(99), revokedAt: fx.at(100) }),
       rekey: idSuffix,
       order: byId,
     });
@@ -91,7 +91,7 @@ export function runStorageConformance(
       keyOf: byId,
       change: (v) => ({
         ...v,
-        generation: v.generation + 1,
+        rotationNonce: 'next-nonce',
         previousHash: v.currentHash,
         currentHash: 'next',
         lastUsed: fx.at(42),
@@ -249,7 +249,7 @@ export function runStorageConformance(
           await storage().offlineSessions.get({ userId: 'user-1', connectorId: 'ldap' }),
           fx.offlineSession(1, 'ldap'),
         );
-        await storage().offlineSessions.delete({ userId: 'user-1', connectorId: 'github' });
+        assert.equal(await storage().offlineSessions.delete({ userId: 'user-1', connectorId: 'github' }), true);
         assert.deepEqual(await storage().offlineSessions.list(), [fx.offlineSession(1, 'ldap')]);
       });
 
@@ -284,7 +284,7 @@ export function runStorageConformance(
         await storage().passwords.create(fx.password(1, 'Foo@Example.com'));
         const updated = await storage().passwords.update('FOO@EXAMPLE.COM', (old) => ({ ...old, hash: 'new-hash' }));
         assert.deepEqual(updated, { ...fx.password(1, 'Foo@Example.com'), hash: 'new-hash' });
-        await storage().passwords.delete('foo@example.com');
+        assert.equal(await storage().passwords.delete('foo@example.com'), true);
         assert.equal(await storage().passwords.get('Foo@Example.com'), undefined);
       });
     });
@@ -293,16 +293,14 @@ export function runStorageConformance(
       it('applies 100 parallel updates of one refresh token without losing any', async () => {
         await storage().refreshTokens.create(fx.refreshToken(1));
         const results = await Promise.all(
-          Array.from({ length: 100 }, () =>
-            storage().refreshTokens.update('refresh-token-1', (old) => ({ ...old, generation: old.generation + 1 })),
-          ),
+          Array.from({ length: 100 }, () => storage().refreshTokens.update('refresh-token-1', fx.useOnce)),
         );
-        // Each update saw the previous one's result, so every generation was handed out exactly once.
+        // Each update saw the previous one's result, so every count was handed out exactly once.
         assert.deepEqual(
-          results.map((r) => r.generation).sort((a, b) => a - b),
+          results.map((r) => fx.usesOf(r) ?? 0).sort((a, b) => a - b),
           Array.from({ length: 100 }, (_, i) => i + 1),
         );
-        assert.equal((await storage().refreshTokens.get('refresh-token-1'))?.generation, 100);
+        assert.equal(fx.usesOf(await storage().refreshTokens.get('refresh-token-1')), 100);
       });
 
       it('applies 100 parallel updateKeys without losing any', async () => {

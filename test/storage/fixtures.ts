@@ -85,7 +85,6 @@ export const authCode = (n: number, expiry: Date = at(600_000)): AuthCode => ({
   expiry,
   redeemedAt: at(1),
   refreshTokenId: `refresh-token-${n}`,
-  accessTokenId: `jti-${n}`,
   revokedAt: at(2),
 });
 
@@ -103,12 +102,21 @@ export const refreshToken = (n: number, expiry: Date | null = at(86_400_000)): R
   currentHash: `current-hash-${n}`,
   previousHash: `previous-hash-${n}`,
   rotationNonce: `rotation-nonce-${n}`,
-  generation: 0,
   createdAt: at(-4),
   lastUsed: at(5),
   rotatedAt: at(6),
   ...(expiry === null ? {} : { expiry }),
 });
+
+/** A counter for compare-and-swap tests: each call moves a refresh token's `lastUsed` one millisecond on. */
+export const useOnce = (old: RefreshToken): RefreshToken => ({
+  ...old,
+  lastUsed: new Date(old.lastUsed.getTime() + 1),
+});
+
+/** How many times `useOnce` ran on a `refreshToken(n)` fixture. */
+export const usesOf = (token: RefreshToken | undefined): number | undefined =>
+  token === undefined ? undefined : token.lastUsed.getTime() - at(5).getTime();
 
 /** The offline session of user `n` on connector `connectorId`, with two refresh-token families. */
 export const offlineSession = (n: number, connectorId = 'github'): OfflineSession => ({
@@ -169,7 +177,6 @@ export const deviceRequest = (n: number, expiry: Date = at(300_000)): DeviceRequ
   userCode: `USER-${n}`,
   deviceCode: `device-code-${n}`,
   clientId: 'tv-app',
-  clientSecret: `secret-${n}`,
   scopes: ['openid', 'profile'],
   expiry,
 });

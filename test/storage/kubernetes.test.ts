@@ -292,22 +292,21 @@ describe('kubernetes storage: compare-and-swap', () => {
         const [key, obj] = stored;
         server.objects.set(key, { ...obj, nonce: 'from-b', metadata: { ...obj.metadata, resourceVersion: 'moved' } });
       }
-      return { ...old, generation: old.generation + 1 };
+      return fx.useOnce(old);
     });
     assert.equal(calls, 2);
     assert.equal(result.nonce, 'from-b');
-    assert.equal(result.generation, 1);
+    assert.equal(fx.usesOf(result), 1);
     assert.ok(server.requests.some((r) => r.startsWith('PUT /apis/dex.coreos.com/v1/namespaces/cas/refreshtokens/')));
   });
 
   it('applies parallel updates from two replicas without losing any', async () => {
     const [a, b] = [await open('two-replicas'), await open('two-replicas')];
     await a.refreshTokens.create(fx.refreshToken(1));
-    const bump = (s: Storage) =>
-      s.refreshTokens.update('refresh-token-1', (old) => ({ ...old, generation: old.generation + 1 }));
+    const bump = (s: Storage) => s.refreshTokens.update('refresh-token-1', fx.useOnce);
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => bump(i % 2 === 0 ? a : b)));
     assert.deepEqual(
-      results.map((r) => r.generation).sort((x, y) => x - y),
+      results.map((r) => fx.usesOf(r) ?? 0).sort((x, y) => x - y),
       Array.from({ length: 20 }, (_, i) => i + 1),
     );
   });

@@ -129,10 +129,10 @@ describe('sqlite storage files', () => {
     await Promise.all(writers.map((writer) => once(writer, 'message')));
     for (const writer of writers) writer.send('go');
     for (let i = 0; i < 200; i++) {
-      await storage.refreshTokens.update('refresh-token-1', (old) => ({ ...old, generation: old.generation + 1 }));
+      await storage.refreshTokens.update('refresh-token-1', fx.useOnce);
     }
     await Promise.all(exited);
-    assert.equal((await storage.refreshTokens.get('refresh-token-1'))?.generation, 600);
+    assert.equal(fx.usesOf(await storage.refreshTokens.get('refresh-token-1')), 600);
     await storage.close();
   });
 });

@@ -97,7 +97,8 @@ describe('static overlay', () => {
   it('passes writes of keys that are not static through to storage', async () => {
     await overlay.clients.create(fx.client(3));
     await overlay.clients.update('client-2', (old) => ({ ...old, name: 'Renamed' }));
-    await overlay.passwords.delete('user2@example.com');
+    assert.equal(await overlay.passwords.delete('user2@example.com'), true);
+    assert.equal(await overlay.passwords.delete('user2@example.com'), false);
     await overlay.connectors.update('connector-2', (old) => ({ ...old, resourceVersion: '3' }));
     assert.deepEqual(await inner.clients.get('client-3'), fx.client(3));
     assert.deepEqual(await inner.clients.get('client-2'), { ...fx.client(2), name: 'Renamed' });

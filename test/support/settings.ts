@@ -40,3 +40,6 @@ export const testSettings = (
     delete (derived as { advertisedResponseTypes?: unknown }).advertisedResponseTypes;
   return { ...derived, ...options.overrides };
 };
+
+/** `bruteForce` as the config schema defaults it, for tests that change one budget. */
+export const DEFAULT_BRUTE_FORCE = testSettings('https://defaults.example/dex', { yaml: '' }).bruteForce;

@@ -5,7 +5,6 @@
 import { PageError } from '../primitives/page-error.js';
 import type { Identity, Scopes } from '../../../connectors/connector.js';
 import type { AuthRequest, ResponseMode, Session } from '../../../storage/storage.js';
-import { NotFoundError } from '../../../storage/storage.js';
 import { OAuthError } from '../../errors.js';
 import { RedirectableError, validateAuthorization, type ValidatedAuthorization } from './request.js';
 import { endSession, subjectOf } from '../session/logout.js';
@@ -261,12 +260,7 @@ export const deniedResponse = async (provider: Provider, request: AuthRequest): 
 
 /** The request is single-use: deleting it must succeed, so a double submit cannot mint two codes. */
 const consumeRequest = async (provider: Provider, request: AuthRequest): Promise<void> => {
-  try {
-    await provider.storage.authRequests.delete(request.id);
-  } catch (err: unknown) {
-    if (err instanceof NotFoundError) throw expiredRequest();
-    throw err;
-  }
+  if (!(await provider.storage.authRequests.delete(request.id))) throw expiredRequest();
 };
 
 /** Issues the code and/or tokens for an approved, logged-in request and builds the response (OIDC Core §3.1.2.5, §3.2.2.5, §3.3.2.5). */

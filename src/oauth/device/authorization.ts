@@ -30,9 +30,6 @@ export const DEVICE_CALLBACK_PATH = '/device/callback';
 /** Seconds a device waits between polls (RFC 8628 §3.2 `interval`; Dex sends 5). */
 export const POLL_INTERVAL_SECONDS = 5;
 
-/** Dex's default `expiry.deviceRequests`. */
-const DEFAULT_DEVICE_REQUEST_TTL_MS = 5 * 60_000;
-
 /** Dex's user-code letters: consonants only, so no word (and no 0/O, 1/I) can appear. 20^8 ≈ 2.6·10^10 codes. */
 export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
 const USER_CODE_LENGTH = 8;
@@ -41,10 +38,6 @@ const USER_CODE_SYNTAX = new RegExp(`^[${USER_CODE_ALPHABET}]{${USER_CODE_LENGTH
 /** Whether the device flow is enabled (`oauth2.grantTypes`). */
 export const isDeviceFlowEnabled = (settings: Pick<ProviderSettings, 'grantTypes'>): boolean =>
   settings.grantTypes.includes(DEVICE_CODE_GRANT);
-
-/** How long a device authorization request lives. */
-export const deviceRequestTtlMs = (settings: Pick<ProviderSettings, 'deviceRequestTtlMs'>): number =>
-  settings.deviceRequestTtlMs ?? DEFAULT_DEVICE_REQUEST_TTL_MS;
 
 /** The device callback as the internal authorization request names it. */
 export const deviceCallbackUrl = (settings: Pick<ProviderSettings, 'issuer'>): string =>
@@ -120,7 +113,6 @@ const storePendingRequest = async (
         userCode,
         deviceCode: key,
         clientId: request.clientId,
-        clientSecret: '',
         scopes: [...request.scopes],
         expiry,
       });
@@ -177,7 +169,7 @@ export const startDeviceFlow = async (
     settings.codeChallengeMethods,
   );
 
-  const ttlMs = deviceRequestTtlMs(settings);
+  const ttlMs = settings.deviceRequestTtlMs;
   const { userCode, deviceCode } = await storePendingRequest(provider, {
     clientId: client.id,
     scopes,

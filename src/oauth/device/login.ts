@@ -176,12 +176,8 @@ export const finishDeviceLogin = async (
   ) {
     throw finishedDevice();
   }
-  try {
-    await storage.authCodes.delete(stored.id); // single use: a reload of this page cannot settle twice
-  } catch (err: unknown) {
-    if (err instanceof NotFoundError) throw finishedDevice();
-    throw err;
-  }
+  // Single use: a reload of this page cannot settle twice.
+  if (!(await storage.authCodes.delete(stored.id))) throw finishedDevice();
   await settle(provider, device, {
     status: 'complete',
     token: encodeApprovedGrant({

@@ -78,7 +78,6 @@ const redeemCode = async (provider: Provider, stored: AuthCode, issued: IssuedTo
         redeemedAt: now,
         expiry: keepUntil,
         refreshTokenId: issued.familyId,
-        accessTokenId: issued.accessTokenId,
       };
     });
   } catch (err: unknown) {

@@ -113,9 +113,7 @@ const redeem = async (context: GrantContext): Promise<GrantOutcome> => {
     refresh: { kind: 'start', connectorData },
     // Single use: of two polls racing here exactly one deletes the token and answers with tokens.
     finish: async () => {
-      await provider.storage.deviceTokens.delete(key).catch((err: unknown) => {
-        throw err instanceof NotFoundError ? deviceCodeUsed() : err;
-      });
+      if (!(await provider.storage.deviceTokens.delete(key))) throw deviceCodeUsed();
     },
   };
 };

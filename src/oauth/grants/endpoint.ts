@@ -75,9 +75,9 @@ const issue = async (
   client: Client,
   outcome: GrantOutcome,
   facts: GrantFacts,
-): Promise<{ tokens: MintedTokens & { accessTokenId: string }; started?: StartedFamily | undefined }> => {
+): Promise<{ tokens: MintedTokens; started?: StartedFamily | undefined }> => {
   const { refresh } = outcome;
-  const mint = (grantRef: string | undefined): Promise<MintedTokens & { accessTokenId: string }> =>
+  const mint = (grantRef: string | undefined): Promise<MintedTokens> =>
     mintTokens(provider, facts, {
       withIdToken: hasScope(facts.scopes, 'openid'),
       grantRef,
@@ -160,7 +160,7 @@ export const runGrant = async (
   const { refresh } = outcome;
   const family = refresh.kind === 'keep' ? { id: refresh.familyId, token: refresh.token } : started;
   try {
-    await outcome.finish?.({ accessTokenId: tokens.accessTokenId, familyId: family?.id });
+    await outcome.finish?.({ familyId: family?.id });
   } catch (err: unknown) {
     await started?.discard();
     throw err;

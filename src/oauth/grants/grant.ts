@@ -81,7 +81,6 @@ export type RefreshPlan =
 
 /** What the endpoint issued, for a grant's `finish`. */
 export interface IssuedTokens {
-  readonly accessTokenId: string;
   /** The family the response's refresh token belongs to, if any. */
   readonly familyId: string | undefined;
 }

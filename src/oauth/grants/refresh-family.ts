@@ -4,7 +4,6 @@
  * through `startFamilyFor`, the one place the session-bound rule lives.
  */
 import type { Client, RefreshToken } from '../../../storage/storage.js';
-import { NotFoundError } from '../../../storage/storage.js';
 import type { Provider } from '../provider.js';
 import type { RefreshPolicy } from '../settings.js';
 import { hasScope } from '../primitives/scopes.js';
@@ -134,7 +133,6 @@ export const startRefreshFamily = async (
     currentHash: hashSecret(secret),
     previousHash: '',
     rotationNonce: '',
-    generation: 0,
     createdAt: now,
     lastUsed: now,
     expiry:
@@ -154,9 +152,7 @@ export const startRefreshFamily = async (
 
 /** Deletes a family; absent is fine (already revoked). */
 export const revokeFamily = async (provider: Provider, familyId: string): Promise<void> => {
-  await provider.storage.refreshTokens.delete(familyId).catch((err: unknown) => {
-    if (!(err instanceof NotFoundError)) throw err;
-  });
+  await provider.storage.refreshTokens.delete(familyId);
 };
 
 /**

@@ -96,7 +96,6 @@ const rotate = async (
           previousHash: old.currentHash,
           currentHash: hashSecret(deriveNextSecret(secret, rotationNonce)),
           rotationNonce,
-          generation: old.generation + 1,
           rotatedAt: now,
         };
       }
@@ -132,6 +131,16 @@ const redeem = async (context: GrantContext): Promise<GrantOutcome> => {
 /** RFC 6749 §6 refresh grant with rotation, reuse interval, idle and absolute lifetimes, and scope narrowing. */
 export const refreshTokenGrant: Grant = { type: 'refresh_token', whenDisabled: 'unauthorized_client', redeem };
 
+/**
+ * The connector data to refresh with. Dex (v2.45) moves it from the refresh token to the user's offline session, so
+ * a family carried over from a Dex database has none of its own and reads it there, as Dex does.
+ */
+const connectorDataOf = async (provider: Provider, family: RefreshToken): Promise<Uint8Array | undefined> => {
+  if (family.connectorData !== undefined && family.connectorData.length > 0) return family.connectorData;
+  const key = { userId: family.claims.userId, connectorId: family.connectorId };
+  return (await provider.storage.offlineSessions.get(key))?.connectorData ?? family.connectorData;
+};
+
 /** Asks the connector to re-check the user (ARCHITECTURE.md decision 8); a refusal ends the family's usefulness. */
 const refreshIdentity = async (
   provider: Provider,
@@ -148,7 +157,7 @@ const refreshIdentity = async (
     email: family.claims.email,
     emailVerified: family.claims.emailVerified,
     groups: family.claims.groups,
-    connectorData: family.connectorData,
+    connectorData: await connectorDataOf(provider, family),
   };
   let identity: Identity;
   try {
@@ -167,6 +176,6 @@ const refreshIdentity = async (
   return {
     // `sub` must not change across a refresh (OIDC Core §12.2), so the stored user id stays.
     claims: { ...claimsOf(identity), userId: family.claims.userId },
-    connectorData: identity.connectorData ?? family.connectorData,
+    connectorData: identity.connectorData ?? current.connectorData,
   };
 };

@@ -11,8 +11,7 @@
  * the one token in `access_token` with `issued_token_type`; never a refresh token. Unlike Dex, a public client is
  * refused: it proves nothing about itself, so anyone could trade tokens through it.
  */
-import type { SubjectTokenType, TokenExchanging } from '../../../connectors/connector.js';
-import type { Identity } from '../../../connectors/connector.js';
+import type { Identity, SubjectTokenType, TokenExchanging } from '../../../connectors/connector.js';
 import { OAuthError, SubjectTokenRejectedError } from '../../errors.js';
 import { parseScopes } from '../primitives/scopes.js';
 import type { Provider } from '../provider.js';

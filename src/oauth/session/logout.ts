@@ -6,7 +6,6 @@ import { PageError } from '../primitives/page-error.js';
 import type { JWTPayload } from 'jose';
 import { encodeSubject } from '../primitives/subject.js';
 import type { Client, Session } from '../../../storage/storage.js';
-import { NotFoundError } from '../../../storage/storage.js';
 import { verifyIdTokenHint } from '../tokens/mint.js';
 import type { Provider } from '../provider.js';
 import { revokeFamily } from '../grants/refresh-family.js';
@@ -139,12 +138,8 @@ export const subjectOf = (session: Session): string => encodeSubject(session.cla
  */
 export const endSession = async (provider: Provider, session: Session): Promise<{ deliveries: Promise<void> }> => {
   const { storage, log } = provider;
-  try {
-    await storage.sessions.delete(session.id);
-  } catch (err: unknown) {
-    if (!(err instanceof NotFoundError)) throw err;
-    return { deliveries: Promise.resolve() }; // another request ended it first; it notified
-  }
+  // Another request that ended it first has notified.
+  if (!(await storage.sessions.delete(session.id))) return { deliveries: Promise.resolve() };
   for (const familyId of session.refreshTokenIds) await revokeFamily(provider, familyId);
   const clients = (await Promise.all(session.clients.map((id) => storage.clients.get(id)))).filter(
     (c): c is Client => c?.backchannelLogoutURI !== undefined && c.backchannelLogoutURI !== '',

@@ -106,11 +106,7 @@ export const startSession = async (
     refreshTokenIds: sameUser ? previous.refreshTokenIds : [],
   };
   await storage.sessions.create(session);
-  if (previous !== undefined) {
-    await storage.sessions.delete(previous.id).catch((err: unknown) => {
-      if (!(err instanceof NotFoundError)) throw err;
-    });
-  }
+  if (previous !== undefined) await storage.sessions.delete(previous.id);
   // Session-bound refresh tokens carried over to the new session follow it (they end with it, and its sid).
   for (const familyId of session.refreshTokenIds) {
     await storage.refreshTokens

@@ -44,7 +44,7 @@ export const mintTokens = async (
   provider: Provider,
   facts: GrantFacts,
   options: MintOptions,
-): Promise<MintedTokens & { accessTokenId: string }> => {
+): Promise<MintedTokens> => {
   const { settings, signer, deps } = provider;
   const now = deps.clock.now();
   const iat = Math.floor(now.getTime() / 1000);
@@ -53,7 +53,6 @@ export const mintTokens = async (
   const userClaims = scopedUserClaims(facts);
   const authTime = Math.floor(facts.authTime.getTime() / 1000);
   const accessTtl = Math.floor(settings.accessTokenTtlMs / 1000);
-  const accessTokenId = randomToken(deps.randomBytes);
 
   // RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti; scope; the user's claims so /userinfo needs no lookup.
   const accessPayload: JWTPayload = {
@@ -65,7 +64,7 @@ export const mintTokens = async (
     iat,
     exp: iat + accessTtl,
     auth_time: authTime,
-    jti: accessTokenId,
+    jti: randomToken(deps.randomBytes),
     ...userClaims,
   };
   if (options.grantRef !== undefined) accessPayload.gid = options.grantRef;
@@ -98,7 +97,7 @@ export const mintTokens = async (
       { typ: ID_TOKEN_TYP },
     );
   }
-  return { accessToken, idToken, expiresIn: accessTtl, accessTokenId };
+  return { accessToken, idToken, expiresIn: accessTtl };
 };
 
 /** The JSON body of a successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3) for minted tokens. */
