@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { leakScenario } from './lib/leak.js';
 import { DEFAULT_POSTGRES_URL, openSchemas, statementsPerGrant } from './lib/postgres.js';
-import { log, measureCeiling, type Settings } from './lib/rounds.js';
+import { log, type Settings } from './lib/rounds.js';
 import { runGroup, SCENARIOS, startScenario, type Context, type Scenario } from './lib/scenarios.js';
 import { repo } from './lib/servers.js';
 import { formatTable, type Row } from './lib/table.js';
@@ -51,29 +51,15 @@ if (spawnSync(process.execPath, ['scripts/ensure-build.mjs'], { cwd: repo, stdio
 
 const dir = mkdtempSync(join(tmpdir(), 'idport-bench-run-'));
 const settings: Settings = values.quick
-  ? { seconds: 3, warmupSeconds: 1, rounds: 2, dir }
-  : { seconds: 10, warmupSeconds: 2, rounds: 3, dir };
+  ? { seconds: 3, warmupSeconds: 1, rounds: 2, flowRounds: 2, flowSeconds: 3, dir }
+  : { seconds: 10, warmupSeconds: 2, rounds: 3, flowRounds: 2, flowSeconds: 6, dir };
 const started = new Date();
 const load = loadavg()
   .map((l) => l.toFixed(2))
   .join(' ');
 
 const runAll = async (rows: Row[]): Promise<void> => {
-  log('signing ceiling: jose RS256 and ES256, all cores, separate process');
-  const ceilingSeconds = values.quick ? 3 : 5;
-  const ceiling = {
-    RS256: await measureCeiling('RS256', ceilingSeconds),
-    ES256: await measureCeiling('ES256', ceilingSeconds),
-  };
-  rows.push({
-    scenario: 'signing ceiling (jose, all cores), signatures/s',
-    idport: [`RS256 ${ceiling.RS256.toFixed(0)}`, `ES256 ${ceiling.ES256.toFixed(0)}`],
-    oidcProvider: [],
-    ratio: '',
-    target: '',
-    pass: undefined,
-  });
-  const context: Context = { settings, wanted, ceiling, rows };
+  const context: Context = { settings, wanted, ceilingSeconds: values.quick ? 3 : 5, rows };
   if (wanted('start')) await startScenario(context, { kind: 'sqlite' });
   await runGroup(context, { kind: 'sqlite' }, 'RS256');
   await runGroup(context, { kind: 'sqlite' }, 'ES256');
@@ -100,7 +86,8 @@ try {
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log(
   `\nidport bench, ${started.toISOString()}; ${cpus().length} cores (${cpu}), load average at start ${load}, ` +
-    `node ${process.version}; wrk -t1 -c32, ${settings.rounds} rounds of ${settings.seconds} s per side (median)\n`,
+    `node ${process.version}; wrk -t1 -c32; side by side: ${settings.rounds} alternating rounds of ${settings.seconds} s ` +
+    `per side; idport alone: ${settings.flowRounds} rounds of ${settings.flowSeconds} s; medians\n`,
 );
 console.log(formatTable(rows));
 if (rows.some((row) => row.pass === false)) process.exitCode = 1;

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { BASIC, CLIENT, PASSWORD_USER } from './servers.js';
+import { BASIC, CLIENT, PASSWORD, passwordUser } from './servers.js';
 import type { Measured } from './wrk.js';
 
 export const SCOPE = 'openid email profile offline_access';
@@ -29,12 +29,12 @@ const fail = async (response: Response, where: string): Promise<never> => {
   throw new Error(`${where}: unexpected ${response.status} ${(await response.text()).slice(0, 300)}`);
 };
 
-/** Submits the password page's form (its action and CSRF field) with the bench user's credentials. */
-const submitPasswordForm = async (jar: Jar, url: string, page: string): Promise<Response> => {
+/** Submits the password page's form (its action and CSRF field) with user `user`'s credentials. */
+const submitPasswordForm = async (jar: Jar, url: string, page: string, user: number): Promise<Response> => {
   const action = /<form method="post" action="([^"]+)"/.exec(page)?.[1]?.replaceAll('&amp;', '&');
   const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1];
   if (action === undefined || csrf === undefined) throw new Error(`no password form at ${url}`);
-  const body = new URLSearchParams({ csrf, login: PASSWORD_USER.email, password: PASSWORD_USER.password });
+  const body = new URLSearchParams({ csrf, login: passwordUser(user), password: PASSWORD });
   return send(jar, new URL(action, url).href, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -44,9 +44,9 @@ const submitPasswordForm = async (jar: Jar, url: string, page: string): Promise<
 
 /**
  * One browser login from a cookie-less browser through `connector` (`mock`: mockCallback, `local`: the password
- * page), following every redirect as a browser would; returns the authorization code the client receives.
+ * page, as password user `user`), following every redirect as a browser would; returns the code the client receives.
  */
-export const browserLogin = async (issuer: string, connector: 'mock' | 'local'): Promise<string> => {
+export const browserLogin = async (issuer: string, connector: 'mock' | 'local', user = 0): Promise<string> => {
   const jar: Jar = new Map();
   const query = new URLSearchParams({
     client_id: CLIENT.id,
@@ -70,7 +70,7 @@ export const browserLogin = async (issuer: string, connector: 'mock' | 'local'):
       url = next.href;
       response = await send(jar, url);
     } else if (response.status === 200 && connector === 'local') {
-      response = await submitPasswordForm(jar, url, await response.text());
+      response = await submitPasswordForm(jar, url, await response.text(), user);
     } else return fail(response, url);
   }
   throw new Error(`more than 12 redirects from ${issuer}/auth`);
@@ -97,8 +97,8 @@ export const redeemCode = (issuer: string, code: string): Promise<TokenAnswer> =
   tokenRequest(issuer, { grant_type: 'authorization_code', code, redirect_uri: CLIENT.redirectUri });
 
 /** A complete login: the browser flow through `connector`, then the client redeems the code. */
-export const completeLogin = async (issuer: string, connector: 'mock' | 'local'): Promise<TokenAnswer> =>
-  redeemCode(issuer, await browserLogin(issuer, connector));
+export const completeLogin = async (issuer: string, connector: 'mock' | 'local', user = 0): Promise<TokenAnswer> =>
+  redeemCode(issuer, await browserLogin(issuer, connector, user));
 
 /** Runs `task` `n` times with `concurrency` in flight; returns the results in completion order. */
 export const repeat = async <T>(n: number, concurrency: number, task: () => Promise<T>): Promise<T[]> => {
@@ -121,17 +121,21 @@ const percentile = (sorted: readonly number[], p: number): number =>
  * Keeps `concurrency` flows in flight for `seconds` (flows started before the end finish) and reports completed
  * flows per second and each flow's latency percentiles. A failing flow counts as a failure and is not timed.
  */
-export const drive = async (seconds: number, concurrency: number, task: () => Promise<unknown>): Promise<Measured> => {
+export const drive = async (
+  seconds: number,
+  concurrency: number,
+  task: (worker: number) => Promise<unknown>,
+): Promise<Measured> => {
   const latencies: number[] = [];
   let failures = 0;
   let firstError = '';
   const started = performance.now();
   const deadline = started + seconds * 1000;
-  const worker = async (): Promise<void> => {
+  const worker = async (index: number): Promise<void> => {
     while (performance.now() < deadline) {
       const t0 = performance.now();
       try {
-        await task();
+        await task(index);
         latencies.push(performance.now() - t0);
       } catch (error) {
         failures++;
@@ -139,7 +143,7 @@ export const drive = async (seconds: number, concurrency: number, task: () => Pr
       }
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await Promise.all(Array.from({ length: concurrency }, (_, index) => worker(index)));
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   return {

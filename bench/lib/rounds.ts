@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { drive, repeat, browserLogin, completeLogin } from './flows.js';
-import { BASIC, CLIENT, repo, type Algorithm, type Running } from './servers.js';
+import { BASIC, CLIENT, PASSWORD_USERS, repo, type Algorithm, type Running } from './servers.js';
 import { medianOf } from './table.js';
 import { wrk, type Measured, type WrkRun } from './wrk.js';
 
@@ -14,6 +14,9 @@ export interface Settings {
   readonly seconds: number;
   readonly warmupSeconds: number;
   readonly rounds: number;
+  /** Rounds and their length for what idport alone runs (grants whose codes or logins are minted per round). */
+  readonly flowRounds: number;
+  readonly flowSeconds: number;
   /** Where code and token files for the Lua scripts go. */
   readonly dir: string;
 }
@@ -67,15 +70,20 @@ export const sideBySide = async (
   return [medianOf(rounds[0]), medianOf(rounds[1])];
 };
 
-/** idport alone: warm-up, then `rounds` rounds, the median. `prepare` runs before each round, untimed. */
+/**
+ * idport alone: warm-up, then `rounds` rounds, the median. `prepare` runs before each round (-1: the warm-up),
+ * untimed, and sees the previous round's result (to size what the next one consumes).
+ */
 export const alone = async (
   settings: Settings,
-  prepare: (round: number) => Promise<WrkRun>,
-  warmup = true,
+  prepare: (round: number, previous: Measured | undefined) => Promise<WrkRun>,
 ): Promise<Measured> => {
-  if (warmup) await wrk({ ...(await prepare(-1)), seconds: settings.warmupSeconds });
+  let previous = await wrk({ ...(await prepare(-1, undefined)), seconds: settings.warmupSeconds });
   const rounds: Measured[] = [];
-  for (let round = 0; round < settings.rounds; round++) rounds.push(await wrk(await prepare(round)));
+  for (let round = 0; round < settings.flowRounds; round++) {
+    previous = await wrk(await prepare(round, previous));
+    rounds.push(previous);
+  }
   return medianOf(rounds);
 };
 
@@ -111,9 +119,10 @@ export const refreshLoad = (server: Running, seconds: number, file: string): Wrk
 
 /** Complete logins through `connector`, 32 browsers at a time, `rounds` rounds after a warm-up; the median. */
 export const logins = async (settings: Settings, issuer: string, connector: 'mock' | 'local'): Promise<Measured> => {
-  await drive(settings.warmupSeconds, 32, () => completeLogin(issuer, connector));
+  const login = (worker: number) => completeLogin(issuer, connector, worker);
+  await drive(settings.warmupSeconds, PASSWORD_USERS, login);
   const rounds: Measured[] = [];
-  for (let round = 0; round < settings.rounds; round++)
-    rounds.push(await drive(settings.seconds, 32, () => completeLogin(issuer, connector)));
+  for (let round = 0; round < settings.flowRounds; round++)
+    rounds.push(await drive(settings.flowSeconds, PASSWORD_USERS, login));
   return medianOf(rounds);
 };

@@ -7,6 +7,7 @@ import {
   jwksLoad,
   log,
   logins,
+  measureCeiling,
   mintCodes,
   refreshLoad,
   seedRefreshTokens,
@@ -41,8 +42,8 @@ export type Scenario = (typeof SCENARIOS)[number];
 export interface Context {
   readonly settings: Settings;
   readonly wanted: (scenario: Scenario) => boolean;
-  /** Signatures per second of jose on all cores, measured earlier in this run. */
-  readonly ceiling: Readonly<Record<Algorithm, number>>;
+  /** Seconds the signing ceiling is measured for. */
+  readonly ceilingSeconds: number;
   readonly rows: Row[];
 }
 
@@ -124,11 +125,33 @@ const metadataScenarios = async (context: Context, servers: [Running, Running]):
   }
 };
 
+/**
+ * The signing ceiling of `alg`, measured again for each group, just before its grants: the machine is shared, so a
+ * figure from minutes earlier would compare the grants with another load.
+ */
+const signingCeiling = async (context: Context, storage: Storage, alg: Algorithm): Promise<number> => {
+  log(`signing ceiling: jose ${alg}, all cores, separate process`);
+  const ceiling = await measureCeiling(alg, context.ceilingSeconds);
+  context.rows.push({
+    scenario: label(storage, `signing ceiling ${alg} (jose, all cores), signatures/s`),
+    idport: [ceiling.toFixed(0)],
+    oidcProvider: [],
+    ratio: '',
+    target: '',
+    pass: undefined,
+  });
+  return ceiling;
+};
+
 /** client_credentials with a JWT access token, side by side; returns idport's rate (a bound for the code grant). */
-const clientCredentials = async (context: Context, servers: [Running, Running], alg: Algorithm): Promise<number> => {
+const clientCredentials = async (
+  context: Context,
+  servers: [Running, Running],
+  options: { alg: Algorithm; ceiling: number },
+): Promise<number> => {
+  const { alg, ceiling } = options;
   log(`client_credentials ${alg}`);
   const pair = await sideBySide(context.settings, servers, clientCredentialsLoad);
-  const ceiling = context.ceiling[alg];
   const fast = pair[0].perSecond >= 1.4 * pair[1].perSecond;
   const near = pair[0].perSecond >= 0.75 * ceiling;
   const rs = alg === 'RS256';
@@ -143,23 +166,34 @@ const clientCredentials = async (context: Context, servers: [Running, Running], 
   return pair[0].perSecond;
 };
 
+/**
+ * How many codes to mint for the next round: minting goes through the browser flow and costs more than redeeming,
+ * so the warm-up gets at most 1,500 and each round 2.2× what the previous one redeemed per second (3.5× when it ran
+ * out, which also counts as a failure of that round).
+ */
+const codesFor = (settings: Settings, bound: number, round: number, previous: Measured | undefined): number => {
+  if (previous === undefined) return Math.min(1500, Math.ceil(bound * settings.warmupSeconds * 1.2) + 100);
+  const seconds = round === 0 ? settings.warmupSeconds : settings.flowSeconds;
+  const redeemed = (previous.requests - previous.failures) / seconds;
+  return Math.ceil(redeemed * (previous.failures > 0 ? 3.5 : 2.2) * settings.flowSeconds) + 100;
+};
+
 /** idport-only grants and logins on `storage`. `bound` caps how many codes a round can redeem. */
 const grantScenarios = async (
   context: Context,
   idport: Running,
-  options: { storage: Storage; alg: Algorithm; bound: number },
+  options: { storage: Storage; alg: Algorithm; bound: number; ceiling: number },
 ): Promise<void> => {
-  const { settings, ceiling } = context;
+  const { settings } = context;
   const { storage, alg } = options;
   if (context.wanted('authorization_code')) {
     log(`authorization_code ${alg} (${label(storage, 'minting codes through the browser flow')})`);
-    const perRound = Math.ceil(options.bound * settings.seconds * 1.2) + 200;
-    const m = await alone(settings, async (round) => {
-      const seconds = round < 0 ? settings.warmupSeconds : settings.seconds;
-      const file = await mintCodes(settings, idport.issuer, round < 0 ? perRound / 2 : perRound, 'code');
+    const m = await alone(settings, async (round, previous) => {
+      const seconds = round < 0 ? settings.warmupSeconds : settings.flowSeconds;
+      const file = await mintCodes(settings, idport.issuer, codesFor(settings, options.bound, round, previous), 'code');
       return codeLoad(idport, seconds, file);
     });
-    const half = ceiling[alg] / 2;
+    const half = options.ceiling / 2;
     const gated = alg === 'RS256' && storage.kind === 'sqlite';
     context.rows.push(
       aloneRow(
@@ -176,7 +210,7 @@ const grantScenarios = async (
     const m = await alone(settings, async (round) =>
       refreshLoad(
         idport,
-        round < 0 ? settings.warmupSeconds : settings.seconds,
+        round < 0 ? settings.warmupSeconds : settings.flowSeconds,
         await seedRefreshTokens(settings, idport.issuer, 64),
       ),
     );
@@ -205,18 +239,20 @@ export const runGroup = async (context: Context, storage: Storage, alg: Algorith
   const op = storage.kind === 'sqlite' ? await startOidcProvider(alg) : undefined;
   try {
     if (op !== undefined && alg === 'RS256') await metadataScenarios(context, [idport, op]);
-    let bound = context.ceiling[alg] / 2;
+    const signs = context.wanted('client_credentials') || context.wanted('authorization_code');
+    const ceiling = signs ? await signingCeiling(context, storage, alg) : NaN;
+    let bound = ceiling / 2;
     if (op !== undefined && context.wanted('client_credentials'))
-      bound = Math.min(bound, await clientCredentials(context, [idport, op], alg));
+      bound = Math.min(bound, await clientCredentials(context, [idport, op], { alg, ceiling }));
     if (op === undefined && context.wanted('client_credentials')) {
       log(label(storage, `client_credentials ${alg}`));
       const m = await alone(context.settings, async (round) =>
-        clientCredentialsLoad(idport, round < 0 ? context.settings.warmupSeconds : context.settings.seconds),
+        clientCredentialsLoad(idport, round < 0 ? context.settings.warmupSeconds : context.settings.flowSeconds),
       );
       bound = Math.min(bound, m.perSecond);
       context.rows.push(aloneRow(label(storage, `client_credentials ${alg}`), m, '', undefined));
     }
-    await grantScenarios(context, idport, { storage, alg, bound });
+    await grantScenarios(context, idport, { storage, alg, bound, ceiling });
   } finally {
     await idport.stop();
     await op?.stop();

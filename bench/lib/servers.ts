@@ -19,7 +19,13 @@ export const CLIENT = { id: 'bench', secret: 'bench-secret', redirectUri: 'http:
 export const BASIC = `Basic ${Buffer.from(`${CLIENT.id}:${CLIENT.secret}`).toString('base64')}`;
 /** bcrypt hash of "password" (config.example.yaml's), cost 10. */
 export const PASSWORD_HASH = '$2b$10$YSTrr.rdrfbKx4KchJqelOzDrWI4vS9/N8eMIt1vtSvsnAWN2alzq';
-export const PASSWORD_USER = { email: 'admin@example.com', password: 'password' } as const;
+/**
+ * The password page's users: one per concurrent browser, since idport counts an account's attempts in flight against
+ * its failure budget (`bruteForce.maxFailures`, 5), as it should; 32 browsers on one account would be refused.
+ */
+export const PASSWORD_USERS = 32;
+export const passwordUser = (i: number): string => `user${i}@example.com`;
+export const PASSWORD = 'password';
 
 export type Algorithm = 'RS256' | 'ES256';
 export type Side = 'idport' | 'oidc-provider';
@@ -146,11 +152,7 @@ connectors:
     name: Mock
 enablePasswordDB: true
 staticPasswords:
-  - email: ${PASSWORD_USER.email}
-    hash: "${PASSWORD_HASH}"
-    username: admin
-    userID: 08a8684b-db88-4b73-90a9-3cd1661f5466
-staticClients:
+${Array.from({ length: PASSWORD_USERS }, (_, i) => `  - email: ${passwordUser(i)}\n    hash: "${PASSWORD_HASH}"\n    username: user${i}\n    userID: user-${i}\n`).join('')}staticClients:
   - id: ${CLIENT.id}
     secret: ${CLIENT.secret}
     redirectURIs: ['${CLIENT.redirectUri}']
