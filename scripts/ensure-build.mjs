@@ -2,7 +2,7 @@
 // that run the compiled bin call it, so a fresh clone starts and a stale dist/ is never what a test exercises.
 // A lock directory keeps two test files (the runner runs two at once) from building over each other.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -35,15 +35,35 @@ const stale = () => (mtime(STAMP) ?? -1) < newestInput();
 
 const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
+/** Whether the process that took the lock still runs; a lock without a pid file yet is being taken right now. */
+const holderAlive = () => {
+  let pid;
+  try {
+    pid = Number(readFileSync(join(LOCK, 'pid'), 'utf8'));
+  } catch {
+    return (mtime(LOCK) ?? 0) > Date.now() - 5_000;
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+};
+
 const acquire = () => {
   for (;;) {
     try {
       mkdirSync(LOCK);
+      writeFileSync(join(LOCK, 'pid'), String(process.pid));
       return;
     } catch (error) {
       if (error.code !== 'EEXIST') throw error;
-      if (Date.now() - (mtime(LOCK) ?? Date.now()) > LOCK_STALE_MS) rmSync(LOCK, { recursive: true, force: true });
-      else sleep(250);
+      // A build interrupted by Ctrl-C leaves the lock behind: if its builder is gone, take it over at once
+      // rather than making the next `npm start` wait out the staleness limit in silence.
+      if (Date.now() - (mtime(LOCK) ?? Date.now()) > LOCK_STALE_MS || !holderAlive()) {
+        rmSync(LOCK, { recursive: true, force: true });
+      } else sleep(250);
     }
   }
 };
