@@ -3,7 +3,7 @@
  * every scope Dex knows) from 300 client addresses, and 1,000 /device/code requests from a public client, against
  * idport on SQLite. Measures how much the database file grew, with its WAL.
  */
-import { mb, sizeOf, startIdport, type AbuseRow } from './idport.js';
+import { configHead, mb, sizeOf, startIdport, type AbuseRow } from './idport.js';
 
 const AUTH_REQUESTS = 3_000;
 const ADDRESSES = 300;
@@ -11,18 +11,11 @@ const DEVICE_REQUESTS = 1_000;
 const CONCURRENCY = 20;
 const REDIRECT = 'http://127.0.0.1:5555/callback';
 
-const config = (issuer: string, port: number, dir: string): string => `issuer: ${issuer}
-storage:
-  type: sqlite3
-  config:
-    file: ${dir}/idport.db
-web:
-  http: 127.0.0.1:${port}
-  clientRemoteIP:
-    trustedProxies: [127.0.0.1/32]
-logger:
-  format: json
-oauth2:
+const config = (
+  issuer: string,
+  port: number,
+  dir: string,
+): string => `${configHead({ issuer, port, dir, trustProxy: true })}oauth2:
   grantTypes: [authorization_code, refresh_token, "urn:ietf:params:oauth:grant-type:device_code"]
 staticClients:
 - id: web

@@ -17,6 +17,22 @@ export interface AbuseRow {
   readonly pass: boolean;
 }
 
+/**
+ * The start every section's config shares: SQLite in the run's directory, the loopback listener and JSON logs;
+ * `trustProxy` lets a section speak for many client addresses through X-Forwarded-For from 127.0.0.1.
+ */
+export const configHead = (o: { issuer: string; port: number; dir: string; trustProxy: boolean }): string =>
+  `issuer: ${o.issuer}
+storage:
+  type: sqlite3
+  config:
+    file: ${o.dir}/idport.db
+web:
+  http: 127.0.0.1:${o.port}
+${o.trustProxy ? '  clientRemoteIP:\n    trustedProxies: [127.0.0.1/32]\n' : ''}logger:
+  format: json
+`;
+
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 
 const freePort = (): Promise<number> =>

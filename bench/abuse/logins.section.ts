@@ -4,7 +4,7 @@
  * successes count against no limit, and /auth has no per-IP limit.
  */
 import { Browser, loginThroughPages } from './browser.js';
-import { startIdport, type AbuseRow } from './idport.js';
+import { configHead, startIdport, type AbuseRow } from './idport.js';
 
 const LOGINS = 60;
 const CONCURRENCY = 4;
@@ -12,18 +12,11 @@ const WITHIN_MS = 60_000;
 const ADDRESS = '10.2.0.1';
 const REDIRECT = 'http://127.0.0.1:5555/callback';
 
-const config = (issuer: string, port: number, dir: string): string => `issuer: ${issuer}
-storage:
-  type: sqlite3
-  config:
-    file: ${dir}/idport.db
-web:
-  http: 127.0.0.1:${port}
-  clientRemoteIP:
-    trustedProxies: [127.0.0.1/32]
-logger:
-  format: json
-staticClients:
+const config = (
+  issuer: string,
+  port: number,
+  dir: string,
+): string => `${configHead({ issuer, port, dir, trustProxy: true })}staticClients:
 - id: web
   name: Web
   secret: web-secret

@@ -7,7 +7,7 @@
  * (after a warm-up). The only bcrypt hash in use has cost 10, so unknown accounts are checked against cost 10 too.
  */
 import { Browser, formsOf, type Page } from './browser.js';
-import { startIdport, type AbuseRow } from './idport.js';
+import { configHead, startIdport, type AbuseRow } from './idport.js';
 
 const ADDRESSES = 40;
 const GUESSES = 20;
@@ -19,18 +19,11 @@ const REDIRECT = 'http://127.0.0.1:5555/callback';
 const BASIC = `Basic ${Buffer.from('web:web-secret').toString('base64')}`;
 const FORM = 'application/x-www-form-urlencoded';
 
-const config = (issuer: string, port: number, dir: string): string => `issuer: ${issuer}
-storage:
-  type: sqlite3
-  config:
-    file: ${dir}/idport.db
-web:
-  http: 127.0.0.1:${port}
-  clientRemoteIP:
-    trustedProxies: [127.0.0.1/32]
-logger:
-  format: json
-oauth2:
+const config = (
+  issuer: string,
+  port: number,
+  dir: string,
+): string => `${configHead({ issuer, port, dir, trustProxy: true })}oauth2:
   grantTypes: [authorization_code, refresh_token, password, client_credentials]
   passwordConnector: local
 staticClients:

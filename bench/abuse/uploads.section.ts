@@ -4,23 +4,18 @@
  * within 35 s (its request timeout is 30 s, checked every second).
  */
 import { connect, type Socket } from 'node:net';
-import { mb, rssOf, startIdport, type AbuseRow } from './idport.js';
+import { configHead, mb, rssOf, startIdport, type AbuseRow } from './idport.js';
 
 const UPLOADS = 200;
 const ANNOUNCED = 30_000;
 const SENT = 10_000;
 const CLOSE_WITHIN_MS = 35_000;
 
-const config = (issuer: string, port: number, dir: string): string => `issuer: ${issuer}
-storage:
-  type: sqlite3
-  config:
-    file: ${dir}/idport.db
-web:
-  http: 127.0.0.1:${port}
-logger:
-  format: json
-staticClients:
+const config = (
+  issuer: string,
+  port: number,
+  dir: string,
+): string => `${configHead({ issuer, port, dir, trustProxy: false })}staticClients:
 - id: web
   name: Web
   secret: web-secret
