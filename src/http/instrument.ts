@@ -49,15 +49,15 @@ const grantTypeOf = (request: FastifyRequest, grantTypes: readonly string[]): st
 
 /** Counts every routed response of `app`; call before its routes are registered. */
 export const instrument = (app: FastifyInstance, metrics: HttpMetrics, options: InstrumentOptions): void => {
+  // Route patterns are fixed once the app is built, so each one's label is computed once.
+  const handlers = new Map<string, string>();
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url;
     // Requests that matched no route (404s) have no bounded name; Dex does not count them either.
     if (route === undefined) return;
-    const labels = {
-      code: String(reply.statusCode),
-      method: request.method,
-      handler: handlerLabel(route, options.basePath),
-    };
+    let handler = handlers.get(route);
+    if (handler === undefined) handlers.set(route, (handler = handlerLabel(route, options.basePath)));
+    const labels = { code: String(reply.statusCode), method: request.method, handler };
     metrics.requests.inc(labels);
     metrics.duration.observe(labels, reply.elapsedTime / 1000);
     const length = Number(reply.getHeader('content-length'));

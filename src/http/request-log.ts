@@ -4,6 +4,7 @@
  * seconds does not bury everything else at info. Why a request failed is logged where that is known, on its own line.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { logRequestLine } from '../log.js';
 
 /**
  * Query parameters whose values never reach the log: an upstream provider's authorization code at /callback, ID
@@ -55,8 +56,11 @@ export const logRequests = (
   app.addHook('onResponse', async (request, reply) => {
     const level = levelOf(request, reply);
     const url = loggableUrl(request.url);
-    request.log[level](
+    logRequestLine(
+      request.log,
+      level,
       {
+        reqId: request.id,
         method: request.method,
         url,
         status: reply.statusCode,
