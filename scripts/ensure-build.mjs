@@ -3,7 +3,6 @@
 // A lock directory keeps two test files (the runner runs two at once) from building over each other.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 const STAMP = 'dist/.build-stamp';
@@ -69,11 +68,8 @@ const acquire = () => {
 };
 
 const build = () => {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  for (const args of [[tsc, '-p', 'tsconfig.build.json'], ['scripts/copy-assets.mjs']]) {
-    const result = spawnSync(process.execPath, args, { stdio: 'inherit' });
-    if (result.status !== 0) process.exit(result.status ?? 1);
-  }
+  const result = spawnSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+  if (result.status !== 0) process.exit(result.status ?? 1);
 };
 
 if (stale()) {

@@ -13,6 +13,7 @@ import { describeConfig } from './config-summary.js';
 import { probe, probeUrl } from './healthcheck.js';
 import { packageVersion } from './package-version.js';
 import { createServer } from './server.js';
+import { withoutDexWord } from './argv.js';
 
 const USAGE = `Usage: idport <command>
 
@@ -155,10 +156,6 @@ const withCauses = (err: unknown): string => {
   }
   return messages.join(': ');
 };
-
-/** Dex's image runs `dex serve …`, and manifests pass the `dex` as the first argument: it names this program. */
-const withoutDexWord = (argv: readonly string[]): readonly string[] =>
-  argv[0] === 'dex' || argv[0]?.endsWith('/dex') === true ? argv.slice(1) : argv;
 
 export const main = async (argv: readonly string[]): Promise<void> => {
   // `idport check-config x | head -1`: a reader that stops early is not an error worth a stack trace.

@@ -5,7 +5,7 @@
  */
 import { request as httpsRequest } from 'node:https';
 import type { Config } from './config/schema.js';
-import { splitAddress } from './server.js';
+import { splitAddress } from './listen-address.js';
 
 /** Where the probe goes: a wildcard listen address is probed on loopback. */
 export const probeUrl = (config: Config): string => {

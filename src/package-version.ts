@@ -1,10 +1,10 @@
 /**
- * idport's version from package.json. The file sits one directory above src/ in a checkout and two above
- * dist/src/ in a build (`npm run build`), so both are tried; the first package.json named idport wins.
+ * idport's version from package.json, one directory above this module: above src/ in a checkout, above dist/ in a
+ * build (`npm run build` bundles every chunk directly into dist/). Anything else named package.json is ignored.
  */
 import { readFileSync } from 'node:fs';
 
-const CANDIDATES = ['../package.json', '../../package.json'];
+const CANDIDATES = ['../package.json'];
 
 const read = (relative: string): { name?: unknown; version?: unknown } | undefined => {
   try {

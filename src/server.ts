@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -26,6 +25,9 @@ import type { ConnectorEntry, Provider } from './oauth/provider.js';
 import { normaliseResponseType, type ProviderSettings } from './oauth/settings.js';
 import { createSigner, type Signer } from './signer/signer.js';
 import { packageVersion } from './package-version.js';
+import { boundAddress, listenOn, splitAddress } from './listen-address.js';
+
+export { splitAddress } from './listen-address.js';
 
 /** Authorization codes live 10 minutes (ARCHITECTURE.md decision 3). */
 const AUTH_CODE_TTL_MS = 10 * 60_000;
@@ -177,30 +179,6 @@ export interface ServerOptions {
   readonly tls?: TlsOptions;
 }
 
-/** host:port from Dex's listen addresses ("0.0.0.0:5556", "[::1]:5556", ":5556" for every interface). */
-export const splitAddress = (address: string): { host: string; port: number } => {
-  const colon = address.lastIndexOf(':');
-  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
-  return { host: host === '' ? '0.0.0.0' : host, port: Number(address.slice(colon + 1)) };
-};
-
-const boundAddress = (server: HttpServer): string => {
-  const { address, port } = server.address() as AddressInfo;
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-};
-
-const listenOn = async (server: HttpServer, address: string): Promise<string> => {
-  const { host, port } = splitAddress(address);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return boundAddress(server);
-};
-
 /** The configured connectors in configuration order, the password database first when enabled. */
 const openConnectors = async (config: Config, provider: Pick<Provider, 'storage' | 'log' | 'deps'>) => {
   const { storage, log, deps } = provider;
@@ -229,7 +207,7 @@ const openConnectors = async (config: Config, provider: Pick<Provider, 'storage'
 const openProvider = async (
   config: Config,
   options: ServerOptions,
-): Promise<{ provider: Provider; signer: Signer }> => {
+): Promise<{ provider: Provider; signer: Signer; keysReady: Promise<unknown> }> => {
   const { log } = options;
   const base = options.deps ?? defaultDeps;
   const deps = { ...base, randomBytes: base.randomBytes ?? randomBytes };
@@ -244,11 +222,14 @@ const openProvider = async (
     idTokenTtlMs: Math.max(settings.idTokenTtlMs, settings.accessTokenTtlMs),
     log: log.child({ component: 'signer' }),
   });
-  await signer.ensureKeys();
+  // A first start waits for an RSA key (src/main.ts): connectors and apps are set up meanwhile, and createServer
+  // awaits the keys before anything listens (the catch only keeps a failure from going unhandled until then).
+  const keysReady = signer.ensureKeys();
+  keysReady.catch(() => undefined);
   const connectors = new LiveConnectors(await openConnectors(config, { storage, log, deps }), storage, log, deps);
   // Connectors stored in the database (the gRPC API, a Dex database carried over) serve logins from the start.
   await connectors.sync();
-  return { provider: { settings, storage, signer, connectors, deps, log }, signer };
+  return { provider: { settings, storage, signer, connectors, deps, log }, signer, keysReady };
 };
 
 /** The web app and, when `telemetry.http` is set, the telemetry app with the metrics they share. */
@@ -330,8 +311,9 @@ const collectGarbage = async (provider: Provider): Promise<void> => {
 export const createServer = async (config: Config, options: ServerOptions): Promise<Server> => {
   for (const { key, message } of configWarnings(config)) options.log.warn({ key }, `${key} ${message}`);
   const tls = options.tls ?? httpsOptions(config);
-  const { provider, signer } = await openProvider(config, options);
+  const { provider, signer, keysReady } = await openProvider(config, options);
   const { app, telemetry, registry } = await buildApps(config, provider, tls);
+  await keysReady;
   let api: GrpcListener | undefined;
   const plain = tls !== undefined && config.web.http !== undefined ? addPlainServer(app) : undefined;
   let gcTimer: NodeJS.Timeout | undefined;

@@ -39,12 +39,19 @@ const sendTagged = (
 export const discoveryRoutes = async (app: FastifyInstance, options: { provider: Provider }): Promise<void> => {
   const { provider } = options;
   app.setErrorHandler(jsonErrorHandler('Bearer'));
-  const body = Buffer.from(
-    JSON.stringify(discoveryDocument(provider.settings, provider.signer.signingAlgorithms())),
-    'utf8',
-  );
-  const discovery = { body, etag: `"${createHash('sha256').update(body).digest('base64url')}"` };
-  app.get('/.well-known/openid-configuration', async (request, reply) => sendTagged(request, reply, discovery));
+  // Serialized at the first request rather than here: the signing algorithms come from the keys, which a first
+  // start is still generating while the routes are registered (src/server.ts).
+  let discovery: { readonly body: Buffer; readonly etag: string } | undefined;
+  const discoveryBytes = (): { readonly body: Buffer; readonly etag: string } => {
+    if (discovery !== undefined) return discovery;
+    const body = Buffer.from(
+      JSON.stringify(discoveryDocument(provider.settings, provider.signer.signingAlgorithms())),
+      'utf8',
+    );
+    discovery = { body, etag: `"${createHash('sha256').update(body).digest('base64url')}"` };
+    return discovery;
+  };
+  app.get('/.well-known/openid-configuration', async (request, reply) => sendTagged(request, reply, discoveryBytes()));
   app.get('/keys', async (request, reply) => {
     const jwks = await provider.signer.jwksDocument();
     void reply.header('Cache-Control', JWKS_CACHE_CONTROL);

@@ -33,10 +33,32 @@ const GENERATE_OPTIONS: Record<SigningAlgorithm, { modulusLength?: number; crv?:
   EdDSA: { crv: 'Ed25519' },
 };
 
+type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>;
+
+// Extractable only so the private key can be stored; the signer later imports it non-extractable.
+const newKeyPair = (alg: SigningAlgorithm): Promise<KeyPair> =>
+  generateKeyPair(alg, { ...GENERATE_OPTIONS[alg], extractable: true });
+
+/** A key pair being generated ahead of need (`pregenerateSigningKey`), for the next `generateSigningKey` of its alg. */
+let pregenerated: { readonly alg: SigningAlgorithm; readonly pair: Promise<KeyPair> } | undefined;
+
+/**
+ * Starts generating a key pair for `alg` now, on the thread pool, for the next `generateSigningKey(alg)` to take.
+ * A 2048-bit RSA key takes 60-350 ms to find (random primes), which a first start would otherwise spend waiting
+ * once everything else is ready (src/main.ts). A pair is handed out at most once; one nobody takes is dropped
+ * by the next call. A failure surfaces where the pair is taken, as any generation failure would.
+ */
+export function pregenerateSigningKey(alg: SigningAlgorithm): void {
+  const pair = newKeyPair(alg);
+  pair.catch(() => undefined);
+  pregenerated = { alg, pair };
+}
+
 /** Generates a signing key pair for `alg`, with `kid` = RFC 7638 thumbprint of the public key. */
 export async function generateSigningKey(alg: SigningAlgorithm): Promise<GeneratedKey> {
-  // Extractable only so the private key can be stored; the signer later imports it non-extractable.
-  const { privateKey, publicKey } = await generateKeyPair(alg, { ...GENERATE_OPTIONS[alg], extractable: true });
+  const early = pregenerated?.alg === alg ? pregenerated.pair : undefined;
+  if (early !== undefined) pregenerated = undefined;
+  const { privateKey, publicKey } = await (early ?? newKeyPair(alg));
   const [privateJwk, publicJwk] = await Promise.all([exportJWK(privateKey), exportJWK(publicKey)]);
   const kid = await calculateJwkThumbprint(publicJwk, 'sha256');
   return {

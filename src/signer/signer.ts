@@ -22,7 +22,7 @@ import { algorithmOf, generateSigningKey, publicProjection, type SigningAlgorith
 import { isRotationDue, nextKeys, type RotationPolicy, type RotationTrigger } from './rotation.js';
 
 export { TokenVerificationError, type TokenErrorReason } from './errors.js';
-export { isSigningAlgorithm, signingAlgorithms, type SigningAlgorithm } from './keys.js';
+export { isSigningAlgorithm, pregenerateSigningKey, signingAlgorithms, type SigningAlgorithm } from './keys.js';
 
 /** How the signer is built; durations are milliseconds. */
 export interface SignerOptions {

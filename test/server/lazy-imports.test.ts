@@ -71,12 +71,23 @@ const loadedBy = async (name: string, args: readonly string[], untilListening: b
   return readFileSync(record, 'utf8').split('\n');
 };
 
+/**
+ * The sources a start ran, from the files it loaded: a file under node_modules stands for itself, and a chunk of
+ * the bundle in dist/ for every source module esbuild put in it (dist/modules.json, written by `npm run build`).
+ */
+const sourcesOf = (loaded: readonly string[]): string[] => {
+  const chunks = JSON.parse(readFileSync('dist/modules.json', 'utf8')) as Record<string, string[]>;
+  return loaded.flatMap((file) => {
+    const chunk = /\/dist\/([^/]+\.js)$/.exec(file)?.[1];
+    return chunk === undefined ? [file] : (chunks[chunk] ?? []).map((source) => `/${source}`);
+  });
+};
 /** Whether a module of the package `name` (under node_modules) was loaded. */
 const hasPackage = (loaded: readonly string[], name: string): boolean =>
-  loaded.some((file) => file.includes(`/node_modules/${name}/`));
-/** Whether idport's own compiled module `path` (under dist/) was loaded. */
+  sourcesOf(loaded).some((file) => file.includes(`node_modules/${name}/`));
+/** Whether idport's own module `path` (a TypeScript source, bundled into dist/) was loaded. */
 const hasModule = (loaded: readonly string[], path: string): boolean =>
-  loaded.some((file) => file.endsWith(`/dist/${path}`));
+  sourcesOf(loaded).some((file) => file.endsWith(`/${path.replace(/\.js$/, '.ts')}`));
 
 const HEAVY = [
   '@kubernetes/client-node',

@@ -4,6 +4,7 @@ import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, jwtVe
 import { openMemory } from '../../storage/memory/memory.js';
 import { ManualClock } from '../../src/deps.js';
 import { createSigner, type SigningAlgorithm } from '../../src/signer/signer.js';
+import { generateSigningKey, pregenerateSigningKey } from '../../src/signer/keys.js';
 import { HOUR, idTokenClaims, instrumented, issuer, newSigner, signerOptions } from './support.js';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
@@ -22,6 +23,24 @@ describe('signing keys', () => {
     assert.equal(await signer.ensureKeys(), false);
     assert.equal(counts.updateKeys, 1);
     assert.deepEqual(await storage.getKeys(), keys);
+  });
+
+  it('hands a key pair generated ahead of a start out once, and only for its algorithm', async () => {
+    pregenerateSigningKey('RS256');
+    const ec = await generateSigningKey('ES256');
+    assert.equal(ec.publicJwk.kty, 'EC');
+    const first = await generateSigningKey('RS256');
+    const second = await generateSigningKey('RS256');
+    assert.equal(first.publicJwk.kty, 'RSA');
+    // Two keys never share a pair: a rotation after the start gets a fresh one.
+    assert.notEqual(first.kid, second.kid);
+    assert.notEqual(first.publicJwk.n, second.publicJwk.n);
+    // A second pregenerated pair replaces one nobody took, and is itself handed out once.
+    pregenerateSigningKey('RS256');
+    pregenerateSigningKey('RS256');
+    const third = await generateSigningKey('RS256');
+    const fourth = await generateSigningKey('RS256');
+    assert.equal(new Set([first.kid, second.kid, third.kid, fourth.kid]).size, 4);
   });
 
   it('ends with one key when two signers start together on the same storage', async () => {
