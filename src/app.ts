@@ -18,9 +18,11 @@ import { instrument, type HttpMetrics } from './http/instrument.js';
 import type { PageContext } from './http/pages.js';
 import { WITHOUT_SCHEMA_COMPILERS } from './http/no-schemas.js';
 import { logRequests } from './http/request-log.js';
+import { DeferredChildLogger } from './log.js';
 import { staticRoutes } from './http/static-routes.js';
 import { tokenRoutes, userinfoRoutes } from './http/token-routes.js';
 import type { Provider } from './oauth/provider.js';
+import type { Logger } from 'pino';
 import { staticDir, themeDir } from '../web/assets.js';
 
 /** Branding shown on every page (Dex's `frontend`). */
@@ -142,6 +144,9 @@ const createFastify = (options: AppOptions, clientIp: ClientIpReader | undefined
     loggerInstance: options.provider.log as FastifyBaseLogger,
     // One line per request instead of fastify's two (src/http/request-log.ts).
     logController: new LogController({ disableRequestLogging: true }),
+    // Each request's child logger is created only if the request logs more than its request line (src/log.ts).
+    childLoggerFactory: (logger, bindings, childOptions) =>
+      new DeferredChildLogger(logger as Logger, bindings, childOptions),
     // A caller-supplied request id is kept (so logs line up across a proxy) only when it looks like one.
     genReqId: (request) => {
       const given = request.headers[REQUEST_ID_HEADER];

@@ -159,8 +159,15 @@ ${Array.from({ length: PASSWORD_USERS }, (_, i) => `  - email: ${passwordUser(i)
     name: Bench
 `;
 
-/** Starts `node bin/idport.js serve <cfg>` on fresh storage (a new SQLite file, or the given PostgreSQL schema). */
-export const startIdport = async (storage: Storage, alg: Algorithm): Promise<Running> => {
+/**
+ * Starts `node bin/idport.js serve <cfg>` on fresh storage (a new SQLite file, or the given PostgreSQL schema).
+ * `nodeFlags` go to node before the script (the leak check's GC trigger).
+ */
+export const startIdport = async (
+  storage: Storage,
+  alg: Algorithm,
+  nodeFlags: readonly string[] = [],
+): Promise<Running> => {
   const dir = mkdtempSync(join(tmpdir(), 'idport-bench-'));
   const [port, telemetryPort] = [await freePort(), await freePort()];
   const issuer = `http://127.0.0.1:${port}/dex`;
@@ -168,7 +175,7 @@ export const startIdport = async (storage: Storage, alg: Algorithm): Promise<Run
   writeFileSync(file, idportConfig({ issuer, port, telemetryPort, storage, alg, dir }));
   return launch({
     side: 'idport',
-    args: ['bin/idport.js', 'serve', file],
+    args: [...nodeFlags, 'bin/idport.js', 'serve', file],
     issuer,
     paths: { token: '/token', discovery: '/.well-known/openid-configuration', jwks: '/keys' },
     telemetry: `http://127.0.0.1:${telemetryPort}`,

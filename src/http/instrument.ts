@@ -4,19 +4,24 @@
  * configured ids, never from a raw URL or other request input, so the number of series stays bounded.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Counter, Histogram, Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 
 /** Labels of Dex's HTTP metrics: status code, method, and the route under the issuer path. */
-type HttpLabel = 'code' | 'method' | 'handler';
+export interface HttpLabels {
+  readonly code: string;
+  readonly method: string;
+  readonly handler: string;
+}
 
 /** One server's metrics. */
 export interface HttpMetrics {
   /** The registry holding the metrics below (process metrics are added at exposition). */
   readonly registry: Registry;
-  readonly requests: Counter<HttpLabel>;
-  readonly duration: Histogram<HttpLabel>;
-  /** Dex's `response_size_bytes`: sizes of responses that declare a Content-Length. */
-  readonly size: Histogram<HttpLabel>;
+  /**
+   * Counts one response into Dex's `http_requests_total` and `request_duration_seconds`, and, when it declares a
+   * Content-Length (`size`), `response_size_bytes`.
+   */
+  observeResponse(labels: HttpLabels, seconds: number, size: number | undefined): void;
   /** Token endpoint responses that issued tokens, by grant type. */
   readonly tokensIssued: Counter<'grant_type'>;
   /** Password logins rejected for a wrong username or password, by connector id. */
@@ -58,10 +63,8 @@ export const instrument = (app: FastifyInstance, metrics: HttpMetrics, options: 
     let handler = handlers.get(route);
     if (handler === undefined) handlers.set(route, (handler = handlerLabel(route, options.basePath)));
     const labels = { code: String(reply.statusCode), method: request.method, handler };
-    metrics.requests.inc(labels);
-    metrics.duration.observe(labels, reply.elapsedTime / 1000);
     const length = Number(reply.getHeader('content-length'));
-    if (Number.isFinite(length)) metrics.size.observe(labels, length);
+    metrics.observeResponse(labels, reply.elapsedTime / 1000, Number.isFinite(length) ? length : undefined);
     if (request.method !== 'POST') return;
     if (labels.handler === '/token' && reply.statusCode === 200)
       metrics.tokensIssued.inc({ grant_type: grantTypeOf(request, options.grantTypes) });

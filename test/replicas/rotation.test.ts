@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { JWK } from 'jose';
 import { ManualClock } from '../../src/deps.js';
-import { freePort } from '../support/config-server.js';
 import { createSchema, postgresSkip, urlWithSchema } from '../support/postgres.js';
 import { replicaYaml, startReplica, type Replica } from './support.js';
 
@@ -21,18 +20,15 @@ describe('signing-key rotation with three replicas', { skip: postgresSkip }, () 
 
   it('creates one key at a simultaneous start, then exactly one replica rotates each period and all publish the same JWKS', async () => {
     const schema = await createSchema('rotation');
-    const ports = [await freePort(), await freePort(), await freePort()];
-    const issuer = `http://127.0.0.1:${ports[0]}/dex`;
+    // Nothing here fetches through the issuer, so the replicas bind free ports (0) and the issuer names none of
+    // them: a port picked beforehand could be taken by a concurrent test before the replica listens on it.
+    const issuer = 'http://127.0.0.1:5556/dex';
     // Replica clocks disagree by a few seconds, as NTP-synchronised hosts do.
     const start = Date.UTC(2026, 0, 1, 0, 0, 0);
     const clocks = [0, 1_500, -2_500].map((skew) => new ManualClock(start + skew));
-    replicas.push(
-      ...(await Promise.all(
-        ports.map((port, i) =>
-          startReplica(replicaYaml({ issuer, port, url: urlWithSchema(schema), signingKeys: '6h' }), port, clocks[i]),
-        ),
-      )),
-    );
+    const yaml = replicaYaml({ issuer, port: 0, url: urlWithSchema(schema), signingKeys: '6h' });
+    // Each replica is kept for `after` as soon as it runs, so a failed start never leaves the others listening.
+    await Promise.all(clocks.map(async (clock) => replicas.push(await startReplica(yaml, 0, clock))));
     const initial = await Promise.all(replicas.map(publishedBy));
     assert.equal(initial[0]?.length, 1, 'three replicas starting at once created a single key');
     assert.deepEqual(initial[1], initial[0]);

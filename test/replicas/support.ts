@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
-import { createServer as createNetServer, connect, type Server as NetServer, type Socket } from 'node:net';
+import {
+  createServer as createNetServer,
+  connect,
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import * as oidc from 'openid-client';
 import { pino } from 'pino';
 import { connectorSchemas } from '../../connectors/registry.js';
@@ -80,7 +86,9 @@ export async function startReplica(yaml: string, port: number, clock?: Clock): P
   const deps = clock === undefined ? undefined : { clock, randomBytes, fetch: globalThis.fetch };
   const server = await createServer(config, { log, ...(deps !== undefined ? { deps } : {}) });
   await server.app.listen({ host: '127.0.0.1', port });
-  return { origin: `http://127.0.0.1:${port}`, server, close: () => server.close() };
+  // Port 0 binds a free port: the origin names the one bound.
+  const bound = (server.app.server.address() as AddressInfo).port;
+  return { origin: `http://127.0.0.1:${bound}`, server, close: () => server.close() };
 }
 
 /** openid-client's view of the issuer; `tokenOrigin` sends token requests to one replica, as a load balancer might. */

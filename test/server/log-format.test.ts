@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { batchedWriter, createLogger, logRequestLine, type RequestLine } from '../../src/log.js';
+import { batchedWriter, createLogger, DeferredChildLogger, logRequestLine, type RequestLine } from '../../src/log.js';
 
 /** A logger in `format` writing to an array of lines. */
 const capture = (format: 'text' | 'json', level = 'info') => {
@@ -116,5 +116,36 @@ describe('batched writes', () => {
     assert.deepEqual(writes, [big + big, 'tail\n']);
     writer.flush();
     assert.equal(writes.length, 2, 'an empty flush writes nothing');
+  });
+});
+
+describe("a request's deferred child logger", () => {
+  it('writes what a pino child would: its bindings, redaction, levels, and grandchildren', () => {
+    const { lines, logger } = capture('json', 'info');
+    const child = new DeferredChildLogger(logger, { reqId: 'r-9' });
+    child.warn({ password: 'hunter2', where: 'login' }, 'refused');
+    child.debug('below the level');
+    child.child({ component: 'x' }).error('failed');
+    const [warned, failed, ...rest] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.equal(rest.length, 0);
+    assert.deepEqual(
+      { ...warned, time: 0 },
+      { level: 'warn', time: 0, reqId: 'r-9', password: '[Redacted]', where: 'login', msg: 'refused' },
+    );
+    assert.equal(failed?.reqId, 'r-9');
+    assert.equal(failed?.component, 'x');
+  });
+
+  it("writes a request line through the parent's writer and follows the parent's level until it logs", () => {
+    const { lines, logger } = capture('json', 'error');
+    const child = new DeferredChildLogger(logger, { reqId: 'r-1' });
+    assert.equal(child.level, 'error');
+    logRequestLine(child, 'info', LINES[0] as RequestLine, 'GET /dex/keys 200');
+    assert.equal(lines.length, 0);
+    logger.level = 'info';
+    assert.equal(child.level, 'info');
+    logRequestLine(child, 'info', LINES[0] as RequestLine, 'GET /dex/keys 200');
+    assert.equal(lines.length, 1);
+    assert.equal((JSON.parse(lines[0] ?? '{}') as { reqId?: string }).reqId, 'r-1');
   });
 });
