@@ -124,11 +124,21 @@ describe('static overlay', () => {
     assert.equal(await overlay.ping(), undefined);
   });
 
-  it('returns copies of static entries, so a caller cannot change them', async () => {
+  it('returns static entries frozen, so a caller cannot change them', async () => {
     const got = await overlay.clients.get('client-1');
     assert.ok(got);
-    (got.redirectURIs as string[]).push('https://evil.example.com/');
+    assert.throws(() => (got.redirectURIs as string[]).push('https://evil.example.com/'), TypeError);
+    assert.throws(() => Object.assign(got, { secret: 'changed' }), TypeError);
+    const listed = (await overlay.clients.list()).find((client) => client.id === 'client-1');
+    assert.throws(() => Object.assign(listed ?? {}, { public: true }), TypeError);
     assert.deepEqual(await overlay.clients.get('client-1'), staticClient);
+    // Nor can the config object it came from.
+    (staticClient.redirectURIs as string[]).push('https://config-changed.example.com/');
+    try {
+      assert.equal((await overlay.clients.get('client-1'))?.redirectURIs.length, staticClient.redirectURIs.length - 1);
+    } finally {
+      (staticClient.redirectURIs as string[]).pop();
+    }
   });
 
   it('refuses a config that lists the same static password twice in different case', () => {
