@@ -10,7 +10,7 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
-# Stage 2 compiles the TypeScript (`npm run build`, TypeScript is a dev dependency) into dist/.
+# Stage 2 builds dist/ (`npm run build`: tsc type-checks, esbuild bundles; both are dev dependencies).
 FROM deps AS build
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./

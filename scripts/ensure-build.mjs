@@ -8,7 +8,16 @@ import { join } from 'node:path';
 const STAMP = 'dist/.build-stamp';
 const LOCK = '.build.lock';
 const LOCK_STALE_MS = 10 * 60_000;
-const INPUTS = ['src', 'connectors', 'storage', 'web', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
+const INPUTS = [
+  'src',
+  'connectors',
+  'storage',
+  'web',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'package.json',
+  'scripts/build.mjs',
+];
 
 const mtime = (path) => {
   try {
