@@ -4,23 +4,15 @@
  */
 import { readFileSync } from 'node:fs';
 
-const CANDIDATES = ['../package.json'];
-
-const read = (relative: string): { name?: unknown; version?: unknown } | undefined => {
+/** 'unknown' when package.json cannot be read or is not idport's. */
+export const packageVersion = (): string => {
   try {
-    return JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
       name?: unknown;
       version?: unknown;
     };
+    return pkg.name === 'idport' && typeof pkg.version === 'string' ? pkg.version : 'unknown';
   } catch {
-    return undefined;
+    return 'unknown';
   }
-};
-
-export const packageVersion = (): string => {
-  for (const candidate of CANDIDATES) {
-    const pkg = read(candidate);
-    if (pkg?.name === 'idport') return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  }
-  return 'unknown';
 };

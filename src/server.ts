@@ -27,8 +27,6 @@ import { createSigner, type Signer } from './signer/signer.js';
 import { packageVersion } from './package-version.js';
 import { boundAddress, listenOn, splitAddress } from './listen-address.js';
 
-export { splitAddress } from './listen-address.js';
-
 /** Authorization codes live 10 minutes (ARCHITECTURE.md decision 3). */
 const AUTH_CODE_TTL_MS = 10 * 60_000;
 /** How often expired auth requests, codes and device requests are deleted. */
@@ -207,7 +205,7 @@ const openConnectors = async (config: Config, provider: Pick<Provider, 'storage'
 const openProvider = async (
   config: Config,
   options: ServerOptions,
-): Promise<{ provider: Provider; signer: Signer; keysReady: Promise<unknown> }> => {
+): Promise<{ provider: Provider; signer: Signer; keysReady: Promise<boolean> }> => {
   const { log } = options;
   const base = options.deps ?? defaultDeps;
   const deps = { ...base, randomBytes: base.randomBytes ?? randomBytes };

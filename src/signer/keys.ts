@@ -45,8 +45,9 @@ let pregenerated: { readonly alg: SigningAlgorithm; readonly pair: Promise<KeyPa
 /**
  * Starts generating a key pair for `alg` now, on the thread pool, for the next `generateSigningKey(alg)` to take.
  * A 2048-bit RSA key takes 60-350 ms to find (random primes), which a first start would otherwise spend waiting
- * once everything else is ready (src/main.ts). A pair is handed out at most once; one nobody takes is dropped
- * by the next call. A failure surfaces where the pair is taken, as any generation failure would.
+ * once everything else is ready (src/main.ts). A pair is handed out at most once. One a start does not take (the
+ * store already had a key) serves the first rotation instead; a later call replaces it. Its failure surfaces where
+ * the pair is taken, as any generation failure would, and nowhere if it never is.
  */
 export function pregenerateSigningKey(alg: SigningAlgorithm): void {
   const pair = newKeyPair(alg);
