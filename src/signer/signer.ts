@@ -4,11 +4,11 @@
  * It is the only module that touches private keys.
  */
 import {
+  CompactSign,
   decodeJwt,
   decodeProtectedHeader,
   importJWK,
   jwtVerify,
-  SignJWT,
   type CryptoKey,
   type JWK,
   type JWTPayload,
@@ -206,7 +206,9 @@ class StoredKeySigner implements Signer {
       this.privateKeys.set(kid, key);
     }
     const protectedHeader = header.typ === undefined ? { alg, kid } : { alg, kid, typ: header.typ };
-    return new SignJWT(claims).setProtectedHeader(protectedHeader).sign(key);
+    // A JWT is a JWS over the JSON claims (RFC 7519 §7.1): jose's SignJWT would deep-copy and re-check the claims
+    // this module just built, a measurable share of a token grant. The compact JWS is still jose's.
+    return new CompactSign(Buffer.from(JSON.stringify(claims), 'utf8')).setProtectedHeader(protectedHeader).sign(key);
   }
 
   async verify(jwt: string, options: VerifyOptions = {}): Promise<JWTPayload> {
