@@ -52,6 +52,7 @@ export const jwksLoad: Load = (server, seconds) => ({
 });
 export const clientCredentialsLoad: Load = (server, seconds) => ({
   url: `${server.issuer}${server.paths.token}`,
+  watchPid: server.pid,
   seconds,
   script: 'post.lua',
   env: { BENCH_BODY: 'grant_type=client_credentials', BENCH_AUTH: BASIC },
@@ -105,6 +106,7 @@ export const seedRefreshTokens = async (settings: Settings, issuer: string, n: n
 
 export const codeLoad = (server: Running, seconds: number, file: string): WrkRun => ({
   url: `${server.issuer}${server.paths.token}`,
+  watchPid: server.pid,
   seconds,
   script: 'codes.lua',
   env: { BENCH_CODES: file, BENCH_AUTH: BASIC, BENCH_REDIRECT: encodeURIComponent(CLIENT.redirectUri) },
@@ -112,6 +114,7 @@ export const codeLoad = (server: Running, seconds: number, file: string): WrkRun
 
 export const refreshLoad = (server: Running, seconds: number, file: string): WrkRun => ({
   url: `${server.issuer}${server.paths.token}`,
+  watchPid: server.pid,
   seconds,
   script: 'refresh.lua',
   env: { BENCH_TOKENS: file, BENCH_AUTH: BASIC },

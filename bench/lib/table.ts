@@ -1,4 +1,5 @@
 /** The table `npm run bench` prints: one row per scenario, both sides' figures, the ratio and the target. */
+import { combineSplits } from './cpu.js';
 import type { Measured } from './wrk.js';
 
 export interface Row {
@@ -43,6 +44,7 @@ export const medianOf = (rounds: readonly Measured[]): Measured => {
     requests: rounds.reduce((sum, r) => sum + r.requests, 0),
     failures,
     note: notes.length > 0 ? notes.join('; ') : undefined,
+    cpu: combineSplits(rounds.flatMap((r) => (r.cpu === undefined ? [] : [{ split: r.cpu, requests: r.requests }]))),
   };
 };
 

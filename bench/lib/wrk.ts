@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { cpuSnapshot, cpuSplit, type CpuSplit } from './cpu.js';
 import { repo } from './servers.js';
 
 export const CONNECTIONS = 32;
@@ -17,6 +18,8 @@ export interface Measured {
   /** Socket errors plus answers outside 2xx/3xx (among them the script's own failures: codes exhausted, chains broken). */
   readonly failures: number;
   readonly note?: string | undefined;
+  /** Where the CPU went during the round (WrkRun.watchPid), Linux only. */
+  readonly cpu?: CpuSplit | undefined;
 }
 
 export const requireWrk = (): void => {
@@ -62,6 +65,8 @@ export interface WrkRun {
   readonly seconds: number;
   readonly script: 'post.lua' | 'codes.lua' | 'refresh.lua' | undefined;
   readonly env?: Readonly<Record<string, string>> | undefined;
+  /** The server's pid, to split the round's CPU between its threads and the rest of the machine. */
+  readonly watchPid?: number | undefined;
 }
 
 /** One wrk run: `wrk -t1 -c32 -d<seconds>s --latency [-s script] url`, at normal priority (not niced). */
@@ -70,6 +75,7 @@ export const wrk = (run: WrkRun): Promise<Measured> =>
     const args = ['-t1', `-c${CONNECTIONS}`, `-d${run.seconds}s`, '--timeout', '10s', '--latency'];
     if (run.script !== undefined) args.push('-s', join(repo, 'bench', 'wrk', run.script));
     args.push(run.url);
+    const before = run.watchPid === undefined ? undefined : cpuSnapshot(run.watchPid);
     const child = spawn('wrk', args, { env: { ...process.env, ...run.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -79,7 +85,10 @@ export const wrk = (run: WrkRun): Promise<Measured> =>
       if (code !== 0) reject(new Error(`wrk exited with ${code}:\n${out}`));
       else {
         try {
-          resolve(parseWrk(out));
+          const measured = parseWrk(out);
+          const after = run.watchPid === undefined ? undefined : cpuSnapshot(run.watchPid);
+          const cpu = before && after ? cpuSplit(before, after, measured.requests) : undefined;
+          resolve({ ...measured, cpu });
         } catch (error) {
           reject(error instanceof Error ? error : new Error(String(error)));
         }
