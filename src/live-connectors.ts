@@ -76,6 +76,11 @@ export class LiveConnectors implements ConnectorRegistry {
     return this.pending;
   }
 
+  /** `sync` for code about to use connector `id`: none is needed for a connector from the config. */
+  async syncFor(id: string): Promise<void> {
+    if (!this.fixed.has(id)) await this.sync();
+  }
+
   private async reconcile(): Promise<void> {
     const records = (await this.storage.connectors.list()).filter((record) => !this.fixed.has(record.id));
     const seen = new Set<string>();

@@ -22,11 +22,20 @@ export interface ConnectorEntry {
 
 /**
  * The connectors in use, read synchronously. `sync` brings them in step with the connectors stored in the database
- * (src/live-connectors.ts); code about to use connectors for a login calls it first. A fixed set (tests) has none.
+ * (src/live-connectors.ts); code about to use connectors for a login calls it first. `syncFor` does the same for code
+ * about to use one connector, and skips the storage read when that connector comes from the config, which never
+ * changes. A fixed set (tests) has neither.
  */
 export interface ConnectorRegistry extends ReadonlyMap<string, ConnectorEntry> {
   sync?(): Promise<void>;
+  syncFor?(id: string): Promise<void>;
 }
+
+/** Connector `id` as storage has it now (a stored one may have been created or changed on another replica). */
+export const currentConnector = async (provider: Provider, id: string): Promise<ConnectorEntry | undefined> => {
+  await provider.connectors.syncFor?.(id);
+  return provider.connectors.get(id);
+};
 
 export interface Provider {
   readonly settings: ProviderSettings;

@@ -14,13 +14,20 @@ const CONFIG_CONNECTOR = `connectors:
   name: Mock`;
 const STATIC_CLIENT = { id: 'static-app', secret: 'static-secret' };
 
-/** A login through `connector_id` (a mockCallback connector logs anyone in); the token response. */
-const loginWith = async (origin: string, connectorId: string): Promise<Record<string, unknown>> => {
+/**
+ * A login through `connector_id` (a mockCallback connector logs anyone in); the token response. The code is redeemed
+ * at `redeemAt` (another replica) when given.
+ */
+const loginWith = async (
+  origin: string,
+  connectorId: string,
+  options: { readonly redeemAt?: string; readonly scope?: string } = {},
+): Promise<Record<string, unknown>> => {
   const url = `${origin}/dex/auth?${new URLSearchParams({
     client_id: STATIC_CLIENT.id,
     redirect_uri: REDIRECT,
     response_type: 'code',
-    scope: 'openid',
+    scope: options.scope ?? 'openid',
     state: 's',
     connector_id: connectorId,
   }).toString()}`;
@@ -34,7 +41,11 @@ const loginWith = async (origin: string, connectorId: string): Promise<Record<st
   }
   const code = location?.startsWith(REDIRECT) === true ? new URL(location).searchParams.get('code') : null;
   if (code === null) return { status: page.status };
-  return tokenRequest(origin, STATIC_CLIENT, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT });
+  return tokenRequest(options.redeemAt ?? origin, STATIC_CLIENT, {
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: REDIRECT,
+  });
 };
 
 describe('gRPC API connector calls', () => {
@@ -147,5 +158,28 @@ describe('gRPC API connector calls', () => {
     ]);
     for (const replica of [first, second]) assert.notEqual((await loginWith(replica.origin, 'api-mock')).status, 200);
     assert.equal((await loginWith(first.origin, 'mock')).status, 200, 'the config connector still works');
+  });
+
+  it('redeems and refreshes on a replica that has not seen the stored connector of the login yet', async () => {
+    const connector = { id: 'api-refresh', type: 'mockCallback', name: 'API Refresh', config: b64('{}') };
+    assert.deepEqual(await callApi(first.channel, [{ method: 'CreateConnector', request: { connector } }]), [
+      { reply: {} },
+    ]);
+    try {
+      // The login runs on the first replica; the second answers no request between the creation and the redemption,
+      // so only the token endpoint's own read of the stored connector tells it that the connector can refresh.
+      const scope = 'openid offline_access';
+      const tokens = await loginWith(first.origin, 'api-refresh', { redeemAt: second.origin, scope });
+      assert.equal(tokens.status, 200, JSON.stringify(tokens));
+      assert.equal(typeof tokens.refresh_token, 'string', 'a refresh token, since mockCallback can refresh');
+      const refreshed = await tokenRequest(second.origin, STATIC_CLIENT, {
+        grant_type: 'refresh_token',
+        refresh_token: String(tokens.refresh_token),
+      });
+      assert.equal(refreshed.status, 200, JSON.stringify(refreshed));
+      assert.equal(subjectOf(refreshed.id_token), encodeSubject('0-385-28089-0', 'api-refresh'));
+    } finally {
+      await callApi(first.channel, [{ method: 'DeleteConnector', request: { id: 'api-refresh' } }]);
+    }
   });
 });

@@ -76,6 +76,5 @@ const redeem = async (context: GrantContext): Promise<GrantOutcome> => {
 export const clientCredentialsGrant: Grant = {
   type: 'client_credentials',
   whenDisabled: 'unsupported_grant_type',
-  readsConnectors: false,
   redeem,
 };

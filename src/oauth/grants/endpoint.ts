@@ -179,7 +179,7 @@ export const handleTokenRequest = async (provider: Provider, request: TokenReque
   });
   const client = authenticateClient(await provider.storage.clients.get(presented.clientId), presented);
   const grant = grantFor(provider, grantType);
-  // Connectors stored on another replica (or changed there) are used at once (src/live-connectors.ts).
-  if (grant.readsConnectors !== false) await provider.connectors.sync?.();
+  // A grant reads the connector it uses through currentConnector, so one stored on another replica (or changed
+  // there) is used at once (src/live-connectors.ts), and one from the config costs no storage read.
   return runGrant(provider, grant, client, request);
 };

@@ -111,11 +111,6 @@ export interface Grant {
    * client may use in principle (Dex's answer for the code and refresh grants), `unsupported_grant_type` otherwise.
    */
   readonly whenDisabled: 'unauthorized_client' | 'unsupported_grant_type';
-  /**
-   * False for a grant that never reads connectors (client_credentials): its requests skip bringing the connector set
-   * in step with storage (one storage read per request for the others).
-   */
-  readonly readsConnectors?: false;
   /** An extra condition for serving the grant at all (the password grant needs a password connector). */
   isAvailable?(provider: Provider): boolean;
   /** The grant's own rule; throws an OAuthError for a refused request. */

@@ -61,6 +61,7 @@ const login = async (
 const redeem = async (context: GrantContext): Promise<GrantOutcome> => {
   const { provider, client, form } = context;
   const connectorId = provider.settings.passwordConnector;
+  if (connectorId !== undefined) await provider.connectors.syncFor?.(connectorId);
   const connector = passwordConnectorOf(provider);
   // isAvailable gated both; checked again so the types know.
   if (connectorId === undefined || connector === undefined) throw passwordUnsupported();

@@ -4,7 +4,7 @@
  * through `startFamilyFor`, the one place the session-bound rule lives.
  */
 import type { Client, RefreshToken } from '../../../storage/storage.js';
-import type { Provider } from '../provider.js';
+import { currentConnector, type Provider } from '../provider.js';
 import type { RefreshPolicy } from '../settings.js';
 import { hasScope } from '../primitives/scopes.js';
 import { hashSecret, randomToken } from '../primitives/secrets.js';
@@ -20,10 +20,10 @@ export interface StartedFamily {
 }
 
 /** Whether a refresh token may be issued: asked for, allowed, and the connector can re-check the user (decision 8). */
-const mayRefresh = (provider: Provider, facts: GrantFacts): boolean =>
+const mayRefresh = async (provider: Provider, facts: GrantFacts): Promise<boolean> =>
   hasScope(facts.scopes, 'offline_access') &&
   provider.settings.grantTypes.includes('refresh_token') &&
-  provider.connectors.get(facts.connectorId)?.connector.refresh !== undefined;
+  (await currentConnector(provider, facts.connectorId))?.connector.refresh !== undefined;
 
 /**
  * A refresh token is `<handle>.<secret>`, and its family is stored under the hash of the handle. Access tokens name
@@ -114,7 +114,7 @@ export const startRefreshFamily = async (
   facts: GrantFacts,
   connectorData: Uint8Array | undefined,
 ): Promise<StartedFamily | undefined> => {
-  if (!mayRefresh(provider, facts)) return undefined;
+  if (!(await mayRefresh(provider, facts))) return undefined;
   const { storage, deps, settings } = provider;
   const now = deps.clock.now();
   const handle = deps.randomBytes(16).toString('base64url');

@@ -10,7 +10,7 @@ import type { Identity } from '../../../connectors/connector.js';
 import { OAuthError } from '../../errors.js';
 import { hasScope, parseScopes } from '../primitives/scopes.js';
 import { deriveNextSecret, hashSecret, randomToken } from '../primitives/secrets.js';
-import type { Provider } from '../provider.js';
+import { currentConnector, type Provider } from '../provider.js';
 import { isSessionLive } from '../session/sessions.js';
 import { claimsOf, loginOf } from '../tokens/claims.js';
 import { connectorFailure } from './connector-failure.js';
@@ -147,7 +147,7 @@ const refreshIdentity = async (
   family: RefreshToken,
   scopes: readonly string[],
 ): Promise<{ claims: RefreshToken['claims']; connectorData: Uint8Array | undefined }> => {
-  const entry = provider.connectors.get(family.connectorId);
+  const entry = await currentConnector(provider, family.connectorId);
   if (entry?.connector.refresh === undefined)
     throw new OAuthError('invalid_grant', 'the login connector no longer supports refresh');
   const current: Identity = {

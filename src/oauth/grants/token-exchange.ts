@@ -14,7 +14,7 @@
 import type { Identity, SubjectTokenType, TokenExchanging } from '../../../connectors/connector.js';
 import { OAuthError, SubjectTokenRejectedError } from '../../errors.js';
 import { parseScopes } from '../primitives/scopes.js';
-import type { Provider } from '../provider.js';
+import { currentConnector, type Provider } from '../provider.js';
 import { claimsOf } from '../tokens/claims.js';
 import { connectorFailure } from './connector-failure.js';
 import type { Grant, GrantContext, GrantOutcome, IssuedTokenType } from './grant.js';
@@ -37,8 +37,8 @@ const issuedTokenTypeOf = (value: string | undefined): IssuedTokenType => {
 };
 
 /** The exchange of the named connector; an unknown one and one that cannot exchange get Dex's one answer. */
-const exchangeOf = (provider: Provider, connectorId: string): TokenExchanging['tokenIdentity'] => {
-  const connector = connectorId === '' ? undefined : provider.connectors.get(connectorId)?.connector;
+const exchangeOf = async (provider: Provider, connectorId: string): Promise<TokenExchanging['tokenIdentity']> => {
+  const connector = connectorId === '' ? undefined : (await currentConnector(provider, connectorId))?.connector;
   if (connector?.tokenIdentity === undefined)
     throw new OAuthError('invalid_request', 'Requested connector does not exist.');
   return connector.tokenIdentity.bind(connector);
@@ -69,7 +69,7 @@ const redeem = async (context: GrantContext): Promise<GrantOutcome> => {
   const subjectToken = form.subject_token ?? '';
   if (subjectToken === '') throw new OAuthError('invalid_request', 'Missing subject_token');
   const connectorId = form.connector_id ?? '';
-  const exchange = exchangeOf(provider, connectorId);
+  const exchange = await exchangeOf(provider, connectorId);
   const identity = await verifySubject(provider, connectorId, () => exchange(tokenType, subjectToken));
   const issuedTokenType = issuedTokenTypeOf(form.requested_token_type);
   await context.scopes({ exchanged: parseScopes(form.scope) });
