@@ -17,6 +17,7 @@ import {
 } from './rounds.js';
 import {
   PASSWORD_HASH,
+  startFloor,
   startIdport,
   startOidcProvider,
   type Algorithm,
@@ -193,7 +194,28 @@ const clientCredentials = async (
       cpuNote(pair[0].cpu, targets),
     ),
   );
+  await floorRow(context, servers[1], alg);
   return pair[0].perSecond;
+};
+
+/**
+ * The floor (bench/floor-server.mjs: fastify and jose signing one JWT, nothing else) against node-oidc-provider, in
+ * alternating rounds: how far any server on these libraries could get on this machine, for reading the targets.
+ */
+const floorRow = async (context: Context, op: Running, alg: Algorithm): Promise<void> => {
+  log(`floor ${alg}: fastify + jose signing only`);
+  const floor = await startFloor(alg);
+  try {
+    const pair = await sideBySide(context.settings, [floor, op], clientCredentialsLoad);
+    context.rows.push(
+      withNote(
+        pairRow(`floor: fastify route that only signs one ${alg} JWT (jose)`, pair, '', undefined),
+        cpuNote(pair[0].cpu, []),
+      ),
+    );
+  } finally {
+    await floor.stop();
+  }
 };
 
 /**

@@ -28,7 +28,7 @@ export const passwordUser = (i: number): string => `user${i}@example.com`;
 export const PASSWORD = 'password';
 
 export type Algorithm = 'RS256' | 'ES256';
-export type Side = 'idport' | 'oidc-provider';
+export type Side = 'idport' | 'oidc-provider' | 'floor';
 
 export const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -189,6 +189,17 @@ export const startOidcProvider = async (alg: Algorithm): Promise<Running> => {
   return launch({
     side: 'oidc-provider',
     args: ['bench/oidc-provider-server.mjs', String(port), alg],
+    issuer: `http://127.0.0.1:${port}`,
+    paths: { token: '/token', discovery: '/.well-known/openid-configuration', jwks: '/jwks' },
+  });
+};
+
+/** Starts bench/floor-server.mjs: a fastify route that only signs one JWT per POST /token with a key of `alg`. */
+export const startFloor = async (alg: Algorithm): Promise<Running> => {
+  const port = await freePort();
+  return launch({
+    side: 'floor',
+    args: ['bench/floor-server.mjs', String(port), alg],
     issuer: `http://127.0.0.1:${port}`,
     paths: { token: '/token', discovery: '/.well-known/openid-configuration', jwks: '/jwks' },
   });
