@@ -85,6 +85,16 @@ describe('discovery and JWKS caching', () => {
     assert.equal(kids.length, 2);
     assert.equal(kids[1], oldKey?.kid);
     assert.equal((await get(keysUrl(), newTag)).status, 304);
+    // Once the tokens the retired key signed have all expired (idTokens defaults to 24 h), it is no longer published,
+    // with no rotation in between: the served set, and its tag, follow the clock.
+    clock.advance(25 * HOUR_MS);
+    const later = await get(keysUrl(), newTag);
+    assert.equal(later.status, 200);
+    assert.notEqual(later.headers.get('etag'), newTag);
+    assert.deepEqual(
+      ((await later.json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid),
+      [kids[0]],
+    );
   });
 });
 

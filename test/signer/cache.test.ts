@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import { pino } from 'pino';
 import { openMemory } from '../../storage/memory/memory.js';
+import type { Keys, Storage } from '../../storage/storage.js';
 import { ManualClock } from '../../src/deps.js';
 import { createSigner } from '../../src/signer/signer.js';
 import { HOUR, idTokenClaims, instrumented, signerOptions } from './support.js';
@@ -94,6 +95,41 @@ describe('key cache', () => {
     clock.advance(-1);
     await signer.jwks();
     assert.equal(counts.getKeys, reads + 1);
+  });
+});
+
+describe('JWKS document', () => {
+  it('drops a retired key when it expires, even when storage hands back the same keys object', async () => {
+    const clock = new ManualClock();
+    // A backend that returns the very object it returned last while the stored keys are unchanged (as a caching one
+    // may): the signer cannot tell from the object that anything is due, only from the clock.
+    const base = openMemory();
+    let last: { json: string; keys: Keys | undefined } = { json: '', keys: undefined };
+    const storage: Storage = Object.create(base) as Storage;
+    Object.assign(storage, {
+      getKeys: async (): Promise<Keys | undefined> => {
+        const keys = await base.getKeys();
+        const json = JSON.stringify(keys);
+        if (json !== last.json) last = { json, keys };
+        return last.keys;
+      },
+      updateKeys: base.updateKeys.bind(base),
+    });
+    const signer = createSigner(signerOptions({ clock, storage }));
+    await signer.ensureKeys();
+    clock.advance(6 * HOUR);
+    assert.equal(await signer.rotateIfDue(), true);
+    const rotated = await signer.jwksDocument();
+    const kidsOf = (document: { body: Buffer }): string[] =>
+      (JSON.parse(document.body.toString('utf8')) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    assert.equal(kidsOf(rotated).length, 2, 'the new key and the retired one');
+    const retiredUntil = (await base.getKeys())?.verificationKeys[0]?.expiry.getTime() ?? Number.NaN;
+    clock.advance(retiredUntil - clock.now().getTime() - 1);
+    assert.deepEqual(kidsOf(await signer.jwksDocument()), kidsOf(rotated), 'published while it may still verify');
+    clock.advance(1);
+    const later = await signer.jwksDocument();
+    assert.deepEqual(kidsOf(later), kidsOf(rotated).slice(0, 1));
+    assert.notEqual(later.etag, rotated.etag);
   });
 });
 
