@@ -66,8 +66,7 @@ class StaticOverlayTable<T> implements Table<string, T> {
   }
 
   private staticEntry(key: string): T | undefined {
-    const entry = this.statics.get(this.normalize(key));
-    return entry;
+    return this.statics.get(this.normalize(key));
   }
 
   private refuseStatic(key: string): void {

@@ -132,12 +132,11 @@ class StoredKeySigner implements Signer {
   private readonly publicKeys = new Map<string, CryptoKey>();
   private timer: NodeJS.Timeout | undefined;
   private isTimerRotating = false;
-  // The last JWKS served, for the keys it was built from and the kids published then (retired keys drop out by time).
   /**
    * The JWKS as last served, for the keys it was built from, until `validUntil` (ms): the moment the first of its
    * retired keys stops being published. /keys answers from it without rebuilding the key set at every request.
    */
-  private document: { keys: Keys; kids: string; validUntil: number; value: JwksDocument } | undefined;
+  private document: { keys: Keys; validUntil: number; value: JwksDocument } | undefined;
 
   constructor(options: SignerOptions) {
     const keyCacheTtlMs = options.keyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS;
@@ -186,17 +185,12 @@ class StoredKeySigner implements Signer {
     const cached = this.document;
     if (cached?.keys === keys && now.getTime() < cached.validUntil) return cached.value;
     const published = publishedKeys(keys, now);
-    const kids = [...published.keys()].join(' ');
     const validUntil = Math.min(
       ...keys.verificationKeys.map((v) => v.expiry.getTime()).filter((expiry) => expiry > now.getTime()),
     );
-    if (cached?.keys === keys && cached.kids === kids) {
-      this.document = { ...cached, validUntil };
-      return cached.value;
-    }
     const body = Buffer.from(JSON.stringify({ keys: [...published.values()].map(publicProjection) }), 'utf8');
     const value = { body, etag: `"${createHash('sha256').update(body).digest('base64url')}"` };
-    this.document = { keys, kids, validUntil, value };
+    this.document = { keys, validUntil, value };
     return value;
   }
 
