@@ -5,6 +5,7 @@ import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
 import { encodeSubject } from '../../src/oauth/primitives/subject.js';
 import { Browser, loginThroughPages } from '../support/browser.js';
+import { countSignatures } from '../support/signatures.js';
 import { confidentialClient, demoUser, startIdport, type TestIdport } from '../support/idport.js';
 import {
   assertErrorRedirect,
@@ -45,7 +46,10 @@ describe('implicit and hybrid flows', () => {
     const state = oidc.randomState();
     const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid email', nonce, state });
     assert.equal(url.searchParams.get('response_type'), 'id_token');
-    const location = await loginThroughPages(new Browser(), url, REDIRECT);
+    const signatures = countSignatures(idport.provider);
+    const location = await loginThroughPages(new Browser(), url, REDIRECT).finally(signatures.stop);
+    // Only what the response delivers is signed: no access token goes out, so none was signed.
+    assert.deepEqual(signatures.byType(), { JWT: 1 });
     const callback = new URL(location);
     assert.equal(callback.search, '', 'nothing in the query');
     assert.deepEqual([...new URLSearchParams(callback.hash.slice(1)).keys()].sort(), ['id_token', 'iss', 'state']);
@@ -98,7 +102,9 @@ describe('implicit and hybrid flows', () => {
     const state = oidc.randomState();
     const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', nonce, state });
     assert.equal(url.searchParams.get('response_type'), 'code id_token');
-    const location = await loginThroughPages(new Browser(), url, REDIRECT);
+    const signatures = countSignatures(idport.provider);
+    const location = await loginThroughPages(new Browser(), url, REDIRECT).finally(signatures.stop);
+    assert.deepEqual(signatures.byType(), { JWT: 1 }, 'the front channel delivers no access token, so signs none');
     const fragment = new URLSearchParams(new URL(location).hash.slice(1));
     assert.deepEqual([...fragment.keys()].sort(), ['code', 'id_token', 'iss', 'state']);
     const front = await verifyIdToken(fragment.get('id_token') ?? '');

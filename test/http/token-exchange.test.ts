@@ -17,6 +17,7 @@ import { MOCK_USER_ID, mockCallback, mockPassword } from '../../connectors/mock/
 import { encodeSubject } from '../../src/oauth/primitives/subject.js';
 import { callUserinfo, credentialsOf, postToken, str, type JsonResponse } from '../e2e/helpers.js';
 import { confidentialClient, publicClient, startIdport, type TestIdport } from '../support/idport.js';
+import { countSignatures } from '../support/signatures.js';
 import { testFetch } from '../support/in-process.js';
 import { testSettings } from '../support/settings.js';
 
@@ -104,8 +105,10 @@ describe('token exchange at /token', () => {
   });
 
   it('issues an access token by default: one token in access_token, its type, no refresh or ID token', async () => {
-    const response = await postToken(idport, exchange({ scope: 'openid email groups' }), APP);
+    const signatures = countSignatures(idport.provider);
+    const response = await postToken(idport, exchange({ scope: 'openid email groups' }), APP).finally(signatures.stop);
     assert.equal(response.status, 200, JSON.stringify(response.body));
+    assert.deepEqual(signatures.byType(), { 'at+jwt': 1 }, 'only the token handed out is signed');
     assert.equal(response.headers.get('cache-control'), 'no-store');
     assert.deepEqual(Object.keys(response.body).sort(), [
       'access_token',
@@ -132,12 +135,14 @@ describe('token exchange at /token', () => {
   });
 
   it('issues an ID token when asked, with the claims its scopes release, no at_hash and no nonce', async () => {
+    const signatures = countSignatures(idport.provider);
     const response = await postToken(
       idport,
       exchange({ requested_token_type: ID_TOKEN, scope: 'openid profile federated:id', nonce: 'n-1' }),
       APP,
-    );
+    ).finally(signatures.stop);
     assert.equal(response.status, 200, JSON.stringify(response.body));
+    assert.deepEqual(signatures.byType(), { JWT: 1 }, 'only the token handed out is signed');
     assert.equal(response.body.issued_token_type, ID_TOKEN);
     assert.equal(response.body.id_token, undefined);
     const claims = await verify(str(response.body, 'access_token'), 'JWT');

@@ -18,7 +18,7 @@ import {
   type SessionCookie,
 } from '../session/sessions.js';
 import { claimsOf, loginOf, type GrantFacts } from '../tokens/claims.js';
-import { mintTokens, verifyIdTokenHint } from '../tokens/mint.js';
+import { mintIdToken, mintTokens, verifyIdTokenHint } from '../tokens/mint.js';
 import { OOB_REDIRECT_URI, withResponseParams } from '../primitives/redirect-uri.js';
 import { wireDescription } from '../primitives/error-description.js';
 import type { ConnectorEntry, Provider } from '../provider.js';
@@ -302,19 +302,22 @@ export const approvedResponse = async (
     const login = loginOf({ ...request, claims: request.claims, authTime: request.authTime });
     const facts: GrantFacts = { ...login, scopes: request.scopes };
     // A front-channel access token of a hybrid response belongs to its code's grant, so a replayed code revokes it too.
-    const tokens = await mintTokens(provider, facts, {
-      code,
-      withIdToken: types.includes('id_token'),
-      includeNonce: true,
-      accessTokenDelivered: types.includes('token'),
-      grantRef: code === undefined ? undefined : codeGrantRef(hashSecret(code)),
-    });
+    const withIdToken = types.includes('id_token');
     if (types.includes('token')) {
+      const tokens = await mintTokens(provider, facts, {
+        code,
+        withIdToken,
+        includeNonce: true,
+        grantRef: code === undefined ? undefined : codeGrantRef(hashSecret(code)),
+      });
       params.access_token = tokens.accessToken;
       params.token_type = 'Bearer';
       params.expires_in = String(tokens.expiresIn);
+      if (tokens.idToken !== undefined) params.id_token = tokens.idToken;
+    } else if (withIdToken) {
+      // No access token goes out, so none is signed and the ID token carries no at_hash.
+      params.id_token = await mintIdToken(provider, facts, { code, includeNonce: true });
     }
-    if (tokens.idToken !== undefined) params.id_token = tokens.idToken;
   }
   return deliver(provider, request, params);
 };

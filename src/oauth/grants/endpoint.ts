@@ -9,7 +9,7 @@ import { familyGrantRef } from '../primitives/grant-ref.js';
 import { checkRequestedScopes, exchangeScopes, hasScope } from '../primitives/scopes.js';
 import type { Provider } from '../provider.js';
 import type { GrantFacts } from '../tokens/claims.js';
-import { mintTokens, tokenResponseBody, type MintedTokens } from '../tokens/mint.js';
+import { mintIdToken, mintTokens, tokenResponseBody, type MintedTokens } from '../tokens/mint.js';
 import { authorizationCodeGrant } from './authorization-code.js';
 import { clientCredentialsGrant } from './client-credentials.js';
 import { deviceCodeGrant } from './device-code.js';
@@ -112,21 +112,14 @@ const issueExchanged = async (
   facts: GrantFacts,
   issuedTokenType: IssuedTokenType,
 ): Promise<TokenResponse> => {
-  const idToken = issuedTokenType === 'urn:ietf:params:oauth:token-type:id_token';
-  // No access token is delivered with an exchanged ID token, so it carries no at_hash.
-  const tokens = await mintTokens(provider, facts, {
-    withIdToken: idToken,
-    includeNonce: false,
-    accessTokenDelivered: false,
-  });
-  const token = idToken ? tokens.idToken : tokens.accessToken;
-  if (token === undefined) throw new Error('the ID token asked for was not minted');
-  return {
-    access_token: token,
-    issued_token_type: issuedTokenType,
-    token_type: 'Bearer',
-    expires_in: idToken ? Math.floor(provider.settings.idTokenTtlMs / 1000) : tokens.expiresIn,
-  };
+  const exchanged = { issued_token_type: issuedTokenType, token_type: 'Bearer' } as const;
+  if (issuedTokenType === 'urn:ietf:params:oauth:token-type:id_token') {
+    // Only the ID token is signed; no access token goes out with it, so it carries no at_hash.
+    const idToken = await mintIdToken(provider, facts, { includeNonce: false });
+    return { access_token: idToken, ...exchanged, expires_in: Math.floor(provider.settings.idTokenTtlMs / 1000) };
+  }
+  const tokens = await mintTokens(provider, facts, { withIdToken: false, includeNonce: false });
+  return { access_token: tokens.accessToken, ...exchanged, expires_in: tokens.expiresIn };
 };
 
 /** Runs one grant for an authenticated client: its rule, the scope policy, the refresh family, minting, the response. */

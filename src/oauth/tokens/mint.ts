@@ -32,33 +32,98 @@ export interface MintOptions {
   readonly grantRef?: string | undefined;
   /** `nonce` goes into the ID token only when the authorization request carried one. */
   readonly includeNonce: boolean;
-  /**
-   * Whether the access token is delivered with the ID token, so `at_hash` binds it. False for an ID token
-   * from /auth without `token` (`id_token`, `code id_token`): OIDC Core §3.2.2.10, §3.3.2.11. Default true.
-   */
-  readonly accessTokenDelivered?: boolean;
 }
 
-/** Signs an access token and, when asked, an ID token for the same grant. */
+export interface IdTokenOptions {
+  /** The authorization code in the same response, for `c_hash` (hybrid flow). */
+  readonly code?: string | undefined;
+  /** `nonce` goes into the ID token only when the authorization request carried one. */
+  readonly includeNonce: boolean;
+  /**
+   * The access token delivered with the ID token, which `at_hash` binds. None for an ID token from /auth without
+   * `token` (`id_token`, `code id_token`: OIDC Core §3.2.2.10, §3.3.2.11) or from a token exchange.
+   */
+  readonly accessToken?: string | undefined;
+}
+
+/** What an ID token and an access token of one grant share: subject, audience, the user's claims, times. */
+interface SharedClaims {
+  readonly iat: number;
+  readonly sub: string;
+  readonly aud: JWTPayload['aud'];
+  readonly azp: string;
+  readonly authTime: number;
+  readonly userClaims: ReturnType<typeof scopedUserClaims>;
+}
+
+const sharedClaims = (provider: Provider, facts: GrantFacts): SharedClaims => {
+  const iat = Math.floor(provider.deps.clock.now().getTime() / 1000);
+  const { aud, azp } = audienceOf(facts.clientId, facts.scopes);
+  return {
+    iat,
+    sub: encodeSubject(facts.claims.userId, facts.connectorId),
+    aud: aud.length === 1 ? aud[0] : aud,
+    azp,
+    authTime: Math.floor(facts.authTime.getTime() / 1000),
+    userClaims: scopedUserClaims(facts),
+  };
+};
+
+/**
+ * Signs an ID token for a grant. Only what the response delivers is signed: an ID token that goes out without an
+ * access token costs one signature, not two.
+ */
+export const mintIdToken = (provider: Provider, facts: GrantFacts, options: IdTokenOptions): Promise<string> =>
+  signIdToken(provider, facts, sharedClaims(provider, facts), options);
+
+const signIdToken = async (
+  provider: Provider,
+  facts: GrantFacts,
+  shared: SharedClaims,
+  options: IdTokenOptions,
+): Promise<string> => {
+  const { settings, signer } = provider;
+  const { iat, sub, aud, azp, authTime, userClaims } = shared;
+  const idPayload: JWTPayload = {
+    iss: settings.issuer,
+    sub,
+    aud,
+    azp,
+    iat,
+    exp: iat + Math.floor(settings.idTokenTtlMs / 1000),
+    auth_time: authTime,
+    ...userClaims,
+  };
+  if (options.includeNonce && facts.nonce !== '') idPayload.nonce = facts.nonce;
+  if (facts.sessionId !== undefined) idPayload.sid = facts.sessionId;
+  const { code, accessToken } = options;
+  // The hashes follow the algorithm of the key that actually signs (it may differ from the config mid-rotation).
+  return signer.sign(
+    (alg) => ({
+      ...idPayload,
+      ...(accessToken !== undefined ? { at_hash: halfHash(accessToken, alg) } : {}),
+      ...(code !== undefined ? { c_hash: halfHash(code, alg) } : {}),
+    }),
+    { typ: ID_TOKEN_TYP },
+  );
+};
+
+/** Signs an access token and, when asked, an ID token for the same grant whose `at_hash` binds it. */
 export const mintTokens = async (
   provider: Provider,
   facts: GrantFacts,
   options: MintOptions,
 ): Promise<MintedTokens> => {
   const { settings, signer, deps } = provider;
-  const now = deps.clock.now();
-  const iat = Math.floor(now.getTime() / 1000);
-  const sub = encodeSubject(facts.claims.userId, facts.connectorId);
-  const { aud, azp } = audienceOf(facts.clientId, facts.scopes);
-  const userClaims = scopedUserClaims(facts);
-  const authTime = Math.floor(facts.authTime.getTime() / 1000);
+  const shared = sharedClaims(provider, facts);
+  const { iat, sub, aud, authTime, userClaims } = shared;
   const accessTtl = Math.floor(settings.accessTokenTtlMs / 1000);
 
   // RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti; scope; the user's claims so /userinfo needs no lookup.
   const accessPayload: JWTPayload = {
     iss: settings.issuer,
     sub,
-    aud: aud.length === 1 ? aud[0] : aud,
+    aud,
     client_id: facts.clientId,
     scope: facts.scopes.join(' '),
     iat,
@@ -70,33 +135,13 @@ export const mintTokens = async (
   if (options.grantRef !== undefined) accessPayload.gid = options.grantRef;
   if (facts.sessionId !== undefined) accessPayload.sid = facts.sessionId;
   const accessToken = await signer.sign(accessPayload, { typ: 'at+jwt' });
-
-  let idToken: string | undefined;
-  if (options.withIdToken) {
-    const idPayload: JWTPayload = {
-      iss: settings.issuer,
-      sub,
-      aud: aud.length === 1 ? aud[0] : aud,
-      azp,
-      iat,
-      exp: iat + Math.floor(settings.idTokenTtlMs / 1000),
-      auth_time: authTime,
-      ...userClaims,
-    };
-    if (options.includeNonce && facts.nonce !== '') idPayload.nonce = facts.nonce;
-    if (facts.sessionId !== undefined) idPayload.sid = facts.sessionId;
-    const { code } = options;
-    const withAtHash = options.accessTokenDelivered ?? true;
-    // The hashes follow the algorithm of the key that actually signs (it may differ from the config mid-rotation).
-    idToken = await signer.sign(
-      (alg) => ({
-        ...idPayload,
-        ...(withAtHash ? { at_hash: halfHash(accessToken, alg) } : {}),
-        ...(code !== undefined ? { c_hash: halfHash(code, alg) } : {}),
-      }),
-      { typ: ID_TOKEN_TYP },
-    );
-  }
+  const idToken = options.withIdToken
+    ? await signIdToken(provider, facts, shared, {
+        code: options.code,
+        includeNonce: options.includeNonce,
+        accessToken,
+      })
+    : undefined;
   return { accessToken, idToken, expiresIn: accessTtl };
 };
 
