@@ -198,7 +198,7 @@ const clientCredentials = async (
       cpuNote(pair[0].cpu, targets),
     ),
   );
-  await floorRow(context, servers[1], alg);
+  await floorRow(context, servers[1], options);
   return pair[0].perSecond;
 };
 
@@ -206,17 +206,52 @@ const clientCredentials = async (
  * The floor (bench/floor-server.mjs: fastify and jose signing one JWT, nothing else) against node-oidc-provider, in
  * alternating rounds: how far any server on these libraries could get on this machine, for reading the targets.
  */
-const floorRow = async (context: Context, op: Running, alg: Algorithm): Promise<void> => {
+const floorRow = async (
+  context: Context,
+  op: Running,
+  { alg, ceiling }: { alg: Algorithm; ceiling: number },
+): Promise<void> => {
   log(`floor ${alg}: fastify + jose signing only`);
   const floor = await startFloor(alg);
   try {
     const pair = await sideBySide(context.settings, [floor, op], clientCredentialsLoad);
+    const share = percent(pair[0].perSecond / ceiling);
     context.rows.push(
       withNote(
-        pairRow(`floor: fastify route that only signs one ${alg} JWT (jose)`, pair, '', undefined),
+        pairRow(`floor: fastify route that only signs one ${alg} JWT (jose), ${share} of ceiling`, pair, '', undefined),
         cpuNote(pair[0].cpu, []),
       ),
     );
+  } finally {
+    await floor.stop();
+  }
+};
+
+/**
+ * The code grant's floor: bench/floor-server.mjs signing an access token and then an ID token binding it (the two
+ * signatures the grant makes, one after the other), alone, right after idport's code-grant rounds. Its share of half
+ * the ceiling is the most a code grant on fastify and jose could reach on this machine.
+ */
+const twoTokenFloorRow = async (
+  context: Context,
+  { alg, half, idport }: { alg: Algorithm; half: number; idport: number },
+): Promise<void> => {
+  log(`floor ${alg}: fastify + jose signing an access token, then an ID token`);
+  const floor = await startFloor(alg, 2);
+  try {
+    const { settings } = context;
+    const m = await alone(settings, async (round) =>
+      clientCredentialsLoad(floor, round < 0 ? settings.warmupSeconds : settings.flowSeconds),
+    );
+    const row = aloneRow(
+      `floor: fastify route that signs an access token, then an ID token binding it (jose, ${alg}), ` +
+        `${percent(m.perSecond / half)} of half the ceiling`,
+      m,
+      '',
+      undefined,
+    );
+    const ofFloor = `idport's code grant: ${percent(idport / m.perSecond)} of this floor`;
+    context.rows.push(withNote(withNote(row, cpuNote(m.cpu, [])), ofFloor));
   } finally {
     await floor.stop();
   }
@@ -262,6 +297,7 @@ const grantScenarios = async (
         cpuNote(m.cpu, gated ? [['75 % of half the ceiling', 0.75 * half]] : []),
       ),
     );
+    if (storage.kind === 'sqlite') await twoTokenFloorRow(context, { alg, half, idport: m.perSecond });
   }
   if (alg !== 'RS256') return;
   if (context.wanted('refresh_token')) {

@@ -194,12 +194,15 @@ export const startOidcProvider = async (alg: Algorithm): Promise<Running> => {
   });
 };
 
-/** Starts bench/floor-server.mjs: a fastify route that only signs one JWT per POST /token with a key of `alg`. */
-export const startFloor = async (alg: Algorithm): Promise<Running> => {
+/**
+ * Starts bench/floor-server.mjs: a fastify route that only signs per POST /token with a key of `alg`, one JWT or
+ * (`tokens` 2) an access token and then an ID token binding it, as the code grant does.
+ */
+export const startFloor = async (alg: Algorithm, tokens: 1 | 2 = 1): Promise<Running> => {
   const port = await freePort();
   return launch({
     side: 'floor',
-    args: ['bench/floor-server.mjs', String(port), alg],
+    args: ['bench/floor-server.mjs', String(port), alg, String(tokens)],
     issuer: `http://127.0.0.1:${port}`,
     paths: { token: '/token', discovery: '/.well-known/openid-configuration', jwks: '/jwks' },
   });
