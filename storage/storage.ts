@@ -310,8 +310,9 @@ export interface Table<K, T> {
   /** Every row. Kept for the gRPC API's list calls, the local connector and connectors created through the API. */
   list(): Promise<T[]>;
   /**
-   * Runs `update` inside a transaction (compare-and-swap) and stores its result. It may run more than
-   * once, so keep it pure; throwing from it aborts the update and rethrows. NotFoundError if absent.
+   * Runs `update` on the stored value and stores its result as a compare-and-swap: nothing written in
+   * between is lost. It may run more than once, so keep it pure; throwing from it aborts the update and
+   * rethrows. NotFoundError if absent.
    * The result must keep the key unchanged.
    */
   update(key: K, update: (old: T) => T): Promise<T>;

@@ -10,6 +10,10 @@ import { AlreadyExistsError, StorageUnavailableError } from '../storage.js';
 
 /** SQLSTATEs that mean "run the transaction again": serialization_failure and deadlock_detected. */
 const RETRYABLE = new Set(['40001', '40P01']);
+
+/** Whether `err` is a serialization failure or a deadlock: another writer won, and running again can succeed. */
+export const lostToAnotherWriter = (err: unknown): boolean =>
+  err instanceof DriverFailure && err.code !== undefined && RETRYABLE.has(err.code);
 const UNIQUE_VIOLATION = '23505';
 /** Attempts for a transaction that keeps hitting RETRYABLE; more would be Dex's retry storm (dexidp/dex#1341). */
 const MAX_ATTEMPTS = 5;
@@ -96,12 +100,7 @@ export class Database {
           return result;
         }, true);
       } catch (err: unknown) {
-        if (
-          err instanceof DriverFailure &&
-          err.code !== undefined &&
-          RETRYABLE.has(err.code) &&
-          attempt < MAX_ATTEMPTS
-        ) {
+        if (lostToAnotherWriter(err) && attempt < MAX_ATTEMPTS) {
           // Jitter, so the transactions that collided do not collide again in lockstep.
           await sleep(Math.random() * 10 * attempt);
           continue;

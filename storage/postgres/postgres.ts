@@ -33,7 +33,7 @@ import {
   type Table,
 } from '../storage.js';
 import { connectionSettings, type PostgresOptions } from './connection.js';
-import { Database } from './database.js';
+import { Database, lostToAnotherWriter } from './database.js';
 import { importDexPostgres } from './dex.js';
 import { migratePostgres } from './migrations.js';
 
@@ -131,8 +131,15 @@ class PostgresTable<K, T> implements Table<K, T> {
       if (rows[0] === undefined) throw new NotFoundError(this.spec.what);
       const old = rows[0].data;
       const { next, data } = this.updated(old, update, params);
-      const { rowCount } = await query(this.sql.swap, [...params, ...this.expiryParam(next), data, old]);
-      return rowCount === 1 ? data : undefined;
+      // Outside a transaction the server's default isolation applies: under REPEATABLE READ or SERIALIZABLE a swap
+      // that waited on another writer fails instead of finding the row changed. Either way the locked path decides.
+      const swapped = await query(this.sql.swap, [...params, ...this.expiryParam(next), data, old]).catch(
+        (err: unknown) => {
+          if (lostToAnotherWriter(err)) return { rowCount: 0 };
+          throw err;
+        },
+      );
+      return swapped.rowCount === 1 ? data : undefined;
     });
     if (swapped !== undefined) return this.decode(swapped);
     return this.db.transaction(this.spec.what, 'update', async (query) => {

@@ -179,42 +179,49 @@ describe('postgres storage', { skip: postgresSkip }, () => {
     await Promise.all([a.close(), b.close()]);
   });
 
-  it('runs an update again on what another writer committed between its read and its write, losing neither', async () => {
-    const schema = freshSchema();
-    const storage = await open(schema);
-    await storage.refreshTokens.create(fx.refreshToken(1));
-    const stored = await storage.refreshTokens.get('refresh-token-1');
-    assert.ok(stored);
-    const holder = new Client({ connectionString: postgresUrl ?? '' });
-    await holder.connect();
-    try {
-      // Another replica's update, not yet committed: this update reads the committed row, and its write waits.
-      await holder.query(`SET search_path = ${schema}; BEGIN`);
-      await holder.query('UPDATE refresh_tokens SET data = $1 WHERE id = $2', [
-        encodeJson(fx.useOnce(stored)),
-        'refresh-token-1',
-      ]);
-      const seen: (number | undefined)[] = [];
-      const updating = storage.refreshTokens.update('refresh-token-1', (old) => {
-        seen.push(fx.usesOf(old));
-        return fx.useOnce(old);
-      });
-      const holderPid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
-      const waiting = async (): Promise<boolean> =>
-        (await adminQuery('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [holderPid])).length >
-        0;
-      for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 10));
-      assert.ok(await waiting(), 'the write waits on the other writer');
-      await holder.query('COMMIT');
-      const updated = await updating;
-      // The first run saw the row before the other write; the write found the row changed, so the update ran again on it.
-      assert.deepEqual(seen, [0, 1]);
-      assert.equal(fx.usesOf(updated), 2);
-      assert.equal(fx.usesOf(await storage.refreshTokens.get('refresh-token-1')), 2);
-    } finally {
-      await holder.end();
-    }
-  });
+  // The server's default isolation applies to the optimistic statements, which run outside a transaction; an operator
+  // may have set it on the database or role. The pool sets it here the way such a default would arrive.
+  for (const isolation of ['read committed', 'repeatable read', 'serializable']) {
+    it(`runs an update again on what another writer committed between its read and its write, losing neither (server default ${isolation})`, async () => {
+      const schema = freshSchema();
+      const options = `-c default_transaction_isolation=${isolation.replace(' ', '\\ ')}`;
+      const url = new URL(postgresUrl ?? '');
+      url.searchParams.set('options', options);
+      const storage = await open(schema, { url: url.href });
+      await storage.refreshTokens.create(fx.refreshToken(1));
+      const stored = await storage.refreshTokens.get('refresh-token-1');
+      assert.ok(stored);
+      const holder = new Client({ connectionString: postgresUrl ?? '' });
+      await holder.connect();
+      try {
+        // Another replica's update, not yet committed: this update reads the committed row, and its write waits.
+        await holder.query(`SET search_path = ${schema}; BEGIN`);
+        await holder.query('UPDATE refresh_tokens SET data = $1 WHERE id = $2', [
+          encodeJson(fx.useOnce(stored)),
+          'refresh-token-1',
+        ]);
+        const seen: (number | undefined)[] = [];
+        const updating = storage.refreshTokens.update('refresh-token-1', (old) => {
+          seen.push(fx.usesOf(old));
+          return fx.useOnce(old);
+        });
+        const holderPid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+        const waiting = async (): Promise<boolean> =>
+          (await adminQuery('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [holderPid]))
+            .length > 0;
+        for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 10));
+        assert.ok(await waiting(), 'the write waits on the other writer');
+        await holder.query('COMMIT');
+        const updated = await updating;
+        // The first run saw the row before the other write; the write found the row changed, so the update ran again on it.
+        assert.deepEqual(seen, [0, 1]);
+        assert.equal(fx.usesOf(updated), 2);
+        assert.equal(fx.usesOf(await storage.refreshTokens.get('refresh-token-1')), 2);
+      } finally {
+        await holder.end();
+      }
+    });
+  }
 
   it('creates the first key set exactly once when two pools race to create it, then serialises the rest', async () => {
     const schema = freshSchema();
