@@ -10,10 +10,6 @@ import { AlreadyExistsError, StorageUnavailableError } from '../storage.js';
 
 /** SQLSTATEs that mean "run the transaction again": serialization_failure and deadlock_detected. */
 const RETRYABLE = new Set(['40001', '40P01']);
-
-/** Whether `err` is a serialization failure or a deadlock: another writer won, and running again can succeed. */
-export const lostToAnotherWriter = (err: unknown): boolean =>
-  err instanceof DriverFailure && err.code !== undefined && RETRYABLE.has(err.code);
 const UNIQUE_VIOLATION = '23505';
 /** Attempts for a transaction that keeps hitting RETRYABLE; more would be Dex's retry storm (dexidp/dex#1341). */
 const MAX_ATTEMPTS = 5;
@@ -47,6 +43,10 @@ export class DriverFailure extends Error {
     this.code = err instanceof DatabaseError ? err.code : undefined;
   }
 }
+
+/** Whether `err` is a serialization failure or a deadlock: another writer won, and running again can succeed. */
+export const lostToAnotherWriter = (err: unknown): boolean =>
+  err instanceof DriverFailure && err.code !== undefined && RETRYABLE.has(err.code);
 
 /** A statement runner bound to one checked-out connection; driver errors come out as DriverFailure. */
 export type Query = <R extends QueryResultRow = QueryResultRow>(

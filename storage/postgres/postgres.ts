@@ -133,13 +133,13 @@ class PostgresTable<K, T> implements Table<K, T> {
       const { next, data } = this.updated(old, update, params);
       // Outside a transaction the server's default isolation applies: under REPEATABLE READ or SERIALIZABLE a swap
       // that waited on another writer fails instead of finding the row changed. Either way the locked path decides.
-      const swapped = await query(this.sql.swap, [...params, ...this.expiryParam(next), data, old]).catch(
+      const { rowCount } = await query(this.sql.swap, [...params, ...this.expiryParam(next), data, old]).catch(
         (err: unknown) => {
           if (lostToAnotherWriter(err)) return { rowCount: 0 };
           throw err;
         },
       );
-      return swapped.rowCount === 1 ? data : undefined;
+      return rowCount === 1 ? data : undefined;
     });
     if (swapped !== undefined) return this.decode(swapped);
     return this.db.transaction(this.spec.what, 'update', async (query) => {
